@@ -1,0 +1,38 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: venv system-deps demo test docs bench clean
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[server,test,docs]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# The lxc client (Debian package lxd-client) is what the CLI integration tests drive.
+system-deps:
+	@command -v lxc >/dev/null 2>&1 || { \
+	  echo "installing Debian package lxd-client (for the lxc CLI tests)"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends lxd-client; }
+
+demo: venv
+	$(PY) docs/examples/demo.py
+
+test: venv system-deps
+	$(PY) -m pytest
+
+docs: venv
+	$(PY) -m sphinx -W --keep-going -b html -q docs docs/_build/html
+
+bench: venv
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) docs/_build build *.egg-info .pytest_cache

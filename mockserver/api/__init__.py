@@ -1,0 +1,5 @@
+"""LXD's REST API as a sans-IO core: parse, validate, call the state, render the envelope."""
+from .request import ApiRequest, StreamEvents, WaitForOperation
+from .server import ApiServer
+
+__all__ = ["ApiRequest", "ApiServer", "StreamEvents", "WaitForOperation"]

@@ -1,0 +1,39 @@
+"""What handlers share: the state, decoding strictness and facts about the server."""
+from __future__ import annotations
+
+import os
+import platform
+from dataclasses import dataclass, field
+
+from ..godecode import Struct, decode
+from ..scripting import Script
+from ..state import ClusterState
+from .request import ApiRequest
+
+# Exactly the API extensions this server implements; clients gate features on them.
+API_EXTENSIONS = (
+    "etag", "patch", "operation_description", "clustering", "event_lifecycle", "projects",
+    "event_location", "clustering_roles", "clustering_architecture", "api_filtering",
+    "clustering_edit_roles", "clustering_failure_domains", "clustering_join_token",
+    "clustering_description", "clustering_update_cert", "event_lifecycle_requestor_address",
+    "clustering_evacuation", "clustering_config", "clustering_groups", "clustering_evacuation_live",
+    "clustering_evacuation_mode", "cluster_member_state", "clustering_restore_skip_mode",
+    "clustering_evacuation_force",
+)
+
+SERVER_VERSION = "5.0.2"
+
+
+@dataclass
+class ApiContext:
+    state: ClusterState
+    strict: bool = False
+    script: Script = field(default_factory=Script)
+    addresses: list = field(default_factory=list)
+    extensions: tuple = API_EXTENSIONS
+    server_version: str = SERVER_VERSION
+    pid: int = field(default_factory=os.getpid)
+    kernel: tuple = field(default_factory=lambda: (platform.system(), platform.machine(), platform.release()))
+
+    def decode(self, request: ApiRequest, struct: Struct, current: dict | None = None) -> dict:
+        return decode(request.body, struct, current, strict=self.strict)

@@ -1,0 +1,62 @@
+"""/1.0/cluster/groups and one group."""
+from __future__ import annotations
+
+from ...errors import precondition_failed
+from ...wire import sync_reply
+from .. import schemas
+from ..context import ApiContext
+from ..request import ApiRequest
+
+
+def _url(name: str) -> str:
+    return f"/1.0/cluster/groups/{name}"
+
+
+def list_groups(ctx: ApiContext, req: ApiRequest):
+    if req.recursion:
+        return sync_reply(ctx.state.groups_to_api())
+    return sync_reply([_url(name) for name in ctx.state.group_names()])
+
+
+def create_group(ctx: ApiContext, req: ApiRequest):
+    post = ctx.decode(req, schemas.CLUSTER_GROUPS_POST)
+    ctx.state.create_group(post["name"], post["description"], post["members"], req.requestor)
+    return sync_reply(None, status=201, location=_url(post["name"]))
+
+
+def get_group(ctx: ApiContext, req: ApiRequest, name: str):
+    with ctx.state.lock:
+        return sync_reply(ctx.state.group_to_api(name), etag=ctx.state.group_etag(name))
+
+
+def _update(ctx: ApiContext, req: ApiRequest, name: str, patch: bool):
+    state = ctx.state
+    with state.lock:
+        group = state.group_to_api(name)
+        current = state.group_etag(name)
+        if req.if_match is not None and req.if_match != current:
+            raise precondition_failed(current, req.if_match)
+        # PATCH decodes the body over the current values; PUT starts from nothing.
+        base = {"description": group["description"], "members": group["members"]} if patch else None
+        put = ctx.decode(req, schemas.CLUSTER_GROUP_PUT, base)
+        state.update_group(name, put["description"], put["members"], req.requestor)
+    return sync_reply({})
+
+
+def put_group(ctx: ApiContext, req: ApiRequest, name: str):
+    return _update(ctx, req, name, patch=False)
+
+
+def patch_group(ctx: ApiContext, req: ApiRequest, name: str):
+    return _update(ctx, req, name, patch=True)
+
+
+def rename_group(ctx: ApiContext, req: ApiRequest, name: str):
+    post = ctx.decode(req, schemas.CLUSTER_GROUP_POST)
+    ctx.state.rename_group(name, post["name"], req.requestor)
+    return sync_reply(None, status=201, location=_url(post["name"]))
+
+
+def delete_group(ctx: ApiContext, req: ApiRequest, name: str):
+    ctx.state.delete_group(name, req.requestor)
+    return sync_reply({})

@@ -1,0 +1,70 @@
+"""/1.0/cluster/members, one member, its state, and join tokens (POST on the collection)."""
+from __future__ import annotations
+
+from ...errors import precondition_failed
+from ...wire import async_reply, sync_reply
+from .. import schemas
+from ..context import ApiContext
+from ..request import ApiRequest
+
+
+def _url(name: str) -> str:
+    return f"/1.0/cluster/members/{name}"
+
+
+def list_members(ctx: ApiContext, req: ApiRequest):
+    if req.recursion:
+        return sync_reply(ctx.state.members_to_api())
+    return sync_reply([_url(name) for name in ctx.state.member_names()])
+
+
+def create_token(ctx: ApiContext, req: ApiRequest):
+    post = ctx.decode(req, schemas.CLUSTER_MEMBERS_POST)
+    op = ctx.state.create_token(post["server_name"], req.requestor)
+    return async_reply(op.to_api())
+
+
+def get_member(ctx: ApiContext, req: ApiRequest, name: str):
+    with ctx.state.lock:
+        return sync_reply(ctx.state.member_to_api(name), etag=ctx.state.member_etag(name))
+
+
+def _update(ctx: ApiContext, req: ApiRequest, name: str, patch: bool):
+    state = ctx.state
+    with state.lock:
+        current = state.member_etag(name)
+        # LXD checks the ETag before it parses the body.
+        if req.if_match is not None and req.if_match != current:
+            raise precondition_failed(current, req.if_match)
+        put = ctx.decode(req, schemas.CLUSTER_MEMBER_PUT)
+        state.update_member(name, put, patch=patch, requestor=req.requestor)
+    return sync_reply({})
+
+
+def put_member(ctx: ApiContext, req: ApiRequest, name: str):
+    return _update(ctx, req, name, patch=False)
+
+
+def patch_member(ctx: ApiContext, req: ApiRequest, name: str):
+    return _update(ctx, req, name, patch=True)
+
+
+def rename_member(ctx: ApiContext, req: ApiRequest, name: str):
+    post = ctx.decode(req, schemas.CLUSTER_MEMBER_POST)
+    ctx.state.rename_member(name, post["server_name"], req.requestor)
+    return sync_reply({})
+
+
+def delete_member(ctx: ApiContext, req: ApiRequest, name: str):
+    ctx.state.delete_member(name, req.flag("force"), req.requestor)
+    return sync_reply({})
+
+
+def get_member_state(ctx: ApiContext, req: ApiRequest, name: str):
+    return sync_reply(ctx.state.member_state(name))
+
+
+def post_member_state(ctx: ApiContext, req: ApiRequest, name: str):
+    post = ctx.decode(req, schemas.CLUSTER_MEMBER_STATE_POST)
+    op = ctx.state.change_member_state(name, post["action"], post["mode"], post["force"], req.requestor)
+    return async_reply(op.to_api())

@@ -1,0 +1,38 @@
+"""/1.0/operations, waiting on one, and the /1.0/events websocket."""
+from __future__ import annotations
+
+from ...errors import bad_request
+from ...state.events import EVENT_TYPES
+from ...wire import sync_reply
+from ..context import ApiContext
+from ..request import ApiRequest, StreamEvents, WaitForOperation
+
+
+def list_operations(ctx: ApiContext, req: ApiRequest):
+    return sync_reply(ctx.state.operations.by_status(bool(req.recursion)))
+
+
+def get_operation(ctx: ApiContext, req: ApiRequest, op_id: str):
+    return sync_reply(ctx.state.operations.get(op_id).to_api())
+
+
+def cancel_operation(ctx: ApiContext, req: ApiRequest, op_id: str):
+    ctx.state.operations.cancel(op_id, req.requestor)
+    return sync_reply({})
+
+
+def wait_operation(ctx: ApiContext, req: ApiRequest, op_id: str):
+    op = ctx.state.operations.get(op_id)
+    try:
+        timeout = float(req.query.get("timeout", "-1"))
+    except ValueError:
+        raise bad_request(f'Invalid timeout value "{req.query.get("timeout")}"') from None
+    return WaitForOperation(op, timeout)
+
+
+def stream_events(ctx: ApiContext, req: ApiRequest):
+    requested = [t for t in req.query.get("type", "").split(",") if t]
+    for event_type in requested:
+        if event_type not in EVENT_TYPES:
+            raise bad_request(f"'{event_type}' isn't a supported notification type")
+    return StreamEvents(tuple(requested) or EVENT_TYPES)

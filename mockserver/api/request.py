@@ -1,0 +1,72 @@
+"""A framework-neutral request, and what a handler may ask the transport to do."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import unquote
+
+from ..state.operations import Operation
+
+
+@dataclass
+class ApiRequest:
+    """One HTTP request as the API core sees it.
+
+    ``protocol`` is ``unix``, ``tls`` or ``http``; ``trusted`` is decided by the transport
+    (unix sockets and plain HTTP are trusted; TLS clients by certificate).
+    """
+
+    method: str
+    path: str
+    query: dict = field(default_factory=dict)
+    headers: dict = field(default_factory=dict)
+    body: bytes = b""
+    protocol: str = "unix"
+    remote: str = "@"
+    trusted: bool = True
+    username: str = "root"
+
+    def __post_init__(self):
+        self.method = self.method.upper()
+        self.headers = {key.lower(): value for key, value in self.headers.items()}
+
+    def header(self, name: str, default: str | None = None) -> str | None:
+        return self.headers.get(name.lower(), default)
+
+    @property
+    def segments(self) -> list[str]:
+        return [unquote(part) for part in self.path.strip("/").split("/")] if self.path.strip("/") else []
+
+    @property
+    def recursion(self) -> int:
+        try:
+            return int(self.query.get("recursion", "0"))
+        except ValueError:
+            return 0
+
+    def flag(self, name: str) -> bool:
+        return self.query.get(name, "").lower() in ("1", "true", "yes", "on")
+
+    @property
+    def requestor(self) -> dict:
+        """LXD's lifecycle requestor for this caller."""
+        return {"username": self.username, "protocol": self.protocol, "address": self.remote}
+
+    @property
+    def if_match(self) -> str | None:
+        value = self.header("If-Match")
+        return value.strip().strip('"') if value else None
+
+
+@dataclass
+class WaitForOperation:
+    """Reply once ``operation`` is final or ``timeout`` seconds pass (-1: no limit)."""
+
+    operation: Operation
+    timeout: float
+
+
+@dataclass
+class StreamEvents:
+    """Upgrade to a websocket that streams events of ``types``."""
+
+    types: tuple

@@ -1,0 +1,181 @@
+"""The asyncio transport: aiohttp on TCP (plain or TLS) and unix sockets, around the API core."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+
+from aiohttp import web
+from aiohttp.web_exceptions import HTTPRequestEntityTooLarge
+
+from .api import ApiRequest, ApiServer, StreamEvents, WaitForOperation
+from .tls import TlsSettings, peer_fingerprint
+from .wire import error_reply, go_json, sync_reply
+
+log = logging.getLogger(__name__)
+
+EVENT_QUEUE_SIZE = 1024
+
+
+def parse_hostport(value: str, default_port: int = 8443) -> tuple[str, int]:
+    """``127.0.0.1:8443``, ``[::1]:8443`` or ``127.0.0.1`` -> (host, port).
+
+    Raises:
+        ValueError: with a message naming the value.
+    """
+    host, sep, port = value.rpartition(":")
+    if not sep or "]" in port or (host.count(":") and not host.startswith("[")):
+        host, port = value, str(default_port)
+    host = host.strip("[]")
+    if not host:
+        raise ValueError(f"no host in listen address {value!r} (expected HOST:PORT, e.g. 127.0.0.1:8443)")
+    try:
+        port_number = int(port)
+    except ValueError:
+        raise ValueError(f"bad port in listen address {value!r} (expected HOST:PORT, e.g. 127.0.0.1:8443)") from None
+    if not 0 <= port_number <= 65535:
+        raise ValueError(f"port out of range in listen address {value!r}")
+    return host, port_number
+
+
+class HttpTransport:
+    """Serves an ApiServer; answers waits and event websockets, which the core cannot."""
+
+    def __init__(self, api: ApiServer, *, listen: list | None = None, unix: str | None = None,
+                 tls: TlsSettings | None = None):
+        self.api = api
+        self.listen = [parse_hostport(item) if isinstance(item, str) else item for item in (listen or [])]
+        self.unix = unix
+        self.tls = tls
+        self.addresses: list[str] = []
+        self._runner: web.AppRunner | None = None
+        self._sockets: set[web.WebSocketResponse] = set()
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls else "http"
+
+    async def start(self) -> None:
+        app = web.Application(client_max_size=self.api.max_body)
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        ssl_context = self.tls.context() if self.tls else None
+        for host, port in self.listen:
+            site = web.TCPSite(self._runner, host, port, ssl_context=ssl_context, reuse_address=True)
+            await site.start()
+            for sock in site._server.sockets:  # port 0 picks a free port: read back the real one
+                bound_host, bound_port = sock.getsockname()[:2]
+                self.addresses.append(f"[{bound_host}]:{bound_port}" if ":" in bound_host else f"{bound_host}:{bound_port}")
+        if self.unix:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.unix)
+            site = web.UnixSite(self._runner, self.unix)
+            await site.start()
+            os.chmod(self.unix, 0o660)
+        self.api.context.addresses = list(self.addresses)
+
+    async def stop(self) -> None:
+        for ws in list(self._sockets):
+            await ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self.unix:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.unix)
+
+    def _request(self, request: web.Request, body: bytes) -> ApiRequest:
+        ssl_object = request.transport.get_extra_info("ssl_object") if request.transport else None
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        if request.transport is not None and ssl_object is None and isinstance(peer, (tuple, list)):
+            protocol, remote, trusted, user = "http", f"{peer[0]}:{peer[1]}", True, "root"
+        elif ssl_object is not None:
+            fingerprint = peer_fingerprint(ssl_object)
+            trusted = self.tls.trust_all or fingerprint is not None
+            protocol, remote, user = "tls", f"{peer[0]}:{peer[1]}" if peer else "", fingerprint or ""
+        else:
+            protocol, remote, trusted, user = "unix", "@", True, "root"
+        return ApiRequest(request.method, request.rel_url.raw_path, dict(request.query), dict(request.headers),
+                          body, protocol=protocol, remote=remote, trusted=trusted, username=user)
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        try:
+            body = await request.read()
+        except HTTPRequestEntityTooLarge:
+            reply = error_reply(413, f"Request body too large (limit {self.api.max_body} bytes)")
+            return web.Response(status=reply.status, body=reply.body, headers=reply.headers)
+        req = self._request(request, body)
+        delay = self.api.latency(req)
+        if delay:
+            await asyncio.sleep(delay)
+        result = self.api.handle(req)
+        if isinstance(result, WaitForOperation):
+            result = await self._wait(result)
+        elif isinstance(result, StreamEvents):
+            return await self._stream(request, result)
+        return web.Response(status=result.status, body=result.body, headers=result.headers)
+
+    async def _wait(self, wait: WaitForOperation):
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+
+        def wake(_op):
+            with contextlib.suppress(RuntimeError):  # the loop may be closing
+                loop.call_soon_threadsafe(lambda: done.done() or done.set_result(None))
+
+        with self.api.state.lock:
+            wait.operation.add_waiter(wake)
+        try:
+            await asyncio.wait_for(done, None if wait.timeout < 0 else wait.timeout)
+        except asyncio.TimeoutError:
+            pass
+        finally:
+            with self.api.state.lock:
+                wait.operation.remove_waiter(wake)
+        return sync_reply(wait.operation.to_api())
+
+    async def _stream(self, request: web.Request, stream: StreamEvents) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(heartbeat=20.0)
+        await ws.prepare(request)
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue = asyncio.Queue(EVENT_QUEUE_SIZE)
+        overflow = asyncio.Event()
+
+        def enqueue(event):
+            try:
+                queue.put_nowait(event)
+            except asyncio.QueueFull:  # a reader that cannot keep up is cut off, not buffered forever
+                overflow.set()
+
+        def deliver(event):
+            if event["type"] in stream.types:
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(enqueue, event)
+
+        bus = self.api.state.events
+        bus.subscribe(deliver)
+        self._sockets.add(ws)
+        reader = asyncio.ensure_future(self._drain(ws))
+        try:
+            while not ws.closed and not overflow.is_set():
+                getter = asyncio.ensure_future(queue.get())
+                finished, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
+                if getter not in finished:
+                    getter.cancel()
+                    break
+                await ws.send_str(go_json(getter.result()).decode())
+        except (ConnectionResetError, RuntimeError):
+            pass
+        finally:
+            bus.unsubscribe(deliver)
+            self._sockets.discard(ws)
+            reader.cancel()
+            await ws.close()
+        return ws
+
+    @staticmethod
+    async def _drain(ws: web.WebSocketResponse) -> None:
+        async for _message in ws:  # answers pings and notices the close
+            pass

@@ -1,0 +1,577 @@
+"""Cluster state: members, groups, join tokens and the cluster certificate.
+
+Every method enforces LXD's rules and raises :class:`~mockserver.errors.ApiError` with
+LXD's status and text. Methods that change state emit LXD's lifecycle events. The REST
+layer only parses requests and renders replies around these methods.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import secrets
+import threading
+from dataclasses import dataclass, field
+
+from ..errors import ApiError, bad_request, conflict, forbidden, not_found
+from ..wire import etag_of, go_duration, go_time_string, go_timestamp, now_utc, sorted_map
+from . import certificate
+from .events import EventBus
+from .operations import Operation, OperationTable
+from .scheduler import DeferredScheduler, Scheduler
+from .sysinfo import read_sysinfo
+
+AUTOMATIC_ROLES = ("database-leader", "database", "database-standby")
+MANUAL_ROLES = ("event-hub", "ovn-chassis")
+EVACUATE_MODES = ("", "auto", "stop", "migrate", "live-migrate")
+RESTORE_MODES = ("", "skip")
+SCHEDULER_VALUES = ("all", "manual", "group")
+DEFAULT_GROUP = "default"
+MAX_VOTERS, MAX_STANDBYS = 3, 2
+OFFLINE_THRESHOLD = 20.0  # seconds; LXD's cluster.offline_threshold default
+NOT_CLUSTERED = "Server is not clustered"
+
+
+@dataclass
+class MemberSpec:
+    """What a test says about a member it adds; everything but the name has LXD's default."""
+
+    server_name: str
+    address: str | None = None
+    architecture: str = "x86_64"
+    description: str = ""
+    failure_domain: str = "default"
+    roles: tuple = ()
+    config: dict = field(default_factory=dict)
+
+
+@dataclass
+class Member:
+    server_name: str
+    address: str
+    architecture: str = "x86_64"
+    description: str = ""
+    failure_domain: str = "default"
+    roles: list = field(default_factory=list)
+    config: dict = field(default_factory=dict)
+    database: bool = False
+    evacuated: bool = False
+    heartbeat: _dt.datetime = field(default_factory=now_utc)
+    offline: bool = False
+    blocked_message: str | None = None
+
+    @property
+    def url(self) -> str:
+        return f"https://{self.address}"
+
+    def status(self) -> tuple[str, str]:
+        """(status, message) as LXD derives them from heartbeat and state."""
+        if self.offline:
+            since = (now_utc() - self.heartbeat).total_seconds()
+            return "Offline", f"No heartbeat for {go_duration(since)} ({go_time_string(self.heartbeat)})"
+        if self.blocked_message is not None:
+            return "Blocked", self.blocked_message
+        if self.evacuated:
+            return "Evacuated", "Unavailable due to maintenance"
+        return "Online", "Fully operational"
+
+
+@dataclass
+class Group:
+    name: str
+    description: str = ""
+    members: list = field(default_factory=list)
+
+    def writable(self) -> dict:
+        return {"description": self.description, "members": list(self.members)}
+
+    def to_api(self) -> dict:
+        return {"description": self.description, "members": list(self.members), "name": self.name}
+
+
+class ClusterState:
+    """The in-memory cluster one server shows. ``members=0`` is a standalone server.
+
+    All reads and writes take ``self.lock`` so that a test thread may script the state
+    while the server's loop serves it.
+    """
+
+    def __init__(self, members: int = 3, *, name_prefix: str = "node", local_address: str = "127.0.0.1:8443",
+                 scheduler: Scheduler | None = None, operation_delay: float = 0.0,
+                 token_expiry: float = 3 * 3600.0, operation_retention: float = 5.0):
+        self.lock = threading.RLock()
+        self.events = EventBus(location=lambda: self.local_name if self.clustered else "none")
+        self.operations = OperationTable(self.events, self.lock, retention=operation_retention)
+        self.scheduler: Scheduler = scheduler or DeferredScheduler()
+        self.operation_delay = operation_delay
+        self.token_expiry = token_expiry
+        self._initial = (members, name_prefix, local_address)
+        self.certificate_pem, self.key_pem = certificate.generate()
+        self.fingerprint = certificate.fingerprint(self.certificate_pem)
+        self.started = now_utc()
+        self._build(members, name_prefix, local_address)
+
+    # ---- construction and scripting ---------------------------------------------------
+
+    def _build(self, count: int, prefix: str, local_address: str) -> None:
+        self.members: dict[str, Member] = {}
+        self.groups: dict[str, Group] = {}
+        self.local_address = local_address
+        self.clustered = count > 0
+        self.local_name = ""
+        if not self.clustered:
+            return
+        self.groups[DEFAULT_GROUP] = Group(DEFAULT_GROUP, "Default cluster group")
+        host, _, port = local_address.rpartition(":")
+        for index in range(count):
+            address = local_address if index == 0 else f"127.0.0.{index + 1}:{port or 8443}"
+            self._insert(Member(f"{prefix}{index + 1}", address))
+        self.local_name = f"{prefix}1"
+
+    def _insert(self, member: Member) -> None:
+        voters = sum(1 for m in self.members.values() if "database" in m.roles)
+        standbys = sum(1 for m in self.members.values() if "database-standby" in m.roles)
+        manual = [r for r in member.roles if r not in AUTOMATIC_ROLES]
+        if not self.members:
+            member.roles, member.database = ["database-leader", "database", *manual], True
+        elif voters < MAX_VOTERS:
+            member.roles, member.database = ["database", *manual], True
+        elif standbys < MAX_STANDBYS:
+            member.roles, member.database = ["database-standby", *manual], True
+        else:
+            member.roles, member.database = manual, False
+        self.members[member.server_name] = member
+        self.groups[DEFAULT_GROUP].members.append(member.server_name)
+
+    def set_local_address(self, address: str) -> None:
+        """Where this server really listens; the local member's url follows it."""
+        with self.lock:
+            self.local_address = address
+            self._initial = (self._initial[0], self._initial[1], address)
+            member = self.members.get(self.local_name)
+            if member is not None:
+                member.address = address
+
+    def reset(self) -> None:
+        """Back to the cluster this state was created with; operations and events cleared."""
+        with self.lock:
+            self.operations.clear()
+            self.events.clear()
+            self._build(*self._initial)
+
+    def add_member(self, spec: MemberSpec, requestor: dict | None = None) -> dict:
+        """Add a member as if it had joined (emits cluster-member-added)."""
+        with self.lock:
+            self._require_clustered()
+            if spec.server_name in self.members:
+                raise conflict(f'The cluster already has a member with name "{spec.server_name}"')
+            address = spec.address or f"127.0.0.{len(self.members) + 1}:8443"
+            self._insert(Member(spec.server_name, address, spec.architecture, spec.description,
+                                spec.failure_domain, list(spec.roles), dict(spec.config)))
+            self._lifecycle("cluster-member-added", self._member_source(spec.server_name), requestor)
+            return self.member_to_api(spec.server_name)
+
+    def remove_member(self, name: str, requestor: dict | None = None) -> None:
+        """Drop a member without LXD's checks (as when a test removes a host)."""
+        with self.lock:
+            self._get_member(name)
+            self._drop_member(name)
+            self._lifecycle("cluster-member-removed", self._member_source(name), requestor)
+
+    def set_member_status(self, name: str, status: str, *, message: str | None = None,
+                          since: float | None = None) -> dict:
+        """Script a member's status: Online, Offline (no heartbeat for ``since`` s), Evacuated or Blocked.
+
+        Raises:
+            ApiError: 404 unknown member; 400 unknown status.
+        """
+        with self.lock:
+            member = self._get_member(name)
+            if status == "Online":
+                member.offline, member.blocked_message, member.evacuated = False, None, False
+                member.heartbeat = now_utc()
+            elif status == "Offline":
+                member.offline = True
+                member.heartbeat = now_utc() - _dt.timedelta(seconds=OFFLINE_THRESHOLD if since is None else since)
+            elif status == "Evacuated":
+                member.offline, member.evacuated = False, True
+            elif status == "Blocked":
+                member.offline = False
+                member.blocked_message = message or "Upgrade needed: this member's version is older than other members"
+            else:
+                raise bad_request(f'Unknown member status "{status}" (expected Online, Offline, Evacuated or Blocked)')
+            self._lifecycle("cluster-member-updated", self._member_source(name), None)
+            return self.member_to_api(name)
+
+    # ---- helpers ----------------------------------------------------------------------
+
+    def _lifecycle(self, action: str, source: str, requestor: dict | None, context: dict | None = None) -> None:
+        self.events.lifecycle(action, source, requestor, context)
+
+    @staticmethod
+    def _member_source(name: str) -> str:
+        return f"/1.0/cluster/members/{name}"
+
+    def _require_clustered(self, message: str = NOT_CLUSTERED, status: int = 500) -> None:
+        if not self.clustered:
+            raise ApiError(status, message)
+
+    def _get_member(self, name: str) -> Member:
+        member = self.members.get(name)
+        if member is None:
+            raise not_found("Cluster member not found")
+        return member
+
+    def _get_group(self, name: str) -> Group:
+        group = self.groups.get(name)
+        if group is None:
+            raise not_found("Cluster group not found")
+        return group
+
+    def _drop_member(self, name: str) -> None:
+        del self.members[name]
+        for group in self.groups.values():
+            if name in group.members:
+                group.members.remove(name)
+        if name == self.local_name and self.members:
+            self.local_name = next(iter(self.members))
+
+    def member_groups(self, name: str):
+        groups = [g.name for g in self.groups.values() if name in g.members]
+        return groups or None  # LXD serialises a member in no group as null
+
+    def online_addresses(self) -> list[str]:
+        return [m.address for m in self.members.values() if m.status()[0] == "Online"]
+
+    # ---- /1.0/cluster -----------------------------------------------------------------
+
+    def cluster_to_api(self) -> dict:
+        with self.lock:
+            return {"server_name": self.local_name, "enabled": self.clustered, "member_config": []}
+
+    def enable(self, server_name: str, requestor: dict | None) -> Operation:
+        """Bootstrap a cluster on a standalone server (PUT /1.0/cluster enabled=true).
+
+        Raises:
+            ApiError: 400 already clustered or no server name.
+        """
+        with self.lock:
+            if self.clustered:
+                raise bad_request("This server is already clustered")
+            if not server_name:
+                raise bad_request("ServerName may not be empty")
+            op = self.operations.start(Operation("task", "Creating bootstrap node", location="none"))
+
+        def bootstrap():
+            with self.lock:
+                self.clustered = True
+                self.groups = {DEFAULT_GROUP: Group(DEFAULT_GROUP, "Default cluster group")}
+                self.members = {}
+                self._insert(Member(server_name, self.local_address))
+                self.local_name = server_name
+                op.location = server_name
+                self._lifecycle("cluster-enabled", f"/1.0/cluster/{server_name}", requestor)
+                self.operations.finish(op)
+
+        self.scheduler.call_later(self.operation_delay, bootstrap)
+        return op
+
+    def disable(self, server_name: str, requestor: dict | None) -> None:
+        """Leave the cluster and become standalone (PUT /1.0/cluster enabled=false)."""
+        with self.lock:
+            self._require_clustered(NOT_CLUSTERED, 400)
+            self._lifecycle("cluster-disabled", f"/1.0/cluster/{server_name}", requestor)
+            self.clustered, self.members, self.groups, self.local_name = False, {}, {}, ""
+
+    def update_certificate(self, cert_pem: str, key_pem: str, requestor: dict | None) -> None:
+        """Replace the cluster certificate.
+
+        Raises:
+            ApiError: 400 if either PEM does not parse.
+        """
+        fingerprint = certificate.fingerprint(cert_pem)
+        certificate.check_key(key_pem)
+        with self.lock:
+            self.certificate_pem, self.key_pem, self.fingerprint = cert_pem, key_pem, fingerprint
+            self._lifecycle("cluster-certificate-updated", "/1.0/cluster/certificate", requestor)
+
+    # ---- members ----------------------------------------------------------------------
+
+    def member_names(self) -> list[str]:
+        with self.lock:
+            self._require_clustered()
+            return list(self.members)
+
+    def member_to_api(self, name: str) -> dict:
+        """The ClusterMember object, in LXD's field order."""
+        with self.lock:
+            member = self._get_member(name)
+            status, message = member.status()
+            return {
+                "roles": list(member.roles), "failure_domain": member.failure_domain,
+                "description": member.description, "config": sorted_map(member.config),
+                "groups": self.member_groups(name), "server_name": member.server_name, "url": member.url,
+                "database": member.database, "status": status, "message": message,
+                "architecture": member.architecture,
+            }
+
+    def members_to_api(self) -> list[dict]:
+        with self.lock:
+            self._require_clustered()
+            return [self.member_to_api(name) for name in self.members]
+
+    def member_etag(self, name: str) -> str:
+        with self.lock:
+            member = self.member_to_api(name)
+            return etag_of({key: member[key] for key in ("roles", "failure_domain", "description", "config", "groups")})
+
+    def update_member(self, name: str, put: dict, *, patch: bool, requestor: dict | None) -> None:
+        """Apply a ClusterMemberPut (PUT replaces; PATCH merges ``config`` only, as LXD does).
+
+        Raises:
+            ApiError: 404 unknown member or group; 400 invalid roles, config, groups or failure domain.
+        """
+        with self.lock:
+            member = self._get_member(name)
+            roles = self._validate_roles(member.roles, put.get("roles") or [])
+            config = dict(put.get("config") or {})
+            if patch:
+                config = {**member.config, **config}
+            self._validate_member_config(config)
+            groups = put.get("groups") or []
+            if not groups:
+                raise bad_request("Cluster members need to belong to at least one group")
+            if not put.get("failure_domain"):
+                raise bad_request("Update failure domain: Failure domain name can't be empty")
+            for group in groups:
+                if group not in self.groups:
+                    raise not_found("Update cluster groups: Failed to add member to cluster group: "
+                                    "Failed to get cluster group ID: Cluster group not found")
+            member.roles, member.config = roles, config
+            member.description, member.failure_domain = put.get("description") or "", put["failure_domain"]
+            for group in self.groups.values():
+                if group.name in groups and name not in group.members:
+                    group.members.append(name)
+                elif group.name not in groups and name in group.members:
+                    group.members.remove(name)
+            self._lifecycle("cluster-member-updated", self._member_source(name), requestor)
+
+    @staticmethod
+    def _validate_roles(current: list, requested: list) -> list:
+        seen = set()
+        for role in requested:
+            if role in seen:
+                raise bad_request(f'Duplicate role "{role}" in request')
+            seen.add(role)
+            if role not in AUTOMATIC_ROLES and role not in MANUAL_ROLES:
+                raise bad_request(f'Invalid cluster role "{role}"')
+        for role in ("database", "database-standby"):
+            if role in current and role not in requested:
+                raise bad_request(f'The "{role}" role cannot be dropped at this time')
+            if role in requested and role not in current:
+                raise bad_request(f'The automatically assigned "{role}" role cannot be added manually')
+        # Automatic roles are the server's to assign: keep them, take the manual ones asked for.
+        return [r for r in current if r in AUTOMATIC_ROLES] + [r for r in requested if r in MANUAL_ROLES]
+
+    @staticmethod
+    def _validate_member_config(config: dict) -> None:
+        for key, value in config.items():
+            if key == "scheduler.instance":
+                if value not in SCHEDULER_VALUES:
+                    raise bad_request(f'Invalid cluster configuration key "{key}" value')
+            elif not key.startswith("user."):
+                raise bad_request(f'Invalid cluster configuration key "{key}"')
+
+    def rename_member(self, name: str, new_name: str, requestor: dict | None) -> None:
+        """Raises: ApiError 404 unknown; 400 empty or slashed name; 409 name taken."""
+        with self.lock:
+            member = self._get_member(name)
+            if not new_name:
+                raise bad_request("No name provided")
+            if "/" in new_name:
+                raise bad_request("Cluster member names may not contain slashes")
+            if new_name in self.members:
+                raise conflict(f'The cluster already has a member with name "{new_name}"')
+            member.server_name = new_name
+            self.members = {(new_name if key == name else key): value for key, value in self.members.items()}
+            for group in self.groups.values():
+                group.members = [new_name if m == name else m for m in group.members]
+            if self.local_name == name:
+                self.local_name = new_name
+            self._lifecycle("cluster-member-renamed", self._member_source(new_name), requestor, {"old_name": name})
+
+    def delete_member(self, name: str, force: bool, requestor: dict | None) -> None:
+        """Remove a member. An Offline one needs ``force``, since it cannot be told to leave.
+
+        Raises:
+            ApiError: 404 unknown; 400 only member, or offline without force.
+        """
+        with self.lock:
+            member = self._get_member(name)
+            if len(self.members) == 1:
+                raise bad_request("Member is the only member in the cluster")
+            if member.offline and not force:
+                raise bad_request(f'Cluster member "{name}" is offline and cannot be asked to leave: '
+                                  "delete it with force=1")
+            self._drop_member(name)
+            self._lifecycle("cluster-member-removed", self._member_source(name), requestor)
+
+    def member_state(self, name: str) -> dict:
+        """ClusterMemberState with this host's real sysinfo.
+
+        Raises:
+            ApiError: 404 unknown; 503 offline (it cannot be asked).
+        """
+        with self.lock:
+            member = self._get_member(name)
+            if member.offline:
+                raise ApiError(503, f'Cluster member "{name}" is offline')
+        return {"sysinfo": read_sysinfo(), "storage_pools": {}}
+
+    def change_member_state(self, name: str, action: str, mode: str, force: bool,
+                            requestor: dict | None) -> Operation:
+        """Start an evacuate or restore operation; a no-op one fails, as in LXD.
+
+        Raises:
+            ApiError: 404 unknown member; 400 unknown action or mode; 503 member offline.
+        """
+        with self.lock:
+            member = self._get_member(name)
+            if action not in ("evacuate", "restore"):
+                raise bad_request(f'Unknown action "{action}"')
+            modes = EVACUATE_MODES if action == "evacuate" else RESTORE_MODES
+            if mode not in modes:
+                raise bad_request(f'Invalid {action} mode "{mode}" (expected one of: {", ".join(m for m in modes if m)})')
+            if member.offline:
+                raise ApiError(503, f'Cluster member "{name}" is offline')
+            description = "Evacuating cluster member" if action == "evacuate" else "Restoring cluster member"
+            op = self.operations.start(Operation("task", description, location=name))
+
+        def run():
+            with self.lock:
+                target = self.members.get(name)
+                if target is None:
+                    self.operations.finish(op, "Cluster member not found")
+                elif target.evacuated == (action == "evacuate"):
+                    self.operations.finish(op, f"Cluster member is already {'evacuated' if target.evacuated else 'restored'}")
+                else:
+                    target.evacuated = action == "evacuate"
+                    self._lifecycle(f"cluster-member-{'evacuated' if target.evacuated else 'restored'}",
+                                    self._member_source(name), requestor)
+                    self.operations.finish(op)
+
+        self.scheduler.call_later(self.operation_delay, run)
+        return op
+
+    # ---- join tokens ------------------------------------------------------------------
+
+    def create_token(self, server_name: str, requestor: dict | None) -> Operation:
+        """Create a join token operation; an older token for the same name is cancelled.
+
+        Raises:
+            ApiError: 400 standalone or reserved name; 503 no online member to join through.
+        """
+        with self.lock:
+            self._require_clustered("This server is not clustered", 400)
+            if server_name == "none":
+                raise bad_request('Join token name cannot be "none"')
+            addresses = self.online_addresses()
+            if not addresses:
+                raise ApiError(503, "There are no online cluster members")
+            for op in self.operations.running("token"):
+                if op.metadata.get("serverName") == server_name:
+                    self.operations.cancel(op.id, requestor)
+            expires = now_utc() + _dt.timedelta(seconds=self.token_expiry)
+            metadata = {"addresses": addresses, "expiresAt": go_timestamp(expires), "fingerprint": self.fingerprint,
+                        "secret": secrets.token_hex(32), "serverName": server_name}
+            op = Operation("token", "Executing operation", location=self.local_name, resources={"cluster": None},
+                           metadata=metadata, may_cancel=True, project="default")
+            self.operations.start(op)
+            self._lifecycle("cluster-token-created", "/1.0/cluster/members", requestor)
+            return op
+
+    # ---- groups -----------------------------------------------------------------------
+
+    def _require_groups(self) -> None:
+        self._require_clustered("This server is not clustered", 400)
+
+    def group_names(self) -> list[str]:
+        with self.lock:
+            self._require_groups()
+            return list(self.groups)
+
+    def groups_to_api(self) -> list[dict]:
+        with self.lock:
+            self._require_groups()
+            return [g.to_api() for g in self.groups.values()]
+
+    def group_to_api(self, name: str) -> dict:
+        with self.lock:
+            self._require_groups()
+            return self._get_group(name).to_api()
+
+    def group_etag(self, name: str) -> str:
+        with self.lock:
+            return etag_of(self._get_group(name).writable())
+
+    @staticmethod
+    def _validate_group_name(name: str) -> None:
+        if not name:
+            raise bad_request("No name provided")
+        if "/" in name:
+            raise bad_request("Cluster group names may not contain slashes")
+
+    def _check_known_members(self, members) -> None:
+        for member in members or []:
+            if member not in self.members:
+                raise not_found("Failed to get node info: Cluster member not found")
+
+    def create_group(self, name: str, description: str, members: list | None, requestor: dict | None) -> None:
+        """Raises: ApiError 400 bad name; 409 exists; 404 unknown member (nothing created)."""
+        with self.lock:
+            self._require_groups()
+            self._validate_group_name(name)
+            if name in self.groups:
+                raise conflict(f'Cluster group "{name}" already exists')
+            self._check_known_members(members)
+            self.groups[name] = Group(name, description, list(dict.fromkeys(members or [])))
+            self._lifecycle("cluster-group-created", f"/1.0/cluster/groups/{name}", requestor)
+
+    def update_group(self, name: str, description: str, members: list | None, requestor: dict | None) -> None:
+        """Set a group's description and members.
+
+        Raises:
+            ApiError: 404 unknown group or member; 400 if a member would be left in no group.
+        """
+        with self.lock:
+            group = self._get_group(name)
+            members = list(dict.fromkeys(members or []))
+            self._check_known_members(members)
+            for removed in [m for m in group.members if m not in members]:
+                if all(removed not in g.members for g in self.groups.values() if g.name != name):
+                    raise bad_request(f'Cannot remove "{removed}" from group as member needs to belong to at least one group')
+            group.description, group.members = description, members
+            self._lifecycle("cluster-group-updated", f"/1.0/cluster/groups/{name}", requestor,
+                            {"description": description, "members": list(members)})
+
+    def rename_group(self, name: str, new_name: str, requestor: dict | None) -> None:
+        """Raises: ApiError 403 default; 404 unknown; 400 bad name; 409 name in use."""
+        with self.lock:
+            if name == DEFAULT_GROUP:
+                raise forbidden('The "default" group cannot be renamed')
+            group = self._get_group(name)
+            self._validate_group_name(new_name)
+            if new_name in self.groups:
+                raise conflict(f'Name "{new_name}" already in use')
+            group.name = new_name
+            self.groups = {(new_name if key == name else key): value for key, value in self.groups.items()}
+            self._lifecycle("cluster-group-renamed", f"/1.0/cluster/groups/{new_name}", requestor, {"old_name": name})
+
+    def delete_group(self, name: str, requestor: dict | None) -> None:
+        """Raises: ApiError 403 default; 404 unknown; 400 not empty."""
+        with self.lock:
+            if name == DEFAULT_GROUP:
+                raise forbidden("The 'default' cluster group cannot be deleted")
+            group = self._get_group(name)
+            if group.members:
+                raise bad_request("Only empty cluster groups can be removed")
+            del self.groups[name]
+            self._lifecycle("cluster-group-deleted", f"/1.0/cluster/groups/{name}", requestor)

@@ -1,0 +1,63 @@
+"""The event bus behind ``/1.0/events``: lifecycle, operation and logging events."""
+from __future__ import annotations
+
+import collections
+import threading
+from typing import Callable
+
+from ..wire import go_timestamp, now_utc
+
+EVENT_TYPES = ("lifecycle", "operation", "logging")
+
+Subscriber = Callable[[dict], None]
+
+
+class EventBus:
+    """Publishes LXD Event objects to subscribers and keeps a bounded history.
+
+    Subscribers are called in the publishing thread and must not block (the websocket
+    bridge hands events to its loop with ``call_soon_threadsafe``).
+    """
+
+    def __init__(self, location: Callable[[], str], history: int = 1000):
+        self._location = location
+        self._subscribers: list[Subscriber] = []
+        self._lock = threading.Lock()
+        self.history: collections.deque = collections.deque(maxlen=history)
+
+    def subscribe(self, subscriber: Subscriber) -> None:
+        with self._lock:
+            self._subscribers.append(subscriber)
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        with self._lock:
+            if subscriber in self._subscribers:
+                self._subscribers.remove(subscriber)
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)
+
+    def publish(self, event_type: str, metadata: dict, *, project: str | None = "default") -> dict:
+        event = {"type": event_type, "timestamp": go_timestamp(now_utc()), "metadata": metadata,
+                 "location": self._location()}
+        if project is not None:
+            event["project"] = project
+        self.history.append(event)
+        with self._lock:
+            subscribers = list(self._subscribers)
+        for subscriber in subscribers:
+            subscriber(event)
+        return event
+
+    def lifecycle(self, action: str, source: str, requestor: dict | None, context: dict | None = None) -> dict:
+        """Emit a lifecycle event; field order follows LXD's EventLifecycle struct."""
+        metadata = {"action": action, "source": source}
+        if context is not None:
+            metadata["context"] = context
+        if requestor is not None:
+            metadata["requestor"] = requestor
+        return self.publish("lifecycle", metadata)
+
+    def clear(self) -> None:
+        self.history.clear()
