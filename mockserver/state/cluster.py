@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as _dt
 import secrets
 import threading
+import time
 from dataclasses import dataclass, field
 
 from ..errors import ApiError, bad_request, conflict, forbidden, not_found
@@ -96,10 +97,10 @@ class ClusterState:
 
     def __init__(self, members: int = 3, *, name_prefix: str = "node", local_address: str = "127.0.0.1:8443",
                  scheduler: Scheduler | None = None, operation_delay: float = 0.0,
-                 token_expiry: float = 3 * 3600.0, operation_retention: float = 5.0):
+                 token_expiry: float = 3 * 3600.0, operation_retention: float = 5.0, clock=time.monotonic):
         self.lock = threading.RLock()
         self.events = EventBus(location=lambda: self.local_name if self.clustered else "none")
-        self.operations = OperationTable(self.events, self.lock, retention=operation_retention)
+        self.operations = OperationTable(self.events, self.lock, retention=operation_retention, clock=clock)
         self.scheduler: Scheduler = scheduler or DeferredScheduler()
         self.operation_delay = operation_delay
         self.token_expiry = token_expiry
@@ -127,19 +128,26 @@ class ClusterState:
         self.local_name = f"{prefix}1"
 
     def _insert(self, member: Member) -> None:
-        voters = sum(1 for m in self.members.values() if "database" in m.roles)
-        standbys = sum(1 for m in self.members.values() if "database-standby" in m.roles)
-        manual = [r for r in member.roles if r not in AUTOMATIC_ROLES]
-        if not self.members:
-            member.roles, member.database = ["database-leader", "database", *manual], True
-        elif voters < MAX_VOTERS:
-            member.roles, member.database = ["database", *manual], True
-        elif standbys < MAX_STANDBYS:
-            member.roles, member.database = ["database-standby", *manual], True
-        else:
-            member.roles, member.database = manual, False
         self.members[member.server_name] = member
         self.groups[DEFAULT_GROUP].members.append(member.server_name)
+        self._rebalance_roles()
+
+    def _rebalance_roles(self) -> None:
+        """Assign database roles as LXD does: an odd number of voters (up to 3), then up
+        to 2 standbys, the first member leading. Manual roles are kept."""
+        count = len(self.members)
+        voters = MAX_VOTERS if count >= MAX_VOTERS else 1
+        for index, member in enumerate(self.members.values()):
+            manual = [r for r in member.roles if r not in AUTOMATIC_ROLES]
+            if index == 0:
+                automatic = ["database-leader", "database"]
+            elif index < voters:
+                automatic = ["database"]
+            elif index < voters + MAX_STANDBYS:
+                automatic = ["database-standby"]
+            else:
+                automatic = []
+            member.roles, member.database = automatic + manual, bool(automatic)
 
     def set_local_address(self, address: str) -> None:
         """Where this server really listens; the local member's url follows it."""
@@ -233,6 +241,7 @@ class ClusterState:
                 group.members.remove(name)
         if name == self.local_name and self.members:
             self.local_name = next(iter(self.members))
+        self._rebalance_roles()
 
     def member_groups(self, name: str):
         groups = [g.name for g in self.groups.values() if name in g.members]
@@ -258,7 +267,8 @@ class ClusterState:
                 raise bad_request("This server is already clustered")
             if not server_name:
                 raise bad_request("ServerName may not be empty")
-            op = self.operations.start(Operation("task", "Creating bootstrap node", location="none"))
+            op = self.operations.start(Operation("task", "Creating bootstrap node", location="none",
+                                                 resources={"cluster": None}))
 
         def bootstrap():
             with self.lock:

@@ -1,6 +1,8 @@
 """GET / and GET /1.0 (server information), and the default project clients look up."""
 from __future__ import annotations
 
+import socket
+
 from ...errors import not_found
 from ...wire import etag_of, sync_reply
 from ..context import ApiContext
@@ -42,7 +44,7 @@ def get_server(ctx: ApiContext, req: ApiRequest):
             "kernel_architecture": machine, "kernel_features": {}, "kernel_version": release,
             "lxc_features": {}, "os_name": "pylxd-cluster mock", "os_version": "", "project": "default",
             "server": "lxd", "server_clustered": state.clustered, "server_event_mode": "full-mesh",
-            "server_name": state.local_name or "none", "server_pid": ctx.pid,
+            "server_name": state.local_name or socket.gethostname(), "server_pid": ctx.pid,
             "server_version": ctx.server_version, "storage": "", "storage_version": "",
             "storage_supported_drivers": [],
         }
