@@ -21,13 +21,24 @@ class _Eof(Exception):
     pass
 
 
+_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
+               "\v": "\\v", "\\": "\\\\"}
+
+
 def _quote_char(ch: str) -> str:
+    """Quote a character as Go's scanner does in its errors (strconv.Quote inside '')."""
     if ch == "'":
         return "'\\''"
     if ch == '"':
         return "'\"'"
-    quoted = json.dumps(ch)[1:-1] if not ch.isprintable() else ch
-    return f"'{quoted}'"
+    if ch in _GO_ESCAPES:
+        return f"'{_GO_ESCAPES[ch]}'"
+    code = ord(ch)
+    if code < 0x20 or code == 0x7F:
+        return f"'\\x{code:02x}'"
+    if not ch.isprintable():
+        return f"'\\u{code:04x}'" if code < 0x10000 else f"'\\U{code:08x}'"
+    return f"'{ch}'"
 
 
 def _invalid(ch: str, context: str) -> ApiError:

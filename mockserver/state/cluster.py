@@ -200,7 +200,7 @@ class ClusterState:
                 member.offline = True
                 member.heartbeat = now_utc() - _dt.timedelta(seconds=OFFLINE_THRESHOLD if since is None else since)
             elif status == "Evacuated":
-                member.offline, member.evacuated = False, True
+                member.offline, member.blocked_message, member.evacuated = False, None, True
             elif status == "Blocked":
                 member.offline = False
                 member.blocked_message = message or "Upgrade needed: this member's version is older than other members"
