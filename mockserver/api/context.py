@@ -35,5 +35,20 @@ class ApiContext:
     pid: int = field(default_factory=os.getpid)
     kernel: tuple = field(default_factory=lambda: (platform.system(), platform.machine(), platform.release()))
 
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    def cached(self, key: str, render):
+        """Reuse a rendered reply until the state changes (lists are read far more than written)."""
+        state = self.state
+        with state.lock:
+            if state.time_dependent:
+                return render()
+            hit = self._cache.get(key)
+            if hit is not None and hit[0] == state.revision:
+                return hit[1]
+            reply = render()
+            self._cache[key] = (state.revision, reply)
+            return reply
+
     def decode(self, request: ApiRequest, struct: Struct, current: dict | None = None) -> dict:
         return decode(request.body, struct, current, strict=self.strict)

@@ -113,6 +113,7 @@ class ClusterState:
     # ---- construction and scripting ---------------------------------------------------
 
     def _build(self, count: int, prefix: str, local_address: str) -> None:
+        self.revision = getattr(self, "revision", 0) + 1
         self.members: dict[str, Member] = {}
         self.groups: dict[str, Group] = {}
         self.local_address = local_address
@@ -153,6 +154,7 @@ class ClusterState:
         """Where this server really listens; the local member's url follows it."""
         with self.lock:
             self.local_address = address
+            self.revision += 1
             self._initial = (self._initial[0], self._initial[1], address)
             member = self.members.get(self.local_name)
             if member is not None:
@@ -212,7 +214,14 @@ class ClusterState:
     # ---- helpers ----------------------------------------------------------------------
 
     def _lifecycle(self, action: str, source: str, requestor: dict | None, context: dict | None = None) -> None:
+        # Every change emits a lifecycle event, so this is also where the revision moves.
+        self.revision += 1
         self.events.lifecycle(action, source, requestor, context)
+
+    @property
+    def time_dependent(self) -> bool:
+        """True when a read depends on the clock (an Offline member's heartbeat age)."""
+        return any(member.offline for member in self.members.values())
 
     @staticmethod
     def _member_source(name: str) -> str:
@@ -290,6 +299,7 @@ class ClusterState:
             self._require_clustered(NOT_CLUSTERED, 400)
             self._lifecycle("cluster-disabled", f"/1.0/cluster/{server_name}", requestor)
             self.clustered, self.members, self.groups, self.local_name = False, {}, {}, ""
+            self.revision += 1
 
     def update_certificate(self, cert_pem: str, key_pem: str, requestor: dict | None) -> None:
         """Replace the cluster certificate.

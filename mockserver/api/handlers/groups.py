@@ -14,8 +14,8 @@ def _url(name: str) -> str:
 
 def list_groups(ctx: ApiContext, req: ApiRequest):
     if req.recursion:
-        return sync_reply(ctx.state.groups_to_api())
-    return sync_reply([_url(name) for name in ctx.state.group_names()])
+        return ctx.cached("groups:1", lambda: sync_reply(ctx.state.groups_to_api()))
+    return ctx.cached("groups:0", lambda: sync_reply([_url(name) for name in ctx.state.group_names()]))
 
 
 def create_group(ctx: ApiContext, req: ApiRequest):

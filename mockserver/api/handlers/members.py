@@ -14,8 +14,8 @@ def _url(name: str) -> str:
 
 def list_members(ctx: ApiContext, req: ApiRequest):
     if req.recursion:
-        return sync_reply(ctx.state.members_to_api())
-    return sync_reply([_url(name) for name in ctx.state.member_names()])
+        return ctx.cached("members:1", lambda: sync_reply(ctx.state.members_to_api()))
+    return ctx.cached("members:0", lambda: sync_reply([_url(name) for name in ctx.state.member_names()]))
 
 
 def create_token(ctx: ApiContext, req: ApiRequest):
