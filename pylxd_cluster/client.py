@@ -1,0 +1,129 @@
+"""The entry point: :class:`Client`."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, Iterable, Optional, Tuple, Union
+
+import requests
+
+from .events import EventPredicate, EventStream
+from .managers.cluster import ClusterManager
+from .managers.operations import OperationManager
+from .models.event import Event
+from .transport import Transport
+
+__all__ = ["Client"]
+
+
+class Client:
+    """A connection to one LXD server (any member of a cluster).
+
+    Construction sends ``GET /1.0`` once, to check that the endpoint is an LXD
+    server and to learn what it supports.
+
+    Args:
+        endpoint: None (the local unix socket: ``$LXD_DIR/unix.socket``, the snap
+            path, then ``/var/lib/lxd/unix.socket``), a socket path, or an
+            ``http(s)://`` URL.
+        cert: ``(certfile, keyfile)`` client certificate for HTTPS.
+        verify: True, False, a CA bundle path, or the server certificate's SHA-256
+            fingerprint (64 hex digits, colons allowed) to pin.
+        timeout: seconds to wait for each reply (None: forever).
+        session: a :class:`requests.Session` to use.
+
+    Attributes:
+        cluster: :class:`~pylxd_cluster.managers.ClusterManager`
+            (``client.cluster.members``, ``.groups``, ``.tokens``, ``.certificate``).
+        operations: :class:`~pylxd_cluster.managers.OperationManager`.
+        host_info: the metadata of ``GET /1.0``.
+
+    Raises:
+        ClientConnectionError: the server cannot be reached (or no socket was found).
+        APIError: the endpoint answered, but not as LXD does.
+    """
+
+    def __init__(
+        self,
+        endpoint: Union[None, str, os.PathLike] = None,
+        cert: Optional[Tuple[str, str]] = None,
+        verify: Union[bool, str] = True,
+        timeout: Optional[float] = None,
+        session: Optional[requests.Session] = None,
+    ) -> None:
+        self.transport = Transport(endpoint, cert=cert, verify=verify, timeout=timeout,
+                                   session=session)
+        self.host_info: Dict[str, Any] = self.transport.request("GET", "/1.0").metadata or {}
+        self.operations = OperationManager(self.transport)
+        self.cluster = ClusterManager(self.transport, self.operations)
+
+    @property
+    def endpoint(self) -> str:
+        return self.transport.endpoint
+
+    @property
+    def trusted(self) -> bool:
+        """Whether the server trusts this client (``auth == "trusted"``)."""
+        return self.host_info.get("auth") == "trusted"
+
+    @property
+    def environment(self) -> Dict[str, Any]:
+        """The server's environment (empty for an untrusted client)."""
+        return self.host_info.get("environment") or {}
+
+    @property
+    def server_clustered(self) -> bool:
+        return bool(self.environment.get("server_clustered"))
+
+    @property
+    def server_name(self) -> str:
+        return self.environment.get("server_name") or ""
+
+    @property
+    def api_extensions(self) -> Tuple[str, ...]:
+        return tuple(self.host_info.get("api_extensions") or ())
+
+    def has_api_extension(self, name: str) -> bool:
+        return name in self.api_extensions
+
+    def events(self, types: Iterable[str] = ("lifecycle",),
+               timeout: Optional[float] = None) -> EventStream:
+        """Open the event stream (``/1.0/events``); use it as a context manager.
+
+        ``timeout``: seconds ``next()`` waits for an event before raising Timeout.
+
+        Raises:
+            ClientConnectionError: cannot connect.
+            APIError: the server refused (e.g. 400 for an unknown type).
+        """
+        return EventStream(self.transport, types=types, timeout=timeout)
+
+    def wait_for_event(self, predicate: Optional[EventPredicate] = None, *,
+                       action: Optional[str] = None, source: Optional[str] = None,
+                       name: Optional[str] = None, types: Iterable[str] = ("lifecycle",),
+                       timeout: Optional[float] = 10) -> Event:
+        """Open a stream and return the first event matching every criterion given.
+
+        Events sent before the stream opens are missed; to wait for the effect of
+        your own request, open ``client.events()`` first and call its ``wait_for``.
+
+        Raises:
+            Timeout: nothing matched within ``timeout`` seconds.
+            ClientConnectionError, APIError: as for :meth:`events`.
+        """
+        with self.events(types=types) as stream:
+            return stream.wait_for(predicate, action=action, source=source, name=name,
+                                   timeout=timeout)
+
+    def close(self) -> None:
+        self.transport.close()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        name = f" server_name={self.server_name!r}" if self.server_name else ""
+        return f"<Client endpoint={self.endpoint!r}{name}>"

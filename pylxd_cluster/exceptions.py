@@ -1,0 +1,149 @@
+"""Exceptions raised by the SDK.
+
+Everything the SDK raises on purpose derives from :class:`ClusterError`, so one
+``except ClusterError`` is enough to catch any failure that came from talking to
+LXD. Each message names what was attempted and where, so that a log line is
+enough to understand what happened.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+__all__ = [
+    "ClusterError",
+    "ClientConnectionError",
+    "APIError",
+    "NotFound",
+    "Forbidden",
+    "Conflict",
+    "PreconditionFailed",
+    "NotImplementedByServer",
+    "OperationError",
+    "Timeout",
+    "InvalidJoinToken",
+    "error_class_for_status",
+]
+
+
+class ClusterError(Exception):
+    """Root of every exception raised by ``pylxd_cluster``."""
+
+
+class ClientConnectionError(ClusterError):
+    """The server could not be reached: socket missing or refused, TLS failure.
+
+    ``endpoint`` is the endpoint as the client shows it (``unix:///...`` or a URL).
+    """
+
+    def __init__(self, message: str, *, endpoint: Optional[str] = None) -> None:
+        super().__init__(message)
+        self.endpoint = endpoint
+
+
+class APIError(ClusterError):
+    """The server answered with an error (or with something that is not LXD's envelope).
+
+    Attributes:
+        status_code: the HTTP status code (or the envelope's ``error_code`` when the
+            server put an error envelope in an HTTP 200 reply).
+        error: the server's error text, verbatim.
+        method, path: the request that failed.
+        endpoint: where it was sent.
+        response: the :class:`requests.Response`, or None.
+    """
+
+    #: Appended to the message; subclasses explain what to do about their status.
+    hint = ""
+
+    def __init__(
+        self,
+        error: str,
+        *,
+        status_code: int,
+        method: str = "",
+        path: str = "",
+        endpoint: str = "",
+        response: Any = None,
+    ) -> None:
+        self.status_code = status_code
+        self.error = error
+        self.method = method
+        self.path = path
+        self.endpoint = endpoint
+        self.response = response
+        super().__init__(self._compose_message())
+
+    def _compose_message(self) -> str:
+        where = " ".join(part for part in (self.method, self.path) if part)
+        if self.endpoint:
+            where = f"{where} on {self.endpoint}" if where else self.endpoint
+        prefix = f"{where}: " if where else ""
+        hint = f" ({self.hint})" if self.hint else ""
+        return f"{prefix}{self.status_code} {self.error}{hint}"
+
+
+class NotFound(APIError):
+    """HTTP 404: the object (or the route) does not exist."""
+
+
+class Forbidden(APIError):
+    """HTTP 403: not authorized, or an action the server refuses (e.g. deleting "default")."""
+
+    hint = "the server refused this; over HTTPS, check that the client certificate is trusted"
+
+
+class Conflict(APIError):
+    """HTTP 409: the object already exists or is in a conflicting state."""
+
+
+class PreconditionFailed(APIError):
+    """HTTP 412: the ETag sent in If-Match no longer matches the server's object."""
+
+    hint = (
+        "the object changed on the server since it was read; "
+        "call refresh() to read it again, re-apply your change and retry"
+    )
+
+
+class NotImplementedByServer(APIError):
+    """HTTP 501: this server does not implement the request (older LXD, or a mock)."""
+
+    hint = "this server version does not implement it; check Client.api_extensions"
+
+
+_ERROR_CLASSES = {
+    403: Forbidden,
+    404: NotFound,
+    409: Conflict,
+    412: PreconditionFailed,
+    501: NotImplementedByServer,
+}
+
+
+def error_class_for_status(status_code: int) -> type:
+    """Return the :class:`APIError` subclass that matches an HTTP/LXD status code."""
+    return _ERROR_CLASSES.get(status_code, APIError)
+
+
+class OperationError(ClusterError):
+    """A background operation ended in Failure or Cancelled.
+
+    Attributes:
+        operation: the final :class:`~pylxd_cluster.models.Operation` (None when the
+            server only sent an error text).
+        err: the server's error text for the operation.
+    """
+
+    def __init__(self, message: str, *, operation: Any = None, err: str = "") -> None:
+        super().__init__(message)
+        self.operation = operation
+        self.err = err
+
+
+class Timeout(ClusterError, TimeoutError):
+    """Something did not happen in time (a reply, an operation, an event)."""
+
+
+class InvalidJoinToken(ClusterError, ValueError):
+    """A join token string could not be decoded."""

@@ -1,0 +1,18 @@
+"""Managers: one explicit class per collection of the cluster API."""
+
+from .base import Manager
+from .cluster import CertificateManager, ClusterManager
+from .groups import GroupManager
+from .members import MemberManager
+from .operations import OperationManager
+from .tokens import TokenManager
+
+__all__ = [
+    "CertificateManager",
+    "ClusterManager",
+    "GroupManager",
+    "Manager",
+    "MemberManager",
+    "OperationManager",
+    "TokenManager",
+]

@@ -1,0 +1,79 @@
+"""What every manager does the same way: build paths, read models, wait on operations."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional, Tuple, Type, TypeVar
+from urllib.parse import quote
+
+from ..exceptions import ClusterError, NotFound
+from ..models.base import WireModel
+from ..models.operation import Operation
+from ..transport import Result, Transport
+
+__all__ = ["Manager", "api_path"]
+
+ModelT = TypeVar("ModelT", bound=WireModel)
+
+
+def api_path(*segments: str) -> str:
+    """``api_path("cluster", "members", name)`` -> ``/1.0/cluster/members/<quoted name>``."""
+    return "/1.0/" + "/".join(quote(str(segment), safe="") for segment in segments)
+
+
+class Manager:
+    """Base of the managers: holds the transport and the generic read/write helpers."""
+
+    def __init__(self, transport: Transport, operations: Optional["Manager"] = None) -> None:
+        self._transport = transport
+        # The OperationManager the Operation models returned by this manager delegate to.
+        self._operations = operations
+
+    @property
+    def transport(self) -> Transport:
+        return self._transport
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} on {self._transport.endpoint}>"
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> Result:
+        return self._transport.request(method, path, **kwargs)
+
+    def _get_model(self, path: str, model: Type[ModelT]) -> ModelT:
+        """GET one object, keeping its ETag on the model."""
+        result = self._request("GET", path)
+        return model.from_api(result.metadata, manager=self, etag=result.etag)
+
+    def _list_models(self, path: str, model: Type[ModelT],
+                     params: Optional[Mapping[str, Any]] = None) -> Tuple[ModelT, ...]:
+        """GET a collection with recursion=1: every object in ONE request."""
+        query = {"recursion": 1, **(params or {})}
+        result = self._request("GET", path, params=query)
+        items = result.metadata or []
+        if not isinstance(items, list):
+            raise ClusterError(
+                f"GET {path} on {self._transport.endpoint}: expected a list, got "
+                f"{type(items).__name__}"
+            )
+        return tuple(model.from_api(item, manager=self) for item in items)
+
+    def _exists(self, path: str) -> bool:
+        try:
+            self._request("GET", path)
+        except NotFound:
+            return False
+        return True
+
+    def _if_match(self, etag: Optional[str]) -> Optional[Mapping[str, str]]:
+        return {"If-Match": f'"{etag}"'} if etag else None
+
+    def _operation(self, result: Result) -> Operation:
+        """The Operation an async reply describes."""
+        return Operation.from_api(result.metadata or {}, manager=self._operations)
+
+    def _finish(self, result: Result, wait: bool, timeout: Optional[float]) -> Operation:
+        """Wait on an async reply's operation when asked; return the (final) Operation."""
+        if not wait:
+            return self._operation(result)
+        final = self._transport.wait_operation(result.operation or self._operation(result).id,
+                                               timeout=timeout)
+        return final.evolve(manager=self._operations)

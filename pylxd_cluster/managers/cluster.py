@@ -1,0 +1,78 @@
+"""The cluster itself: ``/1.0/cluster`` and ``/1.0/cluster/certificate``."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from ..models.cluster import Cluster
+from ..models.operation import Operation
+from ..transport import Transport
+from .base import Manager, api_path
+from .groups import GroupManager
+from .members import MemberManager
+from .operations import OperationManager
+from .tokens import TokenManager
+
+__all__ = ["ClusterManager", "CertificateManager"]
+
+
+class CertificateManager(Manager):
+    """``client.cluster.certificate``: replace the cluster's certificate."""
+
+    def put(self, cert: str, key: str) -> None:
+        """Replace the cluster certificate and key (PEM text), on every member.
+
+        Raises:
+            APIError: 400 when either is not valid PEM.
+        """
+        body = {"cluster_certificate": cert, "cluster_certificate_key": key}
+        self._request("PUT", api_path("cluster", "certificate"), json=body)
+
+
+class ClusterManager(Manager):
+    """``client.cluster``: the cluster object, and the managers for what it contains.
+
+    Attributes:
+        members: :class:`MemberManager`
+        groups: :class:`GroupManager`
+        tokens: :class:`TokenManager`
+        certificate: :class:`CertificateManager`
+    """
+
+    def __init__(self, transport: Transport, operations: Optional[OperationManager] = None) -> None:
+        operations = operations or OperationManager(transport)
+        super().__init__(transport, operations)
+        self.members = MemberManager(transport, operations)
+        self.groups = GroupManager(transport, operations)
+        self.tokens = TokenManager(transport, operations)
+        self.certificate = CertificateManager(transport, operations)
+
+    def get(self) -> Cluster:
+        """``GET /1.0/cluster`` (with its ETag). A standalone server gives enabled=False."""
+        return self._get_model(api_path("cluster"), Cluster)
+
+    def enable(self, server_name: str, wait: bool = True,
+               timeout: Optional[float] = None) -> Operation:
+        """Turn clustering on, with this server as the first member called ``server_name``.
+
+        The server needs ``core.https_address`` set. Returns the final Operation when
+        ``wait`` (else the running one).
+
+        Raises:
+            OperationError: bootstrapping failed (e.g. the server is already clustered).
+            Timeout: not finished after ``timeout`` seconds.
+        """
+        result = self._request("PUT", api_path("cluster"),
+                               json={"server_name": server_name, "enabled": True})
+        return self._finish(result, wait, timeout)
+
+    def disable(self) -> None:
+        """Turn clustering off on a cluster of one member (``PUT {"enabled": false}``).
+
+        Raises:
+            APIError: the server refuses (e.g. other members remain).
+        """
+        result = self._request("PUT", api_path("cluster"),
+                               json={"server_name": "", "enabled": False})
+        if result.is_async:
+            self._finish(result, wait=True, timeout=None)

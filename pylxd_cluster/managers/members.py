@@ -1,0 +1,217 @@
+"""Cluster members: ``/1.0/cluster/members``."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Dict, Iterable, Mapping, Optional, Union
+
+from ..exceptions import ClusterError, Timeout
+from ..models.member import ClusterMember, MemberList
+from ..models.operation import Operation
+from ..models.state import MemberState
+from .base import Manager, api_path
+
+__all__ = ["MemberManager"]
+
+_NOT_GIVEN: Any = object()
+
+
+class MemberManager(Manager):
+    """``client.cluster.members``: list, read, edit, rename, remove, evacuate and restore."""
+
+    def all(self) -> MemberList:
+        """Every member, in ONE request (``GET /1.0/cluster/members?recursion=1``).
+
+        Raises:
+            APIError: 500 "Server is not clustered" on a standalone server.
+        """
+        return MemberList(self._list_models(api_path("cluster", "members"), ClusterMember))
+
+    def get(self, name: str) -> ClusterMember:
+        """The member called ``name``, with the ETag that :meth:`ClusterMember.save` sends back.
+
+        Raises:
+            NotFound: no such member.
+        """
+        return self._get_model(api_path("cluster", "members", name), ClusterMember)
+
+    def exists(self, name: str) -> bool:
+        """Whether a member called ``name`` exists (one GET; a 404 is False)."""
+        return self._exists(api_path("cluster", "members", name))
+
+    def save(self, member: ClusterMember) -> None:
+        """PUT ``member``'s writable fields, with If-Match of the ETag it was read with.
+
+        Raises:
+            PreconditionFailed: the member changed since it was read.
+            NotFound: no such member.
+            APIError: the server refused the values.
+        """
+        self._request(
+            "PUT",
+            api_path("cluster", "members", member.server_name),
+            json=member.to_put(),
+            headers=self._if_match(member.etag),
+        )
+
+    def update(
+        self,
+        name_or_member: Union[str, ClusterMember],
+        *,
+        description: Optional[str] = None,
+        roles: Optional[Iterable[str]] = None,
+        failure_domain: Optional[str] = None,
+        config: Optional[Mapping[str, str]] = None,
+        groups: Optional[Iterable[str]] = None,
+        etag: Optional[str] = None,
+    ) -> None:
+        """Change some writable fields and leave the others as they are.
+
+        Reads the member, merges the given fields and PUTs the result (LXD 5.0's
+        PATCH replaces everything but ``config``, so a merge has to happen here).
+        ``config`` replaces the whole config map. If-Match is ``etag`` if given,
+        else the ETag of the member object passed in, else that of the fresh read,
+        so a concurrent change between the read and the write is refused.
+
+        Raises:
+            PreconditionFailed: the member changed since that ETag was read.
+            NotFound: no such member.
+            APIError: the server refused the values.
+        """
+        if isinstance(name_or_member, ClusterMember):
+            name, etag = name_or_member.server_name, etag or name_or_member.etag
+        else:
+            name = name_or_member
+        current = self.get(name)
+        given = {
+            "description": description,
+            "roles": None if roles is None else tuple(roles),
+            "failure_domain": failure_domain,
+            "config": None if config is None else dict(config),
+            "groups": None if groups is None else tuple(groups),
+        }
+        changes: Dict[str, Any] = {key: value for key, value in given.items() if value is not None}
+        self.save(current.evolve(etag=etag or current.etag, **changes))
+
+    def rename(self, name: str, new_name: str) -> None:
+        """Rename a member (``POST {"server_name": new_name}``).
+
+        Raises:
+            NotFound: no such member (newer servers).
+            APIError: LXD 5.0 answers 500 "expected to update one row, not 0" for an
+                unknown member.
+        """
+        self._request("POST", api_path("cluster", "members", name), json={"server_name": new_name})
+
+    def delete(self, name: str, force: bool = False) -> None:
+        """Remove a member from the cluster; ``force`` (``?force=1``) skips its own cleanup.
+
+        Raises:
+            NotFound: no such member.
+            APIError: e.g. 500 "Member is the only member in the cluster".
+        """
+        self._request("DELETE", api_path("cluster", "members", name),
+                      params={"force": 1} if force else None)
+
+    def _change_state(self, name: str, body: Mapping[str, Any], wait: bool,
+                      timeout: Optional[float]) -> Operation:
+        result = self._request("POST", api_path("cluster", "members", name, "state"), json=body)
+        return self._finish(result, wait, timeout)
+
+    def evacuate(self, name: str, mode: Optional[str] = None, force: bool = False,
+                 wait: bool = True, timeout: Optional[float] = None) -> Operation:
+        """Move the member's instances away and mark it Evacuated.
+
+        ``mode``: stop, migrate, live-migrate or auto (None: the server's default).
+        Returns the final Operation when ``wait`` (else the running one).
+
+        Raises:
+            OperationError: the evacuation failed (e.g. "Cluster member is already evacuated").
+            Timeout: not finished after ``timeout`` seconds.
+            NotFound: no such member.
+        """
+        body = {"action": "evacuate", "mode": mode or "", "force": bool(force)}
+        return self._change_state(name, body, wait, timeout)
+
+    def restore(self, name: str, mode: Optional[str] = None, wait: bool = True,
+                timeout: Optional[float] = None) -> Operation:
+        """Bring an evacuated member back (``mode="skip"``: without restarting its instances).
+
+        Returns the final Operation when ``wait`` (else the running one).
+
+        Raises:
+            OperationError: the restore failed (e.g. "Cluster member is already restored").
+            Timeout: not finished after ``timeout`` seconds.
+            NotFound: no such member.
+        """
+        body = {"action": "restore", "mode": mode or "", "force": False}
+        return self._change_state(name, body, wait, timeout)
+
+    def state(self, name: str) -> MemberState:
+        """The member's resources (``GET .../state``).
+
+        Raises:
+            NotImplementedByServer: LXD 5.0 does not implement it (501).
+            NotFound: no such member.
+        """
+        result = self._request("GET", api_path("cluster", "members", name, "state"))
+        return MemberState.from_api(result.metadata or {})
+
+    def wait_for_status(self, name: str, status: str, timeout: float = 60,
+                        poll_interval: float = 2.0) -> ClusterMember:
+        """Wait until the member's status is ``status`` (case-insensitive); return the member.
+
+        Lifecycle events about the member trigger an immediate re-read; the member is
+        also re-read every ``poll_interval`` seconds, because some changes (a member
+        going Offline) produce no event, and when events are not available at all.
+
+        Raises:
+            Timeout: the status was not reached within ``timeout`` seconds (the
+                message gives the last status seen).
+            NotFound: no such member.
+        """
+        from ..events import EventStream
+
+        deadline = time.monotonic() + timeout
+        wanted = status.lower()
+        member = self.get(name)
+        if member.status.lower() == wanted:
+            return member
+        source = api_path("cluster", "members", name)
+        try:
+            stream: Optional[EventStream] = EventStream(self._transport, types=("lifecycle",))
+        except ClusterError:
+            stream = None
+        try:
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise Timeout(
+                        f"cluster member {name!r} on {self._transport.endpoint} did not reach "
+                        f"status {status!r} within {timeout} s (last status: {member.status!r})"
+                    )
+                stream = self._pause(stream, source, min(poll_interval, remaining))
+                member = self.get(name)
+                if member.status.lower() == wanted:
+                    return member
+        finally:
+            if stream is not None:
+                stream.close()
+
+    @staticmethod
+    def _pause(stream: Any, source: str, seconds: float) -> Any:
+        """Sleep up to ``seconds``, returning early on an event about ``source``.
+
+        Returns the stream, or None once it has failed (polling carries on).
+        """
+        if stream is None:
+            time.sleep(seconds)
+            return None
+        try:
+            stream.wait_for(source=source, timeout=seconds)
+        except Timeout:
+            pass
+        except ClusterError:
+            stream.close()
+            return None
+        return stream

@@ -1,0 +1,79 @@
+"""Join tokens: ``POST /1.0/cluster/members`` and token operations."""
+
+from __future__ import annotations
+
+import re
+from typing import Tuple, Union
+
+from ..exceptions import InvalidJoinToken, NotFound
+from ..models.token import JoinToken
+from .base import Manager, api_path
+
+__all__ = ["TokenManager"]
+
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
+
+
+class TokenManager(Manager):
+    """``client.cluster.tokens``: issue, list and revoke join tokens."""
+
+    def create(self, server_name: str) -> JoinToken:
+        """Issue a join token for a new member called ``server_name`` (``lxc cluster add``).
+
+        The token operation stays Running until the token is used, revoked or
+        expires (3 h by default). LXD cancels an older token for the same name.
+
+        Raises:
+            APIError: e.g. the server is not clustered.
+        """
+        result = self._request("POST", api_path("cluster", "members"),
+                               json={"server_name": server_name})
+        return JoinToken.from_operation(result.metadata or {}, manager=self)
+
+    def all(self) -> Tuple[JoinToken, ...]:
+        """The tokens still usable: running operations of class "token" (one request)."""
+        result = self._request("GET", api_path("operations"), params={"recursion": 1})
+        return tuple(
+            JoinToken.from_operation(op, manager=self)
+            for ops in (result.metadata or {}).values()
+            for op in (ops or ())
+            if isinstance(op, dict) and op.get("class") == "token" and op.get("status") == "Running"
+        )
+
+    def revoke(self, token: Union[JoinToken, str]) -> None:
+        """Revoke a token: a JoinToken, a token string, an operation id, or a member name.
+
+        A name or token string is looked up among :meth:`all` (one extra request).
+
+        Raises:
+            NotFound: no running token matches, or the operation is already gone.
+            APIError: 400 "Only running operations can be cancelled".
+        """
+        self._request("DELETE", api_path("operations", self._operation_id_of(token)))
+
+    def _operation_id_of(self, token: Union[JoinToken, str]) -> str:
+        if isinstance(token, JoinToken) and token.operation_id:
+            return token.operation_id
+        if isinstance(token, str) and _UUID.match(token):
+            return token
+        secret = token.secret if isinstance(token, JoinToken) else _secret_of(token)
+        for candidate in self.all():
+            if (secret and candidate.secret == secret) or (
+                not secret and isinstance(token, str) and candidate.server_name == token
+            ):
+                return candidate.operation_id
+        raise NotFound(
+            f"no running join token matches {token if isinstance(token, str) else token.server_name!r}",
+            status_code=404,
+            method="DELETE",
+            path=api_path("operations", "<id>"),
+            endpoint=self._transport.endpoint,
+        )
+
+
+def _secret_of(text: str) -> str:
+    """The secret of a token string, or "" when ``text`` is a member name."""
+    try:
+        return JoinToken.decode(text).secret
+    except InvalidJoinToken:
+        return ""

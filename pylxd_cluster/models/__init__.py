@@ -1,0 +1,25 @@
+"""Frozen models of LXD's cluster objects. They never touch HTTP."""
+
+from .base import ServerModel, WireModel
+from .cluster import Cluster, MemberConfigKey
+from .event import Event
+from .group import ClusterGroup
+from .member import ClusterMember, MemberList
+from .operation import Operation
+from .state import MemberState, MemberSysInfo
+from .token import JoinToken
+
+__all__ = [
+    "Cluster",
+    "ClusterGroup",
+    "ClusterMember",
+    "Event",
+    "JoinToken",
+    "MemberConfigKey",
+    "MemberList",
+    "MemberState",
+    "MemberSysInfo",
+    "Operation",
+    "ServerModel",
+    "WireModel",
+]

@@ -1,0 +1,251 @@
+"""The one place where model fields are mapped to and from LXD's JSON.
+
+A model declares its fields with :func:`wire_field`, in the order LXD
+serialises them; :class:`WireModel` then provides ``from_api`` and ``to_api``
+for every model. Keys the model does not know are kept in ``extra`` and written
+back by ``to_api``, so that saving an object read from a newer server does not
+drop fields this SDK has never heard of.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Tuple, TypeVar
+
+import attrs
+
+from ..exceptions import ClusterError
+from ..timestamps import Timestamp, format_timestamp, parse_timestamp
+
+__all__ = [
+    "WireModel",
+    "ServerModel",
+    "wire_field",
+    "as_str",
+    "as_bool",
+    "as_int",
+    "as_tuple",
+    "as_dict",
+    "as_timestamp",
+    "nested",
+    "nested_tuple",
+]
+
+_WIRE = "pylxd_cluster.wire"
+
+ModelT = TypeVar("ModelT", bound="WireModel")
+
+
+@attrs.frozen
+class _WireSpec:
+    name: Optional[str]
+    decode: Callable[[Any], Any]
+    encode: Callable[[Any], Any]
+    writable: bool
+    omit_if_none: bool
+
+
+def _identity(value: Any) -> Any:
+    return copy.deepcopy(value)
+
+
+def as_str(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def as_bool(value: Any) -> bool:
+    return bool(value)
+
+
+def as_int(value: Any) -> int:
+    return 0 if value is None else int(value)
+
+
+def as_tuple(value: Any) -> Tuple[Any, ...]:
+    """JSON list (or null, which Go writes for an empty slice) -> tuple."""
+    return tuple(value) if value is not None else ()
+
+
+def as_dict(value: Any) -> Dict[str, Any]:
+    return dict(copy.deepcopy(value)) if value is not None else {}
+
+
+def as_timestamp(value: Any) -> Optional[Timestamp]:
+    return parse_timestamp(value)
+
+
+def _encode_tuple(value: Iterable[Any]) -> list:
+    return list(value)
+
+
+def _encode_timestamp(value: Any) -> str:
+    return format_timestamp(value)
+
+
+def nested(model: type) -> Tuple[Callable, Callable]:
+    """(decode, encode) for a field holding one nested model."""
+    return (lambda value: model.from_api(value or {})), (lambda value: value.to_api())
+
+
+def nested_tuple(model: type) -> Tuple[Callable, Callable]:
+    """(decode, encode) for a field holding a list of nested models."""
+    return (
+        (lambda value: tuple(model.from_api(item) for item in (value or ()))),
+        (lambda value: [item.to_api() for item in value]),
+    )
+
+
+_DEFAULT_CODECS: Dict[Any, Tuple[Callable, Callable]] = {
+    as_tuple: (as_tuple, _encode_tuple),
+    as_timestamp: (as_timestamp, _encode_timestamp),
+}
+
+
+def wire_field(
+    wire: Optional[str] = None,
+    *,
+    decode: Callable[[Any], Any] = _identity,
+    encode: Optional[Callable[[Any], Any]] = None,
+    codec: Optional[Tuple[Callable, Callable]] = None,
+    default: Any = attrs.NOTHING,
+    factory: Optional[Callable[[], Any]] = None,
+    writable: bool = False,
+    omit_if_none: bool = False,
+) -> Any:
+    """Declare a model field that maps to the JSON key ``wire`` (default: the attribute name).
+
+    ``decode`` turns the JSON value into the Python value and ``encode`` does the
+    reverse (tuple and timestamp decoders bring their encoder along); ``codec`` gives
+    both at once (see :func:`nested`). ``writable`` marks the fields a PUT sends.
+    ``omit_if_none`` leaves the key out of ``to_api`` when the value is None
+    (for keys that only some servers send).
+    """
+    if codec is not None:
+        decode, encode = codec
+    elif encode is None:
+        decode, encode = _DEFAULT_CODECS.get(decode, (decode, _identity))
+    spec = _WireSpec(wire, decode, encode, writable, omit_if_none)
+    if factory is not None:
+        return attrs.field(factory=factory, metadata={_WIRE: spec})
+    return attrs.field(default=default, metadata={_WIRE: spec})
+
+
+def _wire_fields(cls: type) -> Iterable[Tuple[attrs.Attribute, _WireSpec]]:
+    for field in attrs.fields(cls):
+        spec = field.metadata.get(_WIRE)
+        if spec is not None:
+            yield field, spec
+
+
+def _wire_name(field: attrs.Attribute, spec: _WireSpec) -> str:
+    return spec.name or field.name
+
+
+@attrs.frozen(kw_only=True)
+class WireModel:
+    """Base of every model: fields mapped to LXD's JSON, unknown keys kept in ``extra``."""
+
+    #: Keys the server sent that this model has no field for; written back by to_api().
+    extra: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
+
+    @classmethod
+    def _context(cls, manager: Any, etag: Optional[str]) -> Dict[str, Any]:
+        return {}
+
+    @classmethod
+    def from_api(
+        cls: type[ModelT],
+        data: Mapping[str, Any],
+        manager: Any = None,
+        etag: Optional[str] = None,
+    ) -> ModelT:
+        """Build the model from a JSON object as LXD sends it.
+
+        Missing keys take the field's default; unknown keys go to ``extra``.
+
+        Raises:
+            ClusterError: ``data`` is not a JSON object, or a value cannot be decoded
+                (e.g. a malformed timestamp).
+        """
+        if not isinstance(data, Mapping):
+            raise ClusterError(
+                f"cannot build {cls.__name__} from {type(data).__name__}: {str(data)[:200]!r}"
+            )
+        values: Dict[str, Any] = {}
+        known = set()
+        for field, spec in _wire_fields(cls):
+            key = _wire_name(field, spec)
+            known.add(key)
+            if key in data:
+                try:
+                    values[field.name] = spec.decode(data[key])
+                except (TypeError, ValueError) as exc:
+                    raise ClusterError(
+                        f"cannot read {cls.__name__}.{field.name} from {key}={data[key]!r}: {exc}"
+                    ) from exc
+        extra = {key: copy.deepcopy(value) for key, value in data.items() if key not in known}
+        return cls(extra=extra, **values, **cls._context(manager, etag))
+
+    def _render(self, writable_only: bool) -> Dict[str, Any]:
+        rendered: Dict[str, Any] = {}
+        for field, spec in _wire_fields(type(self)):
+            if writable_only and not spec.writable:
+                continue
+            value = getattr(self, field.name)
+            if value is None and spec.omit_if_none:
+                continue
+            rendered[_wire_name(field, spec)] = None if value is None else spec.encode(value)
+        rendered.update(copy.deepcopy(dict(self.extra)))
+        return rendered
+
+    def to_api(self) -> Dict[str, Any]:
+        """The JSON object for this model: fields in LXD's order, then ``extra``."""
+        return self._render(writable_only=False)
+
+    def to_put(self) -> Dict[str, Any]:
+        """The body of a PUT: the writable fields, then ``extra``.
+
+        ``extra`` is included because a PUT replaces the object: a field this SDK
+        does not know could be writable on a newer server, and leaving it out
+        would reset it.
+        """
+        return self._render(writable_only=True)
+
+    def evolve(self: ModelT, **changes: Any) -> ModelT:
+        """A copy with ``changes`` applied (models are frozen); e.g. ``m.evolve(description="x")``.
+
+        Raises:
+            TypeError: a name in ``changes`` is not a field of this model.
+        """
+        return attrs.evolve(self, **changes)
+
+
+@attrs.frozen(kw_only=True)
+class ServerModel(WireModel):
+    """A model that maps to an object on the server.
+
+    It keeps the manager that read it, so that explicit methods (``refresh()``,
+    ``save()``...) can delegate to it, and the ETag it was read with, which
+    ``save()`` sends back as If-Match. Neither takes part in equality.
+    """
+
+    _manager: Any = attrs.field(default=None, eq=False, repr=False)
+    etag: Optional[str] = attrs.field(default=None, eq=False, repr=False)
+
+    @classmethod
+    def _context(cls, manager: Any, etag: Optional[str]) -> Dict[str, Any]:
+        return {"manager": manager, "etag": etag}
+
+    @property
+    def manager(self) -> Any:
+        """The manager this object delegates to.
+
+        Raises:
+            ClusterError: the object was built without one (e.g. ``from_api(data)``).
+        """
+        if self._manager is None:
+            raise ClusterError(
+                f"this {type(self).__name__} was built without a client; read it through "
+                "a Client (e.g. client.cluster.members.get(name)) to call server methods"
+            )
+        return self._manager

@@ -1,0 +1,67 @@
+"""Cluster groups (``/1.0/cluster/groups/<name>``)."""
+
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import attrs
+
+from .base import ServerModel, as_str, as_tuple, wire_field
+
+__all__ = ["ClusterGroup"]
+
+
+def _optional_tuple(value) -> Optional[Tuple[str, ...]]:
+    return None if value is None else tuple(value)
+
+
+@attrs.frozen(kw_only=True)
+class ClusterGroup(ServerModel):
+    """A cluster group. ``used_by`` is None when the server does not send it (LXD 5.0)."""
+
+    description: str = wire_field(decode=as_str, default="", writable=True)
+    members: Tuple[str, ...] = wire_field(decode=as_tuple, factory=tuple, writable=True)
+    name: str = wire_field(decode=as_str, default="")
+    used_by: Optional[Tuple[str, ...]] = wire_field(
+        decode=_optional_tuple, encode=list, default=None, omit_if_none=True
+    )
+
+    def refresh(self) -> "ClusterGroup":
+        """Read the group again; returns a new instance.
+
+        Raises:
+            NotFound: the group no longer exists.
+        """
+        return self.manager.get(self.name)
+
+    def save(self) -> None:
+        """PUT description and members (If-Match is sent, though LXD 5.0 ignores it for groups).
+
+        Raises:
+            NotFound: the group or one of its members does not exist.
+            PreconditionFailed: the group changed since it was read (servers that check).
+        """
+        self.manager.save(self)
+
+    def rename(self, new_name: str) -> None:
+        """Rename the group; this instance keeps the old name.
+
+        Raises:
+            Forbidden: the "default" group cannot be renamed.
+            APIError: e.g. the new name is already in use.
+        """
+        self.manager.rename(self.name, new_name)
+
+    def delete(self) -> None:
+        """Delete the group (it must be empty).
+
+        Raises:
+            Forbidden: the "default" group cannot be deleted.
+            APIError: the group still has members, or does not exist.
+        """
+        self.manager.delete(self.name)
+
+    def _repr_html_(self) -> str:
+        from ..display import groups_html
+
+        return groups_html([self])

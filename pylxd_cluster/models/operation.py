@@ -1,0 +1,73 @@
+"""Background operations (``/1.0/operations/<id>``)."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional
+
+import attrs
+
+from ..timestamps import Timestamp
+from .base import ServerModel, as_bool, as_int, as_str, as_timestamp, wire_field
+
+__all__ = ["Operation", "FINAL_STATUSES"]
+
+#: Statuses after which an operation never changes again.
+FINAL_STATUSES = ("Success", "Failure", "Cancelled")
+
+
+@attrs.frozen(kw_only=True)
+class Operation(ServerModel):
+    """An LXD operation. ``class_`` is the wire key ``class`` (task, websocket, token).
+
+    ``resources`` and ``metadata`` are kept exactly as sent (LXD sends null for
+    operations without them).
+    """
+
+    id: str = wire_field(decode=as_str, default="")
+    class_: str = wire_field("class", decode=as_str, default="")
+    description: str = wire_field(decode=as_str, default="")
+    created_at: Optional[Timestamp] = wire_field(decode=as_timestamp, default=None)
+    updated_at: Optional[Timestamp] = wire_field(decode=as_timestamp, default=None)
+    status: str = wire_field(decode=as_str, default="")
+    status_code: int = wire_field(decode=as_int, default=0)
+    resources: Optional[Dict[str, Any]] = wire_field(default=None)
+    metadata: Optional[Dict[str, Any]] = wire_field(default=None)
+    may_cancel: bool = wire_field(decode=as_bool, default=False)
+    err: str = wire_field(decode=as_str, default="")
+    location: str = wire_field(decode=as_str, default="")
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "Success"
+
+    def refresh(self) -> "Operation":
+        """Read the operation again; returns a new instance.
+
+        Raises:
+            NotFound: the operation is gone (LXD forgets finished ones after ~5 s).
+            ClusterError: no manager, or any transport error.
+        """
+        return self.manager.get(self.id)
+
+    def wait(self, timeout: Optional[float] = None) -> "Operation":
+        """Wait until the operation ends; returns the final Operation.
+
+        Raises:
+            OperationError: it ended Failure or Cancelled.
+            Timeout: still running after ``timeout`` seconds.
+            NotFound: the operation is gone.
+        """
+        return self.manager.wait(self.id, timeout=timeout)
+
+    def cancel(self) -> None:
+        """Cancel the operation (``DELETE /1.0/operations/<id>``).
+
+        Raises:
+            APIError: 400 when it is not running or cannot be cancelled.
+            NotFound: the operation is gone.
+        """
+        self.manager.cancel(self.id)

@@ -1,0 +1,35 @@
+"""A member's resources (``GET /1.0/cluster/members/<name>/state``)."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Tuple
+
+import attrs
+
+from .base import WireModel, as_dict, as_int, as_tuple, nested, wire_field
+
+__all__ = ["MemberState", "MemberSysInfo"]
+
+
+@attrs.frozen(kw_only=True)
+class MemberSysInfo(WireModel):
+    """The ``sysinfo`` part: uptime in seconds, sizes in bytes."""
+
+    uptime: int = wire_field(decode=as_int, default=0)
+    load_averages: Tuple[float, ...] = wire_field(decode=as_tuple, factory=tuple)
+    total_ram: int = wire_field(decode=as_int, default=0)
+    free_ram: int = wire_field(decode=as_int, default=0)
+    shared_ram: int = wire_field(decode=as_int, default=0)
+    buffered_ram: int = wire_field(decode=as_int, default=0)
+    total_swap: int = wire_field(decode=as_int, default=0)
+    free_swap: int = wire_field(decode=as_int, default=0)
+    processes: int = wire_field(decode=as_int, default=0)
+    logical_cpus: int = wire_field(decode=as_int, default=0)
+
+
+@attrs.frozen(kw_only=True)
+class MemberState(WireModel):
+    """A member's state: ``sysinfo`` (:class:`MemberSysInfo`) and ``storage_pools``."""
+
+    sysinfo: MemberSysInfo = wire_field(codec=nested(MemberSysInfo), factory=MemberSysInfo)
+    storage_pools: Dict[str, Any] = wire_field(decode=as_dict, factory=dict)

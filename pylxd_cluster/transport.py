@@ -1,0 +1,399 @@
+"""HTTP transport: one :class:`requests.Session`, LXD's envelope, operation waiting.
+
+This is the only module that sends HTTP requests. It knows nothing about
+clusters; managers build paths and bodies, this module sends them and turns
+the reply into a :class:`Result` or a typed exception.
+"""
+
+from __future__ import annotations
+
+import json as jsonlib
+import math
+import os
+import re
+from typing import Any, Mapping, Optional, Tuple, Union
+from urllib.parse import quote, urlencode, urlsplit
+
+import attrs
+import requests
+import requests_unixsocket
+from requests.adapters import HTTPAdapter
+
+from . import exceptions
+from .exceptions import APIError, ClientConnectionError, OperationError, Timeout
+from .models.operation import Operation
+
+__all__ = [
+    "Transport",
+    "Result",
+    "parse_response",
+    "resolve_endpoint",
+    "DEFAULT_SOCKET_PATHS",
+    "FingerprintAdapter",
+    "normalize_fingerprint",
+]
+
+#: Where LXD puts its unix socket, after ``$LXD_DIR/unix.socket``: snap first, then
+#: the Debian/Ubuntu package path.
+DEFAULT_SOCKET_PATHS: Tuple[str, ...] = (
+    "/var/snap/lxd/common/lxd/unix.socket",
+    "/var/lib/lxd/unix.socket",
+)
+
+_FINAL_FAILURES = ("Failure", "Cancelled")
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+# Seconds added to the HTTP read timeout of a /wait call, so that the server's own
+# timeout fires first and we get its reply rather than a socket timeout.
+_WAIT_GRACE_SECONDS = 10
+
+CertPair = Tuple[str, str]
+
+
+@attrs.frozen
+class Result:
+    """A successful reply, unwrapped from LXD's envelope.
+
+    Attributes:
+        metadata: the envelope's metadata (for an async reply: the operation dict).
+        etag: the ETag header without quotes, or None (list replies have none).
+        status_code: the HTTP status code.
+        location: the Location header, or None.
+        operation: the operation path of an async reply (``/1.0/operations/<id>``), or "".
+        response: the :class:`requests.Response`.
+    """
+
+    metadata: Any
+    etag: Optional[str] = None
+    status_code: int = 200
+    location: Optional[str] = None
+    operation: str = ""
+    response: Any = attrs.field(default=None, eq=False, repr=False)
+
+    @property
+    def is_async(self) -> bool:
+        return bool(self.operation)
+
+
+def normalize_fingerprint(value: str) -> Optional[str]:
+    """Return ``value`` as 64 lowercase hex digits if it is a SHA-256 fingerprint, else None.
+
+    Colons (``AB:CD:...``) and an ``sha256:`` prefix are accepted.
+    """
+    text = value.strip().lower()
+    if text.startswith("sha256:"):
+        text = text[len("sha256:"):]
+    text = text.replace(":", "")
+    return text if _HEX64.match(text) else None
+
+
+class FingerprintAdapter(HTTPAdapter):
+    """An HTTPS adapter that accepts exactly one server certificate, by SHA-256 fingerprint.
+
+    LXD servers use self-signed certificates, so pinning the fingerprint (what
+    ``lxc remote add`` asks you to confirm) replaces the CA check. urllib3 compares
+    the peer certificate with ``assert_fingerprint`` after the handshake; requests
+    must be sent with ``verify=False`` so that no CA check runs before it.
+    """
+
+    def __init__(self, fingerprint: str, **kwargs: Any) -> None:
+        self.fingerprint = fingerprint
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, connections, maxsize, block=False, **pool_kwargs):
+        pool_kwargs["assert_fingerprint"] = self.fingerprint
+        super().init_poolmanager(connections, maxsize, block=block, **pool_kwargs)
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state["fingerprint"] = self.fingerprint
+        return state
+
+    def __setstate__(self, state):
+        self.fingerprint = state["fingerprint"]
+        super().__setstate__(state)
+
+
+def resolve_endpoint(endpoint: Union[None, str, os.PathLike]) -> Tuple[str, str]:
+    """Work out what kind of endpoint this is.
+
+    Returns ``("unix", socket_path)`` or ``("http"|"https", base_url)``.
+
+    Raises:
+        ClientConnectionError: ``endpoint`` is None and no LXD socket exists in any of
+            the usual places (the message lists the paths tried).
+    """
+    if endpoint is None:
+        tried = []
+        lxd_dir = os.environ.get("LXD_DIR")
+        if lxd_dir:
+            tried.append(os.path.join(lxd_dir, "unix.socket"))
+        tried.extend(DEFAULT_SOCKET_PATHS)
+        for candidate in tried:
+            if os.path.exists(candidate):
+                return "unix", candidate
+        raise ClientConnectionError(
+            "no LXD unix socket found (tried: " + ", ".join(tried) + "); "
+            "is the server running? Set LXD_DIR, or pass "
+            "endpoint='/path/to/unix.socket' or endpoint='https://host:8443'",
+            endpoint=None,
+        )
+    text = os.fspath(endpoint)
+    if text.startswith("unix://"):
+        return "unix", text[len("unix://"):]
+    scheme = urlsplit(text).scheme.lower()
+    if scheme in ("http", "https"):
+        return scheme, text.rstrip("/")
+    return "unix", text
+
+
+def _envelope_error_text(body: Any) -> str:
+    if isinstance(body, Mapping):
+        return str(body.get("error") or "")
+    return ""
+
+
+def parse_response(
+    response: requests.Response,
+    *,
+    method: str,
+    path: str,
+    endpoint: str,
+) -> Result:
+    """Turn an HTTP reply into a :class:`Result`, or raise the matching exception.
+
+    Raises:
+        NotFound, Forbidden, Conflict, PreconditionFailed, NotImplementedByServer:
+            for an error envelope with that ``error_code`` (404, 403, 409, 412, 501).
+        APIError: any other error envelope, or a body that is not LXD's envelope.
+    """
+
+    def fail(status_code: int, text: str, cls: type = APIError) -> APIError:
+        return cls(
+            text,
+            status_code=status_code,
+            method=method,
+            path=path,
+            endpoint=endpoint,
+            response=response,
+        )
+
+    try:
+        body = response.json()
+    except ValueError:
+        snippet = response.text[:200].strip() or "<empty body>"
+        content_type = response.headers.get("Content-Type", "no Content-Type")
+        raise fail(
+            response.status_code,
+            f"reply is not JSON ({content_type}), so this is probably not an LXD "
+            f"server: {snippet!r}",
+        ) from None
+
+    kind = body.get("type") if isinstance(body, Mapping) else None
+    if kind == "error" or (response.status_code >= 400 and kind is not None):
+        status = body.get("error_code") or response.status_code
+        text = _envelope_error_text(body) or response.reason or "error"
+        raise fail(int(status), text, exceptions.error_class_for_status(int(status)))
+    if response.status_code >= 400:
+        raise fail(
+            response.status_code,
+            f"{response.reason or 'error'} (reply is not an LXD envelope: {str(body)[:200]!r})",
+            exceptions.error_class_for_status(response.status_code),
+        )
+    if kind not in ("sync", "async"):
+        raise fail(
+            response.status_code,
+            f"unexpected reply, not an LXD envelope (type={kind!r}): {str(body)[:200]!r}",
+        )
+
+    etag = response.headers.get("ETag")
+    return Result(
+        metadata=body.get("metadata"),
+        etag=etag.strip('"') if etag else None,
+        status_code=response.status_code,
+        location=response.headers.get("Location"),
+        operation=(body.get("operation") or "") if kind == "async" else "",
+        response=response,
+    )
+
+
+def operation_id(op_path_or_id: str) -> str:
+    """``/1.0/operations/<id>`` (or ``<id>``, or a path with a query) -> ``<id>``."""
+    return op_path_or_id.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+
+
+class Transport:
+    """Sends requests to one LXD endpoint through one :class:`requests.Session`.
+
+    Args:
+        endpoint: None (find the local unix socket: ``$LXD_DIR/unix.socket``, then
+            the snap path, then ``/var/lib/lxd/unix.socket``), a unix socket path
+            (optionally ``unix://``-prefixed), or an ``http://``/``https://`` URL.
+        cert: ``(certfile, keyfile)`` client certificate for HTTPS.
+        verify: True (CA check), False (no check), a CA bundle path, or the server
+            certificate's SHA-256 fingerprint (64 hex digits, colons allowed) to pin.
+        timeout: seconds to wait for each reply (None: wait forever).
+        session: a :class:`requests.Session` to use instead of a new one.
+
+    Raises:
+        ClientConnectionError: ``endpoint`` is None and no local socket exists.
+    """
+
+    def __init__(
+        self,
+        endpoint: Union[None, str, os.PathLike] = None,
+        cert: Optional[CertPair] = None,
+        verify: Union[bool, str] = True,
+        timeout: Optional[float] = None,
+        session: Optional[requests.Session] = None,
+    ) -> None:
+        self.kind, target = resolve_endpoint(endpoint)
+        self.cert = tuple(cert) if cert else None
+        self.timeout = timeout
+        self.session = session if session is not None else requests.Session()
+        self.fingerprint: Optional[str] = None
+        self.verify: Union[bool, str] = verify
+        if isinstance(verify, str):
+            self.fingerprint = normalize_fingerprint(verify)
+
+        if self.kind == "unix":
+            self.socket_path: Optional[str] = target
+            self.base_url = "http+unix://" + quote(target, safe="")
+            self.endpoint = "unix://" + target
+            self.session.mount("http+unix://", requests_unixsocket.UnixAdapter())
+        else:
+            self.socket_path = None
+            self.base_url = target
+            self.endpoint = target
+            if self.fingerprint is not None:
+                self.session.mount(self.base_url + "/", FingerprintAdapter(self.fingerprint))
+
+    # The value passed as ``verify=`` on every request. It is passed each time
+    # because requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override
+    # Session.verify, which would silently undo verify=False and pinning.
+    @property
+    def request_verify(self) -> Union[bool, str]:
+        if self.fingerprint is not None:
+            return False
+        return self.verify
+
+    def __repr__(self) -> str:
+        return f"Transport({self.endpoint!r})"
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def close(self) -> None:
+        self.session.close()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Optional[Mapping[str, Any]] = None,
+        json: Any = None,
+        headers: Optional[Mapping[str, str]] = None,
+        timeout: Union[None, float, str] = "default",
+    ) -> Result:
+        """Send one request and return the unwrapped :class:`Result`.
+
+        ``timeout`` overrides the transport's timeout for this request.
+
+        Raises:
+            ClientConnectionError: the endpoint could not be reached (socket missing or
+                refused, TLS handshake or fingerprint mismatch).
+            Timeout: no reply within the timeout.
+            APIError: the server answered with an error (a typed subclass for 403,
+                404, 409, 412, 501) or with something that is not LXD's envelope.
+        """
+        shown_path = path + ("?" + urlencode(params) if params else "")
+        data = None
+        request_headers = dict(headers or {})
+        if json is not None:
+            # Serialised here (not by requests) so the body is compact like Go's
+            # and the same bytes every time.
+            data = jsonlib.dumps(json, separators=(",", ":")).encode()
+            request_headers.setdefault("Content-Type", "application/json")
+        try:
+            response = self.session.request(
+                method,
+                self.url(path),
+                params=params,
+                data=data,
+                headers=request_headers,
+                verify=self.request_verify,
+                cert=self.cert,
+                timeout=self.timeout if timeout == "default" else timeout,
+            )
+        except requests.exceptions.SSLError as exc:
+            raise ClientConnectionError(
+                f"{method} {shown_path} on {self.endpoint}: TLS failure: {exc}; check "
+                "verify= (a CA bundle, False, or the server certificate's SHA-256 "
+                "fingerprint) and cert=(certfile, keyfile)",
+                endpoint=self.endpoint,
+            ) from exc
+        except requests.exceptions.Timeout as exc:
+            raise Timeout(
+                f"{method} {shown_path} on {self.endpoint}: no reply within "
+                f"{self.timeout if timeout == 'default' else timeout} s"
+            ) from exc
+        except (requests.exceptions.ConnectionError, FileNotFoundError, ConnectionError) as exc:
+            raise ClientConnectionError(
+                f"{method} {shown_path} on {self.endpoint}: cannot connect: {exc}; "
+                "is the server running? set endpoint=... to the right unix socket or URL",
+                endpoint=self.endpoint,
+            ) from exc
+        return parse_response(response, method=method, path=shown_path, endpoint=self.endpoint)
+
+    def wait_operation(self, op_path_or_id: str, timeout: Optional[float] = None) -> Operation:
+        """Wait for a background operation to end, with ``GET /1.0/operations/<id>/wait``.
+
+        ``timeout`` is in seconds (rounded up to whole seconds, as LXD wants);
+        None waits as long as the server lets the operation run.
+
+        Returns:
+            The final :class:`~pylxd_cluster.models.Operation` (status Success).
+
+        Raises:
+            OperationError: the operation ended Failure or Cancelled (``.operation``,
+                ``.err``).
+            Timeout: it was still running when the timeout ran out.
+            NotFound: no such operation (also: it ended more than a few seconds ago).
+            ClientConnectionError, APIError: as for :meth:`request`.
+        """
+        op_id = operation_id(op_path_or_id)
+        server_timeout = -1 if timeout is None else max(0, math.ceil(timeout))
+        http_timeout = None if timeout is None else server_timeout + max(
+            self.timeout or 0, _WAIT_GRACE_SECONDS
+        )
+        path = f"/1.0/operations/{quote(op_id, safe='')}/wait"
+        try:
+            result = self.request(
+                "GET", path, params={"timeout": server_timeout}, timeout=http_timeout
+            )
+        except APIError as exc:
+            # Newer LXD reports a failed operation as an error envelope inside an
+            # HTTP 200 reply; only a real HTTP error status means the wait itself failed.
+            response_status = getattr(exc.response, "status_code", None)
+            if response_status != 200:
+                raise
+            raise OperationError(
+                f"operation {op_id} on {self.endpoint} failed: {exc.error}",
+                operation=None,
+                err=exc.error,
+            ) from exc
+        operation = Operation.from_api(result.metadata or {})
+        if operation.status in _FINAL_FAILURES:
+            raise OperationError(
+                f"operation {op_id} ({operation.description}) on {self.endpoint} ended "
+                f"{operation.status}: {operation.err or 'no error text'}",
+                operation=operation,
+                err=operation.err,
+            )
+        if operation.status != "Success":
+            raise Timeout(
+                f"operation {op_id} ({operation.description}) on {self.endpoint} is still "
+                f"{operation.status} after {timeout} s"
+            )
+        return operation
