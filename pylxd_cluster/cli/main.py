@@ -1,0 +1,196 @@
+"""``pylxd-cluster``: look at and operate an LXD cluster (or our mock, or a pack daemon)."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from typing import Any, Optional
+
+from .. import display
+from ..client import Client
+from ..exceptions import ClusterError
+from . import output, status
+
+DESCRIPTION = """\
+Look at and operate an LXD cluster through LXD's REST API: the members and their
+state, a status report, groups, join tokens, evacuation and events. Works against
+LXD itself, the pylxd-cluster mock server and pack daemons alike.
+"""
+
+EPILOG = """\
+endpoint:
+  --endpoint takes a unix socket path or an http(s):// URL. Without it:
+  $PYLXD_CLUSTER_ENDPOINT, then $LXD_SOCKET, then LXD's own sockets
+  ($LXD_DIR/unix.socket, /var/snap/lxd/common/lxd/unix.socket, /var/lib/lxd/unix.socket).
+
+examples:
+  pylxd-cluster --endpoint /tmp/lxd.socket members
+  pylxd-cluster --endpoint https://127.0.0.1:8443 --verify 3fb4...ab24 status
+  pylxd-cluster members --format json | jq '.[].status'
+  pylxd-cluster evacuate node2 --mode stop
+"""
+
+
+def _verify(value: str) -> Any:
+    lowered = value.lower()
+    if lowered in ("yes", "true", "1"):
+        return True
+    if lowered in ("no", "false", "0"):
+        return False
+    return value  # a fingerprint or a CA bundle path: the transport tells them apart
+
+
+GLOBAL_DEFAULTS = {"endpoint": None, "cert": None, "key": None, "verify": "yes", "format": "table", "timeout": 30.0}
+
+
+def _global_options(parser: argparse.ArgumentParser) -> None:
+    # Defaults are suppressed here and applied once after parsing, so that an option may
+    # come before the command (as lxc users write it) or after it (as scripts often do).
+    add = parser.add_argument
+    add("--endpoint", "-e", metavar="E", default=argparse.SUPPRESS,
+        help="unix socket path or http(s):// URL of the server")
+    add("--cert", metavar="FILE", default=argparse.SUPPRESS, help="client certificate for https (with --key)")
+    add("--key", metavar="FILE", default=argparse.SUPPRESS, help="client key for https (with --cert)")
+    add("--verify", metavar="yes|no|FINGERPRINT|CA_FILE", default=argparse.SUPPRESS,
+        help="how to check the server certificate: against the system CAs (yes), not at all (no), "
+             "a pinned SHA-256 fingerprint, or a CA bundle file (default: yes)")
+    add("--format", "-f", choices=output.FORMATS, default=argparse.SUPPRESS, help="output format (default: table)")
+    add("--timeout", type=float, metavar="SECONDS", default=argparse.SUPPRESS,
+        help="network timeout and longest wait for operations (default: 30)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pylxd-cluster", description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    _global_options(parser)
+    common = argparse.ArgumentParser(add_help=False)
+    _global_options(common)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+
+    commands.add_parser("members", parents=[common], help="list the members (as `lxc cluster list`)")
+    show = commands.add_parser("show", parents=[common], help="show one member")
+    show.add_argument("name")
+    commands.add_parser("status", parents=[common], help="status report: this node, the leader, each member's state")
+    commands.add_parser("groups", parents=[common], help="list cluster groups")
+    commands.add_parser("tokens", parents=[common], help="list pending join tokens")
+    add = commands.add_parser("add", parents=[common], help="create a join token for a new member and print it")
+    add.add_argument("name", help="the server name the new member will join as")
+    revoke = commands.add_parser("revoke", parents=[common], help="revoke a join token (by member name or token)")
+    revoke.add_argument("name")
+    evacuate = commands.add_parser("evacuate", parents=[common], help="evacuate a member (waits for the operation)")
+    evacuate.add_argument("name")
+    evacuate.add_argument("--mode", choices=["auto", "stop", "migrate", "live-migrate"],
+                          help="what to do with the member's instances (server default: auto)")
+    evacuate.add_argument("--force", action="store_true", help="evacuate without asking the member's instances")
+    restore = commands.add_parser("restore", parents=[common], help="bring an evacuated member back (waits for the operation)")
+    restore.add_argument("name")
+    restore.add_argument("--mode", choices=["skip"], help="skip: do not restart the member's instances")
+    events = commands.add_parser("events", parents=[common], help="print events as they happen (Ctrl-C to stop)")
+    events.add_argument("--type", default="lifecycle", metavar="T[,T]",
+                        help="event types: lifecycle, operation, logging (default: lifecycle)")
+    events.add_argument("--count", type=int, metavar="N", help="stop after N events")
+    return parser
+
+
+def default_endpoint() -> Optional[str]:
+    return os.environ.get("PYLXD_CLUSTER_ENDPOINT") or os.environ.get("LXD_SOCKET") or None
+
+
+def connect(args) -> Client:
+    if bool(args.cert) != bool(args.key):
+        raise SystemExit("pylxd-cluster: error: --cert and --key go together")
+    cert = (args.cert, args.key) if args.cert else None
+    return Client(args.endpoint or default_endpoint(), cert=cert, verify=_verify(args.verify), timeout=args.timeout)
+
+
+def progress(message: str) -> None:
+    """Progress goes to stderr so that stdout stays clean for --format json."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def run(args, client: Client) -> str:
+    members_api = client.cluster.members
+    if args.command == "members":
+        return output.render(members_api.all(), args.format, display.members_table)
+    if args.command == "show":
+        member = members_api.get(args.name)
+        return output.render(member, "yaml" if args.format == "table" else args.format, None)
+    if args.command == "status":
+        data = status.status_data(client.server_name, members_api.all(), client.cluster.groups.all())
+        return output.render(data, args.format, status.status_report)
+    if args.command == "groups":
+        return output.render(client.cluster.groups.all(), args.format, display.groups_table)
+    if args.command == "tokens":
+        tokens = client.cluster.tokens.all()
+        rows = [(t.server_name, t.token, t.expires_at.strftime("%Y/%m/%d %H:%M UTC") if t.expires_at else "")
+                for t in tokens]
+        return output.render(tokens, args.format, lambda _: display.text_table(("NAME", "TOKEN", "EXPIRES AT"), rows))
+    if args.command == "add":
+        token = client.cluster.tokens.create(args.name)
+        return output.render(token, args.format, lambda t: f"Member {t.server_name} join token:\n{t.token}")
+    if args.command == "revoke":
+        client.cluster.tokens.revoke(args.name)
+        return f"Cluster join token for {args.name} deleted"
+    if args.command in ("evacuate", "restore"):
+        verb = "Evacuating" if args.command == "evacuate" else "Restoring"
+        progress(f"{verb} {args.name} ...")
+        started = time.monotonic()
+        action = members_api.evacuate if args.command == "evacuate" else members_api.restore
+        kwargs = {"mode": args.mode, "timeout": args.timeout}
+        if args.command == "evacuate":
+            kwargs["force"] = args.force
+        operation = action(args.name, **kwargs)
+        progress(f"{verb} {args.name}: {operation.status} in {time.monotonic() - started:.2f}s")
+        member = members_api.get(args.name)
+        return output.render(member, args.format, lambda m: f"{m.server_name}: {m.status} ({m.message})")
+    if args.command == "events":
+        return _follow_events(args, client)
+    raise AssertionError(args.command)
+
+
+def _follow_events(args, client: Client) -> str:
+    types = tuple(t for t in args.type.split(",") if t)
+    seen = 0
+    with client.events(types=types) as stream:
+        progress(f"Listening for {', '.join(types)} events on {client.endpoint} (Ctrl-C to stop)")
+        for event in stream:
+            if args.format == "table":
+                what = event.action or event.metadata.get("description", "") if event.type != "logging" \
+                    else event.metadata.get("message", "")
+                print(f"{event.timestamp} {event.location:<8} {event.type:<9} {what} {event.source or ''}".rstrip(),
+                      flush=True)
+            else:
+                print(output.render(event, args.format, None), flush=True)
+            seen += 1
+            if args.count and seen >= args.count:
+                break
+    return ""
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    args = build_parser().parse_args(argv)
+    for name, value in GLOBAL_DEFAULTS.items():
+        if not hasattr(args, name):
+            setattr(args, name, value)
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        client = connect(args)
+        text = run(args, client)
+    except ClusterError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    if text:
+        print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""The status report, in the manner of VyOS's ``show cluster status``.
+
+    === Status report on cluster member node1 ===
+      Leader node1 (this node): Online
+      Member node2: Online
+      Member node3: Offline (No heartbeat for 20s ...)
+      Groups:
+        default: node1, node2, node3
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+LEADER_ROLE = "database-leader"
+
+
+def leader_of(members: Sequence[Any]) -> Any:
+    return next((m for m in members if LEADER_ROLE in m.roles), None)
+
+
+def status_data(local_name: str, members: Sequence[Any], groups: Sequence[Any]) -> dict:
+    leader = leader_of(members)
+    return {
+        "this_node": local_name,
+        "leader": leader.server_name if leader else None,
+        "members": [{"name": m.server_name, "status": m.status, "message": m.message, "roles": list(m.roles),
+                     "this_node": m.server_name == local_name} for m in members],
+        "groups": {g.name: list(g.members) for g in groups},
+    }
+
+
+def status_report(data: dict) -> str:
+    lines = [f"=== Status report on cluster member {data['this_node']} ==="]
+    if data["leader"] is None:
+        lines.append("  Leader: none (no member holds the database-leader role)")
+    for member in data["members"]:
+        kind = "Leader" if member["name"] == data["leader"] else "Member"
+        here = " (this node)" if member["this_node"] else ""
+        state = member["status"]
+        if member["status"] != "Online" or member["message"] != "Fully operational":
+            state += f" ({member['message']})"
+        lines.append(f"  {kind} {member['name']}{here}: {state}")
+    online = sum(1 for m in data["members"] if m["status"] == "Online")
+    lines.append(f"  Members online: {online} of {len(data['members'])}")
+    if data["groups"]:
+        lines.append("  Groups:")
+        for name, members in data["groups"].items():
+            lines.append(f"    {name}: {', '.join(members) if members else '(empty)'}")
+    return "\n".join(lines)
