@@ -45,11 +45,27 @@ class _WireSpec:
     omit_if_none: bool
 
 
-def _identity(value: Any) -> Any:
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def copy_json(value: Any) -> Any:
+    """Copy decoded JSON (dicts, lists, scalars): much cheaper than copy.deepcopy."""
+    if type(value) in _SCALARS:
+        return value
+    if isinstance(value, dict):
+        return {key: copy_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [copy_json(item) for item in value]
     return copy.deepcopy(value)
 
 
+def _identity(value: Any) -> Any:
+    return copy_json(value)
+
+
 def as_str(value: Any) -> str:
+    if type(value) is str:
+        return value
     return "" if value is None else str(value)
 
 
@@ -67,7 +83,7 @@ def as_tuple(value: Any) -> Tuple[Any, ...]:
 
 
 def as_dict(value: Any) -> Dict[str, Any]:
-    return dict(copy.deepcopy(value)) if value is not None else {}
+    return copy_json(dict(value)) if value is not None else {}
 
 
 def as_timestamp(value: Any) -> Optional[Timestamp]:
@@ -141,6 +157,23 @@ def _wire_name(field: attrs.Attribute, spec: _WireSpec) -> str:
     return spec.name or field.name
 
 
+# Per class: (attribute, wire key, decoder, type that needs no decoding) for each wire
+# field, and the set of wire keys. Built once, because from_api runs for every object of
+# every list the server returns; a value already of the field's type (most strings and
+# booleans) skips its decoder call.
+_DECODE_PLANS: Dict[type, Tuple[tuple, frozenset]] = {}
+_TAKEN_AS_IS = {as_str: str, as_bool: bool}
+
+
+def _decode_plan(cls: type):
+    plan = _DECODE_PLANS.get(cls)
+    if plan is None:
+        steps = tuple((field.name, _wire_name(field, spec), spec.decode, _TAKEN_AS_IS.get(spec.decode))
+                      for field, spec in _wire_fields(cls))
+        plan = _DECODE_PLANS[cls] = (steps, frozenset(step[1] for step in steps))
+    return plan
+
+
 @attrs.frozen(kw_only=True)
 class WireModel:
     """Base of every model: fields mapped to LXD's JSON, unknown keys kept in ``extra``."""
@@ -167,24 +200,35 @@ class WireModel:
             ClusterError: ``data`` is not a JSON object, or a value cannot be decoded
                 (e.g. a malformed timestamp).
         """
-        if not isinstance(data, Mapping):
+        if not isinstance(data, dict) and not isinstance(data, Mapping):
             raise ClusterError(
                 f"cannot build {cls.__name__} from {type(data).__name__}: {str(data)[:200]!r}"
             )
+        steps, known = _decode_plan(cls)
         values: Dict[str, Any] = {}
-        known = set()
-        for field, spec in _wire_fields(cls):
-            key = _wire_name(field, spec)
-            known.add(key)
+        try:
+            for name, key, decode, as_is in steps:
+                if key in data:
+                    value = data[key]
+                    values[name] = value if type(value) is as_is else decode(value)
+        except (TypeError, ValueError):
+            raise cls._decode_error(data) from None
+        extra = {key: copy_json(value) for key, value in data.items() if key not in known}
+        context = cls._context(manager, etag)
+        if context:
+            values.update(context)
+        return cls(extra=extra, **values)
+
+    @classmethod
+    def _decode_error(cls, data: Mapping[str, Any]) -> ClusterError:
+        """Name the field whose value could not be decoded (the slow path, on failure only)."""
+        for name, key, decode, _ in _decode_plan(cls)[0]:
             if key in data:
                 try:
-                    values[field.name] = spec.decode(data[key])
+                    decode(data[key])
                 except (TypeError, ValueError) as exc:
-                    raise ClusterError(
-                        f"cannot read {cls.__name__}.{field.name} from {key}={data[key]!r}: {exc}"
-                    ) from exc
-        extra = {key: copy.deepcopy(value) for key, value in data.items() if key not in known}
-        return cls(extra=extra, **values, **cls._context(manager, etag))
+                    return ClusterError(f"cannot read {cls.__name__}.{name} from {key}={data[key]!r}: {exc}")
+        return ClusterError(f"cannot build {cls.__name__} from {str(data)[:200]!r}")
 
     def _render(self, writable_only: bool) -> Dict[str, Any]:
         rendered: Dict[str, Any] = {}
@@ -195,7 +239,7 @@ class WireModel:
             if value is None and spec.omit_if_none:
                 continue
             rendered[_wire_name(field, spec)] = None if value is None else spec.encode(value)
-        rendered.update(copy.deepcopy(dict(self.extra)))
+        rendered.update(copy_json(dict(self.extra)))
         return rendered
 
     def to_api(self) -> Dict[str, Any]:
