@@ -1,11 +1,11 @@
 """/1.0/cluster/groups and one group."""
 from __future__ import annotations
 
-from ...errors import precondition_failed
 from ...wire import sync_reply
-from .. import schemas
+from .. import filters, schemas
 from ..context import ApiContext
 from ..request import ApiRequest
+from .common import check_if_match
 
 
 def _url(name: str) -> str:
@@ -13,6 +13,9 @@ def _url(name: str) -> str:
 
 
 def list_groups(ctx: ApiContext, req: ApiRequest):
+    if req.query.get("filter"):
+        chosen = filters.select(ctx.state.groups_to_api(), req.query["filter"])
+        return sync_reply(chosen if req.recursion else [_url(g["name"]) for g in chosen])
     if req.recursion:
         return ctx.cached("groups:1", lambda: sync_reply(ctx.state.groups_to_api()))
     return ctx.cached("groups:0", lambda: sync_reply([_url(name) for name in ctx.state.group_names()]))
@@ -33,9 +36,7 @@ def _update(ctx: ApiContext, req: ApiRequest, name: str, patch: bool):
     state = ctx.state
     with state.lock:
         group = state.group_to_api(name)
-        current = state.group_etag(name)
-        if req.if_match is not None and req.if_match != current:
-            raise precondition_failed(current, req.if_match)
+        check_if_match(req, state.group_etag(name))
         # PATCH decodes the body over the current values; PUT starts from nothing.
         base = {"description": group["description"], "members": group["members"]} if patch else None
         put = ctx.decode(req, schemas.CLUSTER_GROUP_PUT, base)

@@ -1,11 +1,11 @@
 """/1.0/cluster/members, one member, its state, and join tokens (POST on the collection)."""
 from __future__ import annotations
 
-from ...errors import precondition_failed
 from ...wire import async_reply, sync_reply
-from .. import schemas
+from .. import filters, schemas
 from ..context import ApiContext
 from ..request import ApiRequest
+from .common import check_if_match
 
 
 def _url(name: str) -> str:
@@ -13,6 +13,9 @@ def _url(name: str) -> str:
 
 
 def list_members(ctx: ApiContext, req: ApiRequest):
+    if req.query.get("filter"):
+        chosen = filters.select(ctx.state.members_to_api(), req.query["filter"])
+        return sync_reply(chosen if req.recursion else [_url(m["server_name"]) for m in chosen])
     if req.recursion:
         return ctx.cached("members:1", lambda: sync_reply(ctx.state.members_to_api()))
     return ctx.cached("members:0", lambda: sync_reply([_url(name) for name in ctx.state.member_names()]))
@@ -32,10 +35,7 @@ def get_member(ctx: ApiContext, req: ApiRequest, name: str):
 def _update(ctx: ApiContext, req: ApiRequest, name: str, patch: bool):
     state = ctx.state
     with state.lock:
-        current = state.member_etag(name)
-        # LXD checks the ETag before it parses the body.
-        if req.if_match is not None and req.if_match != current:
-            raise precondition_failed(current, req.if_match)
+        check_if_match(req, state.member_etag(name))
         put = ctx.decode(req, schemas.CLUSTER_MEMBER_PUT)
         state.update_member(name, put, patch=patch, requestor=req.requestor)
     return sync_reply({})
