@@ -78,6 +78,10 @@ class ApiServer:
         """Answer ``req``: a Reply, or a WaitForOperation / StreamEvents for the transport."""
         if self._is_control(req):
             return self._dispatch(self.control_router, req, trusted_only=False)
+        self.state.events.log("debug", "Handling API request", {
+            "ip": req.remote, "method": req.method, "protocol": req.protocol,
+            "url": req.path + ("?" + "&".join(f"{k}={v}" for k, v in req.query.items()) if req.query else ""),
+            "username": req.username})
         result = self._dispatch(self.router, req, trusted_only=True)
         status = result.status if isinstance(result, Reply) else 200
         self.script.record(RecordedRequest(req.method, req.path, dict(req.query),

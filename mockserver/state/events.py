@@ -43,7 +43,8 @@ class EventBus:
                  "location": self._location()}
         if project is not None:
             event["project"] = project
-        self.history.append(event)
+        if event_type != "logging":  # the history is for what changed, not for every request
+            self.history.append(event)
         with self._lock:
             subscribers = list(self._subscribers)
         for subscriber in subscribers:
@@ -58,6 +59,11 @@ class EventBus:
         if requestor is not None:
             metadata["requestor"] = requestor
         return self.publish("lifecycle", metadata)
+
+    def log(self, level: str, message: str, context: dict) -> None:
+        """Emit a logging event, as LXD streams its log; skipped when nobody listens."""
+        if self._subscribers:
+            self.publish("logging", {"message": message, "level": level, "context": context}, project=None)
 
     def clear(self) -> None:
         self.history.clear()

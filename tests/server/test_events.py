@@ -118,3 +118,16 @@ def test_event_subscribers_are_released_on_close(mock):
     while mock.state.events.subscriber_count != before and time.time() < deadline:
         time.sleep(0.02)
     assert mock.state.events.subscriber_count == before
+
+
+def test_logging_events_record_requests(mock):
+    ws = open_events(mock, "tcp", "logging")
+    try:
+        requests.get(mock.url + "/1.0/cluster/members?recursion=1", timeout=5)
+        event = receive(ws, 1)[0]
+    finally:
+        ws.close()
+    assert event["type"] == "logging" and "project" not in event
+    assert event["metadata"]["message"] == "Handling API request" and event["metadata"]["level"] == "debug"
+    assert event["metadata"]["context"]["url"] == "/1.0/cluster/members?recursion=1"
+    assert all(e["type"] != "logging" for e in mock.events)
