@@ -50,6 +50,19 @@ def mock_server(members: int, port: int):
                    "stop with")
 
 
+def interleaved(funcs: dict, repeat: int = 15, number: int = 3) -> dict:
+    """Median seconds per call of each function, measured in alternating rounds, so that
+    noise from the rest of the machine falls on every contender alike."""
+    rounds = {name: [] for name in funcs}
+    for _ in range(repeat):
+        for name, func in funcs.items():
+            start = time.perf_counter()
+            for _ in range(number):
+                func()
+            rounds[name].append((time.perf_counter() - start) / number)
+    return {name: statistics.median(values) for name, values in rounds.items()}
+
+
 def best_of(func, repeat: int = 5, number: int = 1) -> float:
     """Median seconds per call over ``repeat`` rounds of ``number`` calls."""
     rounds = []
