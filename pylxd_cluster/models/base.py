@@ -213,7 +213,9 @@ class WireModel:
                     values[name] = value if type(value) is as_is else decode(value)
         except (TypeError, ValueError):
             raise cls._decode_error(data) from None
-        extra = {key: copy_json(value) for key, value in data.items() if key not in known}
+        # Usually the server sends exactly the fields we know: skip building an empty extra.
+        extra = {} if known.issuperset(data) else {
+            key: copy_json(value) for key, value in data.items() if key not in known}
         context = cls._context(manager, etag)
         if context:
             values.update(context)
