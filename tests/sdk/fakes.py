@@ -9,8 +9,8 @@ from typing import Any, Dict, Optional, Tuple
 import responses
 
 
-# CI checks out ../shared beside the repository.
-GOLDEN = Path(__file__).resolve().parents[2].parent / "shared/reference/golden"
+# Replies of a real LXD 5.0.2, kept with the tests (see tests/golden/README.md).
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 
 ENDPOINT = "http://127.0.0.1:9"  # refused for real connections (e.g. the event websocket)
 
