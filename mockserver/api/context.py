@@ -12,7 +12,7 @@ from .request import ApiRequest
 
 # Exactly the API extensions this server implements; clients gate features on them.
 API_EXTENSIONS = (
-    "etag", "patch", "operation_description", "clustering", "event_lifecycle", "projects",
+    "etag", "patch", "operation_description", "clustering", "event_lifecycle", "clustering_join", "projects",
     "event_location", "clustering_roles", "clustering_architecture", "api_filtering",
     "clustering_edit_roles", "clustering_failure_domains", "clustering_join_token",
     "clustering_description", "clustering_update_cert", "event_lifecycle_requestor_address",

@@ -356,6 +356,8 @@ class ClusterState:
             if patch:
                 config = {**member.config, **config}
             self._validate_member_config(config)
+            # An empty value unsets the key (`lxc cluster unset` sends one).
+            config = {key: value for key, value in config.items() if value != ""}
             groups = put.get("groups") or []
             if not groups:
                 raise bad_request("Cluster members need to belong to at least one group")
@@ -395,7 +397,7 @@ class ClusterState:
     def _validate_member_config(config: dict) -> None:
         for key, value in config.items():
             if key == "scheduler.instance":
-                if value not in SCHEDULER_VALUES:
+                if value not in SCHEDULER_VALUES + ("",):
                     raise bad_request(f'Invalid cluster configuration key "{key}" value')
             elif not key.startswith("user."):
                 raise bad_request(f'Invalid cluster configuration key "{key}"')

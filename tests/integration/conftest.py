@@ -1,0 +1,198 @@
+"""Shared helpers for the integration tests: real clients (pylxd, the ``lxc`` CLI) and real
+processes against the mock LXD cluster, over loopback TCP and unix sockets only."""
+from __future__ import annotations
+
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+COMMAND_TIMEOUT = 60  # seconds for one lxc command; they take milliseconds against the mock
+
+
+# ---- the mock as a separate process ------------------------------------------------------
+
+def mock_console_script() -> str:
+    """The ``pylxd-cluster-mock`` console script installed next to this interpreter."""
+    script = Path(sys.executable).with_name("pylxd-cluster-mock")
+    if not script.exists():
+        found = shutil.which("pylxd-cluster-mock")
+        if found is None:
+            pytest.fail("pylxd-cluster-mock is not installed: run `make venv` (pip install -e '.[server,test]')")
+        return found
+    return str(script)
+
+
+class MockProcess:
+    """``pylxd-cluster-mock`` run with Popen; its stdout is read line by line in a thread."""
+
+    def __init__(self, *args: str, ready: str = "listening on unix:", timeout: float = 30.0):
+        self.argv = [mock_console_script(), *args]
+        self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.lines: list[str] = []
+        self._queue: "queue.Queue[str | None]" = queue.Queue()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        try:
+            self._wait_for(ready, timeout)
+        except BaseException:
+            self.stop(signal.SIGKILL)
+            raise
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self._queue.put(line.rstrip("\n"))
+        self._queue.put(None)
+
+    def _wait_for(self, text: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"mock did not print {text!r} within {timeout}s: {self.lines}")
+            try:
+                line = self._queue.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            if line is None:
+                stderr = self.proc.stderr.read()
+                raise AssertionError(f"mock exited ({self.proc.wait()}) before printing {text!r}: "
+                                     f"stdout={self.lines} stderr={stderr!r}")
+            self.lines.append(line)
+            if text in line:
+                return
+
+    def stop(self, signum: int = signal.SIGTERM, timeout: float = 15.0) -> int:
+        """Send ``signum`` (if still running) and wait; kill it if it does not stop in time."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signum)
+        try:
+            code = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=timeout)
+            raise AssertionError(f"mock did not stop within {timeout}s of signal {signum}")
+        finally:
+            self._reader.join(timeout=timeout)
+            for stream in (self.proc.stdout, self.proc.stderr):
+                if stream and not stream.closed:
+                    stream.close()
+        while True:  # whatever the reader collected after the ready line
+            try:
+                line = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if line is not None:
+                self.lines.append(line)
+        return code
+
+
+@pytest.fixture
+def short_tmp():
+    """A short temporary directory (unix socket paths are limited to 107 bytes)."""
+    path = tempfile.mkdtemp(prefix="lxdit-")
+    yield Path(path)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+# ---- the lxc CLI -------------------------------------------------------------------------
+
+def lxc_binary() -> str:
+    path = shutil.which("lxc")
+    if path is None:
+        pytest.fail("the `lxc` CLI (Debian package lxd-client) is not on PATH: run `make system-deps` "
+                    "to install it; these integration tests need the real client")
+    return path
+
+
+class Lxc:
+    """Runs the real ``lxc`` against a mock's unix socket, with its own HOME and LXD_CONF."""
+
+    def __init__(self, binary: str, socket_path: str, home: Path):
+        self.binary = binary
+        home.mkdir(parents=True, exist_ok=True)
+        self.home = home
+        self.conf = home / "lxc-conf"
+        env = {key: value for key, value in os.environ.items()
+               if not key.startswith(("LXD_", "INCUS_", "SNAP")) and key not in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")}
+        env.update({"HOME": str(home), "LXD_CONF": str(self.conf), "LXD_SOCKET": socket_path,
+                    "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TERM": "dumb", "NO_PROXY": "*"})
+        self.env = env
+
+    def run(self, *args: str, input: str | None = None, timeout: float = COMMAND_TIMEOUT) -> subprocess.CompletedProcess:
+        try:
+            return subprocess.run([self.binary, *args], env=self.env, cwd=str(self.home), input=input,
+                                  capture_output=True, text=True, timeout=timeout,
+                                  stdin=None if input is not None else subprocess.DEVNULL)
+        except subprocess.TimeoutExpired as exc:  # subprocess.run has killed it
+            raise AssertionError(f"`lxc {' '.join(args)}` did not finish within {timeout}s "
+                                 f"(stdout={exc.stdout!r}, stderr={exc.stderr!r})") from None
+
+    def ok(self, *args: str, **kwargs) -> str:
+        """Run and require exit 0 with nothing on stderr; return stdout."""
+        result = self.run(*args, **kwargs)
+        assert result.returncode == 0, (f"`lxc {' '.join(args)}` exited {result.returncode}: "
+                                        f"stdout={result.stdout!r} stderr={result.stderr!r}")
+        assert result.stderr == "", f"`lxc {' '.join(args)}` wrote to stderr: {result.stderr!r}"
+        return result.stdout
+
+
+@pytest.fixture
+def lxc_path() -> str:
+    return lxc_binary()
+
+
+@pytest.fixture
+def lxc(lxc_path, mock_cluster, tmp_path) -> Lxc:
+    """``lxc`` pointed at ``mock_cluster`` (configure it with ``@pytest.mark.mock_cluster``)."""
+    assert mock_cluster.unix_socket and os.path.exists(mock_cluster.unix_socket)
+    return Lxc(lxc_path, mock_cluster.unix_socket, tmp_path / "home")
+
+
+def parse_table(text: str) -> list[dict]:
+    """Parse lxc's default table output into rows of {HEADER: [cell lines]}.
+
+    A record spans the ``|`` lines between two ``+---+`` rules; a cell that wraps over
+    several lines (ROLES) becomes a list of its non-empty lines.
+    """
+    header: list[str] | None = None
+    rows: list[dict] = []
+    block: list[list[str]] = []
+
+    def flush():
+        nonlocal header
+        if not block:
+            return
+        columns = len(block[0])
+        cells = [[line[i] for line in block if line[i]] for i in range(columns)]
+        if header is None:
+            header = [" ".join(cell) for cell in cells]
+        else:
+            rows.append(dict(zip(header, cells)))
+        block.clear()
+
+    for line in text.splitlines():
+        if line.startswith("+"):
+            flush()
+        elif line.startswith("|"):
+            block.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+        elif line.strip():
+            raise AssertionError(f"unexpected line in lxc table output: {line!r}\n{text}")
+    flush()
+    if header is None:
+        raise AssertionError(f"no table in lxc output: {text!r}")
+    return rows
+
+
+def one(cell: list) -> str:
+    """A single-line table cell's text ('' if empty)."""
+    assert len(cell) <= 1, cell
+    return cell[0] if cell else ""
