@@ -161,3 +161,26 @@ def test_trusted_client_certificates_over_tls(tmp_path):
         cert = (str(tmp_path / "client.crt"), str(tmp_path / "client.key"))
         trusted = requests.get(mock.url + "/1.0/cluster", verify=False, cert=cert, timeout=5)
         assert trusted.status_code == 200 and trusted.json()["metadata"]["enabled"] is True
+
+
+def test_start_failure_is_a_clear_error():
+    import socket
+
+    from mockserver import MockClusterError
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(MockClusterError) as caught:
+            MockCluster(1, listen=f"127.0.0.1:{port}", unix=None).start()
+    assert "mock server could not start" in str(caught.value) and "address already in use" in str(caught.value).lower()
+
+
+def test_unix_only_mock_with_a_chosen_path(tmp_path):
+    import os
+
+    path = str(tmp_path / "lxd.socket")
+    with MockCluster(1, listen=None, unix=path) as mock:
+        assert mock.url is None and mock.endpoint == path and os.path.exists(path)
+    assert not os.path.exists(path)
