@@ -6,13 +6,14 @@ For unit tests of code that uses our SDK or pylxd over HTTP::
         client = pylxd.Client(endpoint=mock.url)
         mock.set_offline("node2")
 
-Every request to ``url`` is answered by the same handlers the real server runs.
-Operations complete as soon as their reply is sent. Event websockets need a real server
+Every request to ``url`` is answered by the same handlers the real server runs, with
+injected faults and latency. Operations complete as soon as their reply is sent. Event websockets need a real server
 (:class:`~mockserver.mock.MockCluster`).
 """
 from __future__ import annotations
 
 import re
+import time
 from urllib.parse import parse_qsl, urlsplit
 
 from .api import ApiRequest, ApiServer, StreamEvents, WaitForOperation
@@ -78,6 +79,9 @@ class InProcessMock(MockCluster):
             body = body.encode()
         req = ApiRequest(prepared.method, parts.path or "/", dict(parse_qsl(parts.query)), dict(prepared.headers),
                          body, protocol="http", remote="127.0.0.1:0")
+        delay = self.api.latency(req)
+        if delay:
+            time.sleep(delay)
         result = self.api.handle(req)
         scheduler: DeferredScheduler = self.state.scheduler
         scheduler.drain()

@@ -53,9 +53,6 @@ class APIError(ClusterError):
         response: the :class:`requests.Response`, or None.
     """
 
-    #: Appended to the message; subclasses explain what to do about their status.
-    hint = ""
-
     def __init__(
         self,
         error: str,
@@ -82,6 +79,11 @@ class APIError(ClusterError):
         hint = f" ({self.hint})" if self.hint else ""
         return f"{prefix}{self.status_code} {self.error}{hint}"
 
+    @property
+    def hint(self) -> str:
+        """What to do about it; subclasses explain their status."""
+        return ""
+
 
 class NotFound(APIError):
     """HTTP 404: the object (or the route) does not exist."""
@@ -90,7 +92,13 @@ class NotFound(APIError):
 class Forbidden(APIError):
     """HTTP 403: not authorized, or an action the server refuses (e.g. deleting "default")."""
 
-    hint = "the server refused this; over HTTPS, check that the client certificate is trusted"
+    @property
+    def hint(self) -> str:
+        # "not authorized" is LXD's answer to an untrusted client; other 403s are refusals
+        # of the action itself (e.g. deleting the "default" group), where this would mislead.
+        if self.error == "not authorized":
+            return "the server does not trust this client: over HTTPS, use a client certificate it trusts"
+        return ""
 
 
 class Conflict(APIError):
@@ -100,10 +108,10 @@ class Conflict(APIError):
 class PreconditionFailed(APIError):
     """HTTP 412: the ETag sent in If-Match no longer matches the server's object."""
 
-    hint = (
-        "the object changed on the server since it was read; "
-        "call refresh() to read it again, re-apply your change and retry"
-    )
+    @property
+    def hint(self) -> str:
+        return ("the object changed on the server since it was read; "
+                "call refresh() to read it again, re-apply your change and retry")
 
 
 class NotImplementedByServer(APIError):

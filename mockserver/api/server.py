@@ -77,24 +77,24 @@ class ApiServer:
     def handle(self, req: ApiRequest):
         """Answer ``req``: a Reply, or a WaitForOperation / StreamEvents for the transport."""
         if self._is_control(req):
-            return self._dispatch(self.control_router, req, trusted_only=False)
+            return self._dispatch(self.control_router, req)
         self.state.events.log("debug", "Handling API request", {
             "ip": req.remote, "method": req.method, "protocol": req.protocol,
             "url": req.path + ("?" + "&".join(f"{k}={v}" for k, v in req.query.items()) if req.query else ""),
             "username": req.username})
-        result = self._dispatch(self.router, req, trusted_only=True)
+        result = self._dispatch(self.router, req, faults=True)
         status = result.status if isinstance(result, Reply) else 200
         self.script.record(RecordedRequest(req.method, req.path, dict(req.query),
                                            req.body[:4096].decode("utf-8", "replace"), status, req.protocol))
         return result
 
-    def _dispatch(self, router: Router, req: ApiRequest, trusted_only: bool):
+    def _dispatch(self, router: Router, req: ApiRequest, faults: bool = False):
         try:
             if len(req.body) > self.max_body:
                 raise ApiError(413, f"Request body too large (limit {self.max_body} bytes)")
             handler, params = router.resolve(req.method, req.segments)
-            if trusted_only:
-                require_trust(handler, req.trusted)
+            require_trust(handler, req.trusted)
+            if faults:
                 fault = self.script.error(req.method, req.path)
                 if fault is not None:
                     raise ApiError(fault.status, fault.error or "Injected failure")

@@ -168,9 +168,13 @@ class ClusterState:
             self._build(*self._initial)
 
     def add_member(self, spec: MemberSpec, requestor: dict | None = None) -> dict:
-        """Add a member as if it had joined (emits cluster-member-added)."""
+        """Add a member as if it had joined (emits cluster-member-added).
+
+        Raises:
+            ApiError: 400 on a standalone server; 409 if the name is taken.
+        """
         with self.lock:
-            self._require_clustered()
+            self._require_clustered("This server is not clustered: enable clustering first (PUT /1.0/cluster)", 400)
             if spec.server_name in self.members:
                 raise conflict(f'The cluster already has a member with name "{spec.server_name}"')
             address = spec.address or f"127.0.0.{len(self.members) + 1}:8443"

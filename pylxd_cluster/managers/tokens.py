@@ -62,11 +62,10 @@ class TokenManager(Manager):
                 not secret and isinstance(token, str) and candidate.server_name == token
             ):
                 return candidate.operation_id
+        wanted = token if isinstance(token, str) else token.server_name
         raise NotFound(
-            f"no running join token matches {token if isinstance(token, str) else token.server_name!r}",
+            f"no running join token matches {wanted!r} (GET /1.0/operations lists none for it)",
             status_code=404,
-            method="DELETE",
-            path=api_path("operations", "<id>"),
             endpoint=self._transport.endpoint,
         )
 

@@ -83,6 +83,9 @@ def test_join_tokens(endpoint):
     assert [t.server_name for t in client.cluster.tokens.all()] == ["node7"]
     client.cluster.tokens.revoke("node7")
     assert client.cluster.tokens.all() == ()
+    with pytest.raises(pylxd_cluster.NotFound) as missing:
+        client.cluster.tokens.revoke("node7")
+    assert "no running join token matches 'node7'" in str(missing.value) and "%3C" not in str(missing.value)
 
 
 def test_groups(endpoint):
@@ -92,8 +95,9 @@ def test_groups(endpoint):
     groups.update("rack1", description="changed")
     groups.rename("rack1", "rack2")
     assert groups.get("rack2").description == "changed"
-    with pytest.raises(pylxd_cluster.Forbidden):
+    with pytest.raises(pylxd_cluster.Forbidden) as refused:
         groups.delete("default")
+    assert "cannot be deleted" in str(refused.value) and "certificate" not in str(refused.value)
     with pytest.raises(pylxd_cluster.Conflict):
         groups.create("rack2")
     groups.update("rack2", members=[])

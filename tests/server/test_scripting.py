@@ -184,3 +184,28 @@ def test_unix_only_mock_with_a_chosen_path(tmp_path):
     with MockCluster(1, listen=None, unix=path) as mock:
         assert mock.url is None and mock.endpoint == path and os.path.exists(path)
     assert not os.path.exists(path)
+
+
+def test_scripting_api_needs_trust_like_the_rest(tmp_path):
+    from mockserver.state.certificate import generate
+
+    client_cert, _ = generate("trusted-client")
+    with MockCluster(2, tls=True, trusted_certs=[client_cert], unix=None) as mock:
+        reply = requests.put(mock.url + "/mock/members/node2/status", json={"status": "Offline"}, verify=False,
+                             timeout=5)
+        assert (reply.status_code, reply.json()["error"]) == (403, "not authorized")
+        assert mock.state.member_to_api("node2")["status"] == "Online"
+
+
+def test_adding_a_member_to_a_standalone_mock_is_refused():
+    with MockCluster(0) as mock:
+        reply = requests.post(mock.url + "/mock/members", json={"server_name": "x"}, timeout=5)
+        assert reply.status_code == 400 and "enable clustering first" in reply.json()["error"]
+
+
+def test_inprocess_latency_is_applied():
+    with InProcessMock(members=1) as mock:
+        mock.inject_latency("/1.0/cluster", 0.2)
+        start = time.monotonic()
+        requests.get(mock.url + "/1.0/cluster")
+        assert time.monotonic() - start >= 0.2
