@@ -107,13 +107,14 @@ class ClusterState:
         self._initial = (members, name_prefix, local_address)
         self.certificate_pem, self.key_pem = certificate.generate()
         self.fingerprint = certificate.fingerprint(self.certificate_pem)
-        self.started = now_utc()
+        # Moves on every change; readers cache what they render per revision.
+        self.revision = 0
         self._build(members, name_prefix, local_address)
 
     # ---- construction and scripting ---------------------------------------------------
 
     def _build(self, count: int, prefix: str, local_address: str) -> None:
-        self.revision = getattr(self, "revision", 0) + 1
+        self.revision += 1
         self.members: dict[str, Member] = {}
         self.groups: dict[str, Group] = {}
         self.local_address = local_address

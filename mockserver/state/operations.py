@@ -24,7 +24,7 @@ class Operation:
     """One operation. ``project`` is None for tasks: LXD's events carry no project for them."""
 
     def __init__(self, op_class: str, description: str, *, location: str, resources=None,
-                 metadata=None, may_cancel=False, project: str | None = None, on_cancel=None):
+                 metadata=None, may_cancel=False, project: str | None = None):
         self.id = str(uuid.uuid4())
         self.op_class = op_class
         self.description = description
@@ -36,7 +36,6 @@ class Operation:
         self.err = ""
         self.location = location
         self.project = project
-        self.on_cancel = on_cancel
         self.expires_at: float | None = None
         self._waiters: list[Callable[["Operation"], None]] = []
 
@@ -138,8 +137,6 @@ class OperationTable:
             op.status_code = CANCELLING
             self._emit(op)
             op.status_code = CANCELLED
-            if op.on_cancel:
-                op.on_cancel(op)
             self._settle(op)
             self._events.lifecycle("operation-cancelled", op.url, requestor)
 
