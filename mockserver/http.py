@@ -138,7 +138,6 @@ class HttpTransport:
 
     async def _stream(self, request: web.Request, stream: StreamEvents) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(heartbeat=20.0)
-        await ws.prepare(request)
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue = asyncio.Queue(EVENT_QUEUE_SIZE)
         overflow = asyncio.Event()
@@ -154,8 +153,15 @@ class HttpTransport:
                 with contextlib.suppress(RuntimeError):
                     loop.call_soon_threadsafe(enqueue, event)
 
+        # Subscribe before the handshake completes: once the client sees the upgrade, every
+        # later event must reach it.
         bus = self.api.state.events
         bus.subscribe(deliver)
+        try:
+            await ws.prepare(request)
+        except BaseException:
+            bus.unsubscribe(deliver)
+            raise
         self._sockets.add(ws)
         reader = asyncio.ensure_future(self._drain(ws))
         try:

@@ -106,18 +106,23 @@ def test_scripted_offline_emits_member_updated(mock):
     assert event["metadata"]["source"] == "/1.0/cluster/members/node2"
 
 
+def wait_for_subscribers(mock, count):
+    import time
+    deadline = time.time() + 5
+    while mock.state.events.subscriber_count != count and time.time() < deadline:
+        time.sleep(0.02)
+    return mock.state.events.subscriber_count
+
+
 def test_event_subscribers_are_released_on_close(mock):
-    before = mock.state.events.subscriber_count
+    before = wait_for_subscribers(mock, 0)  # sockets of earlier tests are released asynchronously
+    assert before == 0
     ws = open_events(mock, "tcp")
     requests.post(mock.url + "/1.0/cluster/groups", json={"name": "sub-check"}, timeout=5)
     receive(ws, 1)
     assert mock.state.events.subscriber_count == before + 1
     ws.close()
-    import time
-    deadline = time.time() + 5
-    while mock.state.events.subscriber_count != before and time.time() < deadline:
-        time.sleep(0.02)
-    assert mock.state.events.subscriber_count == before
+    assert wait_for_subscribers(mock, before) == before
 
 
 def test_logging_events_record_requests(mock):
