@@ -50,7 +50,7 @@ def mock_server(members: int, port: int):
                    "stop with")
 
 
-def interleaved(funcs: dict, repeat: int = 15, number: int = 3) -> dict:
+def interleaved(funcs: dict, repeat: int = 41, number: int = 3) -> dict:
     """Median seconds per call of each function, measured in alternating rounds, so that
     noise from the rest of the machine falls on every contender alike."""
     rounds = {name: [] for name in funcs}

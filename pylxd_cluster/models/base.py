@@ -157,24 +157,49 @@ def _wire_name(field: attrs.Attribute, spec: _WireSpec) -> str:
     return spec.name or field.name
 
 
-# Per class: (attribute, wire key, decoder, type that needs no decoding) for each wire
-# field, and the set of wire keys. Built once, because from_api runs for every object of
-# every list the server returns; a value already of the field's type (most strings and
-# booleans) skips its decoder call.
-_DECODE_PLANS: Dict[type, Tuple[tuple, frozenset]] = {}
+@attrs.frozen
+class _BuildPlan:
+    """How from_api builds one model class, worked out once per class.
+
+    from_api runs for every object of every list a server returns, so it does not go
+    through the generated ``__init__`` (one call per field): it decodes the wire values
+    (a value already of the field's type, as most strings and booleans are, skips its
+    decoder), fills defaults, and sets the instance's ``__dict__`` in one step. Models
+    are dict-backed (``slots=False``) for this; user code still builds them with
+    ``__init__`` and ``evolve()``.
+    """
+
+    steps: tuple       # (attribute, wire key, decoder, type that needs no decoding)
+    known: frozenset   # wire keys with a field
+    defaults: dict     # attribute -> immutable default
+    factories: tuple   # (attribute, factory) for defaults built per instance
+    required: tuple    # attributes without a default
+
+
+_BUILD_PLANS: Dict[type, _BuildPlan] = {}
+_ABSENT = object()
 _TAKEN_AS_IS = {as_str: str, as_bool: bool}
 
 
-def _decode_plan(cls: type):
-    plan = _DECODE_PLANS.get(cls)
+def _build_plan(cls: type) -> _BuildPlan:
+    plan = _BUILD_PLANS.get(cls)
     if plan is None:
         steps = tuple((field.name, _wire_name(field, spec), spec.decode, _TAKEN_AS_IS.get(spec.decode))
                       for field, spec in _wire_fields(cls))
-        plan = _DECODE_PLANS[cls] = (steps, frozenset(step[1] for step in steps))
+        defaults, factories, required = {}, [], []
+        for field in attrs.fields(cls):
+            if isinstance(field.default, attrs.Factory) and not field.default.takes_self:
+                factories.append((field.name, field.default.factory))
+            elif field.default is attrs.NOTHING or isinstance(field.default, attrs.Factory):
+                required.append(field.name)
+            else:
+                defaults[field.name] = field.default
+        plan = _BUILD_PLANS[cls] = _BuildPlan(steps, frozenset(step[1] for step in steps), defaults,
+                                              tuple(factories), tuple(required))
     return plan
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class WireModel:
     """Base of every model: fields mapped to LXD's JSON, unknown keys kept in ``extra``."""
 
@@ -183,6 +208,7 @@ class WireModel:
 
     @classmethod
     def _context(cls, manager: Any, etag: Optional[str]) -> Dict[str, Any]:
+        """Attributes (by attribute name) that come from the reader, not the wire."""
         return {}
 
     @classmethod
@@ -204,27 +230,33 @@ class WireModel:
             raise ClusterError(
                 f"cannot build {cls.__name__} from {type(data).__name__}: {str(data)[:200]!r}"
             )
-        steps, known = _decode_plan(cls)
-        values: Dict[str, Any] = {}
+        plan = _build_plan(cls)
+        values: Dict[str, Any] = dict(plan.defaults)
         try:
-            for name, key, decode, as_is in steps:
-                if key in data:
-                    value = data[key]
+            for name, key, decode, as_is in plan.steps:
+                value = data.get(key, _ABSENT)
+                if value is not _ABSENT:
                     values[name] = value if type(value) is as_is else decode(value)
         except (TypeError, ValueError):
             raise cls._decode_error(data) from None
         # Usually the server sends exactly the fields we know: skip building an empty extra.
-        extra = {} if known.issuperset(data) else {
-            key: copy_json(value) for key, value in data.items() if key not in known}
-        context = cls._context(manager, etag)
-        if context:
-            values.update(context)
-        return cls(extra=extra, **values)
+        values["extra"] = {} if plan.known.issuperset(data) else {
+            key: copy_json(value) for key, value in data.items() if key not in plan.known}
+        values.update(cls._context(manager, etag))
+        for name, factory in plan.factories:
+            if name not in values:
+                values[name] = factory()
+        if plan.required and any(name not in values for name in plan.required):
+            # attrs' own __init__ (which takes aliases: "manager" for "_manager") names what is missing
+            return cls(**{field.alias: values[field.name] for field in attrs.fields(cls) if field.name in values})
+        model = object.__new__(cls)
+        model.__dict__.update(values)
+        return model
 
     @classmethod
     def _decode_error(cls, data: Mapping[str, Any]) -> ClusterError:
         """Name the field whose value could not be decoded (the slow path, on failure only)."""
-        for name, key, decode, _ in _decode_plan(cls)[0]:
+        for name, key, decode, _ in _build_plan(cls).steps:
             if key in data:
                 try:
                     decode(data[key])
@@ -266,7 +298,7 @@ class WireModel:
         return attrs.evolve(self, **changes)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class ServerModel(WireModel):
     """A model that maps to an object on the server.
 
@@ -280,7 +312,7 @@ class ServerModel(WireModel):
 
     @classmethod
     def _context(cls, manager: Any, etag: Optional[str]) -> Dict[str, Any]:
-        return {"manager": manager, "etag": etag}
+        return {"_manager": manager, "etag": etag}
 
     @property
     def manager(self) -> Any:

@@ -11,7 +11,7 @@ from .base import ServerModel, WireModel, as_bool, as_str, nested_tuple, wire_fi
 __all__ = ["Cluster", "MemberConfigKey"]
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class MemberConfigKey(WireModel):
     """A configuration key a joining member must provide (e.g. a storage pool source)."""
 
@@ -22,7 +22,7 @@ class MemberConfigKey(WireModel):
     description: str = wire_field(decode=as_str, default="")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class Cluster(ServerModel):
     """``GET /1.0/cluster``: the answering server's name and whether clustering is on.
 

@@ -13,7 +13,7 @@ from .base import WireModel, as_dict, as_str, as_timestamp, wire_field
 __all__ = ["Event"]
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class Event(WireModel):
     """One event. For ``type == "lifecycle"``, ``action``/``source``/``name`` read the metadata."""
 

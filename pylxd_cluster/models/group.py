@@ -15,7 +15,7 @@ def _optional_tuple(value) -> Optional[Tuple[str, ...]]:
     return None if value is None else tuple(value)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class ClusterGroup(ServerModel):
     """A cluster group. ``used_by`` is None when the server does not send it (LXD 5.0)."""
 

@@ -11,7 +11,7 @@ from .base import ServerModel, as_bool, as_dict, as_str, as_tuple, wire_field
 __all__ = ["ClusterMember", "MemberList"]
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class ClusterMember(ServerModel):
     """One cluster member, as ``GET /1.0/cluster/members/<name>`` returns it.
 

@@ -15,7 +15,7 @@ __all__ = ["Operation", "FINAL_STATUSES"]
 FINAL_STATUSES = ("Success", "Failure", "Cancelled")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class Operation(ServerModel):
     """An LXD operation. ``class_`` is the wire key ``class`` (task, websocket, token).
 

@@ -11,7 +11,7 @@ from .base import WireModel, as_dict, as_int, as_tuple, nested, wire_field
 __all__ = ["MemberState", "MemberSysInfo"]
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class MemberSysInfo(WireModel):
     """The ``sysinfo`` part: uptime in seconds, sizes in bytes."""
 
@@ -27,7 +27,7 @@ class MemberSysInfo(WireModel):
     logical_cpus: int = wire_field(decode=as_int, default=0)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class MemberState(WireModel):
     """A member's state: ``sysinfo`` (:class:`MemberSysInfo`) and ``storage_pools``."""
 

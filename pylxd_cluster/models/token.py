@@ -37,7 +37,7 @@ def go_json(value: Any) -> str:
     )
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class JoinToken(ServerModel):
     """A cluster join token.
 
