@@ -1,0 +1,615 @@
+"""The pack protocol core, sans-IO: datagrams and the time go in, datagrams and events out.
+
+No sockets, no sleeps and no clock inside: the caller passes ``now`` (monotonic seconds)
+to :meth:`PackNode.start`, :meth:`~PackNode.receive`, :meth:`~PackNode.tick` and
+:meth:`~PackNode.leave`, sends the :class:`Send` effects it gets back, and calls
+``tick`` again by :meth:`~PackNode.next_deadline`. The same code runs on real sockets
+(the daemon), in unit tests with a fake clock, and in simulations of thousands of nodes.
+
+Failure detection is SWIM with suspicion, as in memberlist: every ``keepalive`` period a
+node probes one member (round robin over a shuffled list) and expects an ACK within half
+a period; failing that, it asks ``indirect_checks`` other members to probe it; with no ACK
+by the end of the period the member is suspected. A suspect that does not refute (by
+announcing a higher incarnation) within the suspicion timeout is declared dead. So each
+node sends a constant number of probes per period whatever the pack's size.
+
+Membership changes spread by gossip: piggybacked on every message, and pushed to
+``gossip_fanout`` random members every gossip interval while there is news.
+
+Leadership: a static ``leader`` (pack: leader) leads while alive; two static leaders are a
+conflict, reported, and the lower name leads meanwhile. In ``auto`` mode the lowest-named
+live member claims leadership with a term one above the highest it has seen; a higher
+term always wins and equal terms go to the lower name, so a returning former leader
+(lower term) steps down and a live leader is never replaced: no flapping. With
+``expected_members``, a side that sees no majority has no leader.
+"""
+from __future__ import annotations
+
+import collections
+import math
+import random
+from dataclasses import dataclass, field, replace
+
+from .crypto import OpenError, Sealer
+from .messages import (Code, DecodeError, MemberRecord, Message, Role, Status, decode, encode, encode_head,
+                       encode_record)
+from .replay import ReplayGuard
+
+BROADCAST = "broadcast"
+MULTICAST = "multicast"
+
+
+# ---- what a node is told, and what it answers --------------------------------------------
+
+@dataclass(frozen=True)
+class NodeSettings:
+    name: str
+    host: str
+    port: int
+    role: Role = Role.LEADER
+    keepalive: float = 5.0            # seconds: the probe period (VyOS keepalive-interval)
+    dead_interval: float = 20.0       # seconds: VyOS dead-interval, > 2 x keepalive
+    announce_interval: float = 10.0   # seconds: the seed's `interval`
+    broadcast: bool = False
+    multicast: bool = False
+    peers: tuple = ()                 # static (host, port) peers
+    expected_members: int | None = None
+    api: str = ""
+    indirect_checks: int = 3
+    gossip_fanout: int = 2
+    retransmit_mult: int = 3
+    max_datagram: int = 1400
+    max_skew: float = 30.0
+
+    @property
+    def probe_timeout(self) -> float:
+        return self.keepalive / 2
+
+    @property
+    def suspicion_timeout(self) -> float:
+        # A member dies at most just after an answered probe; the next probe of it comes
+        # within 2 periods (round robin) and fails by the end of the 3rd. Suspicion then
+        # runs this long, so a dead member is Offline within dead-interval, and everywhere
+        # within dead-interval + keepalive once gossip carries it. At least one period, so
+        # that a suspect that is alive has time to refute.
+        return max(self.keepalive, self.dead_interval - 3 * self.keepalive)
+
+    @property
+    def gossip_interval(self) -> float:
+        return self.keepalive / 2
+
+    @property
+    def election_grace(self) -> float:
+        # Time to hear the existing pack (and its leader) before claiming leadership.
+        return 2 * self.keepalive
+
+
+@dataclass(frozen=True)
+class Send:
+    """Send ``datagram`` to ``to``: a (host, port), BROADCAST or MULTICAST."""
+
+    datagram: bytes
+    to: object
+
+
+@dataclass(frozen=True)
+class MemberChange:
+    """``member`` changed: it is new, its status changed, or it restarted."""
+
+    member: MemberRecord
+    previous: Status | None
+    restarted: bool = False
+
+
+@dataclass(frozen=True)
+class LeaderChange:
+    leader: str        # "" when the pack has no leader (no quorum, or none elected yet)
+    term: int
+    previous: str
+
+
+@dataclass(frozen=True)
+class LeaderConflict:
+    """Several static leaders are alive at once (``leaders``); empty when it is resolved."""
+
+    leaders: tuple
+
+
+@dataclass
+class Peer:
+    record: MemberRecord
+    boot: int
+    last_heard: float          # when we last had direct or relayed evidence it was alive
+    since: float               # when it took its current status
+    suspect_deadline: float | None = None
+    told_at: float = float("-inf")
+
+
+@dataclass
+class _Probe:
+    probe_id: int
+    target: str
+    started: float
+    acked: bool = False
+    indirect_sent: bool = False
+
+
+@dataclass
+class _Relay:
+    requester: tuple
+    their_probe_id: int
+    target: str
+    expires: float
+
+
+@dataclass
+class _News:
+    record: MemberRecord
+    encoded: bytes
+    transmits: int = 0
+
+
+LIVE = (Status.ALIVE, Status.SUSPECT)
+
+
+class PackNode:
+    """One member of a pack. See the module docstring for the protocol."""
+
+    def __init__(self, settings: NodeSettings, sealer: Sealer, *, boot: int, now: float,
+                 wall_offset: float = 0.0, rng: random.Random | None = None):
+        self.settings = settings
+        self.sealer = sealer
+        self.boot = boot
+        self.incarnation = boot
+        self.wall_offset = wall_offset
+        self.rng = rng or random.Random()
+        self.started = now
+        self.peers: dict[str, Peer] = {}
+        self.counters: collections.Counter = collections.Counter()
+        self.leader = ""
+        self.term = 0
+        self.conflict: tuple = ()
+        self.left = False
+        self._seq = 0
+        self._probe_seq = self.rng.randrange(1 << 31)
+        self._guard = ReplayGuard(settings.max_skew)
+        self._news: dict[str, _News] = {}
+        self._probe: _Probe | None = None
+        self._relays: dict[int, _Relay] = {}
+        self._order: list[str] = []
+        self._cursor = 0
+        self._next_probe = now + settings.keepalive * self.rng.random()
+        self._next_gossip = now + settings.gossip_interval
+        self._next_announce = now + settings.announce_interval
+        self._effects: list = []
+
+    # ---- views ---------------------------------------------------------------------------
+
+    @property
+    def record(self) -> MemberRecord:
+        status = Status.LEFT if self.left else Status.ALIVE
+        s = self.settings
+        return MemberRecord(s.name, self.incarnation, status, s.host, s.port, s.role, s.api)
+
+    def members(self) -> dict[str, MemberRecord]:
+        """Every member this node knows, itself included, by name."""
+        view = {name: peer.record for name, peer in self.peers.items()}
+        view[self.settings.name] = self.record
+        return view
+
+    def alive_names(self) -> list[str]:
+        return sorted([self.settings.name] + [n for n, p in self.peers.items() if p.record.status in LIVE])
+
+    def has_quorum(self) -> bool:
+        expected = self.settings.expected_members
+        return expected is None or len(self.alive_names()) >= expected // 2 + 1
+
+    def next_deadline(self) -> float:
+        """When :meth:`tick` must next run."""
+        deadlines = [self._next_probe, self._next_gossip, self._next_announce]
+        if self._probe and not self._probe.acked:
+            deadlines.append(self._probe.started + (self.settings.keepalive if self._probe.indirect_sent
+                                                    else self.settings.probe_timeout))
+        deadlines += [p.suspect_deadline for p in self.peers.values() if p.suspect_deadline is not None]
+        return min(deadlines)
+
+    # ---- entry points --------------------------------------------------------------------
+
+    def start(self, now: float) -> list:
+        """Announce ourselves at once, on every discovery channel."""
+        if self.settings.role == Role.LEADER:
+            self._set_leader(self.settings.name, self.term)
+        self._announce(now, want_state=True, every_peer=True)
+        return self._flush()
+
+    def leave(self, now: float) -> list:
+        """Leave gracefully: tell the pack, so that it marks us Offline at once."""
+        self.left = True
+        self.incarnation += 1
+        record = self.record
+        targets = [p.record.address for p in self.peers.values() if p.record.status in LIVE]
+        self.rng.shuffle(targets)
+        for address in targets[:32]:
+            self._send(Code.LEAVE, address, now, piggyback=[encode_record(record)])
+        return self._flush()
+
+    def receive(self, datagram: bytes, source: tuple, now: float) -> list:
+        """Handle one datagram from ``source``. Bad datagrams are dropped and counted."""
+        self.counters["received"] += 1
+        try:
+            message = decode(self.sealer.open(datagram))
+        except OpenError as exc:
+            return self._drop(exc.reason)
+        except DecodeError:
+            return self._drop("malformed")
+        if message.sender == self.settings.name:
+            # Our own broadcast coming back, or a stranger using our name.
+            return self._drop("own" if message.boot == self.boot else "name_conflict")
+        reason = self._guard.check(message.sender, message.boot, message.seq, message.sent_at_ms, self._wall_ms(now))
+        if reason:
+            return self._drop(reason)
+        if self.left:
+            return []
+        self.counters[f"received_{message.code.name.lower()}"] += 1
+        self._heard_from(message, source, now)
+        for record in message.records + message.updates:
+            self._apply(record, now)
+        doubted = self.peers.get(message.sender)
+        if doubted is not None and doubted.record.status in (Status.SUSPECT, Status.DEAD):
+            self._tell(doubted, now)  # it is talking to us, so it can refute what we believe
+        self._observe_leader(message.leader, message.term, now)
+        handler = getattr(self, f"_on_{message.code.name.lower()}")
+        handler(message, source, now)
+        self._evaluate_leadership(now)
+        return self._flush()
+
+    def tick(self, now: float) -> list:
+        """Run whatever timers are due."""
+        if self.left:
+            return []
+        s = self.settings
+        probe = self._probe
+        if probe and not probe.acked:
+            if not probe.indirect_sent and now >= probe.started + s.probe_timeout:
+                self._probe_indirectly(probe, now)
+            if now >= probe.started + s.keepalive:
+                self._probe = None
+                self._suspect(probe.target, now)
+        if now >= self._next_probe:
+            self._next_probe = max(self._next_probe + s.keepalive, now)
+            self._probe_next(now)
+        for name, peer in list(self.peers.items()):
+            if peer.suspect_deadline is not None and now >= peer.suspect_deadline:
+                self._set_record(replace(peer.record, status=Status.DEAD), now)
+        for probe_id in [i for i, relay in self._relays.items() if relay.expires <= now]:
+            del self._relays[probe_id]
+        if now >= self._next_gossip:
+            self._next_gossip = now + s.gossip_interval
+            self._gossip(now)
+        if now >= self._next_announce:
+            self._next_announce = now + s.announce_interval
+            self._announce_periodically(now)
+        self._evaluate_leadership(now)
+        return self._flush()
+
+    # ---- sending ---------------------------------------------------------------------------
+
+    def _wall_ms(self, now: float) -> int:
+        return int((now + self.wall_offset) * 1000)
+
+    def _message(self, code: Code, now: float, **fields) -> Message:
+        self._seq += 1
+        return Message(code, self.settings.name, self.boot, self._seq, self._wall_ms(now), self.leader, self.term,
+                       **fields)
+
+    def _send(self, code: Code, to, now: float, *, piggyback: list | None = None, **fields) -> None:
+        message = self._message(code, now, **fields)
+        head = encode_head(message)
+        budget = self.settings.max_datagram - 64 - len(head)  # sealing overhead and the count byte
+        updates = list(piggyback) if piggyback is not None else self._piggyback(budget)
+        plaintext = encode(message, updates)
+        self._effects.append(Send(self.sealer.seal(plaintext), to))
+        self.counters["sent"] += 1
+        self.counters[f"sent_{code.name.lower()}"] += 1
+
+    def _piggyback(self, budget: int) -> list:
+        """Our own record first (so that anyone can learn us from any message), then news."""
+        own = encode_record(self.record)
+        chosen, used = [own], len(own)
+        limit = self.settings.retransmit_mult * max(1, math.ceil(math.log10(len(self.peers) + 2)))
+        for name, news in sorted(self._news.items(), key=lambda item: item[1].transmits):
+            if len(chosen) >= 255 or used + len(news.encoded) > budget:
+                break
+            chosen.append(news.encoded)
+            used += len(news.encoded)
+            news.transmits += 1
+            if news.transmits >= limit:
+                del self._news[name]
+        return chosen
+
+    def _flush(self) -> list:
+        effects, self._effects = self._effects, []
+        return effects
+
+    def _drop(self, reason: str) -> list:
+        self.counters[f"dropped_{reason}"] += 1
+        return []
+
+    def _queue_news(self, record: MemberRecord) -> None:
+        self._news[record.name] = _News(record, encode_record(record))
+
+    # ---- discovery --------------------------------------------------------------------------
+
+    def _announce(self, now: float, want_state: bool, every_peer: bool) -> None:
+        s = self.settings
+        if s.broadcast:
+            self._send(Code.ANNOUNCE, BROADCAST, now, want_state=want_state, records=(self.record,))
+        if s.multicast:
+            self._send(Code.ANNOUNCE, MULTICAST, now, want_state=want_state, records=(self.record,))
+        known = {p.record.address for p in self.peers.values() if p.record.status in LIVE}
+        for address in s.peers:
+            if every_peer or tuple(address) not in known:
+                self._send(Code.ANNOUNCE, tuple(address), now, want_state=want_state, records=(self.record,))
+
+    def _announce_periodically(self, now: float) -> None:
+        # Newcomers announce themselves, so the pack need not: only the leader (or a node
+        # that knows nobody alive) re-announces, to find packs split off by a partition.
+        alone = len(self.alive_names()) == 1
+        if self.leader == self.settings.name or alone:
+            self._announce(now, want_state=alone, every_peer=False)
+        else:
+            self._announce_to_lost_peers(now)
+
+    def _announce_to_lost_peers(self, now: float) -> None:
+        known = {p.record.address for p in self.peers.values() if p.record.status in LIVE}
+        for address in self.settings.peers:
+            if tuple(address) not in known:
+                self._send(Code.ANNOUNCE, tuple(address), now, want_state=False, records=(self.record,))
+
+    def _send_state(self, to, now: float) -> None:
+        """Our whole view, in as many STATE datagrams as it takes."""
+        records = [encode_record(r) for r in self.members().values()]
+        budget = self.settings.max_datagram - 128
+        chunk, used = [], 0
+        for item in records:
+            if chunk and (used + len(item) > budget or len(chunk) == 255):
+                self._send_state_chunk(chunk, to, now)
+                chunk, used = [], 0
+            chunk.append(item)
+            used += len(item)
+        if chunk:
+            self._send_state_chunk(chunk, to, now)
+
+    def _send_state_chunk(self, chunk: list, to, now: float) -> None:
+        # The records travel as piggybacked updates, which the receiver applies like gossip.
+        self._send(Code.STATE, to, now, piggyback=chunk)
+
+    # ---- probing -----------------------------------------------------------------------------
+
+    def _next_probe_id(self) -> int:
+        self._probe_seq = (self._probe_seq + 1) & 0xFFFFFFFF
+        return self._probe_seq
+
+    def _probe_next(self, now: float) -> None:
+        if self._probe and not self._probe.acked:
+            return
+        target = self._next_target()
+        if target is None:
+            return
+        self._probe = _Probe(self._next_probe_id(), target, now)
+        self._send(Code.PING, self.peers[target].record.address, now, probe_id=self._probe.probe_id, target=target)
+
+    def _next_target(self) -> str | None:
+        for _ in range(2):
+            while self._cursor < len(self._order):
+                name = self._order[self._cursor]
+                self._cursor += 1
+                peer = self.peers.get(name)
+                if peer is not None and peer.record.status in LIVE:
+                    return name
+            # One round done. Keep the same order while the pack is the same, so that no
+            # member waits more than one round (a reshuffle could probe it last, then first).
+            live = [n for n, p in self.peers.items() if p.record.status in LIVE]
+            if set(live) != set(self._order):
+                self.rng.shuffle(live)
+                self._order = live
+            self._cursor = 0
+        return None
+
+    def _probe_indirectly(self, probe: _Probe, now: float) -> None:
+        probe.indirect_sent = True
+        target = self.peers.get(probe.target)
+        if target is None:
+            return
+        helpers = [n for n, p in self.peers.items() if p.record.status == Status.ALIVE and n != probe.target]
+        for name in self.rng.sample(helpers, min(self.settings.indirect_checks, len(helpers))):
+            self._send(Code.PING_REQ, self.peers[name].record.address, now, probe_id=probe.probe_id,
+                       target=probe.target, target_host=target.record.host, target_port=target.record.port)
+
+    def _on_ping(self, message: Message, source, now: float) -> None:
+        if message.target == self.settings.name:
+            self._send(Code.ACK, source, now, probe_id=message.probe_id, target=self.settings.name)
+
+    def _on_ack(self, message: Message, source, now: float) -> None:
+        relay = self._relays.pop(message.probe_id, None)
+        if relay is not None:
+            self._send(Code.ACK, relay.requester, now, probe_id=relay.their_probe_id, target=relay.target)
+            return
+        probe = self._probe
+        if probe and probe.probe_id == message.probe_id and probe.target == message.target:
+            probe.acked = True
+            peer = self.peers.get(probe.target)
+            if peer is not None:
+                peer.last_heard = now
+
+    def _on_ping_req(self, message: Message, source, now: float) -> None:
+        probe_id = self._next_probe_id()
+        self._relays[probe_id] = _Relay(source, message.probe_id, message.target, now + self.settings.keepalive)
+        self._send(Code.PING, (message.target_host, message.target_port), now, probe_id=probe_id,
+                   target=message.target)
+
+    def _on_gossip(self, message: Message, source, now: float) -> None:
+        pass  # its updates were applied with every message's
+
+    def _on_state(self, message: Message, source, now: float) -> None:
+        pass  # likewise: a STATE is all updates
+
+    def _on_leave(self, message: Message, source, now: float) -> None:
+        pass  # the sender's LEFT record came with it
+
+    def _on_announce(self, message: Message, source, now: float) -> None:
+        if not message.want_state:
+            return
+        # Everyone on the segment hears a broadcast announce: in a large pack only a few
+        # answer with the whole state (the newcomer needs one answer, not a thousand).
+        responders = 3 / max(1, len(self.alive_names()) - 1)
+        if self.leader == self.settings.name or self.rng.random() < responders:
+            self._send_state(source, now)
+
+    def _gossip(self, now: float) -> None:
+        if not self._news:
+            return
+        targets = [p.record.address for p in self.peers.values() if p.record.status in LIVE]
+        for address in self.rng.sample(targets, min(self.settings.gossip_fanout, len(targets))):
+            self._send(Code.GOSSIP, address, now)
+
+    # ---- membership ------------------------------------------------------------------------
+
+    def _heard_from(self, message: Message, source, now: float) -> None:
+        peer = self.peers.get(message.sender)
+        if peer is None:
+            return  # it is learned from its own record, which every message carries
+        peer.last_heard = now
+        if message.boot > peer.boot:
+            restarted = peer.boot != 0
+            peer.boot = message.boot
+            if restarted:
+                self._effects.append(MemberChange(peer.record, peer.record.status, restarted=True))
+
+
+    def _apply(self, record: MemberRecord, now: float) -> None:
+        if record.name == self.settings.name:
+            if record.status in (Status.SUSPECT, Status.DEAD, Status.LEFT) and record.incarnation >= self.incarnation \
+                    and not self.left:
+                # Refute: we are alive, with a higher incarnation than any rumour of our death.
+                self.incarnation = record.incarnation + 1
+                self.counters["refuted"] += 1
+                self._queue_news(self.record)
+            return
+        peer = self.peers.get(record.name)
+        if peer is None:
+            if record.status in LIVE:
+                self._add(record, now)
+            else:
+                self.peers[record.name] = Peer(record, 0, now, now)
+                self._effects.append(MemberChange(record, None))
+            return
+        known = peer.record
+        if record.incarnation < known.incarnation:
+            return
+        if record.incarnation == known.incarnation:
+            if _precedence(record.status) <= _precedence(known.status):
+                return
+        elif record.status == Status.ALIVE and known.status == Status.ALIVE and record.address == known.address \
+                and record.api == known.api and record.role == known.role:
+            peer.record = record  # only the incarnation moved (a refutation we already believed)
+            return
+        self._set_record(record, now)
+
+    def _add(self, record: MemberRecord, now: float) -> None:
+        self.peers[record.name] = Peer(record, 0, now, now)
+        if record.status == Status.SUSPECT:
+            self.peers[record.name].suspect_deadline = now + self.settings.suspicion_timeout
+        self._queue_news(record)
+        self._effects.append(MemberChange(record, None))
+
+    def _set_record(self, record: MemberRecord, now: float) -> None:
+        peer = self.peers[record.name]
+        previous = peer.record.status
+        peer.record = record
+        if record.status != previous:
+            peer.since = now
+        if record.status == Status.ALIVE:
+            peer.last_heard = max(peer.last_heard, now)
+        peer.suspect_deadline = now + self.settings.suspicion_timeout if record.status == Status.SUSPECT else None
+        self._queue_news(record)
+        if record.status != previous:
+            self.counters[f"marked_{record.status.name.lower()}"] += 1
+            self._effects.append(MemberChange(record, previous))
+            if record.status not in LIVE and record.name == self.leader:
+                self._set_leader("", self.term)
+
+    def _suspect(self, name: str, now: float) -> None:
+        peer = self.peers.get(name)
+        if peer is not None and peer.record.status == Status.ALIVE:
+            self._set_record(replace(peer.record, status=Status.SUSPECT), now)
+            self._tell(peer, now)
+
+    def _tell(self, peer: Peer, now: float) -> None:
+        """Tell a member what we believe of it, so that if it is alive it refutes at once
+        (instead of waiting for the rumour to reach it by gossip)."""
+        if now - peer.told_at < self.settings.keepalive:
+            return
+        peer.told_at = now
+        self._send(Code.GOSSIP, peer.record.address, now,
+                   piggyback=[encode_record(self.record), encode_record(peer.record)])
+
+    # ---- leadership ------------------------------------------------------------------------
+
+    def _set_leader(self, leader: str, term: int) -> None:
+        if leader != self.leader or term != self.term:
+            previous = self.leader
+            self.leader, self.term = leader, term
+            if leader != previous:
+                self._effects.append(LeaderChange(leader, term, previous))
+
+    def _observe_leader(self, leader: str, term: int, now: float) -> None:
+        if self._static_leaders():
+            return
+        if not leader:
+            return
+        if leader != self.settings.name:
+            peer = self.peers.get(leader)
+            if peer is None or peer.record.status not in LIVE:
+                return  # a claim for a member we consider gone is stale news
+        if term > self.term or (term == self.term and (not self.leader or leader < self.leader)):
+            self._set_leader(leader, term)
+
+    def _static_leaders(self) -> list[str]:
+        members = self.members()
+        return sorted(name for name in self.alive_names() if members[name].role == Role.LEADER)
+
+    def _evaluate_leadership(self, now: float) -> None:
+        static = self._static_leaders()
+        conflict = tuple(static) if len(static) > 1 else ()
+        if conflict != self.conflict:
+            self.conflict = conflict
+            self._effects.append(LeaderConflict(conflict))
+        if static:
+            self._set_leader(static[0], self.term)
+            return
+        if self.leader and self.leader != self.settings.name and self.leader not in self.alive_names():
+            self._set_leader("", self.term)
+        if not self.has_quorum():
+            if self.leader:
+                self._set_leader("", self.term)
+            return
+        if self.leader or self.settings.role != Role.AUTO or now - self.started < self.settings.election_grace:
+            return
+        members = self.members()
+        candidates = [name for name in self.alive_names() if members[name].role == Role.AUTO]
+        if candidates and candidates[0] == self.settings.name:
+            self._set_leader(self.settings.name, self.term + 1)
+            self.counters["elections_won"] += 1
+            self._gossip_now(now)
+
+    def _gossip_now(self, now: float) -> None:
+        """Tell the pack at once (a new leader, for instance) instead of at the next tick."""
+        targets = [p.record.address for p in self.peers.values() if p.record.status in LIVE]
+        for address in self.rng.sample(targets, min(max(self.settings.gossip_fanout, 3), len(targets))):
+            self._send(Code.GOSSIP, address, now)
+
+
+def _precedence(status: Status) -> int:
+    """At equal incarnation: ALIVE < SUSPECT < DEAD/LEFT (a rumour of failure wins)."""
+    return {Status.ALIVE: 0, Status.SUSPECT: 1, Status.DEAD: 2, Status.LEFT: 2}[status]
