@@ -78,6 +78,7 @@ class Message:
     target_host: str = ""       # PING_REQ
     target_port: int = 0        # PING_REQ
     want_state: bool = False    # ANNOUNCE: reply with STATE
+    directed: bool = False      # ANNOUNCE: sent to this receiver alone (not broadcast)
     records: tuple = ()         # ANNOUNCE (the sender's own), STATE (all known)
     updates: tuple = field(default=(), compare=False)
 
@@ -122,7 +123,7 @@ def encode_head(message: Message) -> bytearray:
             out += _U16.pack(message.target_port)
     elif code in (Code.ANNOUNCE, Code.STATE):
         if code == Code.ANNOUNCE:
-            out.append(1 if message.want_state else 0)
+            out.append((1 if message.want_state else 0) | (2 if message.directed else 0))
         out.append(len(message.records))
         for record in message.records:
             out += encode_record(record)
@@ -195,7 +196,8 @@ def decode(data: bytes) -> Message:
             (fields["target_port"],) = reader.unpack(_U16)
     elif code in (Code.ANNOUNCE, Code.STATE):
         if code == Code.ANNOUNCE:
-            fields["want_state"] = reader.u8() == 1
+            flags = reader.u8()
+            fields["want_state"], fields["directed"] = bool(flags & 1), bool(flags & 2)
         fields["records"] = tuple(_record(reader) for _ in range(reader.u8()))
     updates = tuple(_record(reader) for _ in range(reader.u8()))
     if reader.pos != len(data):

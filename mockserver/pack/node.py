@@ -150,6 +150,8 @@ class _News:
 
 
 LIVE = (Status.ALIVE, Status.SUSPECT)
+SMALL_PACK = 8
+URGENT_FANOUT = 3
 
 
 class PackNode:
@@ -182,6 +184,11 @@ class PackNode:
         self._next_gossip = now + settings.gossip_interval
         self._next_announce = now + settings.announce_interval
         self._effects: list = []
+        self._refuting = False
+        self._urgent = False
+        # Kept up to date as records change, so that per-message work does not grow with N.
+        self._live: set[str] = set()
+        self._live_by_role: dict[Role, set] = {role: set() for role in Role}
 
     # ---- views ---------------------------------------------------------------------------
 
@@ -198,11 +205,14 @@ class PackNode:
         return view
 
     def alive_names(self) -> list[str]:
-        return sorted([self.settings.name] + [n for n, p in self.peers.items() if p.record.status in LIVE])
+        return sorted(self._live | {self.settings.name})
+
+    def alive_count(self) -> int:
+        return len(self._live) + 1
 
     def has_quorum(self) -> bool:
         expected = self.settings.expected_members
-        return expected is None or len(self.alive_names()) >= expected // 2 + 1
+        return expected is None or self.alive_count() >= expected // 2 + 1
 
     def next_deadline(self) -> float:
         """When :meth:`tick` must next run."""
@@ -254,14 +264,21 @@ class PackNode:
         self._heard_from(message, source, now)
         for record in message.records + message.updates:
             self._apply(record, now)
+        if self._refuting:
+            # Whoever doubted us hears the refutation first, before its suspicion expires.
+            self._refuting = False
+            self._send(Code.GOSSIP, source, now)
         doubted = self.peers.get(message.sender)
         if doubted is not None and doubted.record.status in (Status.SUSPECT, Status.DEAD):
-            self._tell(doubted, now)  # it is talking to us, so it can refute what we believe
+            # It is talking to us, so it can refute what we believe; and after a partition
+            # it needs our whole view, to refute what our side believes of its side.
+            if self._tell(doubted, now):
+                self._send_state(source, now)
         self._observe_leader(message.leader, message.term, now)
         handler = getattr(self, f"_on_{message.code.name.lower()}")
         handler(message, source, now)
         self._evaluate_leadership(now)
-        return self._flush()
+        return self._flush(now)
 
     def tick(self, now: float) -> list:
         """Run whatever timers are due."""
@@ -290,7 +307,7 @@ class PackNode:
             self._next_announce = now + s.announce_interval
             self._announce_periodically(now)
         self._evaluate_leadership(now)
-        return self._flush()
+        return self._flush(now)
 
     # ---- sending ---------------------------------------------------------------------------
 
@@ -327,7 +344,12 @@ class PackNode:
                 del self._news[name]
         return chosen
 
-    def _flush(self) -> list:
+    def _flush(self, now: float | None = None) -> list:
+        if self._urgent and now is not None:
+            # News that changes who is in the pack goes out at once, and every member that
+            # learns it from us does the same: it crosses the pack in a few network hops.
+            self._urgent = False
+            self._gossip_now(now)
         effects, self._effects = self._effects, []
         return effects
 
@@ -337,6 +359,7 @@ class PackNode:
 
     def _queue_news(self, record: MemberRecord) -> None:
         self._news[record.name] = _News(record, encode_record(record))
+        self._urgent = True
 
     # ---- discovery --------------------------------------------------------------------------
 
@@ -349,12 +372,13 @@ class PackNode:
         known = {p.record.address for p in self.peers.values() if p.record.status in LIVE}
         for address in s.peers:
             if every_peer or tuple(address) not in known:
-                self._send(Code.ANNOUNCE, tuple(address), now, want_state=want_state, records=(self.record,))
+                self._send(Code.ANNOUNCE, tuple(address), now, want_state=want_state, directed=True,
+                           records=(self.record,))
 
     def _announce_periodically(self, now: float) -> None:
         # Newcomers announce themselves, so the pack need not: only the leader (or a node
         # that knows nobody alive) re-announces, to find packs split off by a partition.
-        alone = len(self.alive_names()) == 1
+        alone = self.alive_count() == 1
         if self.leader == self.settings.name or alone:
             self._announce(now, want_state=alone, every_peer=False)
         else:
@@ -364,7 +388,7 @@ class PackNode:
         known = {p.record.address for p in self.peers.values() if p.record.status in LIVE}
         for address in self.settings.peers:
             if tuple(address) not in known:
-                self._send(Code.ANNOUNCE, tuple(address), now, want_state=False, records=(self.record,))
+                self._send(Code.ANNOUNCE, tuple(address), now, want_state=False, directed=True, records=(self.record,))
 
     def _send_state(self, to, now: float) -> None:
         """Our whole view, in as many STATE datagrams as it takes."""
@@ -407,10 +431,12 @@ class PackNode:
                 peer = self.peers.get(name)
                 if peer is not None and peer.record.status in LIVE:
                     return name
-            # One round done. Keep the same order while the pack is the same, so that no
-            # member waits more than one round (a reshuffle could probe it last, then first).
+            # One round done. In a small pack each member is covered by few probers, so keep
+            # the order: no member then waits more than one round (a reshuffle could probe
+            # it last, then first). In a large pack many probers cover each member; a fresh
+            # shuffle each round keeps their schedules from lining up to leave it unprobed.
             live = [n for n, p in self.peers.items() if p.record.status in LIVE]
-            if set(live) != set(self._order):
+            if set(live) != set(self._order) or len(live) > SMALL_PACK:
                 self.rng.shuffle(live)
                 self._order = live
             self._cursor = 0
@@ -460,10 +486,11 @@ class PackNode:
     def _on_announce(self, message: Message, source, now: float) -> None:
         if not message.want_state:
             return
-        # Everyone on the segment hears a broadcast announce: in a large pack only a few
-        # answer with the whole state (the newcomer needs one answer, not a thousand).
-        responders = 3 / max(1, len(self.alive_names()) - 1)
-        if self.leader == self.settings.name or self.rng.random() < responders:
+        # A static peer asked us alone: answer. Everyone on the segment hears a broadcast
+        # announce: in a large pack only a few answer with the whole state (the newcomer
+        # needs one answer, not a thousand).
+        responders = 3 / max(1, self.alive_count() - 1)
+        if message.directed or self.leader == self.settings.name or self.rng.random() < responders:
             self._send_state(source, now)
 
     def _gossip(self, now: float) -> None:
@@ -495,6 +522,7 @@ class PackNode:
                 self.incarnation = record.incarnation + 1
                 self.counters["refuted"] += 1
                 self._queue_news(self.record)
+                self._refuting = True
             return
         peer = self.peers.get(record.name)
         if peer is None:
@@ -502,6 +530,7 @@ class PackNode:
                 self._add(record, now)
             else:
                 self.peers[record.name] = Peer(record, 0, now, now)
+                self._track(record)
                 self._effects.append(MemberChange(record, None))
             return
         known = peer.record
@@ -510,14 +539,31 @@ class PackNode:
         if record.incarnation == known.incarnation:
             if _precedence(record.status) <= _precedence(known.status):
                 return
+            if known.status == Status.ALIVE and record.status != Status.LEFT \
+                    and now - peer.last_heard < 2 * self.settings.keepalive:
+                # We heard from it ourselves just now: pass the rumour on to it instead of
+                # believing it (after a partition, one side's dead are the other's living).
+                self._tell(peer, now, record)
+                return
         elif record.status == Status.ALIVE and known.status == Status.ALIVE and record.address == known.address \
                 and record.api == known.api and record.role == known.role:
             peer.record = record  # only the incarnation moved (a refutation we already believed)
+            self._track(record)
             return
         self._set_record(record, now)
 
+    def _track(self, record: MemberRecord) -> None:
+        for names in self._live_by_role.values():
+            names.discard(record.name)
+        if record.status in LIVE:
+            self._live.add(record.name)
+            self._live_by_role[record.role].add(record.name)
+        else:
+            self._live.discard(record.name)
+
     def _add(self, record: MemberRecord, now: float) -> None:
         self.peers[record.name] = Peer(record, 0, now, now)
+        self._track(record)
         if record.status == Status.SUSPECT:
             self.peers[record.name].suspect_deadline = now + self.settings.suspicion_timeout
         self._queue_news(record)
@@ -527,6 +573,7 @@ class PackNode:
         peer = self.peers[record.name]
         previous = peer.record.status
         peer.record = record
+        self._track(record)
         if record.status != previous:
             peer.since = now
         if record.status == Status.ALIVE:
@@ -545,14 +592,16 @@ class PackNode:
             self._set_record(replace(peer.record, status=Status.SUSPECT), now)
             self._tell(peer, now)
 
-    def _tell(self, peer: Peer, now: float) -> None:
-        """Tell a member what we believe of it, so that if it is alive it refutes at once
-        (instead of waiting for the rumour to reach it by gossip)."""
+    def _tell(self, peer: Peer, now: float, record: MemberRecord | None = None) -> bool:
+        """Tell a member what is believed of it (by default, what we believe), so that if
+        it is alive it refutes at once instead of when the rumour reaches it by gossip.
+        At most once a period per member; True if sent."""
         if now - peer.told_at < self.settings.keepalive:
-            return
+            return False
         peer.told_at = now
         self._send(Code.GOSSIP, peer.record.address, now,
-                   piggyback=[encode_record(self.record), encode_record(peer.record)])
+                   piggyback=[encode_record(self.record), encode_record(record or peer.record)])
+        return True
 
     # ---- leadership ------------------------------------------------------------------------
 
@@ -560,6 +609,7 @@ class PackNode:
         if leader != self.leader or term != self.term:
             previous = self.leader
             self.leader, self.term = leader, term
+            self._urgent = bool(leader)
             if leader != previous:
                 self._effects.append(LeaderChange(leader, term, previous))
 
@@ -576,8 +626,10 @@ class PackNode:
             self._set_leader(leader, term)
 
     def _static_leaders(self) -> list[str]:
-        members = self.members()
-        return sorted(name for name in self.alive_names() if members[name].role == Role.LEADER)
+        leaders = set(self._live_by_role[Role.LEADER])
+        if self.settings.role == Role.LEADER and not self.left:
+            leaders.add(self.settings.name)
+        return sorted(leaders)
 
     def _evaluate_leadership(self, now: float) -> None:
         static = self._static_leaders()
@@ -588,7 +640,7 @@ class PackNode:
         if static:
             self._set_leader(static[0], self.term)
             return
-        if self.leader and self.leader != self.settings.name and self.leader not in self.alive_names():
+        if self.leader and self.leader != self.settings.name and self.leader not in self._live:
             self._set_leader("", self.term)
         if not self.has_quorum():
             if self.leader:
@@ -596,18 +648,17 @@ class PackNode:
             return
         if self.leader or self.settings.role != Role.AUTO or now - self.started < self.settings.election_grace:
             return
-        members = self.members()
-        candidates = [name for name in self.alive_names() if members[name].role == Role.AUTO]
-        if candidates and candidates[0] == self.settings.name:
+        candidates = self._live_by_role[Role.AUTO] | {self.settings.name}
+        if min(candidates) == self.settings.name:
             self._set_leader(self.settings.name, self.term + 1)
             self.counters["elections_won"] += 1
-            self._gossip_now(now)
+            self._urgent = True
 
     def _gossip_now(self, now: float) -> None:
         """Tell the pack at once (a new leader, for instance) instead of at the next tick."""
-        targets = [p.record.address for p in self.peers.values() if p.record.status in LIVE]
-        for address in self.rng.sample(targets, min(max(self.settings.gossip_fanout, 3), len(targets))):
-            self._send(Code.GOSSIP, address, now)
+        live = list(self._live)
+        for name in self.rng.sample(live, min(URGENT_FANOUT, len(live))):
+            self._send(Code.GOSSIP, self.peers[name].record.address, now)
 
 
 def _precedence(status: Status) -> int:

@@ -58,6 +58,8 @@ class Member:
     heartbeat: _dt.datetime = field(default_factory=now_utc)
     offline: bool = False
     blocked_message: str | None = None
+    offline_message: str | None = None   # why it is Offline, when that is known (it left)
+    note: str | None = None              # said instead of "Fully operational" (a conflict)
 
     @property
     def url(self) -> str:
@@ -66,13 +68,15 @@ class Member:
     def status(self) -> tuple[str, str]:
         """(status, message) as LXD derives them from heartbeat and state."""
         if self.offline:
+            if self.offline_message:
+                return "Offline", self.offline_message
             since = (now_utc() - self.heartbeat).total_seconds()
             return "Offline", f"No heartbeat for {go_duration(since)} ({go_time_string(self.heartbeat)})"
         if self.blocked_message is not None:
             return "Blocked", self.blocked_message
         if self.evacuated:
             return "Evacuated", "Unavailable due to maintenance"
-        return "Online", "Fully operational"
+        return "Online", self.note or "Fully operational"
 
 
 @dataclass
@@ -104,6 +108,8 @@ class ClusterState:
         self.scheduler: Scheduler = scheduler or DeferredScheduler()
         self.operation_delay = operation_delay
         self.token_expiry = token_expiry
+        # LXD assigns database roles itself; a back end that manages roles (a pack) turns this off.
+        self.auto_roles = True
         self._initial = (members, name_prefix, local_address)
         self.certificate_pem, self.key_pem = certificate.generate()
         self.fingerprint = certificate.fingerprint(self.certificate_pem)
@@ -137,6 +143,8 @@ class ClusterState:
     def _rebalance_roles(self) -> None:
         """Assign database roles as LXD does: an odd number of voters (up to 3), then up
         to 2 standbys, the first member leading. Manual roles are kept."""
+        if not self.auto_roles:
+            return
         count = len(self.members)
         voters = MAX_VOTERS if count >= MAX_VOTERS else 1
         for index, member in enumerate(self.members.values()):
@@ -150,6 +158,55 @@ class ClusterState:
             else:
                 automatic = []
             member.roles, member.database = automatic + manual, bool(automatic)
+
+    # ---- driven by a live back end (the pack daemon) -----------------------------------
+
+    def adopt_pack(self, local_name: str, local_address: str) -> None:
+        """Become one member's view of a pack: clustered, itself the only member known so
+        far, roles set by the back end (see set_roles)."""
+        with self.lock:
+            self.auto_roles = False
+            self.clustered = True
+            self.groups = {DEFAULT_GROUP: Group(DEFAULT_GROUP, "Default cluster group")}
+            self.members = {}
+            self.local_address = local_address
+            self.local_name = local_name
+            self._insert(Member(local_name, local_address, roles=[], database=False))
+            self.revision += 1
+
+    def observe_member(self, name: str, *, address: str, online: bool, heartbeat: _dt.datetime,
+                       offline_message: str | None = None) -> None:
+        """What the back end knows of a member now. A new member emits cluster-member-added;
+        a change of status or message emits cluster-member-updated."""
+        with self.lock:
+            member = self.members.get(name)
+            if member is None:
+                member = Member(name, address, roles=[], database=False, heartbeat=heartbeat, offline=not online,
+                                offline_message=offline_message)
+                self._insert(member)
+                self._lifecycle("cluster-member-added", self._member_source(name), None)
+                return
+            before = member.status()
+            member.address, member.offline, member.offline_message = address, not online, offline_message
+            member.heartbeat = heartbeat
+            if member.status()[0] != before[0] or (member.offline_message or None) != (
+                    before[1] if before[0] == "Offline" and offline_message else None):
+                self._lifecycle("cluster-member-updated", self._member_source(name), None)
+
+    def set_roles(self, name: str, roles: list, database: bool, note: str | None = None) -> bool:
+        """Set a member's roles (and an optional note in its message); True if it changed."""
+        with self.lock:
+            member = self.members.get(name)
+            if member is None or (member.roles, member.database, member.note) == (list(roles), database, note):
+                return False
+            member.roles, member.database, member.note = list(roles), database, note
+            self._lifecycle("cluster-member-updated", self._member_source(name), None)
+            return True
+
+    def emit(self, action: str, source: str, context: dict | None = None) -> None:
+        """A lifecycle event of the back end's own (a leader change, a conflict)."""
+        with self.lock:
+            self._lifecycle(action, source, None, context)
 
     def set_local_address(self, address: str) -> None:
         """Where this server really listens; the local member's url follows it."""

@@ -1,0 +1,207 @@
+"""The daemon's modules: their option tables and the frozen classes they fill.
+
+=====================  =====================  =======  ===========  =======================================
+Module / key           attribute              type     default      meaning
+=====================  =====================  =======  ===========  =======================================
+**Pack**
+name                   name                   string   (required)   pack name; members with the same name
+                                                                    and secret form a pack
+secret                 secret                 string   (required)   pre-shared secret (VyOS name:
+                                                                    ``pre-shared-secret``)
+broadcast              broadcast              string   (required*)  IPv4 address for UDP broadcasts
+                                                                    (*not needed with mcast-group or peers)
+interface              interface              string   '0.0.0.0'    IPv4 address to listen on
+port                   port                   integer  5252         UDP port (1..65535)
+interval               interval               integer  10           discovery/announce period, s (>= 1)
+pack                   pack                   string   'leader'     'leader', 'follower' or 'auto'
+server_name            server_name            string   host name    this member's name (no '/')
+keepalive-interval     keepalive_interval_ms  integer  5000         probe period, ms (>= 100)
+dead-interval          dead_interval_ms       integer  20000        silence before Offline, ms
+                                                                    (> 2 x keepalive-interval)
+mcast-group            mcast_group            string   none         IPv4 multicast group (224.0.0.0/4)
+peers                  peers                  list     []           static peers 'host[:port]'
+expected_members       expected_members       integer  none         pack size; with pack: auto only a side
+                                                                    that sees a majority has a leader
+**Api**
+listen                 listen                 string   none         'host:port' (IPv6 in brackets)
+unix                   unix                   string   none         unix socket path
+tls_cert               tls_cert               string   none         certificate file (with tls_key: HTTPS)
+tls_key                tls_key                string   none         private key file (with tls_cert)
+**PackConfiguration**
+pack                   pack                   string   'Pack'       name of the pack module
+ignore_modules         ignore_modules         list     []           modules not synced to followers
+interval               interval               integer  60           seconds between checks for changes
+=====================  =====================  =======  ===========  =======================================
+
+The same facts, machine-readable, are in :data:`MODULES` (and :data:`OPTIONS`): the template
+and the validation are both generated from them.
+"""
+from __future__ import annotations
+
+import dataclasses
+import socket
+from typing import Dict, Optional, Tuple
+
+from . import options as o
+from .errors import Invalid
+
+
+# --- the classes a valid file fills ---------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class PackConfig:
+    """The Pack module: discovery, liveness and leadership."""
+
+    name: str
+    secret: str
+    broadcast: Optional[str] = None
+    interface: str = "0.0.0.0"
+    port: int = 5252
+    interval: int = 10
+    pack: str = "leader"
+    server_name: str = dataclasses.field(default_factory=socket.gethostname)
+    keepalive_interval_ms: int = 5000
+    dead_interval_ms: int = 20000
+    mcast_group: Optional[str] = None
+    peers: Tuple[Tuple[str, int], ...] = ()
+    expected_members: Optional[int] = None
+
+    @property
+    def keepalive_interval(self) -> float:
+        """keepalive-interval in seconds."""
+        return self.keepalive_interval_ms / 1000
+
+    @property
+    def dead_interval(self) -> float:
+        """dead-interval in seconds."""
+        return self.dead_interval_ms / 1000
+
+
+@dataclasses.dataclass(frozen=True)
+class ApiConfig:
+    """The Api module: where the LXD REST API is served."""
+
+    listen: Optional[Tuple[str, int]] = None
+    unix: Optional[str] = None
+    tls_cert: Optional[str] = None
+    tls_key: Optional[str] = None
+
+    @property
+    def https(self) -> bool:
+        """True when ``listen`` is served over HTTPS (a certificate and key are given)."""
+        return self.tls_cert is not None
+
+
+@dataclasses.dataclass(frozen=True)
+class PackConfigurationConfig:
+    """The PackConfiguration module: the leader's configuration synced to followers."""
+
+    pack: str = "Pack"
+    ignore_modules: Tuple[str, ...] = ()
+    interval: int = 60
+
+
+# --- cross-option rules ---------------------------------------------------------------------
+
+def _check_pack(values: dict, given: frozenset) -> dict:
+    keepalive, dead = values["keepalive_interval_ms"], values["dead_interval_ms"]
+    if dead <= 2 * keepalive:
+        raise Invalid(f"must be more than 2 x keepalive-interval (2 x {keepalive} = {2 * keepalive} ms),"
+                      f" got {dead}", key="dead-interval")
+    values["peers"] = tuple((host, values["port"] if port is None else port) for host, port in values["peers"])
+    return values
+
+
+def _check_api(values: dict, given: frozenset) -> dict:
+    if values["listen"] is None and values["unix"] is None:
+        raise Invalid("expected at least one of 'listen' or 'unix'")
+    cert, key = values["tls_cert"], values["tls_key"]
+    if (cert is None) != (key is None):
+        missing, present = ("tls_key", "tls_cert") if key is None else ("tls_cert", "tls_key")
+        raise Invalid(f"required when '{present}' is given (both or neither)", key=missing)
+    if cert is not None and values["listen"] is None:
+        raise Invalid("needs 'listen' (TLS applies to the TCP listener)", key="tls_cert")
+    return values
+
+
+def _check_pack_configuration(values: dict, given: frozenset) -> dict:
+    if values["pack"] != PACK.name:
+        raise Invalid(f"expected the name of the pack module ({PACK.name!r}), got {values['pack']!r}", key="pack")
+    return values
+
+
+# --- the tables -----------------------------------------------------------------------------
+
+_NAME = o.string()
+
+PACK = o.ModuleSpec(
+    name="Pack",
+    help="Discovery, alive checks and leadership of the pack members.",
+    cls=PackConfig,
+    required=True,
+    check=_check_pack,
+    options=(
+        o.Option("name", "name", "string", "Name of the pack; members with the same name and secret form a pack.",
+                 _NAME, required=True),
+        o.Option("secret", "secret", "string", "Pre-shared secret that authenticates and encrypts pack messages"
+                 " (VyOS name: pre-shared-secret).", _NAME, required=True, aliases=("pre-shared-secret",)),
+        o.Option("broadcast", "broadcast", "string", "IPv4 address for UDP broadcasts"
+                 " (not needed with mcast-group or peers).", o.ipv4, required=True,
+                 required_unless=("mcast-group", "peers")),
+        o.Option("interface", "interface", "string", "IPv4 address to listen on.", o.ipv4, default="0.0.0.0"),
+        o.Option("port", "port", "integer", "UDP port to listen and send on.",
+                 o.integer(1, 65535), default=5252),
+        o.Option("interval", "interval", "integer", "Discovery/announce period in seconds.",
+                 o.integer(1), default=10, unit="s"),
+        o.Option("pack", "pack", "string", "Role: leader or follower (static, as the seed), or auto (elected).",
+                 o.choice(("leader", "follower", "auto")), default="leader", values=("leader", "follower", "auto")),
+        o.Option("server_name", "server_name", "string", "This member's name in the pack.",
+                 o.string(forbid="/"), default_factory=socket.gethostname, default_text="the host name"),
+        o.Option("keepalive-interval", "keepalive_interval_ms", "integer",
+                 "Time between heartbeat probes in milliseconds (VyOS).", o.integer(100), default=5000, unit="ms"),
+        o.Option("dead-interval", "dead_interval_ms", "integer", "Silence in milliseconds after which a member is"
+                 " Offline; more than 2 x keepalive-interval (VyOS).", o.integer(1), default=20000, unit="ms"),
+        o.Option("mcast-group", "mcast_group", "string", "IPv4 multicast group for discovery (224.0.0.0/4; TTL 1).",
+                 o.ipv4_multicast),
+        o.Option("peers", "peers", "list", "Static unicast peers: 'host' or 'host:port' (port: this module's port).",
+                 o.list_of(o.peer), default=()),
+        o.Option("expected_members", "expected_members", "integer", "Size of the pack; with pack: auto only a side"
+                 " that sees a majority has a leader.", o.integer(1)),
+    ),
+)
+
+API = o.ModuleSpec(
+    name="Api",
+    help="The LXD REST API of this member; at least one of listen and unix.",
+    cls=ApiConfig,
+    check=_check_api,
+    options=(
+        o.Option("listen", "listen", "string", "TCP address 'host:port' (IPv6 in brackets: '[::1]:8443').",
+                 o.listen_address),
+        o.Option("unix", "unix", "string", "Unix socket path.", o.unix_path),
+        o.Option("tls_cert", "tls_cert", "string", "TLS certificate file (PEM); with tls_key, listen is HTTPS.",
+                 o.string()),
+        o.Option("tls_key", "tls_key", "string", "TLS private key file (PEM).", o.string()),
+    ),
+)
+
+PACK_CONFIGURATION = o.ModuleSpec(
+    name="PackConfiguration",
+    help="Synchronize the leader's configuration to the pack followers"
+         " (locally configured modules are not overwritten).",
+    cls=PackConfigurationConfig,
+    check=_check_pack_configuration,
+    options=(
+        o.Option("pack", "pack", "string", "Name of the pack module.", _NAME, default="Pack"),
+        o.Option("ignore_modules", "ignore_modules", "list", "Module names to exclude from the sync.",
+                 o.list_of(_NAME), default=()),
+        o.Option("interval", "interval", "integer", "Seconds between checks whether the leader's configuration"
+                 " changed.", o.integer(1), default=60, unit="s"),
+    ),
+)
+
+#: The known modules by name, in template order. Any other module name is a user module.
+MODULES: Dict[str, o.ModuleSpec] = {spec.name: spec for spec in (PACK, API, PACK_CONFIGURATION)}
+
+#: Every known module's option table: ``OPTIONS["Pack"]`` is a tuple of :class:`Option`.
+OPTIONS: Dict[str, Tuple[o.Option, ...]] = {name: spec.options for name, spec in MODULES.items()}
