@@ -52,11 +52,14 @@ class ApiServer:
     """
 
     def __init__(self, state: ClusterState, *, script: Script | None = None, scripting: bool = True,
-                 strict: bool = False, addresses: list | None = None, max_body: int = MAX_BODY):
+                 strict: bool = False, addresses: list | None = None, max_body: int = MAX_BODY,
+                 writable: bool | str = True):
         self.script = script or Script()
         self.context = ApiContext(state=state, strict=strict, script=self.script, addresses=list(addresses or []))
         self.scripting = scripting
         self.max_body = max_body
+        # A back end that cannot take writes yet gives this text (a str) instead of True.
+        self.writes_refused = None if writable is True else str(writable)
         self.router = build_router()
         self.control_router = control.build_router()
 
@@ -94,6 +97,8 @@ class ApiServer:
                 raise ApiError(413, f"Request body too large (limit {self.max_body} bytes)")
             handler, params = router.resolve(req.method, req.segments)
             require_trust(handler, req.trusted)
+            if self.writes_refused and req.method != "GET" and not self._is_control(req):
+                raise ApiError(501, self.writes_refused)
             if faults:
                 fault = self.script.error(req.method, req.path)
                 if fault is not None:

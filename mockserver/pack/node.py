@@ -263,6 +263,10 @@ class PackNode:
         self.counters[f"received_{message.code.name.lower()}"] += 1
         self._heard_from(message, source, now)
         for record in message.records + message.updates:
+            if record.name == message.sender and record.host in ("", "0.0.0.0"):
+                # A node bound to every interface cannot know which address we reach it by:
+                # the datagram's source says.
+                record = replace(record, host=source[0])
             self._apply(record, now)
         if self._refuting:
             # Whoever doubted us hears the refutation first, before its suspicion expires.

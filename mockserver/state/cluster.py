@@ -110,6 +110,9 @@ class ClusterState:
         self.token_expiry = token_expiry
         # LXD assigns database roles itself; a back end that manages roles (a pack) turns this off.
         self.auto_roles = True
+        # A back end may add to member state (a pack daemon: its counters), given the name;
+        # returning None for a member means "not known here" (another host's member).
+        self.member_state_extra = None
         self._initial = (members, name_prefix, local_address)
         self.certificate_pem, self.key_pem = certificate.generate()
         self.fingerprint = certificate.fingerprint(self.certificate_pem)
@@ -508,7 +511,13 @@ class ClusterState:
             member = self._get_member(name)
             if member.offline:
                 raise ApiError(503, f'Cluster member "{name}" is offline')
-        return {"sysinfo": read_sysinfo(), "storage_pools": {}}
+        if self.member_state_extra is None:
+            return {"sysinfo": read_sysinfo(), "storage_pools": {}}
+        extra = self.member_state_extra(name)
+        if extra is None:
+            raise ApiError(503, f'The state of cluster member "{name}" is served by that member: '
+                                f"ask its API at {member.url}")
+        return {"sysinfo": read_sysinfo(), "storage_pools": {}, "pack": extra}
 
     def change_member_state(self, name: str, action: str, mode: str, force: bool,
                             requestor: dict | None) -> Operation:

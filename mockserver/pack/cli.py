@@ -1,0 +1,100 @@
+"""``pylxd-cluster-daemon``: run one node of a pack, check a configuration, or print templates."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+
+from ..config import ConfigError, load, render_template
+
+DESCRIPTION = """\
+Run one node of a pack: nodes find each other over UDP (broadcast, multicast or static
+peers), check each other's liveness, follow a leader, and each serves the live membership
+through LXD's REST API, so `lxc cluster list`, pylxd and pylxd-cluster work against any node.
+"""
+
+EPILOG = """\
+examples:
+  pylxd-cluster-daemon --print-template > node.yaml     # every module and option, documented
+  pylxd-cluster-daemon --check node.yaml                # validate, print a summary, exit
+  pylxd-cluster-daemon --config node.yaml               # run until SIGTERM/SIGINT (then leave the pack)
+  LXD_SOCKET=/tmp/lab/node1.socket lxc cluster list
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pylxd-cluster-daemon", description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--config", "-c", metavar="FILE", help="run a node with this configuration")
+    what.add_argument("--check", metavar="FILE", help="validate FILE and exit (0 valid, 2 refused)")
+    what.add_argument("--print-template", action="store_true", help="print every module's options and exit")
+    parser.add_argument("--verbose", "-v", action="store_true", help="log every membership change at debug detail")
+    return parser
+
+
+def summary(config) -> str:
+    pack = config.pack
+    channels = [f"broadcast {pack.broadcast}"] if pack.broadcast else []
+    if pack.mcast_group:
+        channels.append(f"multicast {pack.mcast_group}")
+    if pack.peers:
+        channels.append("peers " + ", ".join(f"{h}:{p}" for h, p in pack.peers))
+    lines = [f"node {pack.server_name} of pack '{pack.name}' ({pack.pack}) on {pack.interface}:{pack.port}; "
+             f"{'; '.join(channels)}",
+             f"  keepalive {pack.keepalive_interval_ms} ms, dead after {pack.dead_interval_ms} ms"
+             + (f", expects {pack.expected_members} members" if pack.expected_members else "")]
+    if config.api is not None:
+        if config.api.listen:
+            host, port = config.api.listen
+            lines.append(f"  API on {'https' if config.api.tls_cert else 'http'}://{host}:{port}")
+        if config.api.unix:
+            lines.append(f"  API on unix:{config.api.unix}")
+    else:
+        lines.append("  no Api module: the node serves no API")
+    return "\n".join(lines)
+
+
+async def run(config) -> int:
+    from .daemon import PackDaemon
+
+    daemon = PackDaemon(config)
+    try:
+        await daemon.start()
+    except OSError as exc:
+        print(f"pylxd-cluster-daemon: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"pylxd-cluster daemon: {summary(config)}", flush=True)
+    print("  running; SIGTERM or Ctrl-C leaves the pack", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    await daemon.stop(graceful=True)
+    print("pylxd-cluster daemon: left the pack, stopped", flush=True)
+    return 0
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.print_template:
+        print(render_template())
+        return 0
+    try:
+        config = load(args.check or args.config)
+    except ConfigError as exc:
+        print(f"pylxd-cluster-daemon: {exc}", file=sys.stderr)
+        return 2
+    if args.check:
+        print(f"{args.check}: valid\n{summary(config)}")
+        return 0
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    return asyncio.run(run(config))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

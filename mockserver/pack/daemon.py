@@ -1,0 +1,209 @@
+"""One pack node as a process: its UDP sockets, the protocol core, the cluster state and
+LXD's REST API, on one asyncio loop.
+
+The core (``node``) decides; this module only carries datagrams in and out, runs the
+core's timers, and turns its events into cluster state, so that every read through the
+API (``/1.0/cluster/members``, events, member state) shows the live pack.
+"""
+from __future__ import annotations
+
+import asyncio
+import datetime as _dt
+import logging
+import os
+import time
+
+from ..api import ApiServer
+from ..config import DaemonConfig
+from ..http import HttpTransport
+from ..state import ClusterState, LoopScheduler
+from ..tls import TlsSettings
+from ..wire import now_utc
+from .crypto import Sealer
+from .messages import MemberRecord, Role, Status
+from .node import BROADCAST, MULTICAST, LIVE, LeaderChange, LeaderConflict, MemberChange, NodeSettings, PackNode, Send
+from .udp import UdpEndpoint
+
+log = logging.getLogger("pylxd_cluster.daemon")
+
+ROLES = {"leader": Role.LEADER, "follower": Role.FOLLOWER, "auto": Role.AUTO}
+# The pack's leader shows as LXD shows its database leader; followers hold no role.
+LEADER_ROLES = ["database-leader", "database"]
+# Lifecycle actions of our own (LXD has none for these); see docs/daemon.rst.
+LEADER_CHANGED = "cluster-leader-changed"
+LEADER_CONFLICT = "cluster-leader-conflict"
+# What a pack daemon implements of LXD's API (reads), and its own extension.
+DAEMON_EXTENSIONS = (
+    "etag", "operation_description", "clustering", "event_lifecycle", "projects", "event_location",
+    "clustering_roles", "clustering_architecture", "api_filtering", "clustering_description",
+    "clustering_failure_domains", "clustering_groups", "cluster_member_state", "pack_membership",
+)
+WRITES_REFUSED = ("Cluster-wide writes are not available on a pack daemon yet (they come with configuration "
+                  "sync); read the pack through GET requests")
+
+
+def node_settings(config: DaemonConfig) -> NodeSettings:
+    pack, api = config.pack, config.api
+    api_address = ""
+    if api is not None and api.listen is not None:
+        host, port = api.listen
+        api_address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return NodeSettings(
+        pack.server_name, pack.interface, pack.port, role=ROLES[pack.pack],
+        keepalive=pack.keepalive_interval_ms / 1000, dead_interval=pack.dead_interval_ms / 1000,
+        announce_interval=float(pack.interval), broadcast=pack.broadcast is not None,
+        multicast=pack.mcast_group is not None, peers=tuple(pack.peers), expected_members=pack.expected_members,
+        api=api_address)
+
+
+class PackDaemon:
+    """Run with ``await daemon.start()`` then ``await daemon.wait_closed()``; ``stop()`` leaves
+    the pack gracefully (the others mark it Offline at once)."""
+
+    def __init__(self, config: DaemonConfig):
+        self.config = config
+        self.settings = node_settings(config)
+        self.state = ClusterState(0)
+        self.node: PackNode | None = None
+        self.udp: UdpEndpoint | None = None
+        self.http: HttpTransport | None = None
+        self._wake = asyncio.Event()
+        self._closed = asyncio.Event()
+        self._ticker: asyncio.Task | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wall_offset = 0.0
+
+    # ---- life -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Raises: UdpError or OSError when a socket cannot be bound."""
+        self._loop = asyncio.get_running_loop()
+        self._wall_offset = time.time() - self._loop.time()
+        pack = self.config.pack
+        self.udp = UdpEndpoint(interface=pack.interface, port=pack.port, broadcast=pack.broadcast,
+                               multicast_group=pack.mcast_group, on_datagram=self._on_datagram)
+        await self.udp.start()
+        self.state.scheduler = LoopScheduler(self._loop)
+        self.state.adopt_pack(self.settings.name, self.settings.api or f"{pack.interface}:{pack.port}")
+        self.state.member_state_extra = self._member_state_extra
+        api = ApiServer(self.state, scripting=False, writable=WRITES_REFUSED)
+        api.context.extensions = DAEMON_EXTENSIONS
+        if self.config.api is not None:
+            self.http = HttpTransport(api, listen=[self.config.api.listen] if self.config.api.listen else [],
+                                      unix=self.config.api.unix, tls=self._tls())
+            await self.http.start()
+        boot = int(time.time() * 1000)
+        self.node = PackNode(self.settings, Sealer.for_pack(pack.secret, pack.name), boot=boot,
+                             now=self._loop.time(), wall_offset=self._wall_offset)
+        self._apply(self.node.start(self._loop.time()))
+        self._ticker = asyncio.ensure_future(self._run_timers())
+
+    def _tls(self) -> TlsSettings | None:
+        api = self.config.api
+        if not api.tls_cert:
+            return None
+        with open(api.tls_cert) as cert, open(api.tls_key) as key:
+            return TlsSettings(cert.read(), key.read())
+
+    async def stop(self, graceful: bool = True) -> None:
+        if self.node is not None and graceful and not self.node.left:
+            self._apply(self.node.leave(self._loop.time()))
+            await asyncio.sleep(0.05)  # let the LEAVE datagrams go out before the socket closes
+        if self._ticker is not None:
+            self._ticker.cancel()
+        if self.udp is not None:
+            await self.udp.close()
+        if self.http is not None:
+            await self.http.stop()
+        self._closed.set()
+
+    async def wait_closed(self) -> None:
+        await self._closed.wait()
+
+    # ---- carrying datagrams and timers ----------------------------------------------------
+
+    def _on_datagram(self, data: bytes, source: tuple) -> None:
+        self._apply(self.node.receive(data, source, self._loop.time()))
+        self._wake.set()
+
+    async def _run_timers(self) -> None:
+        while True:
+            delay = max(0.0, self.node.next_deadline() - self._loop.time())
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), delay)
+            except asyncio.TimeoutError:
+                pass
+            self._apply(self.node.tick(self._loop.time()))
+
+    def _apply(self, effects: list) -> None:
+        for effect in effects:
+            if isinstance(effect, Send):
+                self._send(effect)
+            elif isinstance(effect, MemberChange):
+                self._member_changed(effect)
+            elif isinstance(effect, LeaderChange):
+                self._leader_changed(effect)
+            elif isinstance(effect, LeaderConflict):
+                self._leader_conflict(effect)
+
+    def _send(self, send: Send) -> None:
+        if send.to == BROADCAST:
+            self.udp.send_broadcast(send.datagram)
+        elif send.to == MULTICAST:
+            self.udp.send_multicast(send.datagram)
+        else:
+            self.udp.send_unicast(send.datagram, tuple(send.to))
+
+    # ---- events into cluster state --------------------------------------------------------
+
+    def _wall(self, monotonic: float) -> _dt.datetime:
+        return _dt.datetime.fromtimestamp(monotonic + self._wall_offset, _dt.timezone.utc)
+
+    def _member_changed(self, change: MemberChange) -> None:
+        record: MemberRecord = change.member
+        peer = self.node.peers.get(record.name)
+        heard = self._wall(peer.last_heard) if peer is not None else now_utc()
+        offline_message = None
+        if record.status == Status.LEFT:
+            offline_message = f"Left the pack at {heard:%Y-%m-%d %H:%M:%S} UTC"
+        self.state.observe_member(record.name, address=record.api or f"{record.host}:{record.port}",
+                                  online=record.status in LIVE, heartbeat=heard, offline_message=offline_message)
+        what = "restarted" if change.restarted else record.status.name.lower()
+        log.info("member %s %s (incarnation %d)", record.name, what, record.incarnation)
+
+    def _leader_changed(self, change: LeaderChange) -> None:
+        if change.previous:
+            self.state.set_roles(change.previous, [], False, note=self._note(change.previous))
+        if change.leader:
+            self.state.set_roles(change.leader, LEADER_ROLES, True, note=self._note(change.leader))
+        source = f"/1.0/cluster/members/{change.leader}" if change.leader else "/1.0/cluster"
+        self.state.emit(LEADER_CHANGED, source, {"leader": change.leader, "previous": change.previous,
+                                                 "term": change.term})
+        log.info("leader: %s (term %d; was %s)", change.leader or "none", change.term, change.previous or "none")
+
+    def _note(self, name: str) -> str | None:
+        if name in self.node.conflict:
+            return f"Conflicting static leaders: {', '.join(self.node.conflict)}"
+        return None
+
+    def _leader_conflict(self, conflict: LeaderConflict) -> None:
+        for name in self.state.member_names():
+            member = self.state.members[name]
+            self.state.set_roles(name, member.roles, member.database, note=self._note(name))
+        if conflict.leaders:
+            self.state.emit(LEADER_CONFLICT, "/1.0/cluster", {"leaders": list(conflict.leaders)})
+            log.warning("conflicting static leaders in the pack: %s (each is configured with pack: leader)",
+                        ", ".join(conflict.leaders))
+        else:
+            log.info("leader conflict resolved")
+
+    def _member_state_extra(self, name: str) -> dict | None:
+        """This node's pack counters in its member state; other members are asked for theirs."""
+        if name != self.settings.name or self.node is None:
+            return None
+        counters = dict(self.node.counters)
+        if self.udp is not None:
+            counters.update({f"udp_{key}": value for key, value in self.udp.counters.items()})
+        return {"incarnation": self.node.incarnation, "leader": self.node.leader, "term": self.node.term,
+                "counters": dict(sorted(counters.items())), "pid": os.getpid()}
