@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: venv system-deps demo test docs bench clean
+.PHONY: venv system-deps demo demo-mock test docs bench clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,12 @@ system-deps:
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends lxd-client; }
 
+# The main job: a 3-node pack of reference daemons on loopback.
 demo: venv
+	$(PY) docs/examples/pack_demo.py
+
+# The mock server walked with the SDK and the CLI.
+demo-mock: venv
 	$(PY) docs/examples/demo.py
 
 test: venv system-deps

@@ -18,7 +18,7 @@ from ..config import DaemonConfig
 from ..http import HttpTransport
 from ..state import ClusterState, LoopScheduler
 from ..tls import TlsSettings
-from ..wire import now_utc
+from ..wire import go_timestamp, now_utc
 from .crypto import Sealer
 from .messages import MemberRecord, Role, Status
 from .node import BROADCAST, MULTICAST, LIVE, LeaderChange, LeaderConflict, MemberChange, NodeSettings, PackNode, Send
@@ -205,5 +205,11 @@ class PackDaemon:
         counters = dict(self.node.counters)
         if self.udp is not None:
             counters.update({f"udp_{key}": value for key, value in self.udp.counters.items()})
+        now = self._loop.time()
+        members = {peer_name: {"status": peer.record.status.name.lower(), "incarnation": peer.record.incarnation,
+                               "last_heard": go_timestamp(self._wall(peer.last_heard)),
+                               "last_heard_seconds": round(now - peer.last_heard, 3)}
+                   for peer_name, peer in sorted(self.node.peers.items())}
         return {"incarnation": self.node.incarnation, "leader": self.node.leader, "term": self.node.term,
+                "conflict": list(self.node.conflict), "members": members,
                 "counters": dict(sorted(counters.items())), "pid": os.getpid()}

@@ -118,7 +118,10 @@ def run(args, client: Client) -> str:
         member = members_api.get(args.name)
         return output.render(member, "yaml" if args.format == "table" else args.format, None)
     if args.command == "status":
-        data = status.status_data(client.server_name, members_api.all(), client.cluster.groups.all())
+        pack = None
+        if client.has_api_extension("pack_membership"):  # a pack daemon: it knows when it last heard each member
+            pack = members_api.state(client.server_name).extra.get("pack")
+        data = status.status_data(client.server_name, members_api.all(), client.cluster.groups.all(), pack)
         return output.render(data, args.format, status.status_report)
     if args.command == "groups":
         return output.render(client.cluster.groups.all(), args.format, display.groups_table)
