@@ -9,9 +9,9 @@ import os
 from aiohttp import web
 from aiohttp.web_exceptions import HTTPRequestEntityTooLarge
 
-from .api import ApiRequest, ApiServer, StreamEvents, WaitForOperation
+from .api import ApiRequest, ApiServer, ForwardTo, StreamEvents, WaitForOperation
 from .tls import TlsSettings, peer_fingerprint
-from .wire import error_reply, go_json, sync_reply
+from .wire import Reply, error_reply, go_json, sync_reply
 
 log = logging.getLogger(__name__)
 
@@ -113,9 +113,25 @@ class HttpTransport:
         result = self.api.handle(req)
         if isinstance(result, WaitForOperation):
             result = await self._wait(result)
+        elif isinstance(result, ForwardTo):
+            result = await self._forward(request, result)
         elif isinstance(result, StreamEvents):
             return await self._stream(request, result)
         return web.Response(status=result.status, body=result.body, headers=result.headers)
+
+    async def _forward(self, request: web.Request, forward: ForwardTo):
+        from aiohttp import ClientError, ClientSession, ClientTimeout
+
+        url = f"http://{forward.address}{request.rel_url}"
+        try:
+            async with ClientSession(timeout=ClientTimeout(total=5)) as session:
+                async with session.request(request.method, url, headers={"Accept": "application/json"}) as reply:
+                    body = await reply.read()
+                    headers = {k: v for k, v in reply.headers.items() if k.lower() in ("content-type", "etag")}
+                    return Reply(reply.status, body, headers)
+        except (ClientError, asyncio.TimeoutError, OSError) as exc:
+            return error_reply(503, f'Cannot reach cluster member "{forward.member}" at {forward.address}: '
+                                    f"{exc or type(exc).__name__}")
 
     async def _wait(self, wait: WaitForOperation):
         loop = asyncio.get_running_loop()

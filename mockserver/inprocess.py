@@ -16,7 +16,7 @@ import re
 import time
 from urllib.parse import parse_qsl, urlsplit
 
-from .api import ApiRequest, ApiServer, StreamEvents, WaitForOperation
+from .api import ApiRequest, ApiServer, ForwardTo, StreamEvents, WaitForOperation
 from .mock import MockCluster
 from .scripting import Script
 from .state import ClusterState, DeferredScheduler
@@ -87,6 +87,8 @@ class InProcessMock(MockCluster):
         scheduler.drain()
         if isinstance(result, WaitForOperation):
             result = sync_reply(result.operation.to_api())
+        elif isinstance(result, ForwardTo):
+            result = error_reply(503, "Forwarding to another member needs a real server")
         elif isinstance(result, StreamEvents):
             result = error_reply(501, "Event streams need a real server: use MockCluster instead of InProcessMock")
         return result.status, result.headers, result.body

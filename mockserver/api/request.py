@@ -70,3 +70,12 @@ class StreamEvents:
     """Upgrade to a websocket that streams events of ``types``."""
 
     types: tuple
+
+
+@dataclass
+class ForwardTo:
+    """Answer with what another member's API (``address``, host:port) answers to the same
+    request, as LXD forwards requests about a member to that member."""
+
+    address: str
+    member: str

@@ -86,6 +86,7 @@ class PackDaemon:
         self.state.scheduler = LoopScheduler(self._loop)
         self.state.adopt_pack(self.settings.name, self.settings.api or f"{pack.interface}:{pack.port}")
         self.state.member_state_extra = self._member_state_extra
+        self.state.member_api = self._member_api
         api = ApiServer(self.state, scripting=False, writable=WRITES_REFUSED)
         api.context.extensions = DAEMON_EXTENSIONS
         if self.config.api is not None:
@@ -197,6 +198,10 @@ class PackDaemon:
                         ", ".join(conflict.leaders))
         else:
             log.info("leader conflict resolved")
+
+    def _member_api(self, name: str) -> str | None:
+        peer = self.node.peers.get(name) if self.node is not None else None
+        return peer.record.api if peer is not None else None
 
     def _member_state_extra(self, name: str) -> dict | None:
         """This node's pack counters in its member state; other members are asked for theirs."""

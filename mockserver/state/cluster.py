@@ -113,6 +113,8 @@ class ClusterState:
         # A back end may add to member state (a pack daemon: its counters), given the name;
         # returning None for a member means "not known here" (another host's member).
         self.member_state_extra = None
+        # A back end whose members run elsewhere says where to forward reads about them.
+        self.member_api = None
         self._initial = (members, name_prefix, local_address)
         self.certificate_pem, self.key_pem = certificate.generate()
         self.fingerprint = certificate.fingerprint(self.certificate_pem)
@@ -500,6 +502,25 @@ class ClusterState:
                                   "delete it with force=1")
             self._drop_member(name)
             self._lifecycle("cluster-member-removed", self._member_source(name), requestor)
+
+    def forward_address(self, name: str) -> str | None:
+        """The API address (host:port) that answers for ``name``, if not this server.
+
+        Raises:
+            ApiError: 404 unknown; 503 offline (it cannot be asked).
+        """
+        if self.member_api is None:
+            return None
+        with self.lock:
+            member = self._get_member(name)
+            if name == self.local_name:
+                return None
+            if member.offline:
+                raise ApiError(503, f'Cluster member "{name}" is offline')
+        address = self.member_api(name)
+        if not address:
+            raise ApiError(503, f'Cluster member "{name}" serves no TCP API to forward the request to')
+        return address
 
     def member_state(self, name: str) -> dict:
         """ClusterMemberState with this host's real sysinfo.

@@ -4,7 +4,7 @@ from __future__ import annotations
 from ...wire import async_reply, sync_reply
 from .. import filters, schemas
 from ..context import ApiContext
-from ..request import ApiRequest
+from ..request import ApiRequest, ForwardTo
 from .common import check_if_match
 
 
@@ -61,6 +61,9 @@ def delete_member(ctx: ApiContext, req: ApiRequest, name: str):
 
 
 def get_member_state(ctx: ApiContext, req: ApiRequest, name: str):
+    address = ctx.state.forward_address(name)
+    if address is not None:
+        return ForwardTo(address, name)
     return sync_reply(ctx.state.member_state(name))
 
 
