@@ -121,7 +121,6 @@ class Peer:
     boot: int
     last_heard: float          # when we last had direct or relayed evidence it was alive
     since: float               # when it took its current status
-    suspect_deadline: float | None = None
     told_at: float = float("-inf")
 
 
@@ -189,6 +188,7 @@ class PackNode:
         # Kept up to date as records change, so that per-message work does not grow with N.
         self._live: set[str] = set()
         self._live_by_role: dict[Role, set] = {role: set() for role in Role}
+        self._suspects: dict[str, float] = {}  # name -> when its suspicion runs out
 
     # ---- views ---------------------------------------------------------------------------
 
@@ -220,7 +220,8 @@ class PackNode:
         if self._probe and not self._probe.acked:
             deadlines.append(self._probe.started + (self.settings.keepalive if self._probe.indirect_sent
                                                     else self.settings.probe_timeout))
-        deadlines += [p.suspect_deadline for p in self.peers.values() if p.suspect_deadline is not None]
+        if self._suspects:
+            deadlines.append(min(self._suspects.values()))
         return min(deadlines)
 
     # ---- entry points --------------------------------------------------------------------
@@ -299,9 +300,8 @@ class PackNode:
         if now >= self._next_probe:
             self._next_probe = max(self._next_probe + s.keepalive, now)
             self._probe_next(now)
-        for name, peer in list(self.peers.items()):
-            if peer.suspect_deadline is not None and now >= peer.suspect_deadline:
-                self._set_record(replace(peer.record, status=Status.DEAD), now)
+        for name in [n for n, deadline in self._suspects.items() if now >= deadline]:
+            self._set_record(replace(self.peers[name].record, status=Status.DEAD), now)
         for probe_id in [i for i, relay in self._relays.items() if relay.expires <= now]:
             del self._relays[probe_id]
         if now >= self._next_gossip:
@@ -534,7 +534,7 @@ class PackNode:
                 self._add(record, now)
             else:
                 self.peers[record.name] = Peer(record, 0, now, now)
-                self._track(record)
+                self._track(record, now)
                 self._effects.append(MemberChange(record, None))
             return
         known = peer.record
@@ -552,11 +552,15 @@ class PackNode:
         elif record.status == Status.ALIVE and known.status == Status.ALIVE and record.address == known.address \
                 and record.api == known.api and record.role == known.role:
             peer.record = record  # only the incarnation moved (a refutation we already believed)
-            self._track(record)
+            self._track(record, now)
             return
         self._set_record(record, now)
 
-    def _track(self, record: MemberRecord) -> None:
+    def _track(self, record: MemberRecord, now: float) -> None:
+        if record.status == Status.SUSPECT:
+            self._suspects.setdefault(record.name, now + self.settings.suspicion_timeout)
+        else:
+            self._suspects.pop(record.name, None)
         for names in self._live_by_role.values():
             names.discard(record.name)
         if record.status in LIVE:
@@ -567,22 +571,21 @@ class PackNode:
 
     def _add(self, record: MemberRecord, now: float) -> None:
         self.peers[record.name] = Peer(record, 0, now, now)
-        self._track(record)
-        if record.status == Status.SUSPECT:
-            self.peers[record.name].suspect_deadline = now + self.settings.suspicion_timeout
+        self._track(record, now)
         self._queue_news(record)
         self._effects.append(MemberChange(record, None))
 
     def _set_record(self, record: MemberRecord, now: float) -> None:
         peer = self.peers[record.name]
         previous = peer.record.status
+        if previous == Status.SUSPECT and record.status == Status.SUSPECT:
+            self._suspects.pop(record.name, None)  # a new suspicion (higher incarnation) runs afresh
         peer.record = record
-        self._track(record)
+        self._track(record, now)
         if record.status != previous:
             peer.since = now
         if record.status == Status.ALIVE:
             peer.last_heard = max(peer.last_heard, now)
-        peer.suspect_deadline = now + self.settings.suspicion_timeout if record.status == Status.SUSPECT else None
         self._queue_news(record)
         if record.status != previous:
             self.counters[f"marked_{record.status.name.lower()}"] += 1
