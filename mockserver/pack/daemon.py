@@ -135,7 +135,11 @@ class PackDaemon:
                 await asyncio.wait_for(self._wake.wait(), delay)
             except asyncio.TimeoutError:
                 pass
-            self._apply(self.node.tick(self._loop.time()))
+            try:
+                self._apply(self.node.tick(self._loop.time()))
+            except Exception:  # a bug must not stop the node's timers: say so and go on
+                log.exception("error in the protocol timers; continuing")
+                await asyncio.sleep(self.settings.keepalive)
 
     def _apply(self, effects: list) -> None:
         for effect in effects:
