@@ -74,8 +74,8 @@ class StreamEvents:
 
 @dataclass
 class ForwardTo:
-    """Answer with what another member's API (``address``, host:port) answers to the same
-    request, as LXD forwards requests about a member to that member."""
+    """Answer with what another member's API (``address``: scheme://host:port, or host:port
+    for http) answers to the same request, as LXD forwards requests about a member to it."""
 
     address: str
     member: str

@@ -38,6 +38,9 @@ and the validation are both generated from them.
 """
 from __future__ import annotations
 
+# Member names travel in pack datagrams as a length byte and the name (mockserver.pack.messages).
+MAX_NAME_BYTES = 64
+
 import dataclasses
 import socket
 from typing import Dict, Optional, Tuple
@@ -156,7 +159,8 @@ PACK = o.ModuleSpec(
         o.Option("pack", "pack", "string", "Role: leader or follower (static, as the seed), or auto (elected).",
                  o.choice(("leader", "follower", "auto")), default="leader", values=("leader", "follower", "auto")),
         o.Option("server_name", "server_name", "string", "This member's name in the pack.",
-                 o.string(forbid="/"), default_factory=socket.gethostname, default_text="the host name"),
+                 o.string(forbid="/", max_bytes=MAX_NAME_BYTES), default_factory=socket.gethostname,
+                 default_text="the host name"),
         o.Option("keepalive-interval", "keepalive_interval_ms", "integer",
                  "Time between heartbeat probes in milliseconds (VyOS).", o.integer(100), default=5000, unit="ms"),
         o.Option("dead-interval", "dead_interval_ms", "integer", "Silence in milliseconds after which a member is"

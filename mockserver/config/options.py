@@ -67,15 +67,20 @@ def integer(minimum: Optional[int] = None, maximum: Optional[int] = None) -> Con
     return convert
 
 
-def string(*, empty: bool = False, forbid: str = "") -> Converter:
-    """A str; not empty unless ``empty``; none of the characters in ``forbid``."""
+def string(*, empty: bool = False, forbid: str = "", max_bytes: int | None = None) -> Converter:
+    """A str; not empty unless ``empty``; none of the characters in ``forbid``; at most
+    ``max_bytes`` bytes of UTF-8 (a name that travels in pack datagrams)."""
     expected = "a string" if empty else "a non-empty string"
     if forbid:
         expected += " without " + " or ".join(repr(c) for c in forbid)
+    if max_bytes is not None:
+        expected += f" of at most {max_bytes} bytes"
 
     def convert(value: Any) -> str:
         if not isinstance(value, str) or (not empty and not value) or any(c in value for c in forbid):
             raise _bad(expected, value)
+        if max_bytes is not None and len(value.encode()) > max_bytes:
+            raise _bad(expected, f"{len(value.encode())} bytes")
         return value
 
     return convert

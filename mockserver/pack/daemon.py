@@ -11,6 +11,7 @@ import asyncio
 import datetime as _dt
 import logging
 import os
+import socket
 import time
 
 from ..api import ApiServer
@@ -47,13 +48,29 @@ def node_settings(config: DaemonConfig) -> NodeSettings:
     api_address = ""
     if api is not None and api.listen is not None:
         host, port = api.listen
-        api_address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        scheme = "https" if api.tls_cert else "http"
+        api_address = f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
     return NodeSettings(
         pack.server_name, pack.interface, pack.port, role=ROLES[pack.pack],
         keepalive=pack.keepalive_interval_ms / 1000, dead_interval=pack.dead_interval_ms / 1000,
         announce_interval=float(pack.interval), broadcast=pack.broadcast is not None,
-        multicast=pack.mcast_group is not None, peers=tuple(pack.peers), expected_members=pack.expected_members,
-        api=api_address)
+        multicast=pack.mcast_group is not None, peers=tuple(_resolve(peer) for peer in pack.peers),
+        expected_members=pack.expected_members, api=api_address)
+
+
+def _host_port(api: str) -> str:
+    """"http://127.0.0.11:8443" -> "127.0.0.11:8443" (LXD shows members' addresses as https://host:port)."""
+    return api.partition("://")[2] if "://" in api else api
+
+
+def _resolve(peer: tuple) -> tuple:
+    """Peers given by name are resolved once, so that they match the addresses members
+    report (a name that does not resolve is kept: it may resolve later)."""
+    host, port = peer
+    try:
+        return (socket.gethostbyname(host), port)
+    except OSError:
+        return (host, port)
 
 
 class PackDaemon:
@@ -84,7 +101,7 @@ class PackDaemon:
                                multicast_group=pack.mcast_group, on_datagram=self._on_datagram)
         await self.udp.start()
         self.state.scheduler = LoopScheduler(self._loop)
-        self.state.adopt_pack(self.settings.name, self.settings.api or f"{pack.interface}:{pack.port}")
+        self.state.adopt_pack(self.settings.name, _host_port(self.settings.api) or f"{pack.interface}:{pack.port}")
         self.state.member_state_extra = self._member_state_extra
         self.state.member_api = self._member_api
         api = ApiServer(self.state, scripting=False, writable=WRITES_REFUSED)
@@ -172,7 +189,7 @@ class PackDaemon:
         offline_message = None
         if record.status == Status.LEFT:
             offline_message = f"Left the pack at {heard:%Y-%m-%d %H:%M:%S} UTC"
-        self.state.observe_member(record.name, address=record.api or f"{record.host}:{record.port}",
+        self.state.observe_member(record.name, address=_host_port(record.api) or f"{record.host}:{record.port}",
                                   online=record.status in LIVE, heartbeat=heard, offline_message=offline_message)
         what = "restarted" if change.restarted else record.status.name.lower()
         log.info("member %s %s (incarnation %d)", record.name, what, record.incarnation)

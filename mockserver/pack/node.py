@@ -380,10 +380,12 @@ class PackNode:
                            records=(self.record,))
 
     def _announce_periodically(self, now: float) -> None:
-        # Newcomers announce themselves, so the pack need not: only the leader (or a node
-        # that knows nobody alive) re-announces, to find packs split off by a partition.
+        # Newcomers announce themselves, so the pack need not: one member per connected
+        # part re-announces, to find parts split off by a partition. That is the leader, or
+        # with no leader the lowest-named live member (each part has one).
         alone = self.alive_count() == 1
-        if self.leader == self.settings.name or alone:
+        announcer = self.leader or min(self._live | {self.settings.name})
+        if announcer == self.settings.name or alone:
             self._announce(now, want_state=alone, every_peer=False)
         else:
             self._announce_to_lost_peers(now)

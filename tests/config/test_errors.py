@@ -132,8 +132,8 @@ def test_unknown_key_without_a_suggestion_lists_the_keys(refused):
     ("interface: 300.1.1.1", "interface", "expected an IPv4 address, got '300.1.1.1'"),
     ("interface: eth0", "interface", "expected an IPv4 address, got 'eth0'"),
     ("interface: '::1'", "interface", "expected an IPv4 address, got '::1'"),
-    ("server_name: a/b", "server_name", "expected a non-empty string without '/', got 'a/b'"),
-    ("server_name: ''", "server_name", "expected a non-empty string without '/', got ''"),
+    ("server_name: a/b", "server_name", "expected a non-empty string without '/' of at most 64 bytes, got 'a/b'"),
+    ("server_name: ''", "server_name", "expected a non-empty string without '/' of at most 64 bytes, got ''"),
     ("mcast-group: 10.0.0.1", "mcast-group", "expected an IPv4 multicast address (224.0.0.0/4), got '10.0.0.1'"),
     ("mcast-group: ff02::1", "mcast-group", "expected an IPv4 multicast address (224.0.0.0/4), got 'ff02::1'"),
     ("peers: 10.0.0.2", "peers", "expected a list, got '10.0.0.2'"),
@@ -279,3 +279,13 @@ def test_the_error_is_a_value_error():
     with pytest.raises(ValueError):
         parse(EXAMPLE.replace("port: 5252", "port: x"))
     assert issubclass(ConfigError, ValueError)
+
+
+def test_server_name_longer_than_the_wire_allows_is_refused():
+    from mockserver.config import ConfigError, parse
+
+    text = "- Pack:\n    name: lab\n    secret: s\n    broadcast: 127.255.255.255\n    server_name: " + "n" * 65 + "\n"
+    with pytest.raises(ConfigError) as caught:
+        parse(text, "node.yaml")
+    assert str(caught.value) == ("node.yaml: module Pack, key 'server_name': expected a non-empty string without '/' "
+                                 "of at most 64 bytes, got '65 bytes'")

@@ -79,5 +79,5 @@ def test_sphinx_builds_the_docs_without_warnings(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert (tmp_path / "html" / "index.html").is_file()
-    for page in ("quickstart", "sdk", "mockserver", "cli", "testing", "api"):
+    for page in ("quickstart", "sdk", "mockserver", "daemon", "cli", "testing", "api"):
         assert (tmp_path / "html" / f"{page}.html").is_file(), page

@@ -232,3 +232,15 @@ def test_authentic_but_malformed_plaintext_is_dropped():
         pack.net.inject(node.sealer.seal(plaintext), ("127.0.0.99", 5252), pack.addresses["node1"])
     pack.run(0.01)
     assert node.counters["dropped_malformed"] == 4
+
+
+def test_leaderless_halves_find_each_other_after_a_heal():
+    """A pack of followers has no leader to re-announce: its lowest-named member does."""
+    pack = Pack(names=("node1", "node2", "node3", "node4"), role=Role.FOLLOWER)
+    pack.run(2.0)
+    pack.net.partition({"node1", "node2"}, {"node3", "node4"})
+    pack.run(DEAD * 3)
+    assert pack.status("node1", "node3") == Status.DEAD and pack.status("node3", "node1") == Status.DEAD
+    pack.net.heal()
+    pack.run(pack.node("node1").settings.announce_interval + 3.0)
+    assert all(everyone_sees(pack, n, Status.ALIVE) for n in pack.alive())
