@@ -149,6 +149,10 @@ class _News:
 
 
 LIVE = (Status.ALIVE, Status.SUSPECT)
+# Every counter a node keeps, so that readers see zeros rather than missing keys.
+COUNTERS = ("sent", "received", "dropped_truncated", "dropped_not_pack", "dropped_version", "dropped_auth",
+            "dropped_malformed", "dropped_replay", "dropped_stale", "dropped_own", "dropped_name_conflict",
+            "marked_suspect", "marked_dead", "marked_left", "marked_alive", "refuted", "elections_won")
 SMALL_PACK = 8
 URGENT_FANOUT = 3
 
@@ -166,7 +170,7 @@ class PackNode:
         self.rng = rng or random.Random()
         self.started = now
         self.peers: dict[str, Peer] = {}
-        self.counters: collections.Counter = collections.Counter()
+        self.counters: collections.Counter = collections.Counter(dict.fromkeys(COUNTERS, 0))
         self.leader = ""
         self.term = 0
         self.conflict: tuple = ()
@@ -189,6 +193,10 @@ class PackNode:
         self._live: set[str] = set()
         self._live_by_role: dict[Role, set] = {role: set() for role in Role}
         self._suspects: dict[str, float] = {}  # name -> when its suspicion runs out
+        # No claim before this time: at start, after regaining a quorum, and after hearing
+        # of a leader we cannot see yet, we first give the pack's leader time to reach us.
+        self._claim_after = now + settings.election_grace
+        self._had_quorum = True
 
     # ---- views ---------------------------------------------------------------------------
 
@@ -630,7 +638,11 @@ class PackNode:
         if leader != self.settings.name:
             peer = self.peers.get(leader)
             if peer is None or peer.record.status not in LIVE:
-                return  # a claim for a member we consider gone is stale news
+                if term > self.term:
+                    # A leader we cannot see yet (we are merging after a partition): wait
+                    # for it rather than claim, or we would unseat it when it reaches us.
+                    self._claim_after = max(self._claim_after, now + self.settings.election_grace)
+                return
         if term > self.term or (term == self.term and (not self.leader or leader < self.leader)):
             self._set_leader(leader, term)
 
@@ -651,11 +663,15 @@ class PackNode:
             return
         if self.leader and self.leader != self.settings.name and self.leader not in self._live:
             self._set_leader("", self.term)
-        if not self.has_quorum():
+        quorum = self.has_quorum()
+        if quorum and not self._had_quorum:
+            self._claim_after = max(self._claim_after, now + self.settings.election_grace)
+        self._had_quorum = quorum
+        if not quorum:
             if self.leader:
                 self._set_leader("", self.term)
             return
-        if self.leader or self.settings.role != Role.AUTO or now - self.started < self.settings.election_grace:
+        if self.leader or self.settings.role != Role.AUTO or now < self._claim_after:
             return
         candidates = self._live_by_role[Role.AUTO] | {self.settings.name}
         if min(candidates) == self.settings.name:

@@ -244,3 +244,20 @@ def test_leaderless_halves_find_each_other_after_a_heal():
     pack.net.heal()
     pack.run(pack.node("node1").settings.announce_interval + 3.0)
     assert all(everyone_sees(pack, n, Status.ALIVE) for n in pack.alive())
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_isolated_leader_returning_from_a_partition_does_not_take_over(seed):
+    pack = Pack(expected=3, seed=seed)
+    pack.run(2.0)
+    assert pack.node("node2").leader == "node1"
+    pack.net.partition({"node1"}, {"node2", "node3"})
+    pack.run(DEAD * 3)
+    assert {pack.node(n).leader for n in ("node2", "node3")} == {"node2"} and pack.node("node1").leader == ""
+    healed = pack.net.now
+    pack.net.heal()
+    pack.run(pack.node("node1").settings.announce_interval + 3.0)
+    assert {pack.node(n).leader for n in pack.alive()} == {"node2"}
+    unseated = [(t, n, e) for t, n, e in pack.events
+                if t > healed and isinstance(e, LeaderChange) and n in ("node2", "node3")]
+    assert unseated == []
