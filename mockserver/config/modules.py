@@ -162,7 +162,8 @@ PACK = o.ModuleSpec(
                  o.string(forbid="/", max_bytes=MAX_NAME_BYTES), default_factory=socket.gethostname,
                  default_text="the host name"),
         o.Option("keepalive-interval", "keepalive_interval_ms", "integer",
-                 "Time between heartbeat probes in milliseconds (VyOS).", o.integer(100), default=5000, unit="ms"),
+                 "Time between heartbeat probes in milliseconds (VyOS; VyOS itself requires at least 100).",
+                 o.integer(50), default=5000, unit="ms"),
         o.Option("dead-interval", "dead_interval_ms", "integer", "Silence in milliseconds after which a member is"
                  " Offline; more than 2 x keepalive-interval (VyOS).", o.integer(1), default=20000, unit="ms"),
         o.Option("mcast-group", "mcast_group", "string", "IPv4 multicast group for discovery (224.0.0.0/4; TTL 1).",

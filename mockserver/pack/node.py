@@ -7,8 +7,8 @@ to :meth:`PackNode.start`, :meth:`~PackNode.receive`, :meth:`~PackNode.tick` and
 (the daemon), in unit tests with a fake clock, and in simulations of thousands of nodes.
 
 Failure detection is SWIM with suspicion, as in memberlist: every ``keepalive`` period a
-node probes one member (round robin over a shuffled list) and expects an ACK within half
-a period; failing that, it asks ``indirect_checks`` other members to probe it; with no ACK
+node probes one member and expects an ACK within half a period (the targets rotate so that
+each member is probed once per period, see ``_next_target``); failing that, it asks ``indirect_checks`` other members to probe it; with no ACK
 by the end of the period the member is suspected. A suspect that does not refute (by
 announcing a higher incarnation) within the suspicion timeout is declared dead. So each
 node sends a constant number of probes per period whatever the pack's size.
@@ -25,6 +25,7 @@ term always wins and equal terms go to the lower name, so a returning former lea
 """
 from __future__ import annotations
 
+import bisect
 import collections
 import math
 import random
@@ -68,7 +69,8 @@ class NodeSettings:
     @property
     def suspicion_timeout(self) -> float:
         # A member dies at most just after an answered probe; the next probe of it comes
-        # within 2 periods (round robin) and fails by the end of the 3rd. Suspicion then
+        # within 2 periods (each member is probed once per period) and fails by the end of
+        # the 3rd. Suspicion then
         # runs this long, so a dead member is Offline within dead-interval, and everywhere
         # within dead-interval + keepalive once gossip carries it. At least one period, so
         # that a suspect that is alive has time to refute.
@@ -153,7 +155,6 @@ LIVE = (Status.ALIVE, Status.SUSPECT)
 COUNTERS = ("sent", "received", "dropped_truncated", "dropped_not_pack", "dropped_version", "dropped_auth",
             "dropped_malformed", "dropped_replay", "dropped_stale", "dropped_own", "dropped_name_conflict",
             "marked_suspect", "marked_dead", "marked_left", "marked_alive", "refuted", "elections_won")
-SMALL_PACK = 8
 URGENT_FANOUT = 3
 
 
@@ -181,8 +182,7 @@ class PackNode:
         self._news: dict[str, _News] = {}
         self._probe: _Probe | None = None
         self._relays: dict[int, _Relay] = {}
-        self._order: list[str] = []
-        self._cursor = 0
+        self._ring: list[str] = [settings.name]  # live members and us, sorted: the probe schedule
         self._next_probe = now + settings.keepalive * self.rng.random()
         self._next_gossip = now + settings.gossip_interval
         self._next_announce = now + settings.announce_interval
@@ -246,6 +246,10 @@ class PackNode:
         self.left = True
         self.incarnation += 1
         record = self.record
+        # On the discovery channels too, so that members we had not met yet hear it.
+        for channel, enabled in ((BROADCAST, self.settings.broadcast), (MULTICAST, self.settings.multicast)):
+            if enabled:
+                self._send(Code.LEAVE, channel, now, piggyback=[encode_record(record)])
         targets = [p.record.address for p in self.peers.values() if p.record.status in LIVE]
         self.rng.shuffle(targets)
         for address in targets[:32]:
@@ -431,30 +435,29 @@ class PackNode:
     def _probe_next(self, now: float) -> None:
         if self._probe and not self._probe.acked:
             return
-        target = self._next_target()
+        target = self._next_target(now)
         if target is None:
             return
         self._probe = _Probe(self._next_probe_id(), target, now)
         self._send(Code.PING, self.peers[target].record.address, now, probe_id=self._probe.probe_id, target=target)
 
-    def _next_target(self) -> str | None:
-        for _ in range(2):
-            while self._cursor < len(self._order):
-                name = self._order[self._cursor]
-                self._cursor += 1
-                peer = self.peers.get(name)
-                if peer is not None and peer.record.status in LIVE:
-                    return name
-            # One round done. In a small pack each member is covered by few probers, so keep
-            # the order: no member then waits more than one round (a reshuffle could probe
-            # it last, then first). In a large pack many probers cover each member; a fresh
-            # shuffle each round keeps their schedules from lining up to leave it unprobed.
-            live = [n for n, p in self.peers.items() if p.record.status in LIVE]
-            if set(live) != set(self._order) or len(live) > SMALL_PACK:
-                self.rng.shuffle(live)
-                self._order = live
-            self._cursor = 0
-        return None
+    def _next_target(self, now: float) -> str | None:
+        """The member this node probes in the current period.
+
+        All members order the live pack by name, and in period k (counted on the wall
+        clock, which members share) the member at position i probes the one at
+        i + 1 + (k mod (n - 1)): every period is a permutation without fixed points, so
+        while views agree each member is probed exactly once per period, whatever the
+        pack's size, and a dead member's next probe is at most two periods away.
+        """
+        ring = self._ring
+        count = len(ring)
+        if count < 2:
+            return None
+        period = int(self._wall_ms(now) // int(self.settings.keepalive * 1000))
+        position = bisect.bisect_left(ring, self.settings.name)
+        target = ring[(position + 1 + period % (count - 1)) % count]
+        return target if target != self.settings.name else None
 
     def _probe_indirectly(self, probe: _Probe, now: float) -> None:
         probe.indirect_sent = True
@@ -573,11 +576,16 @@ class PackNode:
             self._suspects.pop(record.name, None)
         for names in self._live_by_role.values():
             names.discard(record.name)
+        was_live = record.name in self._live
         if record.status in LIVE:
             self._live.add(record.name)
             self._live_by_role[record.role].add(record.name)
+            if not was_live:
+                bisect.insort(self._ring, record.name)
         else:
             self._live.discard(record.name)
+            if was_live:
+                self._ring.remove(record.name)
 
     def _add(self, record: MemberRecord, now: float) -> None:
         self.peers[record.name] = Peer(record, 0, now, now)

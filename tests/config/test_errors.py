@@ -123,7 +123,7 @@ def test_unknown_key_without_a_suggestion_lists_the_keys(refused):
     ("port: '5252'", "port", "expected an integer from 1 to 65535, got '5252'"),
     ("interval: 0", "interval", "expected an integer >= 1, got 0"),
     ("interval: false", "interval", "expected an integer >= 1, got false"),
-    ("keepalive-interval: 99", "keepalive-interval", "expected an integer >= 100, got 99"),
+    ("keepalive-interval: 49", "keepalive-interval", "expected an integer >= 50, got 49"),
     ("dead-interval: 0", "dead-interval", "expected an integer >= 1, got 0"),
     ("expected_members: 0", "expected_members", "expected an integer >= 1, got 0"),
     ("expected_members: yes", "expected_members", "expected an integer >= 1, got true"),
