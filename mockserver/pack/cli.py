@@ -61,6 +61,11 @@ async def run(config) -> int:
     from .daemon import PackDaemon
 
     daemon = PackDaemon(config)
+    # Handlers first: a SIGTERM that arrives as soon as we say we run must still leave gracefully.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
     try:
         await daemon.start()
     except OSError as exc:
@@ -68,10 +73,6 @@ async def run(config) -> int:
         return 2
     print(f"pylxd-cluster daemon: {summary(config)}", flush=True)
     print("  running; SIGTERM or Ctrl-C leaves the pack", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
     await stop.wait()
     await daemon.stop(graceful=True)
     print("pylxd-cluster daemon: left the pack, stopped", flush=True)
