@@ -84,6 +84,10 @@ async def serve(args) -> int:
     api = ApiServer(state, script=Script(), strict=args.strict)
     tls = TlsSettings(state.certificate_pem, state.key_pem, trusted) if args.tls else None
     transport = HttpTransport(api, listen=listen, unix=args.unix, tls=tls)
+    # Handlers first: a SIGTERM that arrives as soon as we print our addresses must still stop cleanly.
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
     try:
         await transport.start()
     except OSError as exc:
@@ -99,9 +103,6 @@ async def serve(args) -> int:
     if tls:
         print(f"  certificate fingerprint: {state.fingerprint}", flush=True)
     print("  scripting API under /mock; stop with Ctrl-C or SIGTERM", flush=True)
-    stop = asyncio.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
     await stop.wait()
     await transport.stop()
     print("pylxd-cluster mock: stopped", flush=True)
