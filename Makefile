@@ -36,7 +36,11 @@ test: venv system-deps
 docs: venv
 	$(PY) -m sphinx -W --keep-going -b html -q docs docs/_build/html
 
+# The `bench` extra: pysyncobj, the Raft peer the leader failover is measured against.
 bench: venv
+	@$(PY) -c 'import pysyncobj' 2>/dev/null || { \
+	  echo "installing the bench extra (pysyncobj)"; \
+	  $(PY) -m pip install --quiet -e '.[server,test,docs,bench]'; }
 	$(PY) benchmarks/run.py
 
 clean:
