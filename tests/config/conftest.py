@@ -23,7 +23,7 @@ MINIMAL = """\
 - Pack:
     name: lab
     secret: s3cret
-    broadcast: 10.0.0.255
+    broadcast: 198.51.100.255
 """
 
 

@@ -134,9 +134,9 @@ def test_unknown_key_without_a_suggestion_lists_the_keys(refused):
     ("interface: '::1'", "interface", "expected an IPv4 address, got '::1'"),
     ("server_name: a/b", "server_name", "expected a non-empty string without '/' of at most 64 bytes, got 'a/b'"),
     ("server_name: ''", "server_name", "expected a non-empty string without '/' of at most 64 bytes, got ''"),
-    ("mcast-group: 10.0.0.1", "mcast-group", "expected an IPv4 multicast address (224.0.0.0/4), got '10.0.0.1'"),
+    ("mcast-group: 198.51.100.1", "mcast-group", "expected an IPv4 multicast address (224.0.0.0/4), got '198.51.100.1'"),
     ("mcast-group: ff02::1", "mcast-group", "expected an IPv4 multicast address (224.0.0.0/4), got 'ff02::1'"),
-    ("peers: 10.0.0.2", "peers", "expected a list, got '10.0.0.2'"),
+    ("peers: 198.51.100.2", "peers", "expected a list, got '198.51.100.2'"),
     ("peers: ['x:0']", "peers",
      "item 1: expected 'host' or 'host:port' (an IPv4 address or a name, port 1 to 65535), got 'x:0'"),
     ("peers: [a, 'b:http']", "peers",
@@ -162,8 +162,8 @@ def test_strings_that_yaml_reads_as_numbers_say_to_quote_them(refused, key):
 
 
 def test_broadcast_must_be_ipv4(refused):
-    text = MINIMAL.replace("10.0.0.255", "10.0.0.256")
-    assert str(refused(text)) == f"{F}: module Pack, key 'broadcast': expected an IPv4 address, got '10.0.0.256'"
+    text = MINIMAL.replace("198.51.100.255", "198.51.100.256")
+    assert str(refused(text)) == f"{F}: module Pack, key 'broadcast': expected an IPv4 address, got '198.51.100.256'"
 
 
 def test_dead_interval_must_be_more_than_twice_keepalive(refused):

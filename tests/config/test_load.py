@@ -62,14 +62,14 @@ def test_the_classes_are_frozen():
 
 def test_all_pack_options():
     config = parse(pack_with("interval: 3", "pack: auto", "keepalive-interval: 100", "dead-interval: 201",
-                             "mcast-group: 239.251.252.253", "peers: [10.0.0.2, 'node3.lab:6000', 'db-1']",
+                             "mcast-group: 239.251.252.253", "peers: [198.51.100.2, 'node3.lab:6000', 'db-1']",
                              "expected_members: 3", "port: 7000"))
     pack = config.pack
     assert pack.interval == 3 and pack.pack == "auto"
     assert (pack.keepalive_interval_ms, pack.dead_interval_ms) == (100, 201)
     assert pack.mcast_group == "239.251.252.253"
     # A peer without a port uses the Pack port.
-    assert pack.peers == (("10.0.0.2", 7000), ("node3.lab", 6000), ("db-1", 7000))
+    assert pack.peers == (("198.51.100.2", 7000), ("node3.lab", 6000), ("db-1", 7000))
     assert pack.expected_members == 3
 
 
@@ -80,7 +80,7 @@ def test_broadcast_is_not_needed_with_mcast_group_or_peers():
 
 
 def test_pre_shared_secret_is_the_same_option_as_secret():
-    base = "- Pack:\n    name: lab\n    broadcast: 10.0.0.255\n"
+    base = "- Pack:\n    name: lab\n    broadcast: 198.51.100.255\n"
     assert parse(base + "    pre-shared-secret: S3cr#t\n").pack.secret == "S3cr#t"
     both = parse(base + "    secret: same\n    pre-shared-secret: same\n")
     assert both.pack.secret == "same"
@@ -92,7 +92,7 @@ def test_user_modules_are_kept_in_file_order_as_given():
     config = parse(text)
     assert config.modules == (
         ("WebGui", {"port": 8080, "users": ["a", "b"]}),
-        ("Pack", {"name": "lab", "secret": "s3cret", "broadcast": "10.0.0.255"}),
+        ("Pack", {"name": "lab", "secret": "s3cret", "broadcast": "198.51.100.255"}),
         ("Empty", {}),
         ("Api", {"unix": "/run/x.socket"}),
         ("Nested", {"a": {"b": [1, 2, {"c": None}]}}),
@@ -121,10 +121,10 @@ def test_api_forms():
 
 
 def test_validate_takes_parsed_data():
-    config = validate([{"Pack": {"name": "lab", "secret": "s", "broadcast": "10.0.0.255"}}, {"X": None}], "sync")
+    config = validate([{"Pack": {"name": "lab", "secret": "s", "broadcast": "198.51.100.255"}}, {"X": None}], "sync")
     assert config.source == "sync" and config.modules[1] == ("X", {})
     with pytest.raises(ConfigError, match=r"^sync: module Pack, key 'port': expected an integer"):
-        validate([{"Pack": {"name": "lab", "secret": "s", "broadcast": "10.0.0.255", "port": "x"}}], "sync")
+        validate([{"Pack": {"name": "lab", "secret": "s", "broadcast": "198.51.100.255", "port": "x"}}], "sync")
 
 
 def test_load_reports_an_unreadable_file(tmp_path):

@@ -82,13 +82,13 @@ def test_the_template_is_a_valid_yaml_module_list():
 def test_the_template_with_required_values_filled_in_parses_back():
     filled = []
     for line in render_template().splitlines():
-        for key, value in (("name", "lab"), ("secret", "s3cret"), ("broadcast", "10.0.0.255"),
+        for key, value in (("name", "lab"), ("secret", "s3cret"), ("broadcast", "198.51.100.255"),
                            ("listen", "127.0.0.1:8443")):
             if line.startswith(f"    {key}:  "):
                 line = f"    {key}: {value}" + line[len(f"    {key}: {value}"):]
         filled.append(line)
     config = parse("\n".join(filled), "template.yaml")
-    assert (config.pack.name, config.pack.secret, config.pack.broadcast) == ("lab", "s3cret", "10.0.0.255")
+    assert (config.pack.name, config.pack.secret, config.pack.broadcast) == ("lab", "s3cret", "198.51.100.255")
     assert config.pack.port == 5252 and config.pack.pack == "leader"
     assert config.api.listen == ("127.0.0.1", 8443) and config.api.unix is None
     assert config.pack_configuration.interval == 60

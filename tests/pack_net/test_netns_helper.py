@@ -72,7 +72,7 @@ def test_bridged_members_and_cleanup():
 
 def test_subnet_outside_documentation_ranges_is_refused():
     with pytest.raises(ValueError, match="documentation"):
-        with bridged_namespaces(2, subnet="10.0.0.0/24"):
+        with bridged_namespaces(2, subnet="100.64.0.0/24"):
             pass
     assert not list_namespaces(f"pkh-{os.getpid()}-")
 
