@@ -1,0 +1,57 @@
+"""Writing the synced configuration to disk so that a crash never leaves a torn file.
+
+The new content goes to a temporary file in the same directory, is flushed and fsynced,
+then renamed over the old file (rename is atomic within a file system), and the directory
+is fsynced so that the rename itself survives a power cut. A ``kill -9`` at any moment
+leaves either the old file or the new one.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+
+from .document import ConfigDocument, SyncError
+
+log = logging.getLogger(__name__)
+
+
+def atomic_write(path: str, data: bytes) -> None:
+    """Replace ``path`` with ``data`` atomically (see the module docstring).
+
+    Raises:
+        OSError: the directory is not writable, the disk is full, ...; the old file is intact.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
+    dir_fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def load_document(path: str) -> ConfigDocument | None:
+    """The persisted document, or None if there is none or it cannot be trusted (logged)."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        return None
+    try:
+        return ConfigDocument.from_wire(data)
+    except SyncError as exc:
+        log.warning("ignoring the synced configuration in %s: %s", path, exc)
+        return None
