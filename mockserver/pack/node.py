@@ -122,7 +122,6 @@ class Peer:
     record: MemberRecord
     boot: int
     last_heard: float          # when we last had direct or relayed evidence it was alive
-    since: float               # when it took its current status
     told_at: float = float("-inf")
 
 
@@ -546,7 +545,7 @@ class PackNode:
             if record.status in LIVE:
                 self._add(record, now)
             else:
-                self.peers[record.name] = Peer(record, 0, now, now)
+                self.peers[record.name] = Peer(record, 0, now)
                 self._track(record, now)
                 self._effects.append(MemberChange(record, None))
             return
@@ -588,7 +587,7 @@ class PackNode:
                 self._ring.remove(record.name)
 
     def _add(self, record: MemberRecord, now: float) -> None:
-        self.peers[record.name] = Peer(record, 0, now, now)
+        self.peers[record.name] = Peer(record, 0, now)
         self._track(record, now)
         self._queue_news(record)
         self._effects.append(MemberChange(record, None))
@@ -600,8 +599,6 @@ class PackNode:
             self._suspects.pop(record.name, None)  # a new suspicion (higher incarnation) runs afresh
         peer.record = record
         self._track(record, now)
-        if record.status != previous:
-            peer.since = now
         if record.status == Status.ALIVE:
             peer.last_heard = max(peer.last_heard, now)
         self._queue_news(record)

@@ -191,11 +191,13 @@ class ClusterState:
                 self._insert(member)
                 self._lifecycle("cluster-member-added", self._member_source(name), None)
                 return
-            before = member.status()
+            def visible():  # what a reader sees change (not the heartbeat age, which always moves)
+                return member.status()[0], member.offline_message, member.address
+
+            before = visible()
             member.address, member.offline, member.offline_message = address, not online, offline_message
             member.heartbeat = heartbeat
-            if member.status()[0] != before[0] or (member.offline_message or None) != (
-                    before[1] if before[0] == "Offline" and offline_message else None):
+            if visible() != before:
                 self._lifecycle("cluster-member-updated", self._member_source(name), None)
 
     def set_roles(self, name: str, roles: list, database: bool, note: str | None = None) -> bool:
