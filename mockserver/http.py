@@ -9,13 +9,15 @@ import os
 from aiohttp import web
 from aiohttp.web_exceptions import HTTPRequestEntityTooLarge
 
-from .api import ApiRequest, ApiServer, ForwardTo, StreamEvents, WaitForOperation
+from .api import ApiRequest, ApiServer, AwaitCommit, ForwardTo, StreamEvents, WaitForOperation
 from .tls import TlsSettings, peer_fingerprint
 from .wire import Reply, error_reply, go_json, sync_reply
 
 log = logging.getLogger(__name__)
 
 EVENT_QUEUE_SIZE = 1024
+# Set on requests one member forwards to another, so that they are never forwarded twice.
+FORWARDED_HEADER = "X-Pack-Forwarded"
 
 
 def parse_hostport(value: str, default_port: int = 8443) -> tuple[str, int]:
@@ -114,22 +116,27 @@ class HttpTransport:
         if isinstance(result, WaitForOperation):
             result = await self._wait(result)
         elif isinstance(result, ForwardTo):
-            result = await self._forward(request, result)
+            result = await self._forward(request, result, body)
+        elif isinstance(result, AwaitCommit):
+            result = await result.gate.wait(result)
         elif isinstance(result, StreamEvents):
             return await self._stream(request, result)
         return web.Response(status=result.status, body=result.body, headers=result.headers)
 
-    async def _forward(self, request: web.Request, forward: ForwardTo):
+    async def _forward(self, request: web.Request, forward: ForwardTo, body: bytes = b""):
         from aiohttp import ClientError, ClientSession, ClientTimeout
 
         base = forward.address if "://" in forward.address else f"http://{forward.address}"
+        headers = {"Accept": "application/json", FORWARDED_HEADER: "1"}
+        headers.update({k: v for k, v in request.headers.items() if k.lower() in ("if-match", "content-type")})
+        timeout = ClientTimeout(total=None, sock_connect=5) if forward.wait else ClientTimeout(total=30, sock_connect=5)
         try:
-            async with ClientSession(timeout=ClientTimeout(total=5)) as session:
+            async with ClientSession(timeout=timeout) as session:
                 # Members of one pack trust each other's certificates, as LXD's members do.
-                async with session.request(request.method, f"{base}{request.rel_url}", ssl=False,
-                                           headers={"Accept": "application/json"}) as reply:
+                async with session.request(request.method, f"{base}{request.rel_url}", ssl=False, data=body or None,
+                                           headers=headers) as reply:
                     body = await reply.read()
-                    headers = {k: v for k, v in reply.headers.items() if k.lower() in ("content-type", "etag")}
+                    headers = {k: v for k, v in reply.headers.items() if k.lower() in ("content-type", "etag", "location")}
                     return Reply(reply.status, body, headers)
         except (ClientError, asyncio.TimeoutError, OSError) as exc:
             return error_reply(503, f'Cannot reach cluster member "{forward.member}" at {forward.address}: '

@@ -80,6 +80,12 @@ def free_udp_port(rng: random.Random = random) -> int:
     raise RuntimeError("no free UDP port found in 20000-32000")
 
 
+def free_tcp_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
 def random_block(rng: random.Random = random) -> str:
     """``127.a.b.`` : a loopback /24 for one test (never 127.0.0.x nor 127.255.x.x)."""
     return f"127.{rng.randrange(16, 250)}.{rng.randrange(0, 256)}."
@@ -131,12 +137,25 @@ class Node:
         self.starts = 0
         self._queue: "queue.Queue[Optional[str]]" = queue.Queue()
         self._client: Optional[pylxd_cluster.Client] = None
+        # With ``PackProcs(listen=True)`` each node also serves its API over TCP (members
+        # pull the pack document from the leader over HTTP).
+        self.listen = f"{interface}:{free_tcp_port(interface)}" if owner.listen else None
+        self.extra_modules: List[tuple] = [("PackConfiguration", {})] if owner.listen else []
         self.write_config()
 
     # ---- configuration ------------------------------------------------------------------
 
     def modules(self) -> List[tuple]:
-        return [("Pack", self.pack_options), ("Api", {"unix": self.socket_path})]
+        api = {"unix": self.socket_path}
+        if self.listen:
+            api["listen"] = self.listen
+        return [("Pack", self.pack_options), ("Api", api), *self.extra_modules]
+
+    def set_modules(self, modules: List[tuple]) -> None:
+        """Replace the modules after Pack and Api (user modules, PackConfiguration) and
+        rewrite the file (a running daemon notices the edit)."""
+        self.extra_modules = list(modules)
+        self.write_config()
 
     def write_config(self) -> None:
         self.config_path.write_text(render_yaml(self.modules()))
@@ -348,7 +367,8 @@ class PackProcs:
     """
 
     def __init__(self, *, defaults: Optional[dict] = None, broadcast: bool = True,
-                 seed: Optional[int] = None, tmp_prefix: str = "pkd-"):
+                 seed: Optional[int] = None, tmp_prefix: str = "pkd-", listen: bool = False):
+        self.listen = listen
         self.rng = random.Random(seed)
         self.dir = Path(tempfile.mkdtemp(prefix=tmp_prefix))  # short: unix socket paths <= 107 bytes
         self.block = random_block(self.rng)

@@ -19,6 +19,7 @@ API_EXTENSIONS = (
     "clustering_evacuation", "clustering_config", "clustering_groups", "clustering_evacuation_live",
     "clustering_evacuation_mode", "cluster_member_state", "clustering_restore_skip_mode",
     "clustering_evacuation_force",
+    "pack_configuration",  # ours: /1.0/cluster/config, the shared configuration of a pack
 )
 
 SERVER_VERSION = "5.0.2"

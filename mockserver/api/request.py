@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote
 
 from ..state.operations import Operation
+from ..wire import Reply
 
 
 @dataclass
@@ -79,3 +80,14 @@ class ForwardTo:
 
     address: str
     member: str
+    wait: bool = False   # a long poll (an operation's /wait): no overall time limit
+
+
+@dataclass
+class AwaitCommit:
+    """Answer ``reply`` once the back end has made ``version`` durable (a pack daemon's
+    leader: applied by a majority); ``gate`` says how to wait."""
+
+    reply: Reply
+    version: int
+    gate: object

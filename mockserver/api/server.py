@@ -12,7 +12,7 @@ from ..state import ClusterState
 from ..wire import Reply, error_reply
 from . import control
 from .context import ApiContext
-from .handlers import cluster, groups, members, operations, server
+from .handlers import cluster, configuration, groups, members, operations, server
 from .request import ApiRequest, StreamEvents, WaitForOperation
 from .router import Router, require_trust
 
@@ -30,6 +30,8 @@ def build_router() -> Router:
     router.add("/1.0/projects/{name}", get=server.get_project)
     router.add("/1.0/cluster", get=cluster.get_cluster, put=cluster.put_cluster)
     router.add("/1.0/cluster/certificate", put=cluster.put_certificate)
+    router.add("/1.0/cluster/config", get=configuration.get_configuration, put=configuration.put_configuration,
+               patch=configuration.patch_configuration)
     router.add("/1.0/cluster/members", get=members.list_members, post=members.create_token)
     router.add("/1.0/cluster/members/{name}", get=members.get_member, put=members.put_member,
                patch=members.patch_member, post=members.rename_member, delete=members.delete_member)
@@ -60,6 +62,9 @@ class ApiServer:
         self.max_body = max_body
         # A back end that cannot take writes yet gives this text (a str) instead of True.
         self.writes_refused = None if writable is True else str(writable)
+        # A back end that replicates writes (a pack daemon) routes requests to its leader
+        # and holds write replies until they are durable; see mockserver/pack/gate.py.
+        self.gate = None
         self.router = build_router()
         self.control_router = control.build_router()
 
@@ -103,7 +108,15 @@ class ApiServer:
                 fault = self.script.error(req.method, req.path)
                 if fault is not None:
                     raise ApiError(fault.status, fault.error or "Injected failure")
-            return handler(self.context, req, **params)
+            gated = self.gate is not None and not getattr(handler, "ungated", False)
+            if gated:
+                routed = self.gate.route(req)
+                if routed is not None:
+                    return routed
+            result = handler(self.context, req, **params)
+            if gated and req.method != "GET" and isinstance(result, Reply) and result.status < 400:
+                return self.gate.written(result)
+            return result
         except ApiError as exc:
             return error_reply(exc.status, exc.message)
         except Exception as exc:  # a bug: still answer with an envelope, and say so in the log

@@ -30,7 +30,8 @@ tls_key                tls_key                string   none         private key 
 **PackConfiguration**
 pack                   pack                   string   'Pack'       name of the pack module
 ignore_modules         ignore_modules         list     []           modules not synced to followers
-interval               interval               integer  60           seconds between checks for changes
+interval               interval               integer  60           seconds between anti-entropy checks
+state_dir              state_dir              string   next to file where the synced copy is kept
 =====================  =====================  =======  ===========  =======================================
 
 The same facts, machine-readable, are in :data:`MODULES` (and :data:`OPTIONS`): the template
@@ -102,6 +103,7 @@ class PackConfigurationConfig:
     pack: str = "Pack"
     ignore_modules: Tuple[str, ...] = ()
     interval: int = 60
+    state_dir: Optional[str] = None
 
 
 # --- cross-option rules ---------------------------------------------------------------------
@@ -200,8 +202,11 @@ PACK_CONFIGURATION = o.ModuleSpec(
         o.Option("pack", "pack", "string", "Name of the pack module.", _NAME, default="Pack"),
         o.Option("ignore_modules", "ignore_modules", "list", "Module names to exclude from the sync.",
                  o.list_of(_NAME), default=()),
-        o.Option("interval", "interval", "integer", "Seconds between checks whether the leader's configuration"
-                 " changed.", o.integer(1), default=60, unit="s"),
+        o.Option("interval", "interval", "integer", "Seconds between anti-entropy checks against the leader's"
+                 " configuration (changes are pushed at once; this catches up members that were away).",
+                 o.integer(1), default=60, unit="s"),
+        o.Option("state_dir", "state_dir", "string", "Directory for the synced copy (default: next to this file,"
+                 " node.yaml -> node.state/).", o.string()),
     ),
 )
 

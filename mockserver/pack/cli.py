@@ -73,8 +73,15 @@ async def run(config) -> int:
         return 2
     print(f"pylxd-cluster daemon: {summary(config)}", flush=True)
     print("  running; SIGTERM or Ctrl-C leaves the pack", flush=True)
-    await stop.wait()
+    stopping, removed = asyncio.ensure_future(stop.wait()), asyncio.ensure_future(daemon.removed.wait())
+    await asyncio.wait({stopping, removed}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    removed.cancel()
     await daemon.stop(graceful=True)
+    if daemon.removed.is_set():
+        print("pylxd-cluster daemon: removed from the pack by a cluster member delete; left the pack, stopped",
+              flush=True)
+        return 0
     print("pylxd-cluster daemon: left the pack, stopped", flush=True)
     return 0
 

@@ -31,9 +31,11 @@ class OpenError(Exception):
         self.reason = reason
 
 
-def derive_key(secret: str, pack_name: str) -> bytes:
+def derive_key(secret: str, pack_name: str, purpose: str = "datagram") -> bytes:
+    """One key per purpose ("datagram"; "document" for what members send each other over
+    HTTP), so that nothing sealed for one use opens as the other."""
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"pylxd-cluster pack:" + pack_name.encode(),
-                info=b"pylxd-cluster pack datagram key v1").derive(secret.encode())
+                info=f"pylxd-cluster pack {purpose} key v1".encode()).derive(secret.encode())
 
 
 class Sealer:
@@ -43,8 +45,8 @@ class Sealer:
         self._aead = ChaCha20Poly1305(key)
 
     @classmethod
-    def for_pack(cls, secret: str, pack_name: str) -> "Sealer":
-        return cls(derive_key(secret, pack_name))
+    def for_pack(cls, secret: str, pack_name: str, purpose: str = "datagram") -> "Sealer":
+        return cls(derive_key(secret, pack_name, purpose))
 
     def seal(self, plaintext: bytes) -> bytes:
         nonce = os.urandom(NONCE_SIZE)

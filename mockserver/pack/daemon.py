@@ -19,10 +19,14 @@ from ..config import DaemonConfig
 from ..http import HttpTransport
 from ..state import ClusterState, LoopScheduler
 from ..tls import TlsSettings
-from ..wire import go_timestamp, now_utc
+from ..wire import Reply, error_reply, go_timestamp, now_utc
 from .crypto import Sealer
 from .messages import MemberRecord, Role, Status
-from .node import BROADCAST, MULTICAST, LIVE, LeaderChange, LeaderConflict, MemberChange, NodeSettings, PackNode, Send
+from .gate import PackGate
+from .node import (BROADCAST, LIVE, MULTICAST, DocumentHeard, LeaderChange, LeaderConflict, MemberChange, NodeSettings,
+                   PackNode, Send)
+from .sync.engine import PROOF_HEADER, SyncEngine
+from .sync.store import SyncStore
 from .udp import UdpEndpoint
 
 log = logging.getLogger("pylxd_cluster.daemon")
@@ -38,9 +42,18 @@ DAEMON_EXTENSIONS = (
     "etag", "operation_description", "clustering", "event_lifecycle", "projects", "event_location",
     "clustering_roles", "clustering_architecture", "api_filtering", "clustering_description",
     "clustering_failure_domains", "clustering_groups", "cluster_member_state", "pack_membership",
+    "pack_configuration",
 )
-WRITES_REFUSED = ("Cluster-wide writes are not available on a pack daemon yet (they come with configuration "
-                  "sync); read the pack through GET requests")
+
+
+def state_directory(config: DaemonConfig) -> str:
+    """Where a member keeps its synced document: PackConfiguration's state_dir, else next
+    to its configuration file (``node.yaml`` -> ``node.state/``)."""
+    sync = config.pack_configuration
+    if sync is not None and sync.state_dir:
+        return sync.state_dir
+    source = config.source if not config.source.startswith("<") else os.path.join(os.getcwd(), "pack")
+    return os.path.splitext(os.path.abspath(source))[0] + ".state"
 
 
 def node_settings(config: DaemonConfig) -> NodeSettings:
@@ -89,6 +102,8 @@ class PackDaemon:
         self._ticker: asyncio.Task | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wall_offset = 0.0
+        self.sync: SyncEngine | None = None
+        self.removed = asyncio.Event()   # set when the pack removed this member (it then leaves)
 
     # ---- life -----------------------------------------------------------------------------
 
@@ -104,8 +119,14 @@ class PackDaemon:
         self.state.adopt_pack(self.settings.name, _host_port(self.settings.api) or f"{pack.interface}:{pack.port}")
         self.state.member_state_extra = self._member_state_extra
         self.state.member_api = self._member_api
-        api = ApiServer(self.state, scripting=False, writable=WRITES_REFUSED)
+        store = SyncStore(state_directory(self.config))
+        store.prepare()
+        self.sync = SyncEngine(self, store, pack.secret, pack.name)
+        api = ApiServer(self.state, scripting=False)
         api.context.extensions = DAEMON_EXTENSIONS
+        api.gate = PackGate(self, commit_timeout=max(2.0, 2 * self.settings.dead_interval))
+        self.state.after_write = api.gate.after_write
+        api.router.add("/internal/pack/document", get=self._serve_document)
         if self.config.api is not None:
             self.http = HttpTransport(api, listen=[self.config.api.listen] if self.config.api.listen else [],
                                       unix=self.config.api.unix, tls=self._tls())
@@ -113,6 +134,7 @@ class PackDaemon:
         boot = int(time.time() * 1000)
         self.node = PackNode(self.settings, Sealer.for_pack(pack.secret, pack.name), boot=boot,
                              now=self._loop.time(), wall_offset=self._wall_offset)
+        self.sync.start()
         self._apply(self.node.start(self._loop.time()))
         self._ticker = asyncio.ensure_future(self._run_timers())
 
@@ -129,6 +151,8 @@ class PackDaemon:
             await asyncio.sleep(0.05)  # let the LEAVE datagrams go out before the socket closes
         if self._ticker is not None:
             self._ticker.cancel()
+        if self.sync is not None:
+            await self.sync.stop()
         if self.udp is not None:
             await self.udp.close()
         if self.http is not None:
@@ -168,6 +192,10 @@ class PackDaemon:
                 self._leader_changed(effect)
             elif isinstance(effect, LeaderConflict):
                 self._leader_conflict(effect)
+            elif isinstance(effect, DocumentHeard):
+                self.sync.on_document_heard(effect)
+
+    apply_effects = _apply
 
     def _send(self, send: Send) -> None:
         if send.to == BROADCAST:
@@ -199,6 +227,7 @@ class PackDaemon:
             self.state.set_roles(change.previous, [], False, note=self._note(change.previous))
         if change.leader:
             self.state.set_roles(change.leader, LEADER_ROLES, True, note=self._note(change.leader))
+        self.sync.on_leader_change(change.leader, change.term)
         source = f"/1.0/cluster/members/{change.leader}" if change.leader else "/1.0/cluster"
         self.state.emit(LEADER_CHANGED, source, {"leader": change.leader, "previous": change.previous,
                                                  "term": change.term})
@@ -238,4 +267,25 @@ class PackDaemon:
                    for peer_name, peer in sorted(self.node.peers.items())}
         return {"incarnation": self.node.incarnation, "leader": self.node.leader, "term": self.node.term,
                 "conflict": list(self.node.conflict), "members": members,
-                "counters": dict(sorted(counters.items())), "pid": os.getpid()}
+                "counters": dict(sorted(counters.items())), "pid": os.getpid(), "document": self.sync.describe()}
+
+    # ---- the pack document ----------------------------------------------------------------
+
+    def _serve_document(self, ctx, req):
+        """GET /internal/pack/document: the sealed pack document, for members only."""
+        try:
+            member = self.sync.check_proof(req.header(PROOF_HEADER))
+        except PermissionError as exc:
+            log.warning("refused a document pull from %s: %s", req.remote, exc)
+            return error_reply(403, f"Not a member of this pack: {exc}")
+        log.debug("%s pulls document version %d", member, self.sync.document.version)
+        return Reply(200, self.sync.sealed_document(), {"Content-Type": "application/octet-stream"})
+
+    _serve_document.ungated = True
+    _serve_document.untrusted_ok = True  # the sealed proof is the authentication
+
+    def removed_from_pack(self) -> None:
+        """The pack removed this member (a DELETE of it): leave, and stop."""
+        if not self.removed.is_set():
+            log.warning("this member was removed from the pack; leaving it (join again with a join token)")
+            self.removed.set()

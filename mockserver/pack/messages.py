@@ -28,6 +28,12 @@ class Code(IntEnum):
     STATE = 5       # full member list (answer to ANNOUNCE, and anti-entropy)
     LEAVE = 6       # graceful leave
     GOSSIP = 7      # nothing but piggybacked updates
+    DOCUMENT = 8    # "I have applied version V of the pack document" (see pack/sync)
+
+
+class DocumentFlag(IntEnum):
+    PUSH = 1        # from the leader: a new version, pull it now
+    APPLIED = 2     # from a follower: it has persisted and applied this version
 
 
 class Status(IntEnum):
@@ -80,6 +86,10 @@ class Message:
     want_state: bool = False    # ANNOUNCE: reply with STATE
     directed: bool = False      # ANNOUNCE: sent to this receiver alone (not broadcast)
     records: tuple = ()         # ANNOUNCE (the sender's own), STATE (all known)
+    doc_term: int = 0           # DOCUMENT: the term of the leader that issued it
+    doc_version: int = 0        # DOCUMENT
+    doc_digest: bytes = b""     # DOCUMENT: 32 bytes (sha256)
+    doc_flags: int = 0          # DOCUMENT: DocumentFlag bits
     updates: tuple = field(default=(), compare=False)
 
 
@@ -88,6 +98,7 @@ _U64 = struct.Struct(">Q")
 _U32 = struct.Struct(">I")
 _U16 = struct.Struct(">H")
 _RECORD_TAIL = struct.Struct(">QBHB")  # incarnation, status, port, role
+_DOCUMENT = struct.Struct(">QQB")      # term, version, flags (then the 32-byte digest)
 
 
 def _put_str(out: bytearray, text: str) -> None:
@@ -127,6 +138,9 @@ def encode_head(message: Message) -> bytearray:
         out.append(len(message.records))
         for record in message.records:
             out += encode_record(record)
+    elif code == Code.DOCUMENT:
+        out += _DOCUMENT.pack(message.doc_term, message.doc_version, message.doc_flags)
+        out += message.doc_digest.ljust(32, b"\0")[:32]
     return out
 
 
@@ -199,6 +213,9 @@ def decode(data: bytes) -> Message:
             flags = reader.u8()
             fields["want_state"], fields["directed"] = bool(flags & 1), bool(flags & 2)
         fields["records"] = tuple(_record(reader) for _ in range(reader.u8()))
+    elif code == Code.DOCUMENT:
+        fields["doc_term"], fields["doc_version"], fields["doc_flags"] = reader.unpack(_DOCUMENT)
+        fields["doc_digest"] = reader.take(32)
     updates = tuple(_record(reader) for _ in range(reader.u8()))
     if reader.pos != len(data):
         raise DecodeError(f"{len(data) - reader.pos} trailing bytes")

@@ -117,6 +117,18 @@ class LeaderConflict:
     leaders: tuple
 
 
+@dataclass(frozen=True)
+class DocumentHeard:
+    """``sender`` has version ``version`` of the pack document, issued in ``term``
+    (``flags``: DocumentFlag bits: a leader's push, or a follower's "applied")."""
+
+    sender: str
+    term: int
+    version: int
+    digest: str
+    flags: int
+
+
 @dataclass
 class Peer:
     record: MemberRecord
@@ -196,6 +208,11 @@ class PackNode:
         # of a leader we cannot see yet, we first give the pack's leader time to reach us.
         self._claim_after = now + settings.election_grace
         self._had_quorum = True
+        # The pack document (pack/sync): the (term, version) we applied, and what each peer
+        # said it applied. An election prefers the members with the newest.
+        self.document: tuple = (0, 0)
+        self._digest = b""
+        self.documents: dict[str, tuple] = {}
 
     # ---- views ---------------------------------------------------------------------------
 
@@ -322,6 +339,20 @@ class PackNode:
             self._next_announce = now + s.announce_interval
             self._announce_periodically(now)
         self._evaluate_leadership(now)
+        return self._flush(now)
+
+    def set_document(self, term: int, version: int, digest: str) -> None:
+        """The pack document this node has applied (it counts in elections)."""
+        self.document, self._digest = (term, version), bytes.fromhex(digest)
+
+    def send_document(self, names, flags: int, now: float) -> list:
+        """Tell the members ``names`` which document we have (a push, an ack, anti-entropy)."""
+        term, version = self.document
+        for name in names:
+            peer = self.peers.get(name)
+            if peer is not None and peer.record.status in LIVE:
+                self._send(Code.DOCUMENT, peer.record.address, now, doc_term=term, doc_version=version,
+                           doc_digest=self._digest, doc_flags=flags)
         return self._flush(now)
 
     # ---- sending ---------------------------------------------------------------------------
@@ -489,6 +520,11 @@ class PackNode:
         self._relays[probe_id] = _Relay(source, message.probe_id, message.target, now + self.settings.keepalive)
         self._send(Code.PING, (message.target_host, message.target_port), now, probe_id=probe_id,
                    target=message.target)
+
+    def _on_document(self, message: Message, source, now: float) -> None:
+        self.documents[message.sender] = (message.doc_term, message.doc_version)
+        self._effects.append(DocumentHeard(message.sender, message.doc_term, message.doc_version,
+                                           message.doc_digest.hex(), message.doc_flags))
 
     def _on_gossip(self, message: Message, source, now: float) -> None:
         pass  # its updates were applied with every message's
@@ -679,10 +715,16 @@ class PackNode:
         if self.leader or self.settings.role != Role.AUTO or now < self._claim_after:
             return
         candidates = self._live_by_role[Role.AUTO] | {self.settings.name}
-        if min(candidates) == self.settings.name:
+        # The members with the newest pack document are the candidates (a write a majority
+        # confirmed is on at least one of them), then the lowest name.
+        newest = max(self._document_of(name) for name in candidates)
+        if min(n for n in candidates if self._document_of(n) == newest) == self.settings.name:
             self._set_leader(self.settings.name, self.term + 1)
             self.counters["elections_won"] += 1
             self._urgent = True
+
+    def _document_of(self, name: str) -> tuple:
+        return self.document if name == self.settings.name else self.documents.get(name, (0, 0))
 
     def _gossip_now(self, now: float) -> None:
         """Tell the pack at once (a new leader, for instance) instead of at the next tick."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from ..errors import ApiError, bad_request, conflict, forbidden, not_found
 from ..wire import etag_of, go_duration, go_time_string, go_timestamp, now_utc, sorted_map
 from . import certificate
+from .configuration import ConfigDocument, ModuleListError, modules_to_wire, parse_modules, patched_modules
 from .events import EventBus
 from .operations import Operation, OperationTable
 from .scheduler import DeferredScheduler, Scheduler
@@ -60,6 +61,10 @@ class Member:
     blocked_message: str | None = None
     offline_message: str | None = None   # why it is Offline, when that is known (it left)
     note: str | None = None              # said instead of "Fully operational" (a conflict)
+    ident: str = ""                      # who it is to its back end (a pack name); kept across renames
+
+    def __post_init__(self):
+        self.ident = self.ident or self.server_name
 
     @property
     def url(self) -> str:
@@ -120,6 +125,17 @@ class ClusterState:
         self.fingerprint = certificate.fingerprint(self.certificate_pem)
         # Moves on every change; readers cache what they render per revision.
         self.revision = 0
+        # The shared configuration (our extension pack_configuration), and the names of the
+        # modules this member keeps from its own file instead (a pack daemon's local modules).
+        self.configuration = ConfigDocument()
+        self.local_modules: tuple = ()
+        self.effective_modules: tuple | None = None  # what this member runs with; None: the shared ones
+        # Members removed from the cluster, by ident: what their back end still reports of
+        # them is not shown (a removed pack node that keeps running stays out).
+        self.removed: set = set()
+        # Called with a callback once a write made outside a request (an evacuation's
+        # operation) is applied; the back end calls it when the write is durable. None: at once.
+        self.after_write = None
         self._build(members, name_prefix, local_address)
 
     # ---- construction and scripting ---------------------------------------------------
@@ -179,18 +195,29 @@ class ClusterState:
             self._insert(Member(local_name, local_address, roles=[], database=False))
             self.revision += 1
 
-    def observe_member(self, name: str, *, address: str, online: bool, heartbeat: _dt.datetime,
-                       offline_message: str | None = None) -> None:
-        """What the back end knows of a member now. A new member emits cluster-member-added;
-        a change of status or message emits cluster-member-updated."""
+    def member_by_ident(self, ident: str) -> Member | None:
         with self.lock:
-            member = self.members.get(name)
+            for member in self.members.values():
+                if member.ident == ident:
+                    return member
+            return None
+
+    def observe_member(self, ident: str, *, address: str, online: bool, heartbeat: _dt.datetime,
+                       offline_message: str | None = None) -> None:
+        """What the back end knows of the member it calls ``ident`` now. A new member emits
+        cluster-member-added; a change of status or message emits cluster-member-updated.
+        A removed member is not shown."""
+        with self.lock:
+            if ident in self.removed:
+                return
+            member = self.member_by_ident(ident)
             if member is None:
-                member = Member(name, address, roles=[], database=False, heartbeat=heartbeat, offline=not online,
+                member = Member(ident, address, roles=[], database=False, heartbeat=heartbeat, offline=not online,
                                 offline_message=offline_message)
                 self._insert(member)
-                self._lifecycle("cluster-member-added", self._member_source(name), None)
+                self._lifecycle("cluster-member-added", self._member_source(ident), None)
                 return
+            name = member.server_name
             def visible():  # what a reader sees change (not the heartbeat age, which always moves)
                 return member.status()[0], member.offline_message, member.address
 
@@ -200,20 +227,25 @@ class ClusterState:
             if visible() != before:
                 self._lifecycle("cluster-member-updated", self._member_source(name), None)
 
-    def set_roles(self, name: str, roles: list, database: bool, note: str | None = None) -> bool:
-        """Set a member's roles (and an optional note in its message); True if it changed."""
+    def set_roles(self, ident: str, roles: list, database: bool, note: str | None = None) -> bool:
+        """Set the automatic roles of the member the back end calls ``ident`` (and an optional
+        note in its message); manual roles (written through the API) are kept. True if it changed."""
         with self.lock:
-            member = self.members.get(name)
-            if member is None or (member.roles, member.database, member.note) == (list(roles), database, note):
+            member = self.member_by_ident(ident)
+            if member is None:
                 return False
-            member.roles, member.database, member.note = list(roles), database, note
-            self._lifecycle("cluster-member-updated", self._member_source(name), None)
+            roles = list(roles) + [r for r in member.roles if r in MANUAL_ROLES and r not in roles]
+            if (member.roles, member.database, member.note) == (roles, database, note):
+                return False
+            member.roles, member.database, member.note = roles, database, note
+            self._lifecycle("cluster-member-updated", self._member_source(member.server_name), None)
             return True
 
-    def emit(self, action: str, source: str, context: dict | None = None) -> None:
-        """A lifecycle event of the back end's own (a leader change, a conflict)."""
+    def emit(self, action: str, source: str, context: dict | None = None, requestor: dict | None = None) -> None:
+        """A lifecycle event of the back end's own (a leader change, a conflict, a write the
+        leader of a pack made, replayed here)."""
         with self.lock:
-            self._lifecycle(action, source, None, context)
+            self._lifecycle(action, source, requestor, context)
 
     def set_local_address(self, address: str) -> None:
         """Where this server really listens; the local member's url follows it."""
@@ -243,6 +275,7 @@ class ClusterState:
             if spec.server_name in self.members:
                 raise conflict(f'The cluster already has a member with name "{spec.server_name}"')
             address = spec.address or f"127.0.0.{len(self.members) + 1}:8443"
+            self.removed.discard(spec.server_name)
             self._insert(Member(spec.server_name, address, spec.architecture, spec.description,
                                 spec.failure_domain, list(spec.roles), dict(spec.config)))
             self._lifecycle("cluster-member-added", self._member_source(spec.server_name), requestor)
@@ -479,7 +512,7 @@ class ClusterState:
                 raise bad_request("No name provided")
             if "/" in new_name:
                 raise bad_request("Cluster member names may not contain slashes")
-            if new_name in self.members:
+            if new_name in self.members or any(m.ident == new_name for m in self.members.values() if m is not member):
                 raise conflict(f'The cluster already has a member with name "{new_name}"')
             member.server_name = new_name
             self.members = {(new_name if key == name else key): value for key, value in self.members.items()}
@@ -502,6 +535,7 @@ class ClusterState:
             if member.offline and not force:
                 raise bad_request(f'Cluster member "{name}" is offline and cannot be asked to leave: '
                                   "delete it with force=1")
+            self.removed.add(member.ident)
             self._drop_member(name)
             self._lifecycle("cluster-member-removed", self._member_source(name), requestor)
 
@@ -519,7 +553,7 @@ class ClusterState:
                 return None
             if member.offline:
                 raise ApiError(503, f'Cluster member "{name}" is offline')
-        address = self.member_api(name)
+        address = self.member_api(member.ident)
         if not address:
             raise ApiError(503, f'Cluster member "{name}" serves no TCP API to forward the request to')
         return address
@@ -536,7 +570,7 @@ class ClusterState:
                 raise ApiError(503, f'Cluster member "{name}" is offline')
         if self.member_state_extra is None:
             return {"sysinfo": read_sysinfo(), "storage_pools": {}}
-        extra = self.member_state_extra(name)
+        extra = self.member_state_extra(member.ident)
         if extra is None:
             raise ApiError(503, f'The state of cluster member "{name}" is served by that member: '
                                 f"ask its API at {member.url}")
@@ -572,7 +606,10 @@ class ClusterState:
                     target.evacuated = action == "evacuate"
                     self._lifecycle(f"cluster-member-{'evacuated' if target.evacuated else 'restored'}",
                                     self._member_source(name), requestor)
-                    self.operations.finish(op)
+                    if self.after_write is None:
+                        self.operations.finish(op)
+                    else:  # done once the back end has made the change durable
+                        self.after_write(lambda error=None: self.operations.finish(op, error))
 
         self.scheduler.call_later(self.operation_delay, run)
         return op
@@ -595,6 +632,7 @@ class ClusterState:
             for op in self.operations.running("token"):
                 if op.metadata.get("serverName") == server_name:
                     self.operations.cancel(op.id, requestor)
+            self.removed.discard(server_name)
             expires = now_utc() + _dt.timedelta(seconds=self.token_expiry)
             metadata = {"addresses": addresses, "expiresAt": go_timestamp(expires), "fingerprint": self.fingerprint,
                         "secret": secrets.token_hex(32), "serverName": server_name}
@@ -691,3 +729,149 @@ class ClusterState:
                 raise bad_request("Only empty cluster groups can be removed")
             del self.groups[name]
             self._lifecycle("cluster-group-deleted", f"/1.0/cluster/groups/{name}", requestor)
+
+    # ---- the shared configuration (our extension pack_configuration) --------------------
+
+    def configuration_to_api(self) -> dict:
+        with self.lock:
+            document = self.configuration
+            effective = document.modules if self.effective_modules is None else self.effective_modules
+            return {"modules": modules_to_wire(document.modules), "version": document.version,
+                    "term": document.term, "digest": document.digest, "local_modules": list(self.local_modules),
+                    "effective": modules_to_wire(effective)}
+
+    def configuration_etag(self) -> str:
+        with self.lock:
+            return etag_of({"modules": modules_to_wire(self.configuration.modules)})
+
+    def update_configuration(self, raw_modules, *, patch: bool, requestor: dict | None) -> ConfigDocument:
+        """Replace (PUT) or merge (PATCH: modules by name, null removes one) the shared modules.
+
+        Raises:
+            ApiError: 400 for a module list that is not ``[{"Name": {options}}, ...]`` or that
+            names a per-member module (Pack, PackConfiguration, Api).
+        """
+        try:
+            modules = parse_modules(raw_modules, removals=patch)
+        except ModuleListError as exc:
+            raise bad_request(str(exc)) from None
+        with self.lock:
+            if patch:
+                modules = patched_modules(self.configuration.modules, modules)
+            document = self.configuration.changed(modules)
+            if document is not self.configuration:
+                self.configuration = document
+                self._lifecycle("cluster-configuration-updated", "/1.0/cluster/config", requestor,
+                                self._configuration_context())
+            return document
+
+    def _configuration_context(self) -> dict:
+        document = self.configuration
+        return {"version": document.version, "term": document.term, "digest": document.digest}
+
+    def set_configuration(self, document: ConfigDocument, local_modules=(), effective=None) -> bool:
+        """A back end applies a configuration (a pack member: the synced one, merged with its
+        own file into ``effective``). Emits cluster-configuration-updated when the shared
+        modules or what this member runs with changed; True if so."""
+        with self.lock:
+            before = (self.configuration.digest, self.effective_modules)
+            self.configuration, self.local_modules = document, tuple(local_modules)
+            self.effective_modules = None if effective is None else tuple(effective)
+            self.revision += 1
+            if (document.digest, self.effective_modules) == before:
+                return False
+            self._lifecycle("cluster-configuration-updated", "/1.0/cluster/config", None,
+                            self._configuration_context())
+            return True
+
+    # ---- what a back end replicates (a pack daemon) -------------------------------------
+
+    def export_shared(self) -> dict:
+        """Everything API writes change, keyed by the members' idents, as JSON data."""
+        with self.lock:
+            members = {m.ident: {"server_name": m.server_name, "description": m.description,
+                                 "failure_domain": m.failure_domain, "config": dict(sorted(m.config.items())),
+                                 "roles": [r for r in m.roles if r in MANUAL_ROLES], "evacuated": m.evacuated}
+                       for m in self.members.values()}
+            idents = {m.server_name: m.ident for m in self.members.values()}
+            groups = [{"name": g.name, "description": g.description,
+                       "members": [idents[name] for name in g.members if name in idents]}
+                      for g in self.groups.values()]
+            tokens = [{"operation": op.id, "created_at": op.created_at, "metadata": op.metadata}
+                      for op in self.operations.running("token")]
+            return {"members": members, "groups": groups, "removed": sorted(self.removed), "tokens": tokens}
+
+    def import_shared(self, shared: dict) -> None:
+        """Take what the leader wrote (see export_shared), without emitting events: the
+        back end emits the events the leader recorded. Members the document does not know
+        yet keep their defaults; live facts (address, status, automatic roles) stay."""
+        with self.lock:
+            self.removed = set(shared.get("removed", ()))
+            for ident in self.removed:
+                member = self.member_by_ident(ident)
+                if member is not None:
+                    self._drop_member(member.server_name)
+            written = shared.get("members", {})
+            renamed = {}
+            for member in list(self.members.values()):
+                entry = written.get(member.ident)
+                if entry is None:
+                    continue
+                renamed[member.server_name] = entry["server_name"]
+                member.server_name = entry["server_name"]
+                member.description, member.failure_domain = entry["description"], entry["failure_domain"]
+                member.config = dict(entry["config"])
+                member.roles = [r for r in member.roles if r in AUTOMATIC_ROLES] + list(entry["roles"])
+                member.evacuated = entry["evacuated"]
+            if renamed:
+                self.members = {renamed.get(key, key): value for key, value in self.members.items()}
+                local = self.member_by_ident(self._local_ident())
+                self.local_name = local.server_name if local is not None else self.local_name
+            names = {m.ident: m.server_name for m in self.members.values()}
+            groups = {}
+            for entry in shared.get("groups", ()):
+                groups[entry["name"]] = Group(entry["name"], entry["description"],
+                                              [names[ident] for ident in entry["members"] if ident in names])
+            if DEFAULT_GROUP in groups:
+                grouped = {name for group in groups.values() for name in group.members}
+                # Members the writer had not met yet belong to the default group, as on joining.
+                groups[DEFAULT_GROUP].members += [m.server_name for m in self.members.values()
+                                                  if m.server_name not in grouped and m.ident not in written]
+                self.groups = groups
+            self._import_tokens(shared.get("tokens", ()))
+            self.revision += 1
+
+    def _local_ident(self) -> str:
+        member = self.members.get(self.local_name)
+        return member.ident if member is not None else self.local_name
+
+    def _import_tokens(self, tokens) -> None:
+        """Show the cluster's join tokens as Running token operations here too (same ids);
+        one that is gone from the document was used or revoked, and ends."""
+        wanted = {token["operation"]: token for token in tokens}
+        for op in self.operations.running("token"):
+            if op.id not in wanted:
+                self.operations.finish(op)
+        known = {op.id for op in self.operations.all()}
+        for op_id, token in wanted.items():
+            if op_id in known:
+                continue
+            op = Operation("token", "Executing operation", location=self.local_name, resources={"cluster": None},
+                           metadata=dict(token["metadata"]), may_cancel=True, project="default")
+            op.id, op.created_at = op_id, token["created_at"]
+            self.operations.start(op)
+
+    def find_join_token(self, server_name: str) -> Operation | None:
+        """The running join token for ``server_name``, if any (expired ones included)."""
+        with self.lock:
+            for op in self.operations.running("token"):
+                if op.metadata.get("serverName") == server_name:
+                    return op
+            return None
+
+    def consume_join_token(self, op: Operation) -> None:
+        """A token was used to join: it ends (single use). LXD emits no event for this; the
+        new member's cluster-member-added follows when it appears."""
+        with self.lock:
+            self.operations.finish(op)
+            self.revision += 1

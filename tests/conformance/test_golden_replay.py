@@ -199,7 +199,9 @@ def _compare_server_info(golden: dict, mine: dict) -> None:
     assert set(meta["api_extensions"]) <= set(theirs["api_extensions"]) | {"clustering_evacuation_force",
                                                                          "clustering_restore_skip_mode",
                                                                          "cluster_member_state",
-                                                                         "clustering_evacuation_mode"}
+                                                                         "clustering_evacuation_mode",
+                                                                         # our own (docs/mockserver.rst)
+                                                                         "pack_configuration"}
     if "environment" in theirs:
         assert list(meta["environment"]) == list(theirs["environment"])
         if theirs["config"]:  # before `cluster enable`, the capture server had no address set

@@ -402,23 +402,27 @@ def test_events_and_wait_helpers_against_a_daemon(pack3):
 
 # ---- API -----------------------------------------------------------------------------------
 
-def test_writes_are_refused_clearly_and_change_nothing(shared):
+def test_writes_without_tcp_apis_or_to_enable_are_refused_clearly_and_change_nothing(shared):
+    """This pack's members serve their API on unix sockets only: a write cannot reach the
+    leader, and says how to fix that. Enabling or disabling a member through the API is
+    refused on any pack member."""
     path = shared["node2"].socket_path
     before = {name: m.to_api() for name, m in shared["node2"].members().items()}
     attempts = [
         ("PUT", "/1.0/cluster/members/node2", {"description": "changed", "roles": [], "failure_domain": "default",
-                                               "config": {}, "groups": ["default"]}),
-        ("PATCH", "/1.0/cluster/members/node2", {"description": "changed"}),
-        ("POST", "/1.0/cluster/members/node3", {"server_name": "renamed"}),
-        ("DELETE", "/1.0/cluster/members/node3", None),
-        ("POST", "/1.0/cluster/members", {"server_name": "node9"}),
-        ("PUT", "/1.0/cluster", {"server_name": "node2", "enabled": False}),
+                                               "config": {}, "groups": ["default"]}, 503, "Api listen"),
+        ("PATCH", "/1.0/cluster/members/node2", {"description": "changed"}, 503, "Api listen"),
+        ("POST", "/1.0/cluster/members/node3", {"server_name": "renamed"}, 503, "Api listen"),
+        ("DELETE", "/1.0/cluster/members/node3", None, 503, "Api listen"),
+        ("POST", "/1.0/cluster/members", {"server_name": "node9"}, 503, "Api listen"),
+        ("PUT", "/1.0/cluster/config", {"modules": []}, 503, "Api listen"),
+        ("PUT", "/1.0/cluster", {"server_name": "node2", "enabled": False}, 400, "leaves on SIGTERM"),
     ]
-    for method, url, body in attempts:
+    for method, url, body, code, text in attempts:
         status, reply = raw_request(path, method, url, body)
-        assert status == 501, (method, url, status, reply)
-        assert isinstance(reply, dict) and reply.get("type") == "error" and reply.get("error_code") == 501, reply
-        assert "writes are not available on a pack daemon" in reply["error"], reply
+        assert status == code, (method, url, status, reply)
+        assert isinstance(reply, dict) and reply.get("type") == "error" and reply.get("error_code") == code, reply
+        assert text in reply["error"], reply
     after = {name: m.to_api() for name, m in shared["node2"].members().items()}
     assert after == before
     assert_formed(shared)

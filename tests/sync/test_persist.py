@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from mockserver.pack.sync import ConfigDocument, atomic_write, load_document
+from mockserver.pack.sync import PackDocument, atomic_write, load_document
 
 CHILD = Path(__file__).with_name("writer_child.py")
 ROOT = Path(__file__).resolve().parents[2]
@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_atomic_write_replaces_and_loads(tmp_path):
     path = str(tmp_path / "synced.json")
     assert load_document(path) is None
-    first = ConfigDocument((("A", {"x": 1}),), 1, 1)
+    first = PackDocument((("A", {"x": 1}),), 1, 1)
     atomic_write(path, first.to_wire())
     assert load_document(path) == first
     second = first.changed((("A", {"x": 2}),))
@@ -29,7 +29,7 @@ def test_atomic_write_replaces_and_loads(tmp_path):
 
 def test_a_torn_or_foreign_file_is_not_trusted(tmp_path):
     path = tmp_path / "synced.json"
-    document = ConfigDocument((("A", {"x": 1}),), 1, 1).to_wire()
+    document = PackDocument((("A", {"x": 1}),), 1, 1).to_wire()
     path.write_bytes(document[: len(document) // 2])
     assert load_document(str(path)) is None
     path.write_bytes(b"not json at all")

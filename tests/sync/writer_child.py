@@ -1,12 +1,12 @@
 """Run by test_persist: write two ~1 MB documents in turn, atomically, until killed."""
 import sys
 
-from mockserver.pack.sync import ConfigDocument, atomic_write
+from mockserver.pack.sync import PackDocument, atomic_write
 
 
 def main():
     path = sys.argv[1]
-    documents = [ConfigDocument((("Big", {"blob": letter * 1_000_000}),), version, 1).to_wire()
+    documents = [PackDocument((("Big", {"blob": letter * 1_000_000}),), version, 1).to_wire()
                  for version, letter in ((1, "a"), (2, "b"))]
     print("ready", flush=True)
     turn = 0

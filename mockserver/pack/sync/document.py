@@ -1,27 +1,32 @@
-"""The leader's configuration as a versioned document, and the merge rules of followers.
+"""What the leader replicates: the pack document, and the merge rules of followers.
 
-The seed's contract (PackConfiguration): the leader's modules reach every follower except
-Pack, PackConfiguration and ``ignore_modules``; a follower's locally configured modules are
-never overwritten. Beyond the seed: a module the leader removes is removed on followers
-(unless local), every document has a version and a digest, and a document from a stale
-leader (an older term) is refused.
+The document holds everything cluster-wide: the shared configuration modules (the seed's
+PackConfiguration) and the cluster state that LXD's API writes (member descriptions, roles,
+groups, names, evacuations, removals, join tokens). Every change makes a new ``version``
+within the leader's ``term``; the digest covers the content, so a copy can be checked, and
+``changes`` keeps the lifecycle events of the last versions so that every member emits
+them when it applies the document.
+
+The seed's contract: the leader's modules reach every follower except Pack,
+PackConfiguration and ``ignore_modules``; a follower's locally configured modules are never
+overwritten. Beyond the seed: a module the leader removes is removed on followers (unless
+local), and a document from a stale leader (an older term) is refused.
 """
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-NEVER_SHARED = ("Pack", "PackConfiguration")
+from ...state.configuration import NEVER_SHARED, ConfigDocument, canonical_json, modules_to_wire
+
+# Versions whose lifecycle events a document carries, so that a member a few versions
+# behind still emits each change's events (one that was away longer gets the state only).
+HISTORY = 64
 
 
 class SyncError(Exception):
     """A document that cannot be used; the message says why."""
-
-
-def _canonical(modules) -> bytes:
-    return json.dumps([{name: options} for name, options in modules], sort_keys=True, separators=(",", ":"),
-                      ensure_ascii=False).encode()
 
 
 def shareable_modules(modules, ignore=()) -> tuple:
@@ -31,44 +36,69 @@ def shareable_modules(modules, ignore=()) -> tuple:
 
 
 @dataclass(frozen=True)
-class ConfigDocument:
-    """What the leader shares: its shareable modules, numbered by ``version`` within the
-    leader's ``term``. The digest covers the modules, so a copy can be checked."""
+class PackDocument:
+    """Version ``version`` of the pack's shared state, issued by the leader of ``term``."""
 
-    modules: tuple
-    version: int
-    term: int
+    modules: tuple = ()
+    version: int = 0
+    term: int = 0
+    cluster: dict | None = None   # ClusterState.export_shared(); None: nothing written yet
+    changes: tuple = ()           # ((version, (event, ...)), ...), oldest first
 
     @property
     def digest(self) -> str:
-        return hashlib.sha256(_canonical(self.modules)).hexdigest()
+        return hashlib.sha256(canonical_json({"modules": modules_to_wire(self.modules),
+                                              "cluster": self.cluster})).hexdigest()
+
+    @property
+    def configuration(self) -> ConfigDocument:
+        return ConfigDocument(self.modules, self.version, self.term)
+
+    def changed(self, modules=None, cluster=None, events=()) -> "PackDocument":
+        """The next version with new ``modules`` and/or ``cluster`` (the same document when
+        neither differs), carrying ``events`` (lifecycle event tuples) in its history."""
+        modules = self.modules if modules is None else tuple(modules)
+        cluster = self.cluster if cluster is None else cluster
+        if canonical_json([modules_to_wire(modules), cluster]) == \
+                canonical_json([modules_to_wire(self.modules), self.cluster]):
+            return self
+        version = self.version + 1
+        changes = (self.changes + ((version, tuple(events)),))[-HISTORY:]
+        return PackDocument(modules, version, self.term, cluster, changes)
+
+    def restamped(self, term: int) -> "PackDocument":
+        """The same content issued by the leader of ``term`` (a new leader continues from it)."""
+        return replace(self, term=term)
+
+    def events_after(self, version: int) -> list:
+        """The lifecycle events of the versions after ``version`` that the history still holds."""
+        return [event for number, events in self.changes if number > version for event in events]
 
     def to_wire(self) -> bytes:
         return json.dumps({"version": self.version, "term": self.term, "digest": self.digest,
-                           "modules": [{name: options} for name, options in self.modules]},
+                           "modules": modules_to_wire(self.modules), "cluster": self.cluster,
+                           "changes": [[number, list(map(list, events))] for number, events in self.changes]},
                           sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
     @classmethod
-    def from_wire(cls, data: bytes) -> "ConfigDocument":
+    def from_wire(cls, data: bytes) -> "PackDocument":
         """Raises: SyncError for anything but a complete document whose digest matches."""
         try:
             raw = json.loads(data)
             modules = tuple(_module(item) for item in raw["modules"])
-            document = cls(modules, int(raw["version"]), int(raw["term"]))
+            cluster = raw.get("cluster")
+            if cluster is not None and not isinstance(cluster, dict):
+                raise TypeError("cluster is not a mapping")
+            changes = tuple((int(number), tuple(tuple(event) for event in events))
+                            for number, events in raw.get("changes", ()))
+            document = cls(modules, int(raw["version"]), int(raw["term"]), cluster, changes)
             digest = raw["digest"]
         except (ValueError, KeyError, TypeError) as exc:
-            raise SyncError(f"not a configuration document: {exc}") from None
+            raise SyncError(f"not a pack document: {exc}") from None
         if digest != document.digest:
-            raise SyncError(f"digest mismatch: the document says {digest[:12]}..., its modules hash to "
+            raise SyncError(f"digest mismatch: the document says {str(digest)[:12]}..., its content hashes to "
                             f"{document.digest[:12]}... (torn or altered)")
         return document
-
-    def changed(self, modules) -> "ConfigDocument":
-        """The next version with ``modules`` (the same document if nothing changed)."""
-        modules = tuple(modules)
-        if _canonical(modules) == _canonical(self.modules):
-            return self
-        return ConfigDocument(modules, self.version + 1, self.term)
 
 
 def _module(item) -> tuple:
@@ -80,7 +110,7 @@ def _module(item) -> tuple:
     return (name, options)
 
 
-def accept(current: ConfigDocument | None, incoming: ConfigDocument) -> str | None:
+def accept(current: PackDocument | None, incoming: PackDocument) -> str | None:
     """None if ``incoming`` should replace ``current``, else why not.
 
     A document from an older term comes from a stale leader; within one term versions only
@@ -96,7 +126,7 @@ def accept(current: ConfigDocument | None, incoming: ConfigDocument) -> str | No
     return None
 
 
-def effective_modules(local, synced: ConfigDocument | None, ignore=()) -> tuple:
+def effective_modules(local, synced: PackDocument | None, ignore=()) -> tuple:
     """A follower's configuration: its own file's modules (they always win, in file order),
     then the leader's modules it does not configure itself (in the leader's order). Modules
     the leader no longer has are gone; ``ignore`` lists modules never taken from the leader.

@@ -11,7 +11,7 @@ import logging
 import os
 import tempfile
 
-from .document import ConfigDocument, SyncError
+from .document import PackDocument, SyncError
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def atomic_write(path: str, data: bytes) -> None:
         os.close(dir_fd)
 
 
-def load_document(path: str) -> ConfigDocument | None:
+def load_document(path: str) -> PackDocument | None:
     """The persisted document, or None if there is none or it cannot be trusted (logged)."""
     try:
         with open(path, "rb") as handle:
@@ -51,7 +51,7 @@ def load_document(path: str) -> ConfigDocument | None:
     except FileNotFoundError:
         return None
     try:
-        return ConfigDocument.from_wire(data)
+        return PackDocument.from_wire(data)
     except SyncError as exc:
         log.warning("ignoring the synced configuration in %s: %s", path, exc)
         return None

@@ -1,0 +1,46 @@
+"""/1.0/cluster/config: the pack's shared configuration (our extension pack_configuration).
+
+GET shows the modules the pack shares with their version, term and digest (and which
+modules this member keeps from its own file); PUT replaces them, PATCH merges them by
+module name (``{"Name": null}`` removes one). Both honour If-Match, as LXD's PUT/PATCH do.
+"""
+from __future__ import annotations
+
+import json
+
+from ...errors import bad_request
+from ...wire import sync_reply
+from ..context import ApiContext
+from ..request import ApiRequest
+from .common import check_if_match
+
+
+def get_configuration(ctx: ApiContext, req: ApiRequest):
+    with ctx.state.lock:
+        return sync_reply(ctx.state.configuration_to_api(), etag=ctx.state.configuration_etag())
+
+
+def _modules(req: ApiRequest):
+    try:
+        body = json.loads(req.body or b"null")
+    except ValueError as exc:
+        raise bad_request(f"Failed to decode the request body as JSON: {exc}") from None
+    if not isinstance(body, dict) or "modules" not in body:
+        raise bad_request('Expected a JSON object with "modules": [{"ModuleName": {options}}, ...]')
+    return body["modules"]
+
+
+def _update(ctx: ApiContext, req: ApiRequest, patch: bool):
+    state = ctx.state
+    with state.lock:
+        check_if_match(req, state.configuration_etag())
+        document = state.update_configuration(_modules(req), patch=patch, requestor=req.requestor)
+    return sync_reply({"version": document.version, "term": document.term, "digest": document.digest})
+
+
+def put_configuration(ctx: ApiContext, req: ApiRequest):
+    return _update(ctx, req, patch=False)
+
+
+def patch_configuration(ctx: ApiContext, req: ApiRequest):
+    return _update(ctx, req, patch=True)

@@ -1,0 +1,420 @@
+"""Replicating the pack document from the leader to every member.
+
+How a change travels:
+
+1. The leader makes a new version (a write through the API, or its own file edited),
+   persists it, applies it, and sends a DOCUMENT datagram flagged PUSH to every live member.
+2. A member that hears of a version it lacks from the leader it follows pulls the whole
+   document over the leader's HTTP API (``GET /internal/pack/document``): a reliable
+   channel, any size. Request and reply are sealed with a key derived from the pack secret,
+   so only members read it and only the authenticated leader of the current term is taken.
+3. The member persists it atomically, applies it live (cluster state, configuration,
+   lifecycle events), and tells every live member which version it applied (APPLIED).
+4. The leader answers the client's write once a majority of the pack (of
+   ``expected_members``, else of the live members) has applied it: what was acknowledged
+   survives the leader, because elections prefer the members with the newest document.
+
+Datagrams can be lost: the leader pushes again every keepalive to members that have not
+applied, and every PackConfiguration ``interval`` all members compare versions
+(anti-entropy), so a member that was away catches up.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import logging
+import os
+import time
+
+from ...config import ConfigError, load
+from ...state import ClusterState
+from ...state.configuration import ConfigDocument
+from ..crypto import OpenError, Sealer
+from ..messages import DocumentFlag
+from .document import PackDocument, SyncError, accept, effective_modules, shareable_modules
+from .store import SyncStore
+
+log = logging.getLogger("pylxd_cluster.sync")
+
+PROOF_HEADER = "X-Pack-Proof"
+PROOF_WINDOW = 30.0          # seconds: how old a pull request's proof may be
+FILE_POLL = 0.5              # seconds between checks of the configuration file
+CONFIG_ACTION = "cluster-configuration-updated"
+
+
+class NotCommitted(Exception):
+    """A write the leader applied but a majority did not confirm in time (or leadership
+    was lost meanwhile): it may or may not survive."""
+
+
+def file_digest(modules) -> str:
+    return hashlib.sha256(json.dumps([[n, o] for n, o in modules], sort_keys=True).encode()).hexdigest()
+
+
+class SyncEngine:
+    """One member's side of the replication. The daemon feeds it the protocol's events
+    (leader changes, DOCUMENT datagrams) and calls :meth:`publish` after each write."""
+
+    def __init__(self, daemon, store: SyncStore, secret: str, pack_name: str):
+        self.daemon = daemon
+        self.state: ClusterState = daemon.state
+        self.store = store
+        self.sealer = Sealer.for_pack(secret, pack_name, purpose="document")
+        self.config = daemon.config
+        sync = self.config.pack_configuration
+        self.ignore = tuple(sync.ignore_modules) if sync else ()
+        self.interval = float(sync.interval) if sync else 60.0
+        self.document = PackDocument()
+        self.acks: dict[str, tuple] = {}            # member -> (term, version) it applied
+        self.counters = {"pulls": 0, "pull_failures": 0, "pulls_refused": 0, "applied": 0, "published": 0,
+                         "pushes": 0, "file_reloads": 0, "file_errors": 0}
+        self._waiters: list[tuple[int, int, asyncio.Future]] = []
+        self._pull_task: asyncio.Task | None = None
+        self._pull_again = False
+        self._pending_events: list = []
+        self._replaying = False
+        self._local = store.load_local()
+        self._file_stamp = self._stat()
+        self._file_modules = tuple(self.config.modules)
+        self._session = None
+        self._tasks: list[asyncio.Task] = []
+
+    # ---- life -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start from the persisted document (until the leader answers) and watch the file."""
+        persisted = self.store.load_document()
+        if persisted is not None:
+            log.info("starting from the persisted pack document: version %d (term %d)", persisted.version,
+                     persisted.term)
+            self._apply(persisted, persist=False, replay=False)
+        else:
+            self._refresh_configuration()
+        self.state.events.subscribe(self._record_write)
+        self._tasks = [asyncio.ensure_future(self._every(FILE_POLL, self._check_file)),
+                       asyncio.ensure_future(self._every(self.daemon.settings.keepalive, self._repush)),
+                       asyncio.ensure_future(self._every(self.interval, self._anti_entropy))]
+
+    async def stop(self) -> None:
+        self.state.events.unsubscribe(self._record_write)
+        for task in self._tasks + ([self._pull_task] if self._pull_task else []):
+            task.cancel()
+        for _, _, future in self._waiters:
+            if not future.done():
+                future.set_exception(NotCommitted("the member is stopping"))
+        if self._session is not None:
+            await self._session.close()
+
+    async def _every(self, period: float, step) -> None:
+        while True:
+            await asyncio.sleep(period)
+            try:
+                step()
+            except Exception:  # a bug must not stop replication: say so and go on
+                log.exception("error in the pack document's %s; continuing", step.__name__)
+
+    @property
+    def node(self):
+        return self.daemon.node
+
+    @property
+    def name(self) -> str:
+        return self.daemon.settings.name
+
+    def is_leader(self) -> bool:
+        return self.node is not None and self.node.leader == self.name
+
+    # ---- the leader: new versions ---------------------------------------------------------
+
+    def _record_write(self, event: dict) -> None:
+        """Lifecycle events of API writes (they carry a requestor) go with the next version."""
+        metadata = event.get("metadata", {})
+        if event.get("type") == "lifecycle" and "requestor" in metadata and not self._replaying:
+            self._pending_events.append((metadata["action"], metadata["source"], metadata.get("context"),
+                                         metadata["requestor"]))
+
+    def publish(self, modules=None) -> int:
+        """On the leader, after a write: make, persist, apply and push the next version if
+        anything shared changed. Returns the version that holds the change."""
+        events, self._pending_events = self._pending_events, []
+        if modules is None:
+            modules = self.state.configuration.modules
+        document = self.document.changed(modules, self.state.export_shared(), events)
+        if document is not self.document:
+            self.counters["published"] += 1
+            self._apply(document, replay=False)
+            self._push(self._live_members())
+        return self.document.version
+
+    def on_leader_change(self, leader: str, term: int) -> None:
+        if leader != self.name:
+            self._fail_waiters("leadership moved to " + (leader or "nobody"))
+            return
+        document = self.document
+        if term > document.term:  # we continue from the newest version we have
+            document = document.restamped(term)
+        file_modules = shareable_modules(self._file_modules, self.ignore)
+        if document.version == 0 or self._local.get("exported") != file_digest(file_modules):
+            document = document.changed(file_modules, self.state.export_shared())
+            self._remember_export(file_modules)
+        elif document.cluster is None:
+            document = document.changed(None, self.state.export_shared())
+        if document is not self.document:
+            self._apply(document, replay=False)
+        log.info("leading the pack document from version %d (term %d)", self.document.version, self.document.term)
+        self._push(self._live_members())
+
+    def _remember_export(self, modules) -> None:
+        self._local["exported"] = file_digest(modules)
+        self.store.save_local(self._local)
+
+    def _live_members(self) -> list:
+        return [name for name in self.node.alive_names() if name != self.name] if self.node else []
+
+    def _push(self, names) -> None:
+        if names:
+            self.counters["pushes"] += 1
+            self.daemon.apply_effects(self.node.send_document(names, DocumentFlag.PUSH, self._now()))
+
+    def _repush(self) -> None:
+        """The leader pushes again to live members that have not applied the current version."""
+        if not self.is_leader():
+            return
+        mine = (self.document.term, self.document.version)
+        behind = [name for name in self._live_members() if self.acks.get(name) != mine]
+        self._push(behind)
+
+    def _anti_entropy(self) -> None:
+        if self.node is None or not self.node.leader:
+            return
+        names = self._live_members() if self.is_leader() else [self.node.leader]
+        self.daemon.apply_effects(self.node.send_document(names, 0, self._now()))
+
+    # ---- commit ---------------------------------------------------------------------------
+
+    def quorum(self) -> int:
+        expected = self.daemon.settings.expected_members
+        return (expected if expected else self.node.alive_count()) // 2 + 1
+
+    def confirmed(self, version: int) -> int:
+        """How many members (this one included) have applied ``version`` of this term."""
+        term = self.document.term
+        live = set(self.node.alive_names())
+        return 1 + sum(1 for name, (t, v) in self.acks.items() if name in live and t == term and v >= version)
+
+    async def wait_committed(self, version: int, timeout: float) -> None:
+        """Raises: NotCommitted when no majority confirmed ``version`` within ``timeout``."""
+        if not self.is_leader():
+            raise NotCommitted("this member is no longer the leader")
+        if self.confirmed(version) >= self.quorum():
+            return
+        future = asyncio.get_running_loop().create_future()
+        entry = (self.document.term, version, future)
+        self._waiters.append(entry)
+        try:
+            await asyncio.wait_for(asyncio.shield(future), timeout)
+        except asyncio.TimeoutError:
+            raise NotCommitted(f"{self.confirmed(version)} of the {self.quorum()} members needed confirmed it "
+                               f"within {timeout:g} s") from None
+        finally:
+            if entry in self._waiters:
+                self._waiters.remove(entry)
+
+    def _check_waiters(self) -> None:
+        if not self._waiters:
+            return
+        quorum = self.quorum()
+        for term, version, future in list(self._waiters):
+            if not future.done() and term == self.document.term and self.confirmed(version) >= quorum:
+                future.set_result(None)
+
+    def _fail_waiters(self, why: str) -> None:
+        for _, _, future in self._waiters:
+            if not future.done():
+                future.set_exception(NotCommitted(why))
+
+    # ---- followers: hearing of versions, pulling ----------------------------------------
+
+    def on_document_heard(self, heard) -> None:
+        """A DOCUMENT datagram: what ``heard.sender`` has applied (and, from the leader,
+        a prompt to pull when we lack it)."""
+        self.acks[heard.sender] = (heard.term, heard.version)
+        if self.is_leader():
+            self._check_waiters()
+            return
+        node = self.node
+        if heard.sender != node.leader or heard.term != node.term:
+            return  # only the leader we follow, in its current term, is a source
+        mine = (self.document.term, self.document.version, self.document.digest)
+        if (heard.term, heard.version, heard.digest) != mine:
+            self._request_pull()
+
+    def _request_pull(self) -> None:
+        if self._pull_task is not None and not self._pull_task.done():
+            self._pull_again = True
+            return
+        self._pull_task = asyncio.ensure_future(self._pull_loop())
+
+    async def _pull_loop(self) -> None:
+        while True:
+            self._pull_again = False
+            await self._pull()
+            if not self._pull_again:
+                return
+
+    async def _pull(self) -> None:
+        from aiohttp import ClientError, ClientSession, ClientTimeout
+
+        node = self.node
+        leader, term = node.leader, node.term
+        peer = node.peers.get(leader)
+        if peer is None or not peer.record.api.startswith("http"):
+            log.warning("cannot pull the pack document: leader %s serves no TCP API (give it Api: listen)", leader)
+            self.counters["pull_failures"] += 1
+            return
+        self.counters["pulls"] += 1
+        if self._session is None:
+            self._session = ClientSession(timeout=ClientTimeout(total=30, connect=3))
+        try:
+            async with self._session.get(f"{peer.record.api}/internal/pack/document", ssl=False,
+                                         headers={PROOF_HEADER: self.proof()}) as reply:
+                body = await reply.read()
+                if reply.status != 200:
+                    raise SyncError(f"HTTP {reply.status}: {body[:200]!r}")
+            document = PackDocument.from_wire(self.sealer.open(body))
+        except (ClientError, asyncio.TimeoutError, OSError, OpenError, SyncError) as exc:
+            self.counters["pull_failures"] += 1
+            log.warning("pulling the pack document from %s failed: %s", leader, exc or type(exc).__name__)
+            return
+        if node.leader != leader or node.term != term or document.term != term:
+            self.counters["pulls_refused"] += 1
+            log.info("dropped a document from %s: leadership moved meanwhile (term %d, document term %d)", leader,
+                     node.term, document.term)
+            return
+        why = accept(self.document, document)
+        if why is not None:
+            if document.digest != self.document.digest:
+                self.counters["pulls_refused"] += 1
+                log.warning("refused the pack document from %s: %s", leader, why)
+            return
+        self._apply(document)
+        self.daemon.apply_effects(self.node.send_document(self._live_members(), DocumentFlag.APPLIED,
+                                                          self._now()))
+
+    # ---- the leader's side of a pull -------------------------------------------------------
+
+    def proof(self) -> str:
+        plain = json.dumps({"member": self.name, "at": time.time()}).encode()
+        return base64.b64encode(self.sealer.seal(plain)).decode()
+
+    def check_proof(self, header: str | None) -> str:
+        """The member that sealed ``header``. Raises: PermissionError (not a member, or stale)."""
+        try:
+            raw = json.loads(self.sealer.open(base64.b64decode(header or "", validate=True)))
+            member, at = str(raw["member"]), float(raw["at"])
+        except (OpenError, ValueError, KeyError, TypeError):
+            raise PermissionError("not sealed with this pack's key") from None
+        if abs(time.time() - at) > PROOF_WINDOW:
+            raise PermissionError(f"proof is {time.time() - at:.0f} s old (clocks more than {PROOF_WINDOW:g} s apart?)")
+        return member
+
+    def sealed_document(self) -> bytes:
+        return self.sealer.seal(self._wire())
+
+    def _wire(self) -> bytes:
+        cached = getattr(self, "_wire_cache", None)
+        if cached is None or cached[0] is not self.document:
+            cached = (self.document, self.document.to_wire())
+            self._wire_cache = cached
+        return cached[1]
+
+    # ---- applying ---------------------------------------------------------------------------
+
+    def _apply(self, document: PackDocument, *, persist: bool = True, replay: bool = True) -> None:
+        previous = self.document
+        if persist:
+            self.store.save_document(document)  # first: a restart must find what we applied
+        self.document = document
+        self._wire_cache = (document, document.to_wire())
+        self.counters["applied"] += 1
+        if document.cluster is not None and not self.is_leader():
+            self.state.import_shared(document.cluster)
+        if self.node is not None:
+            self.node.set_document(document.term, document.version, document.digest)
+        self._refresh_configuration()
+        if replay:
+            self._replaying = True
+            try:
+                for action, source, context, requestor in document.events_after(previous.version):
+                    if action != CONFIG_ACTION:  # emitted above, by the configuration itself
+                        self.state.emit(action, source, context, requestor)
+            finally:
+                self._replaying = False
+        if document.version != previous.version:
+            log.info("applied pack document version %d (term %d, %s...)", document.version, document.term,
+                     document.digest[:12])
+        removed = (document.cluster or {}).get("removed", ())
+        if self.name in removed:
+            self.daemon.removed_from_pack()
+
+    def _refresh_configuration(self) -> None:
+        """Merge the shared modules with this member's own file (its modules win) and show it."""
+        local = tuple((n, o) for n, o in self._file_modules)
+        if self.is_leader():
+            # The leader's shareable file modules are the pack's (exported when edited).
+            local = tuple((n, o) for n, o in local if n not in dict(self.document.modules))
+        effective = effective_modules(local, self.document, self.ignore)
+        own = [n for n, _ in local if n in dict(self.document.modules)]
+        user = tuple((n, o) for n, o in effective if n not in ("Pack", "PackConfiguration", "Api"))
+        self.state.set_configuration(ConfigDocument(self.document.modules, self.document.version, self.document.term),
+                                     local_modules=own, effective=user)
+
+    # ---- the configuration file ----------------------------------------------------------
+
+    def _stat(self):
+        try:
+            info = os.stat(self.config.source)
+            return (info.st_mtime_ns, info.st_size, info.st_ino)
+        except OSError:
+            return None
+
+    def _check_file(self) -> None:
+        stamp = self._stat()
+        if stamp == self._file_stamp or stamp is None:
+            return
+        self._file_stamp = stamp
+        try:
+            config = load(self.config.source)
+        except ConfigError as exc:
+            self.counters["file_errors"] += 1
+            log.error("the edited configuration file is refused, the running configuration stays: %s", exc)
+            return
+        self.counters["file_reloads"] += 1
+        if config.pack != self.config.pack or config.api != self.config.api:
+            log.warning("%s: Pack and Api changes take effect at the next restart", self.config.source)
+        self._file_modules = tuple(config.modules)
+        sync = config.pack_configuration
+        self.ignore = tuple(sync.ignore_modules) if sync else ()
+        shared = shareable_modules(self._file_modules, self.ignore)
+        if self.is_leader() and self._local.get("exported") != file_digest(shared):
+            log.info("%s edited: exporting its modules to the pack", self.config.source)
+            self._remember_export(shared)
+            self.publish(shared)
+        else:
+            self._refresh_configuration()
+
+    # ---- views ----------------------------------------------------------------------------
+
+    def describe(self) -> dict:
+        document = self.document
+        view = {"version": document.version, "term": document.term, "digest": document.digest,
+                "modules_digest": document.configuration.digest, "counters": dict(self.counters)}
+        if self.is_leader():
+            view["applied_by"] = {name: {"term": t, "version": v} for name, (t, v) in sorted(self.acks.items())}
+            view["quorum"] = self.quorum()
+        return view
+
+    def _now(self) -> float:
+        return asyncio.get_running_loop().time()
