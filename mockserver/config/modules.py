@@ -4,8 +4,8 @@
 Module / key           attribute              type     default      meaning
 =====================  =====================  =======  ===========  =======================================
 **Pack**
-name                   name                   string   (required)   pack name; members with the same name
-                                                                    and secret form a pack
+name                   name                   string   (required*)  pack name (*or join_token); members
+                                                                    with the same name and secret form a pack
 secret                 secret                 string   (required)   pre-shared secret (VyOS name:
                                                                     ``pre-shared-secret``)
 broadcast              broadcast              string   (required*)  IPv4 address for UDP broadcasts
@@ -22,6 +22,8 @@ mcast-group            mcast_group            string   none         IPv4 multica
 peers                  peers                  list     []           static peers 'host[:port]'
 expected_members       expected_members       integer  none         pack size; with pack: auto only a side
                                                                     that sees a majority has a leader
+join_token             join_token             string   none         join with this token (no name/secret)
+join_token_expiry      join_token_expiry      integer  10800        validity of tokens made here, s
 **Api**
 listen                 listen                 string   none         'host:port' (IPv6 in brackets)
 unix                   unix                   string   none         unix socket path
@@ -56,8 +58,8 @@ from .errors import Invalid
 class PackConfig:
     """The Pack module: discovery, liveness and leadership."""
 
-    name: str
-    secret: str
+    name: Optional[str] = None
+    secret: Optional[str] = None
     broadcast: Optional[str] = None
     interface: str = "0.0.0.0"
     port: int = 5252
@@ -69,6 +71,8 @@ class PackConfig:
     mcast_group: Optional[str] = None
     peers: Tuple[Tuple[str, int], ...] = ()
     expected_members: Optional[int] = None
+    join_token: Optional[str] = None
+    join_token_expiry: int = 10800
 
     @property
     def keepalive_interval(self) -> float:
@@ -147,12 +151,13 @@ PACK = o.ModuleSpec(
     check=_check_pack,
     options=(
         o.Option("name", "name", "string", "Name of the pack; members with the same name and secret form a pack.",
-                 _NAME, required=True),
+                 _NAME, required=True, required_unless=("join_token",)),
         o.Option("secret", "secret", "string", "Pre-shared secret that authenticates and encrypts pack messages"
-                 " (VyOS name: pre-shared-secret).", _NAME, required=True, aliases=("pre-shared-secret",)),
+                 " (VyOS name: pre-shared-secret).", _NAME, required=True, aliases=("pre-shared-secret",),
+                 required_unless=("join_token",)),
         o.Option("broadcast", "broadcast", "string", "IPv4 address for UDP broadcasts"
                  " (not needed with mcast-group or peers).", o.ipv4, required=True,
-                 required_unless=("mcast-group", "peers")),
+                 required_unless=("mcast-group", "peers", "join_token")),
         o.Option("interface", "interface", "string", "IPv4 address to listen on.", o.ipv4, default="0.0.0.0"),
         o.Option("port", "port", "integer", "UDP port to listen and send on.",
                  o.integer(1, 65535), default=5252),
@@ -174,6 +179,11 @@ PACK = o.ModuleSpec(
                  o.list_of(o.peer), default=()),
         o.Option("expected_members", "expected_members", "integer", "Size of the pack; with pack: auto only a side"
                  " that sees a majority has a leader.", o.integer(1)),
+        o.Option("join_token", "join_token", "string", "Join an existing pack with this token (from `pylxd-cluster"
+                 " add NAME` on a member) instead of name and secret; the pack's key is then kept in the state"
+                 " directory.", o.string()),
+        o.Option("join_token_expiry", "join_token_expiry", "integer", "Seconds a join token made on this member"
+                 " stays valid (LXD: cluster.join_token_expiry, 3H).", o.integer(60), default=10800, unit="s"),
     ),
 )
 

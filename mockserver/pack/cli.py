@@ -59,6 +59,7 @@ def summary(config) -> str:
 
 async def run(config) -> int:
     from .daemon import PackDaemon
+    from .join import JoinError
 
     daemon = PackDaemon(config)
     # Handlers first: a SIGTERM that arrives as soon as we say we run must still leave gracefully.
@@ -68,6 +69,10 @@ async def run(config) -> int:
         loop.add_signal_handler(signum, stop.set)
     try:
         await daemon.start()
+    except JoinError as exc:
+        print(f"pylxd-cluster-daemon: cannot join: {exc}", file=sys.stderr)
+        await daemon.stop(graceful=False)
+        return 2
     except OSError as exc:
         print(f"pylxd-cluster-daemon: error: {exc}", file=sys.stderr)
         return 2

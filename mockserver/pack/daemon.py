@@ -8,6 +8,7 @@ API (``/1.0/cluster/members``, events, member state) shows the live pack.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as _dt
 import logging
 import os
@@ -15,6 +16,7 @@ import socket
 import time
 
 from ..api import ApiServer
+from ..api.context import API_EXTENSIONS
 from ..config import DaemonConfig
 from ..http import HttpTransport
 from ..state import ClusterState, LoopScheduler
@@ -22,7 +24,11 @@ from ..tls import TlsSettings
 from ..wire import Reply, error_reply, go_timestamp, now_utc
 from .crypto import Sealer
 from .messages import MemberRecord, Role, Status
+from ..api import ForwardTo
+from ..errors import ApiError
+from ..http import FORWARDED_HEADER
 from .gate import PackGate
+from .join import JOIN_PATH, check_join, join, join_reply
 from .node import (BROADCAST, LIVE, MULTICAST, DocumentHeard, LeaderChange, LeaderConflict, MemberChange, NodeSettings,
                    PackNode, Send)
 from .sync.engine import PROOF_HEADER, SyncEngine
@@ -37,13 +43,12 @@ LEADER_ROLES = ["database-leader", "database"]
 # Lifecycle actions of our own (LXD has none for these); see docs/daemon.rst.
 LEADER_CHANGED = "cluster-leader-changed"
 LEADER_CONFLICT = "cluster-leader-conflict"
-# What a pack daemon implements of LXD's API (reads), and its own extension.
-DAEMON_EXTENSIONS = (
-    "etag", "operation_description", "clustering", "event_lifecycle", "projects", "event_location",
-    "clustering_roles", "clustering_architecture", "api_filtering", "clustering_description",
-    "clustering_failure_domains", "clustering_groups", "cluster_member_state", "pack_membership",
-    "pack_configuration",
-)
+# What a pack daemon implements of LXD's API: the mock's extensions but joining and re-keying
+# through PUT /1.0/cluster (a member joins with a join token at start), and its own.
+DAEMON_EXTENSIONS = tuple(e for e in API_EXTENSIONS if e not in ("clustering_join", "clustering_update_cert")) + (
+    "pack_membership",)
+# Configurations of a few MB travel through PUT /1.0/cluster/config (LXD's own limit does not apply).
+DOCUMENT_BODY_LIMIT = 4 * 1024 * 1024
 
 
 def state_directory(config: DaemonConfig) -> str:
@@ -112,6 +117,9 @@ class PackDaemon:
         self._loop = asyncio.get_running_loop()
         self._wall_offset = time.time() - self._loop.time()
         pack = self.config.pack
+        store = SyncStore(state_directory(self.config))
+        store.prepare()
+        pack_name, secret = await self._credentials(store)
         self.udp = UdpEndpoint(interface=pack.interface, port=pack.port, broadcast=pack.broadcast,
                                multicast_group=pack.mcast_group, on_datagram=self._on_datagram)
         await self.udp.start()
@@ -119,24 +127,47 @@ class PackDaemon:
         self.state.adopt_pack(self.settings.name, _host_port(self.settings.api) or f"{pack.interface}:{pack.port}")
         self.state.member_state_extra = self._member_state_extra
         self.state.member_api = self._member_api
-        store = SyncStore(state_directory(self.config))
-        store.prepare()
-        self.sync = SyncEngine(self, store, pack.secret, pack.name)
-        api = ApiServer(self.state, scripting=False)
+        self.state.token_expiry = float(pack.join_token_expiry)
+        self.sync = SyncEngine(self, store, secret, pack_name)
+        api = ApiServer(self.state, scripting=False, max_body=DOCUMENT_BODY_LIMIT)
         api.context.extensions = DAEMON_EXTENSIONS
         api.gate = PackGate(self, commit_timeout=max(2.0, 2 * self.settings.dead_interval))
         self.state.after_write = api.gate.after_write
         api.router.add("/internal/pack/document", get=self._serve_document)
+        api.router.add(JOIN_PATH, post=self._serve_join)
+        self.api = api
+        self._pack_secret, self._pack_name = secret, pack_name
         if self.config.api is not None:
             self.http = HttpTransport(api, listen=[self.config.api.listen] if self.config.api.listen else [],
                                       unix=self.config.api.unix, tls=self._tls())
             await self.http.start()
         boot = int(time.time() * 1000)
-        self.node = PackNode(self.settings, Sealer.for_pack(pack.secret, pack.name), boot=boot,
+        self.node = PackNode(self.settings, Sealer.for_pack(secret, pack_name), boot=boot,
                              now=self._loop.time(), wall_offset=self._wall_offset)
         self.sync.start()
         self._apply(self.node.start(self._loop.time()))
         self._ticker = asyncio.ensure_future(self._run_timers())
+
+    async def _credentials(self, store: SyncStore) -> tuple:
+        """The pack's name and secret: from the file, or from an earlier join (kept in the
+        state directory), or by joining now with the file's join_token.
+
+        Raises: JoinError when the token is refused or no member answers."""
+        pack = self.config.pack
+        if pack.secret is not None:
+            return pack.name, pack.secret
+        local = store.load_local()
+        joined = local.get("joined")
+        if joined is None:
+            log.info("joining a pack with the join token")
+            joined = await join(pack.join_token, pack.server_name)
+            local["joined"] = joined
+            store.save_local(local)
+            log.info("joined pack %s; its key is kept in %s", joined["pack"], store.local_path)
+        peers = tuple(_resolve((host, int(port))) for host, _, port in
+                      (item.rpartition(":") for item in joined.get("peers", ())))
+        self.settings = dataclasses.replace(self.settings, peers=tuple(dict.fromkeys(self.settings.peers + peers)))
+        return joined["pack"], joined["secret"]
 
     def _tls(self) -> TlsSettings | None:
         api = self.config.api
@@ -283,6 +314,28 @@ class PackDaemon:
 
     _serve_document.ungated = True
     _serve_document.untrusted_ok = True  # the sealed proof is the authentication
+
+    def _serve_join(self, ctx, req):
+        """POST /internal/pack/join: a new member proves a join token (see pack/join.py)."""
+        if not self.sync.is_leader():
+            leader = self.node.leader if self.node else ""
+            peer = self.node.peers.get(leader) if leader else None
+            if req.header(FORWARDED_HEADER) or peer is None or not peer.record.api.startswith("http"):
+                return error_reply(503, "The pack has no leader reachable over TCP right now; retry shortly")
+            return ForwardTo(peer.record.api, leader)
+        try:
+            op, name = check_join(self.state, req.body)
+        except ApiError as exc:
+            log.warning("refused a join from %s: %s", req.remote, exc.message)
+            return error_reply(exc.status, exc.message)
+        self.state.consume_join_token(op)
+        peers = sorted(f"{r.host}:{r.port}" for r in self.node.members().values() if r.status in LIVE)
+        log.info("%s joins the pack with its join token", name)
+        answer = {"pack": self._pack_name, "secret": self._pack_secret, "peers": peers}
+        return self.api.gate.written(join_reply(op.metadata["secret"], answer))
+
+    _serve_join.ungated = True
+    _serve_join.untrusted_ok = True  # the proof of the token is the authentication
 
     def removed_from_pack(self) -> None:
         """The pack removed this member (a DELETE of it): leave, and stop."""

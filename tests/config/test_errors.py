@@ -85,17 +85,17 @@ def test_recursive_aliases_in_user_modules_do_not_hang():
 def test_missing_required_key(refused, missing):
     lines = [line for line in MINIMAL.splitlines(True) if not line.strip().startswith(missing + ":")]
     error = refused("".join(lines))
-    assert str(error) == f"{F}: module Pack: missing required key {missing!r}"
+    assert str(error) == f"{F}: module Pack: missing required key {missing!r} (or give 'join_token')"
     assert (error.source, error.module, error.key) == (F, "Pack", None)
 
 
 def test_a_required_key_given_as_null_is_missing(refused):
     assert str(refused("- Pack:\n    name:\n    secret: s\n    broadcast: 1.2.3.4\n")) == (
-        f"{F}: module Pack: missing required key 'name'")
+        f"{F}: module Pack: missing required key 'name' (or give 'join_token')")
 
 
 def test_missing_broadcast_names_the_alternatives(refused):
-    expected = f"{F}: module Pack: missing required key 'broadcast' (or give 'mcast-group' or 'peers')"
+    expected = f"{F}: module Pack: missing required key 'broadcast' (or give 'mcast-group' or 'peers' or 'join_token')"
     assert str(refused("- Pack:\n    name: lab\n    secret: s\n")) == expected
     assert str(refused("- Pack:\n    name: lab\n    secret: s\n    peers: []\n")) == expected
 
@@ -111,7 +111,7 @@ def test_unknown_key_with_a_suggestion(refused):
 def test_unknown_key_without_a_suggestion_lists_the_keys(refused):
     assert str(refused(pack_with("zzz: 1"))) == (
         f"{F}: module Pack, unknown key 'zzz' (known keys: name, secret, broadcast, interface, port, interval,"
-        " pack, server_name, keepalive-interval, dead-interval, mcast-group, peers, expected_members)")
+        " pack, server_name, keepalive-interval, dead-interval, mcast-group, peers, expected_members, join_token, join_token_expiry)")
 
 
 @pytest.mark.parametrize("line, key, expected", [

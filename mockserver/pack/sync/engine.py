@@ -78,6 +78,11 @@ class SyncEngine:
         self._local = store.load_local()
         self._file_stamp = self._stat()
         self._file_modules = tuple(self.config.modules)
+        # A member exports its file's modules when it leads and the file was edited (while
+        # it ran, or while it was down), or to bootstrap an empty pack; never merely because
+        # it became the leader (the pack continues from its newest version).
+        seen = file_digest(shareable_modules(self._file_modules, self.ignore))
+        self._edited_while_down = self._local.get("seen") not in (None, seen)
         self._session = None
         self._tasks: list[asyncio.Task] = []
 
@@ -92,6 +97,7 @@ class SyncEngine:
             self._apply(persisted, persist=False, replay=False)
         else:
             self._refresh_configuration()
+        self._remember_file(shareable_modules(self._file_modules, self.ignore))
         self.state.events.subscribe(self._record_write)
         self._tasks = [asyncio.ensure_future(self._every(FILE_POLL, self._check_file)),
                        asyncio.ensure_future(self._every(self.daemon.settings.keepalive, self._repush)),
@@ -156,9 +162,9 @@ class SyncEngine:
         if term > document.term:  # we continue from the newest version we have
             document = document.restamped(term)
         file_modules = shareable_modules(self._file_modules, self.ignore)
-        if document.version == 0 or self._local.get("exported") != file_digest(file_modules):
+        if document.version == 0 or self._edited_while_down:
+            self._edited_while_down = False
             document = document.changed(file_modules, self.state.export_shared())
-            self._remember_export(file_modules)
         elif document.cluster is None:
             document = document.changed(None, self.state.export_shared())
         if document is not self.document:
@@ -166,9 +172,14 @@ class SyncEngine:
         log.info("leading the pack document from version %d (term %d)", self.document.version, self.document.term)
         self._push(self._live_members())
 
-    def _remember_export(self, modules) -> None:
-        self._local["exported"] = file_digest(modules)
+    def _remember_file(self, modules) -> bool:
+        """Record the file's shareable modules as seen; True if they differ from before."""
+        digest = file_digest(modules)
+        if self._local.get("seen") == digest:
+            return False
+        self._local["seen"] = digest
         self.store.save_local(self._local)
+        return True
 
     def _live_members(self) -> list:
         return [name for name in self.node.alive_names() if name != self.name] if self.node else []
@@ -398,9 +409,8 @@ class SyncEngine:
         sync = config.pack_configuration
         self.ignore = tuple(sync.ignore_modules) if sync else ()
         shared = shareable_modules(self._file_modules, self.ignore)
-        if self.is_leader() and self._local.get("exported") != file_digest(shared):
+        if self._remember_file(shared) and self.is_leader():
             log.info("%s edited: exporting its modules to the pack", self.config.source)
-            self._remember_export(shared)
             self.publish(shared)
         else:
             self._refresh_configuration()
