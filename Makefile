@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: venv system-deps demo demo-mock test docs bench clean
+.PHONY: venv system-deps bench-deps demo demo-mock test docs bench clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,8 +36,16 @@ test: venv system-deps
 docs: venv
 	$(PY) -m sphinx -W --keep-going -b html -q docs docs/_build/html
 
+# etcd (Debian package etcd-server, 3.4 on Debian 12): the peer the configuration
+# propagation is measured against (benchmarks/config_propagation.py).
+bench-deps:
+	@test -x /usr/bin/etcd || { \
+	  echo "installing Debian package etcd-server (the etcd peer of benchmarks/config_propagation.py)"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends etcd-server; }
+
 # The `bench` extra: pysyncobj, the Raft peer the leader failover is measured against.
-bench: venv
+bench: venv bench-deps
 	@$(PY) -c 'import pysyncobj' 2>/dev/null || { \
 	  echo "installing the bench extra (pysyncobj)"; \
 	  $(PY) -m pip install --quiet -e '.[server,test,docs,bench]'; }

@@ -7,6 +7,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import config_propagation  # noqa: E402
 import pack_failover  # noqa: E402
 import pack_processes  # noqa: E402
 import pack_simulation  # noqa: E402
@@ -28,6 +29,7 @@ def main() -> int:
           "benchmarks/pack_simulation.py --sizes 1000)")
     processes = pack_processes.run()
     failover = pack_failover.run()
+    propagation = config_propagation.run()
 
     goal_sdk = sdk["sdk_ratio"] <= 1.5
     print(f"\nSDK members.all(): {sdk['sdk_ratio']:.2f}x the bare GET (goal: within 1.5x) "
@@ -46,7 +48,22 @@ def main() -> int:
     for label, ratio in failover["ratios"].items():
         print(f"Leader failover: our p99 is {ratio:.2f}x pysyncobj's at {label} "
               f"(goal: no worse) {'met' if ratio <= 1 else 'NOT met'}")
+    for size, r in propagation["sizes"].items():
+        if r.get("our_p50") is None:
+            print(f"Config propagation N={size}: ours NOT measured (goals p50 within 3x of etcd, p99 < 50 ms: NOT met)")
+            continue
+        p50_goal = ("met" if r["ratio_p50"] <= config_propagation.GOAL_P50_RATIO else "NOT met") \
+            if r.get("ratio_p50") is not None else "etcd not measured"
+        p99_goal = "met" if r["our_p99"] < config_propagation.GOAL_P99 else "NOT met"
+        ratios = (f" ({r['ratio_p50']:.2f}x / {r['ratio_p99']:.2f}x etcd's)" if r.get("ratio_p50") is not None else "")
+        print(f"Config propagation N={size}: p50 {config_propagation.fms(r['our_p50'])} / p99 "
+              f"{config_propagation.fms(r['our_p99'])}{ratios}; p50 within 3x of etcd {p50_goal}, "
+              f"p99 < 50 ms {p99_goal}")
     print(f"\nall benchmarks: {time.monotonic() - started:.0f} s")
+    if propagation["errors"]:
+        for error in propagation["errors"]:
+            print(f"FAILED: {error.splitlines()[0]}")
+        return 1
     return 0
 
 

@@ -24,6 +24,8 @@ from .models import (
     Cluster,
     ClusterGroup,
     ClusterMember,
+    ConfigModule,
+    ConfigurationVersion,
     Event,
     JoinToken,
     MemberConfigKey,
@@ -31,6 +33,7 @@ from .models import (
     MemberState,
     MemberSysInfo,
     Operation,
+    PackConfiguration,
 )
 from .timestamps import Timestamp, format_timestamp, parse_timestamp
 
@@ -53,6 +56,8 @@ __all__ = [
     "Cluster",
     "ClusterGroup",
     "ClusterMember",
+    "ConfigModule",
+    "ConfigurationVersion",
     "Event",
     "JoinToken",
     "MemberConfigKey",
@@ -60,6 +65,7 @@ __all__ = [
     "MemberState",
     "MemberSysInfo",
     "Operation",
+    "PackConfiguration",
     "Timestamp",
     "format_timestamp",
     "parse_timestamp",

@@ -10,12 +10,13 @@ from typing import Any, Optional
 from .. import display
 from ..client import Client
 from ..exceptions import ClusterError
-from . import output, status
+from . import config, output, status
 
 DESCRIPTION = """\
 Look at and operate an LXD cluster through LXD's REST API: the members and their
 state, a status report, groups, join tokens, evacuation and events. Works against
-LXD itself, the pylxd-cluster mock server and pack daemons alike.
+LXD itself, the pylxd-cluster mock server and pack daemons alike; `config` (a pack's
+shared configuration) only against the mock server and pack daemons.
 """
 
 EPILOG = """\
@@ -29,6 +30,7 @@ examples:
   pylxd-cluster --endpoint https://127.0.0.1:8443 --verify 3fb4...ab24 status
   pylxd-cluster members --format json | jq '.[].status'
   pylxd-cluster evacuate node2 --mode stop
+  pylxd-cluster config set WebGui port=80
 """
 
 
@@ -91,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     events.add_argument("--type", default="lifecycle", metavar="T[,T]",
                         help="event types: lifecycle, operation, logging (default: lifecycle)")
     events.add_argument("--count", type=int, metavar="N", help="stop after N events")
+    config.add_parser(commands, common)
     return parser
 
 
@@ -150,6 +153,8 @@ def run(args, client: Client) -> str:
         return output.render(member, args.format, lambda m: f"{m.server_name}: {m.status} ({m.message})")
     if args.command == "events":
         return _follow_events(args, client)
+    if args.command == "config":
+        return config.run(args, client)
     raise AssertionError(args.command)
 
 
@@ -174,9 +179,11 @@ def _follow_events(args, client: Client) -> str:
 
 def parse_args(argv=None) -> argparse.Namespace:
     args = build_parser().parse_args(argv)
+    # A command may have its own default for a global option (`config show`: --format yaml).
+    command_defaults = getattr(args, "command_defaults", {})
     for name, value in GLOBAL_DEFAULTS.items():
         if not hasattr(args, name):
-            setattr(args, name, value)
+            setattr(args, name, command_defaults.get(name, value))
     return args
 
 

@@ -2,6 +2,7 @@
 
 from .base import Manager
 from .cluster import CertificateManager, ClusterManager
+from .configuration import ConfigurationManager
 from .groups import GroupManager
 from .members import MemberManager
 from .operations import OperationManager
@@ -10,6 +11,7 @@ from .tokens import TokenManager
 __all__ = [
     "CertificateManager",
     "ClusterManager",
+    "ConfigurationManager",
     "GroupManager",
     "Manager",
     "MemberManager",

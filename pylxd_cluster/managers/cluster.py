@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Iterable, Optional
 
 from ..models.cluster import Cluster
 from ..models.operation import Operation
 from ..transport import Transport
 from .base import Manager, api_path
+from .configuration import ConfigurationManager
 from .groups import GroupManager
 from .members import MemberManager
 from .operations import OperationManager
@@ -37,15 +38,22 @@ class ClusterManager(Manager):
         groups: :class:`GroupManager`
         tokens: :class:`TokenManager`
         certificate: :class:`CertificateManager`
+        config: :class:`ConfigurationManager` (a pack's shared configuration,
+            ``/1.0/cluster/config``; our API extension ``pack_configuration``)
+
+    ``api_extensions`` (a function returning the server's API extensions) saves
+    :class:`ConfigurationManager` its own ``GET /1.0`` when given.
     """
 
-    def __init__(self, transport: Transport, operations: Optional[OperationManager] = None) -> None:
+    def __init__(self, transport: Transport, operations: Optional[OperationManager] = None,
+                 api_extensions: Optional[Callable[[], Iterable[str]]] = None) -> None:
         operations = operations or OperationManager(transport)
         super().__init__(transport, operations)
         self.members = MemberManager(transport, operations)
         self.groups = GroupManager(transport, operations)
         self.tokens = TokenManager(transport, operations)
         self.certificate = CertificateManager(transport, operations)
+        self.config = ConfigurationManager(transport, operations, api_extensions=api_extensions)
 
     def get(self) -> Cluster:
         """``GET /1.0/cluster`` (with its ETag). A standalone server gives enabled=False."""

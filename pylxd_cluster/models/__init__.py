@@ -2,6 +2,7 @@
 
 from .base import ServerModel, WireModel
 from .cluster import Cluster, MemberConfigKey
+from .configuration import ConfigModule, ConfigurationVersion, PackConfiguration
 from .event import Event
 from .group import ClusterGroup
 from .member import ClusterMember, MemberList
@@ -13,6 +14,8 @@ __all__ = [
     "Cluster",
     "ClusterGroup",
     "ClusterMember",
+    "ConfigModule",
+    "ConfigurationVersion",
     "Event",
     "JoinToken",
     "MemberConfigKey",
@@ -20,6 +23,7 @@ __all__ = [
     "MemberState",
     "MemberSysInfo",
     "Operation",
+    "PackConfiguration",
     "ServerModel",
     "WireModel",
 ]
