@@ -53,6 +53,7 @@ class HttpTransport:
         self.addresses: list[str] = []
         self._runner: web.AppRunner | None = None
         self._sockets: set[web.WebSocketResponse] = set()
+        self._forwarder = None
 
     @property
     def scheme(self) -> str:
@@ -81,6 +82,9 @@ class HttpTransport:
     async def stop(self) -> None:
         for ws in list(self._sockets):
             await ws.close()
+        if self._forwarder is not None:
+            await self._forwarder.close()
+            self._forwarder = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -130,14 +134,15 @@ class HttpTransport:
         headers = {"Accept": "application/json", FORWARDED_HEADER: "1"}
         headers.update({k: v for k, v in request.headers.items() if k.lower() in ("if-match", "content-type")})
         timeout = ClientTimeout(total=None, sock_connect=5) if forward.wait else ClientTimeout(total=30, sock_connect=5)
+        if self._forwarder is None:  # one pool of kept-alive connections to the other members
+            self._forwarder = ClientSession()
         try:
-            async with ClientSession(timeout=timeout) as session:
-                # Members of one pack trust each other's certificates, as LXD's members do.
-                async with session.request(request.method, f"{base}{request.rel_url}", ssl=False, data=body or None,
-                                           headers=headers) as reply:
-                    body = await reply.read()
-                    headers = {k: v for k, v in reply.headers.items() if k.lower() in ("content-type", "etag", "location")}
-                    return Reply(reply.status, body, headers)
+            # Members of one pack trust each other's certificates, as LXD's members do.
+            async with self._forwarder.request(request.method, f"{base}{request.rel_url}", ssl=False,
+                                               data=body or None, headers=headers, timeout=timeout) as reply:
+                body = await reply.read()
+                headers = {k: v for k, v in reply.headers.items() if k.lower() in ("content-type", "etag", "location")}
+                return Reply(reply.status, body, headers)
         except (ClientError, asyncio.TimeoutError, OSError) as exc:
             return error_reply(503, f'Cannot reach cluster member "{forward.member}" at {forward.address}: '
                                     f"{exc or type(exc).__name__}")

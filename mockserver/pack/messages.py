@@ -34,6 +34,7 @@ class Code(IntEnum):
 class DocumentFlag(IntEnum):
     PUSH = 1        # from the leader: a new version, pull it now
     APPLIED = 2     # from a follower: it has persisted and applied this version
+    INLINE = 4      # from the leader: the payload holds the version's content (small documents)
 
 
 class Status(IntEnum):
@@ -90,6 +91,7 @@ class Message:
     doc_version: int = 0        # DOCUMENT
     doc_digest: bytes = b""     # DOCUMENT: 32 bytes (sha256)
     doc_flags: int = 0          # DOCUMENT: DocumentFlag bits
+    doc_payload: bytes = b""    # DOCUMENT: with INLINE, the compressed content
     updates: tuple = field(default=(), compare=False)
 
 
@@ -141,6 +143,8 @@ def encode_head(message: Message) -> bytearray:
     elif code == Code.DOCUMENT:
         out += _DOCUMENT.pack(message.doc_term, message.doc_version, message.doc_flags)
         out += message.doc_digest.ljust(32, b"\0")[:32]
+        out += _U16.pack(len(message.doc_payload))
+        out += message.doc_payload
     return out
 
 
@@ -216,6 +220,8 @@ def decode(data: bytes) -> Message:
     elif code == Code.DOCUMENT:
         fields["doc_term"], fields["doc_version"], fields["doc_flags"] = reader.unpack(_DOCUMENT)
         fields["doc_digest"] = reader.take(32)
+        (size,) = reader.unpack(_U16)
+        fields["doc_payload"] = reader.take(size)
     updates = tuple(_record(reader) for _ in range(reader.u8()))
     if reader.pos != len(data):
         raise DecodeError(f"{len(data) - reader.pos} trailing bytes")

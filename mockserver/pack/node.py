@@ -127,6 +127,7 @@ class DocumentHeard:
     version: int
     digest: str
     flags: int
+    payload: bytes = b""
 
 
 @dataclass
@@ -345,14 +346,26 @@ class PackNode:
         """The pack document this node has applied (it counts in elections)."""
         self.document, self._digest = (term, version), bytes.fromhex(digest)
 
-    def send_document(self, names, flags: int, now: float) -> list:
-        """Tell the members ``names`` which document we have (a push, an ack, anti-entropy)."""
+    @property
+    def max_document_payload(self) -> int:
+        """The largest payload a DOCUMENT datagram carries (the rest of the datagram is ours)."""
+        return self.settings.max_datagram - 64 - 2 * 255 - 60
+
+    def send_document(self, names, flags: int, now: float, payload: bytes = b"", document: tuple | None = None) -> list:
+        """Tell the members ``names`` which document we have (a push, an ack, anti-entropy);
+        a small document's content may ride along (``payload``). ``document`` (term,
+        version, digest) names another than the applied one (an ack of what is on disk)."""
+        if len(payload) > self.max_document_payload:
+            raise ValueError(f"document payload of {len(payload)} bytes exceeds {self.max_document_payload}")
         term, version = self.document
+        digest = self._digest
+        if document is not None:
+            term, version, digest = document[0], document[1], bytes.fromhex(document[2])
         for name in names:
             peer = self.peers.get(name)
             if peer is not None and peer.record.status in LIVE:
                 self._send(Code.DOCUMENT, peer.record.address, now, doc_term=term, doc_version=version,
-                           doc_digest=self._digest, doc_flags=flags)
+                           doc_digest=digest, doc_flags=flags, doc_payload=payload)
         return self._flush(now)
 
     # ---- sending ---------------------------------------------------------------------------
@@ -524,7 +537,7 @@ class PackNode:
     def _on_document(self, message: Message, source, now: float) -> None:
         self.documents[message.sender] = (message.doc_term, message.doc_version)
         self._effects.append(DocumentHeard(message.sender, message.doc_term, message.doc_version,
-                                           message.doc_digest.hex(), message.doc_flags))
+                                           message.doc_digest.hex(), message.doc_flags, message.doc_payload))
 
     def _on_gossip(self, message: Message, source, now: float) -> None:
         pass  # its updates were applied with every message's

@@ -14,6 +14,7 @@ local), and a document from a stale leader (an older term) is refused.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, replace
@@ -45,8 +46,9 @@ class PackDocument:
     cluster: dict | None = None   # ClusterState.export_shared(); None: nothing written yet
     changes: tuple = ()           # ((version, (event, ...)), ...), oldest first
 
-    @property
+    @functools.cached_property
     def digest(self) -> str:
+        # Cached: a 1 MB document is hashed once, not at every look.
         return hashlib.sha256(canonical_json({"modules": modules_to_wire(self.modules),
                                               "cluster": self.cluster})).hexdigest()
 

@@ -22,18 +22,20 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
 import hashlib
 import json
 import logging
 import os
 import time
+import zlib
 
 from ...config import ConfigError, load
 from ...state import ClusterState
 from ...state.configuration import ConfigDocument
 from ..crypto import OpenError, Sealer
 from ..messages import DocumentFlag
-from .document import PackDocument, SyncError, accept, effective_modules, shareable_modules
+from .document import HISTORY, PackDocument, SyncError, accept, effective_modules, shareable_modules
 from .store import SyncStore
 
 log = logging.getLogger("pylxd_cluster.sync")
@@ -42,6 +44,7 @@ PROOF_HEADER = "X-Pack-Proof"
 PROOF_WINDOW = 30.0          # seconds: how old a pull request's proof may be
 FILE_POLL = 0.5              # seconds between checks of the configuration file
 CONFIG_ACTION = "cluster-configuration-updated"
+PEER_ACK_DELAY = 0.02        # seconds: followers tell each other what they applied, coalesced
 
 
 class NotCommitted(Exception):
@@ -68,12 +71,15 @@ class SyncEngine:
         self.interval = float(sync.interval) if sync else 60.0
         self.document = PackDocument()
         self.acks: dict[str, tuple] = {}            # member -> (term, version) it applied
-        self.counters = {"pulls": 0, "pull_failures": 0, "pulls_refused": 0, "applied": 0, "published": 0,
+        self.counters = {"write_failures": 0, "inline": 0, "pulls": 0, "pull_failures": 0, "pulls_refused": 0, "applied": 0, "published": 0,
                          "pushes": 0, "file_reloads": 0, "file_errors": 0}
         self._waiters: list[tuple[int, int, asyncio.Future]] = []
         self._pull_task: asyncio.Task | None = None
         self._pull_again = False
         self._pending_events: list = []
+        self._tell_peers: asyncio.TimerHandle | None = None
+        self._disk = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="pack-document-writer")
+        self.durable: tuple = (0, 0)   # (term, version) of the document on disk
         self._replaying = False
         self._local = store.load_local()
         self._file_stamp = self._stat()
@@ -94,7 +100,8 @@ class SyncEngine:
         if persisted is not None:
             log.info("starting from the persisted pack document: version %d (term %d)", persisted.version,
                      persisted.term)
-            self._apply(persisted, persist=False, replay=False)
+            self._apply(persisted, replay=False)
+            self.durable = (persisted.term, persisted.version)
         else:
             self._refresh_configuration()
         self._remember_file(shareable_modules(self._file_modules, self.ignore))
@@ -105,6 +112,8 @@ class SyncEngine:
 
     async def stop(self) -> None:
         self.state.events.unsubscribe(self._record_write)
+        if self._tell_peers is not None:
+            self._tell_peers.cancel()
         for task in self._tasks + ([self._pull_task] if self._pull_task else []):
             task.cancel()
         for _, _, future in self._waiters:
@@ -112,6 +121,7 @@ class SyncEngine:
                 future.set_exception(NotCommitted("the member is stopping"))
         if self._session is not None:
             await self._session.close()
+        self._disk.shutdown(wait=True)  # what was taken reaches the disk before we go
 
     async def _every(self, period: float, step) -> None:
         while True:
@@ -151,7 +161,10 @@ class SyncEngine:
         if document is not self.document:
             self.counters["published"] += 1
             self._apply(document, replay=False)
+            # Pushed before our own write to disk, so that both happen at once; our own
+            # confirmation counts only once it is on disk.
             self._push(self._live_members())
+            self._write_behind(document, then=self._check_waiters)
         return self.document.version
 
     def on_leader_change(self, leader: str, term: int) -> None:
@@ -169,6 +182,7 @@ class SyncEngine:
             document = document.changed(None, self.state.export_shared())
         if document is not self.document:
             self._apply(document, replay=False)
+            self._write_behind(document, then=self._check_waiters)
         log.info("leading the pack document from version %d (term %d)", self.document.version, self.document.term)
         self._push(self._live_members())
 
@@ -187,7 +201,26 @@ class SyncEngine:
     def _push(self, names) -> None:
         if names:
             self.counters["pushes"] += 1
-            self.daemon.apply_effects(self.node.send_document(names, DocumentFlag.PUSH, self._now()))
+            payload = self._inline_payload()
+            flags = DocumentFlag.PUSH | (DocumentFlag.INLINE if payload else 0)
+            self.daemon.apply_effects(self.node.send_document(names, flags, self._now(), payload))
+
+    def _inline_payload(self) -> bytes:
+        """A small version travels inside the push itself (compressed): no pull round trip.
+        Large ones are pulled over HTTP."""
+        cached = getattr(self, "_payload_cache", None)
+        if cached is not None and cached[0] is self.document:
+            return cached[1]
+        document = self.document
+        events = [list(event) for number, events in document.changes if number == document.version
+                  for event in events]
+        raw = json.dumps({"modules": [{n: o} for n, o in document.modules], "cluster": document.cluster,
+                          "events": events}, separators=(",", ":")).encode()
+        payload = zlib.compress(raw, 6)
+        if len(payload) > self.node.max_document_payload:
+            payload = b""
+        self._payload_cache = (document, payload)
+        return payload
 
     def _repush(self) -> None:
         """The leader pushes again to live members that have not applied the current version."""
@@ -213,7 +246,8 @@ class SyncEngine:
         """How many members (this one included) have applied ``version`` of this term."""
         term = self.document.term
         live = set(self.node.alive_names())
-        return 1 + sum(1 for name, (t, v) in self.acks.items() if name in live and t == term and v >= version)
+        mine = 1 if self.durable >= (term, version) else 0
+        return mine + sum(1 for name, (t, v) in self.acks.items() if name in live and t == term and v >= version)
 
     async def wait_committed(self, version: int, timeout: float) -> None:
         """Raises: NotCommitted when no majority confirmed ``version`` within ``timeout``."""
@@ -259,8 +293,51 @@ class SyncEngine:
         if heard.sender != node.leader or heard.term != node.term:
             return  # only the leader we follow, in its current term, is a source
         mine = (self.document.term, self.document.version, self.document.digest)
-        if (heard.term, heard.version, heard.digest) != mine:
-            self._request_pull()
+        if (heard.term, heard.version, heard.digest) == mine:
+            return
+        if heard.payload and heard.version == self.document.version + 1 and heard.term >= self.document.term:
+            document = self._from_payload(heard)
+            if document is not None:
+                self._take(document)
+                return
+        self._request_pull()
+
+    def _from_payload(self, heard) -> PackDocument | None:
+        try:
+            raw = json.loads(zlib.decompress(heard.payload))
+            modules = tuple(next(iter(item.items())) for item in raw["modules"])
+            events = tuple(tuple(event) for event in raw["events"])
+        except (zlib.error, ValueError, KeyError, TypeError, StopIteration) as exc:
+            log.warning("unreadable inline document from %s (%s); pulling it instead", heard.sender, exc)
+            return None
+        changes = (self.document.changes + ((heard.version, events),))[-HISTORY:]
+        document = PackDocument(modules, heard.version, heard.term, raw.get("cluster"), changes)
+        if document.digest != heard.digest:
+            log.warning("inline document %d from %s does not match its digest; pulling it instead", heard.version,
+                        heard.sender)
+            return None
+        self.counters["inline"] += 1
+        return document
+
+    def _acknowledge(self, document: PackDocument) -> None:
+        """Tell the leader that ``document`` is on disk, at once (it is waiting to confirm
+        the write), and the other members once per keepalive period at most, coalesced:
+        they need it only to elect the member with the newest document, and a leader is
+        declared dead no sooner than two periods after it fell silent, by when they know."""
+        leader = self.node.leader
+        self.daemon.apply_effects(self.node.send_document(
+            [leader], DocumentFlag.APPLIED, self._now(), document=(document.term, document.version, document.digest)))
+        if self._tell_peers is None:
+            delay = max(PEER_ACK_DELAY, self.daemon.settings.keepalive / 2)
+            self._tell_peers = asyncio.get_running_loop().call_later(delay, self._acknowledge_to_peers)
+
+    def _acknowledge_to_peers(self) -> None:
+        self._tell_peers = None
+        others = [name for name in self._live_members() if name != self.node.leader]
+        term, version = self.durable
+        digest = self.document.digest if (self.document.term, self.document.version) == self.durable else "00" * 32
+        self.daemon.apply_effects(self.node.send_document(others, DocumentFlag.APPLIED, self._now(),
+                                                          document=(term, version, digest)))
 
     def _request_pull(self) -> None:
         if self._pull_task is not None and not self._pull_task.done():
@@ -310,9 +387,34 @@ class SyncEngine:
                 self.counters["pulls_refused"] += 1
                 log.warning("refused the pack document from %s: %s", leader, why)
             return
+        self._take(document)
+
+    def _take(self, document: PackDocument) -> None:
+        """A follower takes a version: applies it (clients see it at once), writes it to
+        disk, and only then confirms it to the leader."""
         self._apply(document)
-        self.daemon.apply_effects(self.node.send_document(self._live_members(), DocumentFlag.APPLIED,
-                                                          self._now()))
+        self._write_behind(document, then=lambda: self._acknowledge(document))
+
+    def _write_behind(self, document: PackDocument, then) -> None:
+        """Write ``document`` to disk off the event loop (one writer thread, so versions
+        reach the disk in order), then call ``then`` on the loop."""
+        loop = asyncio.get_running_loop()
+        # Encoded here, so that the writer thread only writes (and seldom needs the GIL).
+        wire = self._wire() if document is self.document else document.to_wire()
+        future = loop.run_in_executor(self._disk, self.store.save_document, document, wire)
+
+        def written(done: asyncio.Future) -> None:
+            if done.cancelled():
+                return
+            if done.exception() is not None:
+                log.error("cannot write the pack document to %s: %s; it is not confirmed",
+                          self.store.document_path, done.exception())
+                self.counters["write_failures"] += 1
+                return
+            self.durable = max(self.durable, (document.term, document.version))
+            then()
+
+        future.add_done_callback(written)
 
     # ---- the leader's side of a pull -------------------------------------------------------
 
@@ -343,10 +445,10 @@ class SyncEngine:
 
     # ---- applying ---------------------------------------------------------------------------
 
-    def _apply(self, document: PackDocument, *, persist: bool = True, replay: bool = True) -> None:
+    def _apply(self, document: PackDocument, *, replay: bool = True) -> None:
+        """Make ``document`` what this member shows and runs with (in memory; see
+        _write_behind for the disk)."""
         previous = self.document
-        if persist:
-            self.store.save_document(document)  # first: a restart must find what we applied
         self.document = document
         self._wire_cache = (document, document.to_wire())
         self.counters["applied"] += 1

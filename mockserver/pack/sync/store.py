@@ -31,8 +31,9 @@ class SyncStore:
     def load_document(self) -> PackDocument | None:
         return load_document(self.document_path)
 
-    def save_document(self, document: PackDocument) -> None:
-        atomic_write(self.document_path, document.to_wire())
+    def save_document(self, document: PackDocument, wire: bytes | None = None) -> None:
+        """``wire``: the document's to_wire() when the caller has it already."""
+        atomic_write(self.document_path, document.to_wire() if wire is None else wire)
 
     def load_local(self) -> dict:
         try:
