@@ -54,6 +54,7 @@ class HttpTransport:
         self._runner: web.AppRunner | None = None
         self._sockets: set[web.WebSocketResponse] = set()
         self._forwarder = None
+        self._relays: set = set()
 
     @property
     def scheme(self) -> str:
@@ -82,6 +83,8 @@ class HttpTransport:
     async def stop(self) -> None:
         for ws in list(self._sockets):
             await ws.close()
+        for task in list(self._relays):
+            task.cancel()
         if self._forwarder is not None:
             await self._forwarder.close()
             self._forwarder = None
@@ -142,10 +145,41 @@ class HttpTransport:
                                                data=body or None, headers=headers, timeout=timeout) as reply:
                 body = await reply.read()
                 headers = {k: v for k, v in reply.headers.items() if k.lower() in ("content-type", "etag", "location")}
+                if reply.status == 202 and forward.relay_operations:
+                    self._relay_operation(base, body)
                 return Reply(reply.status, body, headers)
         except (ClientError, asyncio.TimeoutError, OSError) as exc:
             return error_reply(503, f'Cannot reach cluster member "{forward.member}" at {forward.address}: '
                                     f"{exc or type(exc).__name__}")
+
+    def _relay_operation(self, base: str, body: bytes) -> None:
+        """An operation another member runs for a request we forwarded: its events reach
+        the clients of our /1.0/events too (``lxc`` waits for them), as LXD's event hub
+        does across members."""
+        import json
+
+        try:
+            operation = json.loads(body)["metadata"]
+            op_id, project = operation["id"], operation.get("project")
+        except (ValueError, KeyError, TypeError):
+            return
+        bus = self.api.state.events
+
+        async def follow():
+            bus.publish("operation", operation, project=project)
+            try:
+                async with self._forwarder.get(f"{base}/1.0/operations/{op_id}/wait?timeout=-1", ssl=False,
+                                               headers={FORWARDED_HEADER: "1"}) as reply:
+                    final = (await reply.json())["metadata"]
+            except Exception as exc:  # noqa: BLE001 - the client still has GET /1.0/operations/<id>
+                log.info("stopped relaying operation %s: %s", op_id, exc)
+                return
+            if isinstance(final, dict):
+                bus.publish("operation", final, project=project)
+
+        task = asyncio.ensure_future(follow())
+        self._relays.add(task)
+        task.add_done_callback(self._relays.discard)
 
     async def _wait(self, wait: WaitForOperation):
         loop = asyncio.get_running_loop()

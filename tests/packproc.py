@@ -139,7 +139,10 @@ class Node:
         self._client: Optional[pylxd_cluster.Client] = None
         # With ``PackProcs(listen=True)`` each node also serves its API over TCP (members
         # pull the pack document from the leader over HTTP).
-        self.listen = f"{interface}:{free_tcp_port(interface)}" if owner.listen else None
+        self.listen = None
+        if owner.listen:  # a namespace has ports of its own: any will do there
+            port = owner.rng.randrange(20000, 32000) if netns is not None else free_tcp_port(interface)
+            self.listen = f"{interface}:{port}"
         self.extra_modules: List[tuple] = [("PackConfiguration", {})] if owner.listen else []
         self.write_config()
 
@@ -553,6 +556,25 @@ def raw_request(socket_path: str, method: str, path: str, body=None, timeout: fl
             return response.status, raw
     finally:
         conn.close()
+
+
+def config_of(node) -> dict:
+    """GET /1.0/cluster/config on ``node`` (metadata)."""
+    status, reply = raw_request(node.socket_path, "GET", "/1.0/cluster/config")
+    assert status == 200, reply
+    return reply["metadata"]
+
+
+def modules(view: dict, key: str = "effective") -> dict:
+    """A config view's module list (``effective`` or ``modules``) as {name: options}."""
+    return {name: options for item in view[key] for name, options in item.items()}
+
+
+def write(node, method: str, path: str, body=None, expect: int = 200) -> dict:
+    """One request to ``node``'s API; asserts the status and returns the reply."""
+    status, reply = raw_request(node.socket_path, method, path, body, timeout=15)
+    assert status == expect, (method, path, status, reply)
+    return reply
 
 
 # ---- capturing the pack's datagrams ----------------------------------------------------------

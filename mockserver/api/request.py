@@ -81,6 +81,7 @@ class ForwardTo:
     address: str
     member: str
     wait: bool = False   # a long poll (an operation's /wait): no overall time limit
+    relay_operations: bool = False  # an operation it starts: relay its events to our clients
 
 
 @dataclass

@@ -62,7 +62,7 @@ class PackGate:
         api = peer.record.api if peer is not None else ""
         if not api.startswith("http"):
             raise ApiError(503, NO_TCP.format(name=node.leader))
-        return ForwardTo(api, node.leader, wait=segments[-1] == "wait")
+        return ForwardTo(api, node.leader, wait=segments[-1] == "wait", relay_operations=req.method != "GET")
 
     def written(self, reply) -> AwaitCommit:
         """After a write the leader made: publish it, and answer once it is durable."""

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from packproc import LEADER_ROLES, PackProcs
+from packproc import LEADER_ROLES, PackProcs, config_of, modules, write
 
 NAMES = ("node1", "node2", "node3")
 
@@ -144,3 +144,43 @@ def test_partition_and_heal_with_expected_members(lan):
         f"{new_term}); leader changes seen by {watcher}: "
         f"{changes}; (leader, term) per node now: {terms}")
     assert_pack(pack, healed)
+
+
+def test_writes_during_a_partition_are_kept_on_the_majority_side_and_converge_after_heal(bridged_factory):
+    """With expected_members 3, only the side that sees a majority has a leader and takes
+    writes; the isolated side refuses them (nothing is acknowledged there). After the heal
+    every member has every acknowledged write."""
+    members = bridged_factory(3, prefix="pks")
+    pack = PackProcs(defaults={"interval": 1}, listen=True)
+    try:
+        for name, ns in zip(NAMES, members):
+            pack.add(name, "auto", netns=ns, expected_members=3)
+        pack.start_all()
+        pack.wait_until(lambda: pack.all_online() and len({tuple(pack[n].leaders()) for n in NAMES}) == 1
+                        and pack["node1"].leaders(), 10, what="one leader everywhere")
+        leader = pack["node1"].leaders()[0]
+        write(pack[leader], "PATCH", "/1.0/cluster/config", {"modules": [{"BeforeCut": {"n": 1}}]})
+        isolated, majority = leader, [n for n in NAMES if n != leader]
+        members[NAMES.index(isolated)].link_down()
+        pack.wait_until(lambda: pack[majority[0]].leaders() and pack[majority[0]].leaders()[0] in majority
+                        and pack[isolated].leaders() == [], 10, what="a majority leader, none on the cut side")
+        # The majority side takes writes; the cut side refuses, clearly, and changes nothing.
+        write(pack[majority[1]], "PATCH", "/1.0/cluster/config", {"modules": [{"DuringCut": {"side": "majority"}}]})
+        member = pack[majority[0]].client.cluster.members.get(majority[1])
+        member.evolve(description="written during the cut").save()
+        refused = write(pack[isolated], "PATCH", "/1.0/cluster/config",
+                        {"modules": [{"DuringCut": {"side": "minority"}}]}, expect=503)
+        assert "no leader" in refused["error"], refused
+        assert "DuringCut" not in modules(config_of(pack[isolated]), "modules")
+
+        members[NAMES.index(isolated)].link_up()
+        pack.wait_until(lambda: pack.all_online() and len({tuple(pack[n].leaders()) for n in NAMES}) == 1, 15,
+                        what="healed")
+        pack.wait_until(lambda: len({(config_of(pack[n])["version"], config_of(pack[n])["digest"]) for n in NAMES})
+                        == 1, 10, what="one configuration everywhere")
+        for name in NAMES:
+            assert modules(config_of(pack[name]), "modules") == {"BeforeCut": {"n": 1},
+                                                                 "DuringCut": {"side": "majority"}}, name
+            assert pack[name].members()[majority[1]].description == "written during the cut", name
+    finally:
+        pack.close()

@@ -15,25 +15,9 @@ import time
 import pytest
 
 import pylxd_cluster
-from packproc import PackProcs, raw_request
+from packproc import PackProcs, config_of, modules, raw_request, write
 
 NAMES = ("node1", "node2", "node3")
-
-
-def config_of(node) -> dict:
-    status, reply = raw_request(node.socket_path, "GET", "/1.0/cluster/config")
-    assert status == 200, reply
-    return reply["metadata"]
-
-
-def modules(view: dict, key: str = "effective") -> dict:
-    return {name: options for item in view[key] for name, options in item.items()}
-
-
-def write(node, method: str, path: str, body=None, expect: int = 200) -> dict:
-    status, reply = raw_request(node.socket_path, method, path, body, timeout=15)
-    assert status == expect, (method, path, status, reply)
-    return reply
 
 
 def converged(pack, names=NAMES) -> bool:
@@ -205,6 +189,18 @@ def test_lxc_writes_on_a_follower_reach_every_member(pack):
         assert set(pack[name].members()["node3"].groups) == {"db", "default"}
     listing = lxc(pack["node1"], "cluster", "list", "--format", "csv")
     assert listing.returncode == 0 and "node3" in listing.stdout, listing
+    for args, check in ((("cluster", "evacuate", "node3", "--force"), lambda m: m["node3"].status == "Evacuated"),
+                        (("cluster", "restore", "node3", "--force"), lambda m: m["node3"].status == "Online"),
+                        (("cluster", "rename", "node3", "third"), lambda m: "third" in m and "node3" not in m),
+                        (("cluster", "rename", "third", "node3"), lambda m: "node3" in m),
+                        (("cluster", "group", "rename", "db", "database"), None)):
+        result = lxc(follower, *args)
+        assert result.returncode == 0, (args, result.stdout, result.stderr)
+        if check is not None:
+            for name in NAMES:
+                pack.wait_until(lambda: check(pack[name].members()), 5, what=f"`lxc {' '.join(args)}` on {name}")
+    for name in NAMES:
+        assert "database" in set(pack[name].members()["node3"].groups)
 
 
 def test_a_killed_leader_is_followed_by_one_that_continues_from_the_committed_version(pack):
@@ -223,6 +219,38 @@ def test_a_killed_leader_is_followed_by_one_that_continues_from_the_committed_ve
     pack["node1"].start()
     pack.wait_until(lambda: config_of(pack["node1"])["version"] == next_version, 10, what="old leader catches up")
     assert modules(config_of(pack["node1"]), "modules") == {"Committed": {"n": 2}}
+
+
+def test_a_leader_killed_during_a_write_loses_nothing_it_acknowledged(pack):
+    import threading
+
+    wait_leader(pack)
+    leader = pack["node1"].leaders()[0]
+    follower = next(n for n in NAMES if n != leader)
+    outcome = {}
+
+    def put():
+        outcome["reply"] = raw_request(pack[follower].socket_path, "PUT", "/1.0/cluster/config",
+                                       {"modules": [{"InFlight": {"n": 1}}]}, timeout=15)
+
+    thread = threading.Thread(target=put)
+    thread.start()
+    time.sleep(0.002)
+    pack.kill9(leader)
+    thread.join(15)
+    survivors = [n for n in NAMES if n != leader]
+    pack.wait_until(lambda: all(pack[n].leaders() and pack[n].leaders()[0] in survivors for n in survivors), 10,
+                    what="a new leader among the survivors")
+    status, reply = outcome["reply"]
+    pack.wait_until(lambda: len({config_of(pack[n])["digest"] for n in survivors}) == 1, 5, what="survivors agree")
+    shared = modules(config_of(pack[survivors[0]]), "modules")
+    if status == 200:  # acknowledged: it must have survived the leader
+        assert shared == {"InFlight": {"n": 1}}, (reply, shared)
+    else:              # not acknowledged: the reply says so, and either outcome is consistent
+        assert status in (503,) and reply["type"] == "error", reply
+    pack[leader].start()
+    pack.wait_until(lambda: config_of(pack[leader])["digest"] == config_of(pack[survivors[0]])["digest"], 10,
+                    what="the old leader follows")
 
 
 def test_delete_removes_a_member_everywhere_and_it_leaves(pack):
