@@ -55,7 +55,8 @@ class Client:
                                    session=session)
         self.host_info: Dict[str, Any] = self.transport.request("GET", "/1.0").metadata or {}
         self.operations = OperationManager(self.transport)
-        self.cluster = ClusterManager(self.transport, self.operations)
+        # The extensions come with /1.0, read once here: no second request to check them.
+        self.cluster = ClusterManager(self.transport, self.operations, api_extensions=lambda: self.api_extensions)
 
     @property
     def endpoint(self) -> str:

@@ -250,6 +250,8 @@ class PackDaemon:
             offline_message = f"Left the pack at {heard:%Y-%m-%d %H:%M:%S} UTC"
         self.state.observe_member(record.name, address=_host_port(record.api) or f"{record.host}:{record.port}",
                                   online=record.status in LIVE, heartbeat=heard, offline_message=offline_message)
+        if record.status == Status.ALIVE and (change.previous != Status.ALIVE or change.restarted):
+            self.sync.tell_durable([record.name])
         what = "restarted" if change.restarted else record.status.name.lower()
         log.info("member %s %s (incarnation %d)", record.name, what, record.incarnation)
 

@@ -84,6 +84,11 @@ class MemoryNetwork:
         for slot in self.slots.values():
             slot.group = 0
 
+    def carry(self, name: str, effects: list) -> None:
+        """Carry out what a node's method returned outside the network's own calls (a test
+        that calls ``send_document`` directly, as the daemon does)."""
+        self._handle(self.slot(name), effects)
+
     def inject(self, datagram: bytes, source: tuple, destination: tuple, at: float | None = None) -> None:
         """Deliver raw bytes (a replay, garbage) as if they came from ``source``."""
         heapq.heappush(self._queue, (self.now if at is None else at, next(self._order), "deliver",

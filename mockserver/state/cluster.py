@@ -262,6 +262,8 @@ class ClusterState:
         with self.lock:
             self.operations.clear()
             self.events.clear()
+            self.configuration, self.local_modules, self.effective_modules = ConfigDocument(), (), None
+            self.removed = set()
             self._build(*self._initial)
 
     def add_member(self, spec: MemberSpec, requestor: dict | None = None) -> dict:

@@ -261,3 +261,25 @@ def test_isolated_leader_returning_from_a_partition_does_not_take_over(seed):
     unseated = [(t, n, e) for t, n, e in pack.events
                 if t > healed and isinstance(e, LeaderChange) and n in ("node2", "node3")]
     assert unseated == []
+
+
+def test_an_election_prefers_the_member_with_the_newest_document():
+    """The pack document (pack/sync): a write a majority confirmed is on at least one live
+    member, so the newest document wins the election, before the lowest name."""
+    pack = Pack(names=("node1", "node2", "node3"))
+    pack.run(2.0)
+    assert {pack.node(n).leader for n in pack.alive()} == {"node1"}
+    versions = {"node1": (1, 7), "node2": (1, 6), "node3": (1, 7)}
+    for name, (term, version) in versions.items():
+        node = pack.node(name)
+        node.set_document(term, version, "ab" * 32)
+        others = [n for n in versions if n != name]
+        pack.net.carry(name, node.send_document(others, 0, pack.net.now))
+    pack.run(0.5)
+    assert pack.node("node2").documents == {"node1": (1, 7), "node3": (1, 7)}
+    pack.net.crash("node1")
+    assert pack.run_until(lambda: {pack.node(n).leader for n in ("node2", "node3")} == {"node3"}, DEAD + 1.0), \
+        {n: pack.node(n).leader for n in ("node2", "node3")}
+    pack.run(3.0)  # and it stays so: node2 (lower name, older document) never claims
+    assert {pack.node(n).leader for n in ("node2", "node3")} == {"node3"}
+    assert pack.node("node2").counters["elections_won"] == 0

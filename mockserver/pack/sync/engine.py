@@ -231,10 +231,19 @@ class SyncEngine:
         self._push(behind)
 
     def _anti_entropy(self) -> None:
-        if self.node is None or not self.node.leader:
+        """Every member tells every live member what it has on disk: the leader's copy
+        catches up members that missed a push, and everyone keeps knowing who is newest."""
+        if self.node is None:
             return
-        names = self._live_members() if self.is_leader() else [self.node.leader]
-        self.daemon.apply_effects(self.node.send_document(names, 0, self._now()))
+        self.tell_durable(self._live_members())
+
+    def tell_durable(self, names) -> None:
+        """Tell ``names`` which document we have on disk (a member we just met must know
+        it before it may have to elect a leader)."""
+        term, version = self.durable
+        digest = self.document.digest if (self.document.term, self.document.version) == self.durable else "00" * 32
+        self.daemon.apply_effects(self.node.send_document(list(names), 0, self._now(),
+                                                          document=(term, version, digest)))
 
     # ---- commit ---------------------------------------------------------------------------
 
@@ -333,11 +342,7 @@ class SyncEngine:
 
     def _acknowledge_to_peers(self) -> None:
         self._tell_peers = None
-        others = [name for name in self._live_members() if name != self.node.leader]
-        term, version = self.durable
-        digest = self.document.digest if (self.document.term, self.document.version) == self.durable else "00" * 32
-        self.daemon.apply_effects(self.node.send_document(others, DocumentFlag.APPLIED, self._now(),
-                                                          document=(term, version, digest)))
+        self.tell_durable(name for name in self._live_members() if name != self.node.leader)
 
     def _request_pull(self) -> None:
         if self._pull_task is not None and not self._pull_task.done():
