@@ -310,3 +310,30 @@ def test_join_tokens_admit_once_and_refuse_revoked_reused_forged_and_expired(pac
     refused("late", token_of(op, expires_at="2020-01-01T00:00:00Z"), "expired")
     # Garbage.
     refused("garbage", "not-a-token", "not a join token")
+
+
+def test_internal_endpoints_refuse_strangers_and_garbage(pack):
+    """The document and the join door are reachable over TCP by anyone on the network:
+    without the pack's key or a token they give nothing, and bad input is a clear 4xx."""
+    import http.client
+
+    host, port = pack["node1"].listen.split(":")
+
+    def request(method, path, body=None, headers=None):
+        conn = http.client.HTTPConnection(host, int(port), timeout=5)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            reply = conn.getresponse()
+            return reply.status, reply.read()
+        finally:
+            conn.close()
+
+    for headers in ({}, {"X-Pack-Proof": "bm90LXNlYWxlZA=="}, {"X-Pack-Proof": "%%%"}):
+        status, body = request("GET", "/internal/pack/document", headers=headers)
+        assert status == 403 and b"Not a member of this pack" in body, (headers, status, body)
+    for body, code in ((b"garbage", 400), (json.dumps({"server_name": "x", "at": time.time(), "proof": "00"}), 403)):
+        status, reply = request("POST", "/internal/pack/join", body=body)
+        assert status == code, (body, status, reply)
+        assert json.loads(reply)["type"] == "error"
+    for name in NAMES:  # nobody was hurt
+        assert {n: s for n, s in pack[name].statuses().items() if n in NAMES} == dict.fromkeys(NAMES, "Online")
