@@ -15,7 +15,7 @@ port                   port                   integer  5252         UDP port (1.
 interval               interval               integer  10           discovery/announce period, s (>= 1)
 pack                   pack                   string   'leader'     'leader', 'follower' or 'auto'
 server_name            server_name            string   host name    this member's name (no '/')
-keepalive-interval     keepalive_interval_ms  integer  5000         probe period, ms (>= 100)
+keepalive-interval     keepalive_interval_ms  integer  5000         probe period, ms (>= 50)
 dead-interval          dead_interval_ms       integer  20000        silence before Offline, ms
                                                                     (> 2 x keepalive-interval)
 mcast-group            mcast_group            string   none         IPv4 multicast group (224.0.0.0/4)
@@ -182,8 +182,9 @@ PACK = o.ModuleSpec(
         o.Option("join_token", "join_token", "string", "Join an existing pack with this token (from `pylxd-cluster"
                  " add NAME` on a member) instead of name and secret; the pack's key is then kept in the state"
                  " directory.", o.string()),
-        o.Option("join_token_expiry", "join_token_expiry", "integer", "Seconds a join token made on this member"
-                 " stays valid (LXD: cluster.join_token_expiry, 3H).", o.integer(60), default=10800, unit="s"),
+        o.Option("join_token_expiry", "join_token_expiry", "integer", "Seconds a join token stays valid; tokens are"
+                 " made by the leader, so the leader's value applies (LXD: cluster.join_token_expiry, 3H).",
+                 o.integer(60), default=10800, unit="s"),
     ),
 )
 

@@ -42,7 +42,8 @@ def summary(config) -> str:
         channels.append(f"multicast {pack.mcast_group}")
     if pack.peers:
         channels.append("peers " + ", ".join(f"{h}:{p}" for h, p in pack.peers))
-    lines = [f"node {pack.server_name} of pack '{pack.name}' ({pack.pack}) on {pack.interface}:{pack.port}; "
+    which = f"pack '{pack.name}'" if pack.name else "the pack its join_token names"
+    lines = [f"node {pack.server_name} of {which} ({pack.pack}) on {pack.interface}:{pack.port}; "
              f"{'; '.join(channels)}",
              f"  keepalive {pack.keepalive_interval_ms} ms, dead after {pack.dead_interval_ms} ms"
              + (f", expects {pack.expected_members} members" if pack.expected_members else "")]

@@ -145,6 +145,10 @@ class PackDaemon:
         self.node = PackNode(self.settings, Sealer.for_pack(secret, pack_name), boot=boot,
                              now=self._loop.time(), wall_offset=self._wall_offset)
         self.sync.start()
+        # Terms only grow, across restarts too: a document of term T was issued by a leader
+        # of term T, so the next election must be above it (or members would refuse the
+        # new leader's documents as stale).
+        self.node.term = max(self.node.term, self.sync.document.term)
         self._apply(self.node.start(self._loop.time()))
         self._ticker = asyncio.ensure_future(self._run_timers())
 
@@ -294,9 +298,14 @@ class PackDaemon:
         if self.udp is not None:
             counters.update({f"udp_{key}": value for key, value in self.udp.counters.items()})
         now = self._loop.time()
-        members = {peer_name: {"status": peer.record.status.name.lower(), "incarnation": peer.record.incarnation,
-                               "last_heard": go_timestamp(self._wall(peer.last_heard)),
-                               "last_heard_seconds": round(now - peer.last_heard, 3)}
+        def shown(ident: str) -> str:  # the name the API shows (a member may have been renamed)
+            member = self.state.member_by_ident(ident)
+            return member.server_name if member is not None else ident
+
+        members = {shown(peer_name): {"status": peer.record.status.name.lower(),
+                                      "incarnation": peer.record.incarnation,
+                                      "last_heard": go_timestamp(self._wall(peer.last_heard)),
+                                      "last_heard_seconds": round(now - peer.last_heard, 3)}
                    for peer_name, peer in sorted(self.node.peers.items())}
         return {"incarnation": self.node.incarnation, "leader": self.node.leader, "term": self.node.term,
                 "conflict": list(self.node.conflict), "members": members,
@@ -342,5 +351,6 @@ class PackDaemon:
     def removed_from_pack(self) -> None:
         """The pack removed this member (a DELETE of it): leave, and stop."""
         if not self.removed.is_set():
-            log.warning("this member was removed from the pack; leaving it (join again with a join token)")
+            log.warning("this member was removed from the pack; leaving it. To join again: stop it, delete its "
+                        "state directory %s, and start it with a new join_token", self.sync.store.directory)
             self.removed.set()

@@ -771,7 +771,8 @@ class ClusterState:
         document = self.configuration
         return {"version": document.version, "term": document.term, "digest": document.digest}
 
-    def set_configuration(self, document: ConfigDocument, local_modules=(), effective=None) -> bool:
+    def set_configuration(self, document: ConfigDocument, local_modules=(), effective=None,
+                          announce: bool = True) -> bool:
         """A back end applies a configuration (a pack member: the synced one, merged with its
         own file into ``effective``). Emits cluster-configuration-updated when the shared
         modules or what this member runs with changed; True if so."""
@@ -780,7 +781,7 @@ class ClusterState:
             self.configuration, self.local_modules = document, tuple(local_modules)
             self.effective_modules = None if effective is None else tuple(effective)
             self.revision += 1
-            if (document.digest, self.effective_modules) == before:
+            if (document.digest, self.effective_modules) == before or not announce:
                 return False
             self._lifecycle("cluster-configuration-updated", "/1.0/cluster/config", None,
                             self._configuration_context())

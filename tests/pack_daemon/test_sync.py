@@ -85,6 +85,9 @@ def test_every_member_emits_a_lifecycle_event_for_a_configuration_change(pack):
             event = stream.wait_for(action="cluster-configuration-updated", timeout=5)
             assert event.metadata["context"]["version"] == version, (name, event)
             assert event.location == name
+        for name, stream in streams.items():  # one event per change, on the leader too
+            with pytest.raises(pylxd_cluster.Timeout):
+                stream.wait_for(action="cluster-configuration-updated", timeout=0.3)
     finally:
         for stream in streams.values():
             stream.__exit__(None, None, None)
@@ -337,3 +340,25 @@ def test_internal_endpoints_refuse_strangers_and_garbage(pack):
         assert json.loads(reply)["type"] == "error"
     for name in NAMES:  # nobody was hurt
         assert {n: s for n, s in pack[name].statuses().items() if n in NAMES} == dict.fromkeys(NAMES, "Online")
+
+
+def test_a_whole_pack_restarted_elects_above_its_documents_term_and_takes_writes():
+    """Terms only grow across restarts: after every member stopped (the leader changes made
+    the document's term 2 or more), the next leader's term is above it, so its documents
+    are not refused as stale."""
+    with PackProcs(listen=True, defaults={"expected_members": 3}) as procs:
+        for name in NAMES:
+            procs.add(name, "auto")
+        procs.start_all()
+        wait_leader(procs)
+        write(procs["node2"], "PUT", "/1.0/cluster/config", {"modules": [{"First": {}}]})
+        for name in NAMES:  # one by one: each stop moves the leadership (and the term) on
+            procs.terminate(name)
+            time.sleep(0.3)
+        procs.start_all()
+        wait_leader(procs)
+        term = max(config_of(procs[n])["term"] for n in NAMES)
+        reply = write(procs["node3"], "PUT", "/1.0/cluster/config", {"modules": [{"Second": {}}]})
+        assert reply["metadata"]["term"] >= term
+        procs.wait_until(lambda: converged(procs), 5, what="converged after the restart")
+        assert modules(config_of(procs["node1"]), "modules") == {"Second": {}}

@@ -3,15 +3,18 @@
 How a change travels:
 
 1. The leader makes a new version (a write through the API, or its own file edited),
-   persists it, applies it, and sends a DOCUMENT datagram flagged PUSH to every live member.
-2. A member that hears of a version it lacks from the leader it follows pulls the whole
+   applies it, and sends a DOCUMENT datagram flagged PUSH to every live member, then
+   writes it to disk.
+2. A small version rides inside the push (compressed, flag INLINE). A member that hears
+   of a version it cannot take that way, from the leader it follows, pulls the whole
    document over the leader's HTTP API (``GET /internal/pack/document``): a reliable
    channel, any size. Request and reply are sealed with a key derived from the pack secret,
    so only members read it and only the authenticated leader of the current term is taken.
-3. The member persists it atomically, applies it live (cluster state, configuration,
-   lifecycle events), and tells every live member which version it applied (APPLIED).
+3. The member applies it live (cluster state, configuration, lifecycle events), writes it
+   to disk atomically, and only then confirms it to the leader (APPLIED); the other members
+   learn which version it has at most once per half keepalive.
 4. The leader answers the client's write once a majority of the pack (of
-   ``expected_members``, else of the live members) has applied it: what was acknowledged
+   ``expected_members``, else of the live members) has it on disk: what was acknowledged
    survives the leader, because elections prefer the members with the newest document.
 
 Datagrams can be lost: the leader pushes again every keepalive to members that have not
@@ -160,7 +163,9 @@ class SyncEngine:
         document = self.document.changed(modules, self.state.export_shared(), events)
         if document is not self.document:
             self.counters["published"] += 1
-            self._apply(document, replay=False)
+            # A configuration write already announced itself (with its requestor).
+            announced = any(event[0] == CONFIG_ACTION for event in events)
+            self._apply(document, replay=False, announce=not announced)
             # Pushed before our own write to disk, so that both happen at once; our own
             # confirmation counts only once it is on disk.
             self._push(self._live_members())
@@ -450,7 +455,7 @@ class SyncEngine:
 
     # ---- applying ---------------------------------------------------------------------------
 
-    def _apply(self, document: PackDocument, *, replay: bool = True) -> None:
+    def _apply(self, document: PackDocument, *, replay: bool = True, announce: bool = True) -> None:
         """Make ``document`` what this member shows and runs with (in memory; see
         _write_behind for the disk)."""
         previous = self.document
@@ -461,7 +466,7 @@ class SyncEngine:
             self.state.import_shared(document.cluster)
         if self.node is not None:
             self.node.set_document(document.term, document.version, document.digest)
-        self._refresh_configuration()
+        self._refresh_configuration(announce)
         if replay:
             self._replaying = True
             try:
@@ -477,17 +482,19 @@ class SyncEngine:
         if self.name in removed:
             self.daemon.removed_from_pack()
 
-    def _refresh_configuration(self) -> None:
+    def _refresh_configuration(self, announce: bool = True) -> None:
         """Merge the shared modules with this member's own file (its modules win) and show it."""
         local = tuple((n, o) for n, o in self._file_modules)
         if self.is_leader():
-            # The leader's shareable file modules are the pack's (exported when edited).
-            local = tuple((n, o) for n, o in local if n not in dict(self.document.modules))
+            # The leader's shareable file modules are the pack's (exported when edited);
+            # the ones it ignores stay its own.
+            shared = dict(self.document.modules)
+            local = tuple((n, o) for n, o in local if n not in shared or n in self.ignore)
         effective = effective_modules(local, self.document, self.ignore)
         own = [n for n, _ in local if n in dict(self.document.modules)]
         user = tuple((n, o) for n, o in effective if n not in ("Pack", "PackConfiguration", "Api"))
         self.state.set_configuration(ConfigDocument(self.document.modules, self.document.version, self.document.term),
-                                     local_modules=own, effective=user)
+                                     local_modules=own, effective=user, announce=announce)
 
     # ---- the configuration file ----------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """What a member keeps on disk between runs, in its state directory.
 
-- ``document.json``: the last pack document it applied (written atomically before it is
-  applied, so a restart starts from it until the leader answers);
+- ``document.json``: the last pack document it applied (written atomically, in version
+  order, after it is applied and before it is confirmed to the leader; a restart starts
+  from it until the leader answers);
 - ``local.json``: facts about this member only: the digest of its own file's shareable
   modules when it last exported them (so that a leader exports its file again only when
   it was edited), and the pack key it received by joining with a token (mode 0600).
