@@ -73,7 +73,7 @@ def node_settings(config: DaemonConfig) -> NodeSettings:
         keepalive=pack.keepalive_interval_ms / 1000, dead_interval=pack.dead_interval_ms / 1000,
         announce_interval=float(pack.interval), broadcast=pack.broadcast is not None,
         multicast=pack.mcast_group is not None, peers=tuple(_resolve(peer) for peer in pack.peers),
-        expected_members=pack.expected_members, api=api_address)
+        expected_members=pack.expected_members, api=api_address, documents=True)
 
 
 def _host_port(api: str) -> str:

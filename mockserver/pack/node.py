@@ -56,6 +56,9 @@ class NodeSettings:
     peers: tuple = ()                 # static (host, port) peers
     expected_members: int | None = None
     api: str = ""
+    # The members exchange which pack document they have (pack/sync): then no one claims
+    # leadership before it has heard, from every live candidate it met, which one it has.
+    documents: bool = False
     indirect_checks: int = 3
     gossip_fanout: int = 2
     retransmit_mult: int = 3
@@ -214,6 +217,8 @@ class PackNode:
         self.document: tuple = (0, 0)
         self._digest = b""
         self.documents: dict[str, tuple] = {}
+        self._documents_at: dict[str, float] = {}   # when each peer last told us its document
+        self._met: dict[str, float] = {}            # when each peer last became live to us
 
     # ---- views ---------------------------------------------------------------------------
 
@@ -536,6 +541,7 @@ class PackNode:
 
     def _on_document(self, message: Message, source, now: float) -> None:
         self.documents[message.sender] = (message.doc_term, message.doc_version)
+        self._documents_at[message.sender] = now
         self._effects.append(DocumentHeard(message.sender, message.doc_term, message.doc_version,
                                            message.doc_digest.hex(), message.doc_flags, message.doc_payload))
 
@@ -630,6 +636,7 @@ class PackNode:
             self._live_by_role[record.role].add(record.name)
             if not was_live:
                 bisect.insort(self._ring, record.name)
+                self._met[record.name] = now
         else:
             self._live.discard(record.name)
             if was_live:
@@ -728,6 +735,8 @@ class PackNode:
         if self.leader or self.settings.role != Role.AUTO or now < self._claim_after:
             return
         candidates = self._live_by_role[Role.AUTO] | {self.settings.name}
+        if self.settings.documents and not self._documents_known(candidates, now):
+            return
         # The members with the newest pack document are the candidates (a write a majority
         # confirmed is on at least one of them), then the lowest name.
         newest = max(self._document_of(name) for name in candidates)
@@ -735,6 +744,19 @@ class PackNode:
             self._set_leader(self.settings.name, self.term + 1)
             self.counters["elections_won"] += 1
             self._urgent = True
+
+    def _documents_known(self, candidates, now: float) -> bool:
+        """Whether every live candidate told us its document since it (last) became live
+        to us: after a partition heals, what we knew of the other side is stale, and a
+        member with an older document must not win. A candidate that says nothing for a
+        dead-interval is not waited for."""
+        for name in candidates:
+            if name == self.settings.name:
+                continue
+            met = self._met.get(name, self.started)
+            if self._documents_at.get(name, float("-inf")) < met and now < met + self.settings.dead_interval:
+                return False
+        return True
 
     def _document_of(self, name: str) -> tuple:
         return self.document if name == self.settings.name else self.documents.get(name, (0, 0))

@@ -176,6 +176,8 @@ def test_writes_during_a_partition_are_kept_on_the_majority_side_and_converge_af
         members[NAMES.index(isolated)].link_up()
         pack.wait_until(lambda: pack.all_online() and len({tuple(pack[n].leaders()) for n in NAMES}) == 1, 15,
                         what="healed")
+        # The returning member's document is older: it must not take the leadership back.
+        assert pack[isolated].leaders()[0] in majority, pack.describe()
         pack.wait_until(lambda: len({(config_of(pack[n])["version"], config_of(pack[n])["digest"]) for n in NAMES})
                         == 1, 10, what="one configuration everywhere")
         for name in NAMES:
