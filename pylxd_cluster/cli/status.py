@@ -4,6 +4,7 @@
       Leader node1 (this node): Online
       Member node2: Online
       Member node3: Offline (No heartbeat for 20s ...)
+      Configuration: version 12 (term 2), digest 9a356219d68e... applied here
       Groups:
         default: node1, node2, node3
 """
@@ -33,6 +34,10 @@ def status_data(local_name: str, members: Sequence[Any], groups: Sequence[Any], 
     }
     if pack is not None:
         data["term"] = pack.get("term")
+        document = pack.get("document")
+        if isinstance(document, dict):
+            data["document"] = {"version": document.get("version"), "term": document.get("term"),
+                                "digest": document.get("modules_digest") or document.get("digest")}
     return data
 
 
@@ -54,6 +59,10 @@ def status_report(data: dict) -> str:
     online = sum(1 for m in data["members"] if m["status"] == "Online")
     lines.append(f"  Members online: {online} of {len(data['members'])}"
                  + (f"; leader term {data['term']}" if data.get("term") is not None else ""))
+    document = data.get("document")
+    if document:
+        lines.append(f"  Configuration: version {document['version']} (term {document['term']}), "
+                     f"digest {str(document['digest'])[:12]}... applied here")
     if data["groups"]:
         lines.append("  Groups:")
         for name, members in data["groups"].items():

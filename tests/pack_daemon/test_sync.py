@@ -362,3 +362,19 @@ def test_a_whole_pack_restarted_elects_above_its_documents_term_and_takes_writes
         assert reply["metadata"]["term"] >= term
         procs.wait_until(lambda: converged(procs), 5, what="converged after the restart")
         assert modules(config_of(procs["node1"]), "modules") == {"Second": {}}
+
+
+def test_the_cli_status_shows_the_configuration_version_a_member_applied(pack):
+    from pathlib import Path
+    import sys
+
+    cli = Path(sys.executable).with_name("pylxd-cluster")
+    node = pack["node2"]
+    version = config_of(node)["version"]
+    result = subprocess.run([str(cli), "--endpoint", node.socket_path, "status"], capture_output=True, text=True,
+                            timeout=30, stdin=subprocess.DEVNULL)
+    assert result.returncode == 0, result.stderr
+    assert f"Configuration: version {version} (term " in result.stdout, result.stdout
+    data = json.loads(subprocess.run([str(cli), "--endpoint", node.socket_path, "status", "-f", "json"],
+                                     capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL).stdout)
+    assert data["document"]["version"] == version and data["document"]["digest"] == config_of(node)["digest"]
