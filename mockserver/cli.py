@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 import sys
+from typing import NoReturn
 
 from .api import ApiServer
 from .http import HttpTransport, parse_hostport
@@ -58,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _fail(message: str) -> "NoReturn":
+def _fail(message: str) -> NoReturn:
     print(f"pylxd-cluster-mock: error: {message}", file=sys.stderr)
     sys.exit(2)
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 
@@ -156,8 +157,6 @@ class HttpTransport:
         """An operation another member runs for a request we forwarded: its events reach
         the clients of our /1.0/events too (``lxc`` waits for them), as LXD's event hub
         does across members."""
-        import json
-
         try:
             operation = json.loads(body)["metadata"]
             op_id, project = operation["id"], operation.get("project")

@@ -13,7 +13,7 @@ from ..wire import Reply, error_reply
 from . import control
 from .context import ApiContext
 from .handlers import cluster, configuration, groups, members, operations, server
-from .request import ApiRequest, StreamEvents, WaitForOperation
+from .request import ApiRequest
 from .router import Router, require_trust
 
 log = logging.getLogger(__name__)

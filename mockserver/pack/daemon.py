@@ -17,6 +17,7 @@ import time
 
 from ..api import ApiServer
 from ..api.context import API_EXTENSIONS
+from ..api.router import guard
 from ..config import DaemonConfig
 from ..http import HttpTransport
 from ..state import ClusterState, LoopScheduler
@@ -313,6 +314,7 @@ class PackDaemon:
 
     # ---- the pack document ----------------------------------------------------------------
 
+    @guard  # reachable without a trusted certificate: the sealed proof is the authentication
     def _serve_document(self, ctx, req):
         """GET /internal/pack/document: the sealed pack document, for members only."""
         try:
@@ -323,9 +325,9 @@ class PackDaemon:
         log.debug("%s pulls document version %d", member, self.sync.document.version)
         return Reply(200, self.sync.sealed_document(), {"Content-Type": "application/octet-stream"})
 
-    _serve_document.ungated = True
-    _serve_document.untrusted_ok = True  # the sealed proof is the authentication
+    _serve_document.ungated = True  # members' own traffic: never forwarded nor held for a commit
 
+    @guard  # likewise: the proof of the token is the authentication
     def _serve_join(self, ctx, req):
         """POST /internal/pack/join: a new member proves a join token (see pack/join.py)."""
         if not self.sync.is_leader():
@@ -346,7 +348,6 @@ class PackDaemon:
         return self.api.gate.written(join_reply(op.metadata["secret"], answer))
 
     _serve_join.ungated = True
-    _serve_join.untrusted_ok = True  # the proof of the token is the authentication
 
     def removed_from_pack(self) -> None:
         """The pack removed this member (a DELETE of it): leave, and stop."""

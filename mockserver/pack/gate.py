@@ -9,6 +9,7 @@ leader too (an evacuation runs there), so a follower forwards operation reads to
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from ..api import ApiRequest, AwaitCommit, ForwardTo
@@ -81,8 +82,6 @@ class PackGate:
     def after_write(self, finish) -> None:
         """For writes made outside a request (an evacuation's operation): publish, then
         finish the operation once durable."""
-        import asyncio
-
         version = self.daemon.sync.publish()
 
         async def confirm():

@@ -29,7 +29,7 @@ import bisect
 import collections
 import math
 import random
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from .crypto import OpenError, Sealer
 from .messages import (Code, DecodeError, MemberRecord, Message, Role, Status, decode, encode, encode_head,

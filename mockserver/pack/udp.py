@@ -71,7 +71,6 @@ import asyncio
 import errno
 import ipaddress
 import logging
-import os
 import socket
 from typing import Awaitable, Callable, Optional, Union
 

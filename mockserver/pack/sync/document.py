@@ -87,7 +87,7 @@ class PackDocument:
         """Raises: SyncError for anything but a complete document whose digest matches."""
         try:
             raw = json.loads(data)
-            modules = tuple(_module(item) for item in raw["modules"])
+            modules = tuple(module_from_wire(item) for item in raw["modules"])
             cluster = raw.get("cluster")
             if cluster is not None and not isinstance(cluster, dict):
                 raise TypeError("cluster is not a mapping")
@@ -103,7 +103,7 @@ class PackDocument:
         return document
 
 
-def _module(item) -> tuple:
+def module_from_wire(item) -> tuple:
     if not isinstance(item, dict) or len(item) != 1:
         raise TypeError(f"a module is a one-key mapping, got {item!r}")
     (name, options), = item.items()

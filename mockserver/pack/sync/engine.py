@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import concurrent.futures
-import hashlib
 import json
 import logging
 import os
@@ -35,10 +34,11 @@ import zlib
 
 from ...config import ConfigError, load
 from ...state import ClusterState
-from ...state.configuration import ConfigDocument
+from ...state.configuration import NEVER_SHARED, ConfigDocument, modules_to_wire
 from ..crypto import OpenError, Sealer
 from ..messages import DocumentFlag
-from .document import HISTORY, PackDocument, SyncError, accept, effective_modules, shareable_modules
+from .document import (HISTORY, PackDocument, SyncError, accept, effective_modules, module_from_wire,
+                       shareable_modules)
 from .store import SyncStore
 
 log = logging.getLogger("pylxd_cluster.sync")
@@ -50,13 +50,13 @@ CONFIG_ACTION = "cluster-configuration-updated"
 PEER_ACK_DELAY = 0.02        # seconds: followers tell each other what they applied, coalesced
 
 
+def _digest_of(modules) -> str:
+    return ConfigDocument(tuple(modules)).digest
+
+
 class NotCommitted(Exception):
     """A write the leader applied but a majority did not confirm in time (or leadership
     was lost meanwhile): it may or may not survive."""
-
-
-def file_digest(modules) -> str:
-    return hashlib.sha256(json.dumps([[n, o] for n, o in modules], sort_keys=True).encode()).hexdigest()
 
 
 class SyncEngine:
@@ -90,10 +90,13 @@ class SyncEngine:
         # A member exports its file's modules when it leads and the file was edited (while
         # it ran, or while it was down), or to bootstrap an empty pack; never merely because
         # it became the leader (the pack continues from its newest version).
-        seen = file_digest(shareable_modules(self._file_modules, self.ignore))
+        seen = _digest_of(shareable_modules(self._file_modules, self.ignore))
         self._edited_while_down = self._local.get("seen") not in (None, seen)
         self._session = None
         self._tasks: list[asyncio.Task] = []
+        # What was derived from the current document (kept while it stays current).
+        self._wire_cache: tuple = (self.document, None)
+        self._payload_cache: tuple = (self.document, None)
 
     # ---- life -----------------------------------------------------------------------------
 
@@ -193,7 +196,7 @@ class SyncEngine:
 
     def _remember_file(self, modules) -> bool:
         """Record the file's shareable modules as seen; True if they differ from before."""
-        digest = file_digest(modules)
+        digest = _digest_of(modules)
         if self._local.get("seen") == digest:
             return False
         self._local["seen"] = digest
@@ -213,13 +216,12 @@ class SyncEngine:
     def _inline_payload(self) -> bytes:
         """A small version travels inside the push itself (compressed): no pull round trip.
         Large ones are pulled over HTTP."""
-        cached = getattr(self, "_payload_cache", None)
-        if cached is not None and cached[0] is self.document:
-            return cached[1]
+        if self._payload_cache[0] is self.document and self._payload_cache[1] is not None:
+            return self._payload_cache[1]
         document = self.document
         events = [list(event) for number, events in document.changes if number == document.version
                   for event in events]
-        raw = json.dumps({"modules": [{n: o} for n, o in document.modules], "cluster": document.cluster,
+        raw = json.dumps({"modules": modules_to_wire(document.modules), "cluster": document.cluster,
                           "events": events}, separators=(",", ":")).encode()
         payload = zlib.compress(raw, 6)
         if len(payload) > self.node.max_document_payload:
@@ -319,9 +321,9 @@ class SyncEngine:
     def _from_payload(self, heard) -> PackDocument | None:
         try:
             raw = json.loads(zlib.decompress(heard.payload))
-            modules = tuple(next(iter(item.items())) for item in raw["modules"])
+            modules = tuple(module_from_wire(item) for item in raw["modules"])
             events = tuple(tuple(event) for event in raw["events"])
-        except (zlib.error, ValueError, KeyError, TypeError, StopIteration) as exc:
+        except (zlib.error, ValueError, KeyError, TypeError) as exc:
             log.warning("unreadable inline document from %s (%s); pulling it instead", heard.sender, exc)
             return None
         changes = (self.document.changes + ((heard.version, events),))[-HISTORY:]
@@ -447,11 +449,9 @@ class SyncEngine:
         return self.sealer.seal(self._wire())
 
     def _wire(self) -> bytes:
-        cached = getattr(self, "_wire_cache", None)
-        if cached is None or cached[0] is not self.document:
-            cached = (self.document, self.document.to_wire())
-            self._wire_cache = cached
-        return cached[1]
+        if self._wire_cache[0] is not self.document or self._wire_cache[1] is None:
+            self._wire_cache = (self.document, self.document.to_wire())
+        return self._wire_cache[1]
 
     # ---- applying ---------------------------------------------------------------------------
 
@@ -460,7 +460,6 @@ class SyncEngine:
         _write_behind for the disk)."""
         previous = self.document
         self.document = document
-        self._wire_cache = (document, document.to_wire())
         self.counters["applied"] += 1
         if document.cluster is not None and not self.is_leader():
             self.state.import_shared(document.cluster)
@@ -492,7 +491,7 @@ class SyncEngine:
             local = tuple((n, o) for n, o in local if n not in shared or n in self.ignore)
         effective = effective_modules(local, self.document, self.ignore)
         own = [n for n, _ in local if n in dict(self.document.modules)]
-        user = tuple((n, o) for n, o in effective if n not in ("Pack", "PackConfiguration", "Api"))
+        user = tuple((n, o) for n, o in effective if n not in NEVER_SHARED)
         self.state.set_configuration(ConfigDocument(self.document.modules, self.document.version, self.document.term),
                                      local_modules=own, effective=user, announce=announce)
 
