@@ -171,6 +171,7 @@ COUNTERS = ("sent", "received", "dropped_truncated", "dropped_not_pack", "droppe
             "dropped_malformed", "dropped_replay", "dropped_stale", "dropped_own", "dropped_name_conflict",
             "marked_suspect", "marked_dead", "marked_left", "marked_alive", "refuted", "elections_won")
 URGENT_FANOUT = 3
+MAX_SHARED_DOUBTS = 16   # records of suspect/dead members sent per interval (fits one datagram)
 
 
 class PackNode:
@@ -344,6 +345,7 @@ class PackNode:
         if now >= self._next_announce:
             self._next_announce = now + s.announce_interval
             self._announce_periodically(now)
+            self._share_doubts(now)
         self._evaluate_leadership(now)
         return self._flush(now)
 
@@ -449,6 +451,21 @@ class PackNode:
             self._announce(now, want_state=alone, every_peer=False)
         else:
             self._announce_to_lost_peers(now)
+
+    def _share_doubts(self, now: float) -> None:
+        """Anti-entropy for beliefs of failure: once an interval, tell one random live
+        member whom we hold suspect or dead. Rumours stop spreading after a few
+        transmissions, so after a partition two members that never probe each other could
+        otherwise stay dead to each other while both live; the receiver passes the doubt on
+        (or to the member itself, which then refutes it)."""
+        doubts = [p.record for p in self.peers.values() if p.record.status in (Status.SUSPECT, Status.DEAD)]
+        live = [p for p in self.peers.values() if p.record.status == Status.ALIVE]
+        if not doubts or not live:
+            return
+        chosen = self.rng.sample(doubts, min(len(doubts), MAX_SHARED_DOUBTS))
+        target = self.rng.choice(live)
+        self._send(Code.GOSSIP, target.record.address, now,
+                   piggyback=[encode_record(self.record)] + [encode_record(r) for r in chosen])
 
     def _announce_to_lost_peers(self, now: float) -> None:
         known = {p.record.address for p in self.peers.values() if p.record.status in LIVE}
@@ -609,6 +626,11 @@ class PackNode:
             return
         if record.incarnation == known.incarnation:
             if _precedence(record.status) <= _precedence(known.status):
+                if record.status == Status.ALIVE and known.status in (Status.SUSPECT, Status.DEAD):
+                    # Others hear it alive (after a partition, both sides may be right): tell
+                    # it what we believe, so that it refutes if it lives; otherwise two
+                    # members that never probe each other could stay dead to each other.
+                    self._tell(peer, now)
                 return
             if known.status == Status.ALIVE and record.status != Status.LEFT \
                     and now - peer.last_heard < 2 * self.settings.keepalive:
@@ -673,8 +695,9 @@ class PackNode:
     def _tell(self, peer: Peer, now: float, record: MemberRecord | None = None) -> bool:
         """Tell a member what is believed of it (by default, what we believe), so that if
         it is alive it refutes at once instead of when the rumour reaches it by gossip.
-        At most once a period per member; True if sent."""
-        if now - peer.told_at < self.settings.keepalive:
+        At most twice a period per member (a lost tell or refutation must not cost a
+        live member its place); True if sent."""
+        if now - peer.told_at < self.settings.keepalive / 2:
             return False
         peer.told_at = now
         self._send(Code.GOSSIP, peer.record.address, now,
