@@ -786,7 +786,7 @@ class PackNode:
 
     def _gossip_now(self, now: float) -> None:
         """Tell the pack at once (a new leader, for instance) instead of at the next tick."""
-        live = list(self._live)
+        live = sorted(self._live)  # sorted: a set's order would make runs depend on the hash seed
         for name in self.rng.sample(live, min(URGENT_FANOUT, len(live))):
             self._send(Code.GOSSIP, self.peers[name].record.address, now)
 

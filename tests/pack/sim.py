@@ -1,6 +1,9 @@
 """Build small packs on the in-memory network for protocol tests (simulated time)."""
 from __future__ import annotations
 
+import random
+import zlib
+
 from mockserver.pack.crypto import Sealer
 from mockserver.pack.memnet import MemoryNetwork
 from mockserver.pack.messages import Role, Status
@@ -35,7 +38,7 @@ class Pack:
             self.addresses[name] = (f"127.0.0.{11 + len(self.addresses)}", 5252)
         self.boots[name] = self.boots.get(name, 1000) + 1000
         node = PackNode(self.settings_for(name, **overrides), sealer, boot=self.boots[name], now=self.net.now,
-                        rng=__import__("random").Random(hash(name) & 0xFFFF))
+                        rng=random.Random(zlib.crc32(name.encode())))
         self.net.add(node)
         return node
 
