@@ -103,9 +103,9 @@ class PackDaemon:
         self.node: PackNode | None = None
         self.udp: UdpEndpoint | None = None
         self.http: HttpTransport | None = None
-        self._wake = asyncio.Event()
         self._closed = asyncio.Event()
-        self._ticker: asyncio.Task | None = None
+        self._tick_timer: asyncio.TimerHandle | None = None
+        self._ticking = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wall_offset = 0.0
         self.sync: SyncEngine | None = None
@@ -151,7 +151,8 @@ class PackDaemon:
         # new leader's documents as stale).
         self.node.term = max(self.node.term, self.sync.document.term)
         self._apply(self.node.start(self._loop.time()))
-        self._ticker = asyncio.ensure_future(self._run_timers())
+        self._ticking = True
+        self._schedule_tick()
 
     async def _credentials(self, store: SyncStore) -> tuple:
         """The pack's name and secret: from the file, or from an earlier join (kept in the
@@ -185,8 +186,10 @@ class PackDaemon:
         if self.node is not None and graceful and not self.node.left:
             self._apply(self.node.leave(self._loop.time()))
             await asyncio.sleep(0.05)  # let the LEAVE datagrams go out before the socket closes
-        if self._ticker is not None:
-            self._ticker.cancel()
+        self._ticking = False
+        if self._tick_timer is not None:
+            self._tick_timer.cancel()
+            self._tick_timer = None
         if self.sync is not None:
             await self.sync.stop()
         if self.udp is not None:
@@ -202,21 +205,33 @@ class PackDaemon:
 
     def _on_datagram(self, data: bytes, source: tuple) -> None:
         self._apply(self.node.receive(data, source, self._loop.time()))
-        self._wake.set()
+        self._schedule_tick()
 
-    async def _run_timers(self) -> None:
-        while True:
-            delay = max(0.0, self.node.next_deadline() - self._loop.time())
-            self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), delay)
-            except asyncio.TimeoutError:
-                pass
-            try:
-                self._apply(self.node.tick(self._loop.time()))
-            except Exception:  # a bug must not stop the node's timers: say so and go on
-                log.exception("error in the protocol timers; continuing")
-                await asyncio.sleep(self.settings.keepalive)
+    def _schedule_tick(self) -> None:
+        """Arm one loop timer for the node's next deadline. Re-armed only when a datagram
+        brought the deadline forward: most datagrams do not, and waking the timers for each
+        one cost more CPU than handling it."""
+        if not self._ticking:
+            return
+        deadline = self.node.next_deadline()
+        timer = self._tick_timer
+        if timer is not None:
+            if timer.when() <= deadline:
+                return
+            timer.cancel()
+        self._tick_timer = self._loop.call_at(deadline, self._on_tick)
+
+    def _on_tick(self) -> None:
+        self._tick_timer = None
+        if not self._ticking:
+            return
+        try:
+            self._apply(self.node.tick(self._loop.time()))
+        except Exception:  # a bug must not stop the node's timers: say so and go on
+            log.exception("error in the protocol timers; continuing")
+            self._tick_timer = self._loop.call_later(self.settings.keepalive, self._on_tick)
+            return
+        self._schedule_tick()
 
     def _apply(self, effects: list) -> None:
         for effect in effects:

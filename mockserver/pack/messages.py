@@ -35,6 +35,7 @@ class DocumentFlag(IntEnum):
     PUSH = 1        # from the leader: a new version, pull it now
     APPLIED = 2     # from a follower: it has persisted and applied this version
     INLINE = 4      # from the leader: the payload holds the version's content (small documents)
+    ASK = 8         # from a member that lost its leader: answer with the document you have
 
 
 class Status(IntEnum):

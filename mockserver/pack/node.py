@@ -32,8 +32,8 @@ import random
 from dataclasses import dataclass, replace
 
 from .crypto import OpenError, Sealer
-from .messages import (Code, DecodeError, MemberRecord, Message, Role, Status, decode, encode, encode_head,
-                       encode_record)
+from .messages import (Code, DecodeError, DocumentFlag, MemberRecord, Message, Role, Status, decode, encode,
+                       encode_head, encode_record)
 from .replay import ReplayGuard
 
 BROADCAST = "broadcast"
@@ -57,7 +57,8 @@ class NodeSettings:
     expected_members: int | None = None
     api: str = ""
     # The members exchange which pack document they have (pack/sync): then no one claims
-    # leadership before it has heard, from every live candidate it met, which one it has.
+    # leadership before it has heard, from every live candidate, which one it has since it
+    # met that candidate and since it lost its leader.
     documents: bool = False
     indirect_checks: int = 3
     gossip_fanout: int = 2
@@ -220,6 +221,7 @@ class PackNode:
         self.documents: dict[str, tuple] = {}
         self._documents_at: dict[str, float] = {}   # when each peer last told us its document
         self._met: dict[str, float] = {}            # when each peer last became live to us
+        self._leader_lost_at = float("-inf")
 
     # ---- views ---------------------------------------------------------------------------
 
@@ -364,15 +366,8 @@ class PackNode:
         version, digest) names another than the applied one (an ack of what is on disk)."""
         if len(payload) > self.max_document_payload:
             raise ValueError(f"document payload of {len(payload)} bytes exceeds {self.max_document_payload}")
-        term, version = self.document
-        digest = self._digest
-        if document is not None:
-            term, version, digest = document[0], document[1], bytes.fromhex(document[2])
         for name in names:
-            peer = self.peers.get(name)
-            if peer is not None and peer.record.status in LIVE:
-                self._send(Code.DOCUMENT, peer.record.address, now, doc_term=term, doc_version=version,
-                           doc_digest=digest, doc_flags=flags, doc_payload=payload)
+            self._tell_document(name, flags, now, payload, document)
         return self._flush(now)
 
     # ---- sending ---------------------------------------------------------------------------
@@ -559,6 +554,8 @@ class PackNode:
     def _on_document(self, message: Message, source, now: float) -> None:
         self.documents[message.sender] = (message.doc_term, message.doc_version)
         self._documents_at[message.sender] = now
+        if message.doc_flags & DocumentFlag.ASK:
+            self._tell_document(message.sender, 0, now)
         self._effects.append(DocumentHeard(message.sender, message.doc_term, message.doc_version,
                                            message.doc_digest.hex(), message.doc_flags, message.doc_payload))
 
@@ -684,7 +681,7 @@ class PackNode:
             self.counters[f"marked_{record.status.name.lower()}"] += 1
             self._effects.append(MemberChange(record, previous))
             if record.status not in LIVE and record.name == self.leader:
-                self._set_leader("", self.term)
+                self._drop_leader(now)
 
     def _suspect(self, name: str, now: float) -> None:
         peer = self.peers.get(name)
@@ -746,14 +743,14 @@ class PackNode:
             self._set_leader(static[0], self.term)
             return
         if self.leader and self.leader != self.settings.name and self.leader not in self._live:
-            self._set_leader("", self.term)
+            self._drop_leader(now)
         quorum = self.has_quorum()
         if quorum and not self._had_quorum:
             self._claim_after = max(self._claim_after, now + self.settings.election_grace)
         self._had_quorum = quorum
         if not quorum:
             if self.leader:
-                self._set_leader("", self.term)
+                self._drop_leader(now)
             return
         if self.leader or self.settings.role != Role.AUTO or now < self._claim_after:
             return
@@ -768,16 +765,40 @@ class PackNode:
             self.counters["elections_won"] += 1
             self._urgent = True
 
+    def _drop_leader(self, now: float) -> None:
+        """Follow no leader. Members do not tell each other every version they apply (only
+        the leader hears each one): with the leader gone, ask every live member which
+        document it has, and tell ours, before anyone may claim."""
+        self._set_leader("", self.term)
+        if not self.settings.documents:
+            return
+        self._leader_lost_at = now
+        for name in sorted(self._live):
+            self._tell_document(name, DocumentFlag.ASK, now)
+
+    def _tell_document(self, name: str, flags: int, now: float, payload: bytes = b"",
+                       document: tuple | None = None) -> None:
+        peer = self.peers.get(name)
+        if peer is None or peer.record.status not in LIVE:
+            return
+        term, version = self.document
+        digest = self._digest
+        if document is not None:
+            term, version, digest = document[0], document[1], bytes.fromhex(document[2])
+        self._send(Code.DOCUMENT, peer.record.address, now, doc_term=term, doc_version=version,
+                   doc_digest=digest, doc_flags=flags, doc_payload=payload)
+
     def _documents_known(self, candidates, now: float) -> bool:
         """Whether every live candidate told us its document since it (last) became live
-        to us: after a partition heals, what we knew of the other side is stale, and a
-        member with an older document must not win. A candidate that says nothing for a
-        dead-interval is not waited for."""
+        to us and since we lost our leader: after a partition heals, what we knew of the
+        other side is stale, and after the leader's death what we knew of the others'
+        versions is; a member with an older document must not win. A candidate that says
+        nothing for a dead-interval is not waited for."""
         for name in candidates:
             if name == self.settings.name:
                 continue
-            met = self._met.get(name, self.started)
-            if self._documents_at.get(name, float("-inf")) < met and now < met + self.settings.dead_interval:
+            since = max(self._met.get(name, self.started), self._leader_lost_at)
+            if self._documents_at.get(name, float("-inf")) < since and now < since + self.settings.dead_interval:
                 return False
         return True
 

@@ -290,6 +290,25 @@ def test_an_election_prefers_the_member_with_the_newest_document():
     assert pack.node("node2").counters["elections_won"] == 0
 
 
+def test_members_that_lost_their_leader_ask_each_other_for_their_documents_before_electing():
+    """Followers confirm each version to the leader only; when the leader dies, they ask
+    each other which document they have (DocumentFlag.ASK) before anyone claims, so the
+    member holding the newest confirmed write wins even though no follower had told another."""
+    pack = Pack(names=("node1", "node2", "node3"), documents=True)
+    pack.run(2.0)
+    assert {pack.node(n).leader for n in pack.alive()} == {"node1"}
+    for name, version in (("node1", 7), ("node2", 6), ("node3", 7)):
+        pack.node(name).set_document(1, version, "ab" * 32)
+    assert pack.node("node2").documents.get("node3") != (1, 7)   # nobody told anybody
+    pack.net.crash("node1")
+    assert pack.run_until(lambda: {pack.node(n).leader for n in ("node2", "node3")} == {"node3"}, DEAD + 1.0), \
+        {n: pack.node(n).leader for n in ("node2", "node3")}
+    assert pack.node("node2").documents["node3"] == (1, 7) and pack.node("node3").documents["node2"] == (1, 6)
+    pack.run(3.0)
+    assert {pack.node(n).leader for n in ("node2", "node3")} == {"node3"}
+    assert pack.node("node2").counters["elections_won"] == 0
+
+
 TRACE_SCRIPT = """
 import hashlib, sys
 sys.path.insert(0, sys.argv[1])

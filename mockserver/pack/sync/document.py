@@ -77,10 +77,11 @@ class PackDocument:
         return [event for number, events in self.changes if number > version for event in events]
 
     def to_wire(self) -> bytes:
-        return json.dumps({"version": self.version, "term": self.term, "digest": self.digest,
-                           "modules": modules_to_wire(self.modules), "cluster": self.cluster,
-                           "changes": [[number, list(map(list, events))] for number, events in self.changes]},
-                          sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        head = json.dumps({"version": self.version, "term": self.term, "digest": self.digest,
+                           "modules": modules_to_wire(self.modules), "cluster": self.cluster},
+                          sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        history = ",".join(_encoded_change(number, events) for number, events in self.changes)
+        return ('{"changes":[' + history + "]," + head[1:]).encode()
 
     @classmethod
     def from_wire(cls, data: bytes) -> "PackDocument":
@@ -101,6 +102,23 @@ class PackDocument:
             raise SyncError(f"digest mismatch: the document says {str(digest)[:12]}..., its content hashes to "
                             f"{document.digest[:12]}... (torn or altered)")
         return document
+
+
+# The history's entries as JSON, by version: consecutive documents share all but one entry
+# (the same objects), and encoding the whole history at every write cost more than the rest
+# of the document. An entry is reused only for the very object it was made from.
+_ENCODED_CHANGES: dict = {}   # version -> (events, JSON text)
+
+
+def _encoded_change(number: int, events: tuple) -> str:
+    cached = _ENCODED_CHANGES.get(number)
+    if cached is not None and cached[0] is events:
+        return cached[1]
+    text = json.dumps([number, list(map(list, events))], separators=(",", ":"), ensure_ascii=False)
+    if len(_ENCODED_CHANGES) >= 4 * HISTORY:
+        _ENCODED_CHANGES.clear()
+    _ENCODED_CHANGES[number] = (events, text)
+    return text
 
 
 def module_from_wire(item) -> tuple:

@@ -47,7 +47,6 @@ PROOF_HEADER = "X-Pack-Proof"
 PROOF_WINDOW = 30.0          # seconds: how old a pull request's proof may be
 FILE_POLL = 0.5              # seconds between checks of the configuration file
 CONFIG_ACTION = "cluster-configuration-updated"
-PEER_ACK_DELAY = 0.02        # seconds: followers tell each other what they applied, coalesced
 
 
 def _digest_of(modules) -> str:
@@ -80,7 +79,6 @@ class SyncEngine:
         self._pull_task: asyncio.Task | None = None
         self._pull_again = False
         self._pending_events: list = []
-        self._tell_peers: asyncio.TimerHandle | None = None
         self._disk = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="pack-document-writer")
         self.durable: tuple = (0, 0)   # (term, version) of the document on disk
         self._replaying = False
@@ -118,8 +116,6 @@ class SyncEngine:
 
     async def stop(self) -> None:
         self.state.events.unsubscribe(self._record_write)
-        if self._tell_peers is not None:
-            self._tell_peers.cancel()
         for task in self._tasks + ([self._pull_task] if self._pull_task else []):
             task.cancel()
         for _, _, future in self._waiters:
@@ -336,20 +332,13 @@ class SyncEngine:
         return document
 
     def _acknowledge(self, document: PackDocument) -> None:
-        """Tell the leader that ``document`` is on disk, at once (it is waiting to confirm
-        the write), and the other members once per keepalive period at most, coalesced:
-        they need it only to elect the member with the newest document, and a leader is
-        declared dead no sooner than two periods after it fell silent, by when they know."""
-        leader = self.node.leader
+        """Tell the leader, at once, that ``document`` is on disk (it is waiting to confirm
+        the write). Only the leader hears it: the other members need each other's versions
+        only to elect a new leader, and they ask each other then (PackNode._leader_lost),
+        which saves N x N datagrams per change."""
         self.daemon.apply_effects(self.node.send_document(
-            [leader], DocumentFlag.APPLIED, self._now(), document=(document.term, document.version, document.digest)))
-        if self._tell_peers is None:
-            delay = max(PEER_ACK_DELAY, self.daemon.settings.keepalive / 2)
-            self._tell_peers = asyncio.get_running_loop().call_later(delay, self._acknowledge_to_peers)
-
-    def _acknowledge_to_peers(self) -> None:
-        self._tell_peers = None
-        self.tell_durable(name for name in self._live_members() if name != self.node.leader)
+            [self.node.leader], DocumentFlag.APPLIED, self._now(),
+            document=(document.term, document.version, document.digest)))
 
     def _request_pull(self) -> None:
         if self._pull_task is not None and not self._pull_task.done():
