@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import logging
 import os
+import threading
 
 from aiohttp import web
 from aiohttp.web_exceptions import HTTPRequestEntityTooLarge
@@ -40,6 +42,51 @@ def parse_hostport(value: str, default_port: int = 8443) -> tuple[str, int]:
     if not 0 <= port_number <= 65535:
         raise ValueError(f"port out of range in listen address {value!r}")
     return host, port_number
+
+
+class _EventFeed:
+    """The events one stream has still to send. An event emitted on the loop's thread is
+    queued at once (no round trip through the loop's self-pipe) and wakes the sender through
+    one future: it is on the socket in the next loop iteration. Events from other threads
+    (a test scripting the mock) come through call_soon_threadsafe."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, types, limit: int):
+        self.loop, self.types, self.limit = loop, types, limit
+        self.pending: collections.deque = collections.deque()
+        self.overflowed = False
+        self._thread = threading.get_ident()
+        self._waiter: asyncio.Future | None = None
+
+    def deliver(self, event: dict) -> None:
+        """The event bus's subscriber (any thread)."""
+        if event["type"] not in self.types:
+            return
+        if threading.get_ident() == self._thread:
+            self._push(event)
+        else:
+            with contextlib.suppress(RuntimeError):  # the loop may be closing
+                self.loop.call_soon_threadsafe(self._push, event)
+
+    def _push(self, event: dict) -> None:
+        if len(self.pending) >= self.limit:
+            self.overflowed = True
+        else:
+            self.pending.append(event)
+        self.wake()
+
+    def wake(self, *_) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def wait(self) -> None:
+        """Until there is something to send, the stream overflowed, or wake() was called."""
+        if self.pending or self.overflowed:
+            return
+        self._waiter = self.loop.create_future()
+        try:
+            await self._waiter
+        finally:
+            self._waiter = None
 
 
 class HttpTransport:
@@ -201,44 +248,30 @@ class HttpTransport:
 
     async def _stream(self, request: web.Request, stream: StreamEvents) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(heartbeat=20.0)
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue = asyncio.Queue(EVENT_QUEUE_SIZE)
-        overflow = asyncio.Event()
-
-        def enqueue(event):
-            try:
-                queue.put_nowait(event)
-            except asyncio.QueueFull:  # a reader that cannot keep up is cut off, not buffered forever
-                overflow.set()
-
-        def deliver(event):
-            if event["type"] in stream.types:
-                with contextlib.suppress(RuntimeError):
-                    loop.call_soon_threadsafe(enqueue, event)
-
+        feed = _EventFeed(asyncio.get_running_loop(), stream.types, EVENT_QUEUE_SIZE)
         # Subscribe before the handshake completes: once the client sees the upgrade, every
         # later event must reach it.
         bus = self.api.state.events
-        bus.subscribe(deliver)
+        bus.subscribe(feed.deliver)
         try:
             await ws.prepare(request)
         except BaseException:
-            bus.unsubscribe(deliver)
+            bus.unsubscribe(feed.deliver)
             raise
         self._sockets.add(ws)
         reader = asyncio.ensure_future(self._drain(ws))
+        reader.add_done_callback(feed.wake)
         try:
-            while not ws.closed and not overflow.is_set():
-                getter = asyncio.ensure_future(queue.get())
-                finished, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
-                if getter not in finished:
-                    getter.cancel()
+            while not ws.closed and not reader.done():
+                await feed.wait()
+                if feed.overflowed:  # a reader that cannot keep up is cut off, not buffered forever
                     break
-                await ws.send_str(go_json(getter.result()).decode())
+                while feed.pending and not ws.closed:
+                    await ws.send_str(go_json(feed.pending.popleft()).decode())
         except (ConnectionResetError, RuntimeError):
             pass
         finally:
-            bus.unsubscribe(deliver)
+            bus.unsubscribe(feed.deliver)
             self._sockets.discard(ws)
             reader.cancel()
             await ws.close()

@@ -366,8 +366,7 @@ class PackNode:
         version, digest) names another than the applied one (an ack of what is on disk)."""
         if len(payload) > self.max_document_payload:
             raise ValueError(f"document payload of {len(payload)} bytes exceeds {self.max_document_payload}")
-        for name in names:
-            self._tell_document(name, flags, now, payload, document)
+        self._tell_document(names, flags, now, payload, document)
         return self._flush(now)
 
     # ---- sending ---------------------------------------------------------------------------
@@ -381,14 +380,24 @@ class PackNode:
                        **fields)
 
     def _send(self, code: Code, to, now: float, *, piggyback: list | None = None, **fields) -> None:
+        self._send_each(code, [to], now, piggyback=piggyback, **fields)
+
+    def _send_each(self, code: Code, destinations: list, now: float, *, piggyback: list | None = None,
+                   **fields) -> None:
+        """One message, sealed once, to each of ``destinations``: the receivers' replay
+        windows are per sender, so the same datagram is fresh to each of them, and the
+        leader's push to every member costs one seal instead of one per member."""
+        if not destinations:
+            return
         message = self._message(code, now, **fields)
         head = encode_head(message)
         budget = self.settings.max_datagram - 64 - len(head)  # sealing overhead and the count byte
         updates = list(piggyback) if piggyback is not None else self._piggyback(budget)
-        plaintext = encode(message, updates)
-        self._effects.append(Send(self.sealer.seal(plaintext), to))
-        self.counters["sent"] += 1
-        self.counters[f"sent_{code.name.lower()}"] += 1
+        datagram = self.sealer.seal(encode(message, updates))
+        for to in destinations:
+            self._effects.append(Send(datagram, to))
+        self.counters["sent"] += len(destinations)
+        self.counters[f"sent_{code.name.lower()}"] += len(destinations)
 
     def _piggyback(self, budget: int) -> list:
         """Our own record first (so that anyone can learn us from any message), then news."""
@@ -555,7 +564,7 @@ class PackNode:
         self.documents[message.sender] = (message.doc_term, message.doc_version)
         self._documents_at[message.sender] = now
         if message.doc_flags & DocumentFlag.ASK:
-            self._tell_document(message.sender, 0, now)
+            self._tell_document([message.sender], 0, now)
         self._effects.append(DocumentHeard(message.sender, message.doc_term, message.doc_version,
                                            message.doc_digest.hex(), message.doc_flags, message.doc_payload))
 
@@ -773,20 +782,19 @@ class PackNode:
         if not self.settings.documents:
             return
         self._leader_lost_at = now
-        for name in sorted(self._live):
-            self._tell_document(name, DocumentFlag.ASK, now)
+        self._tell_document(sorted(self._live), DocumentFlag.ASK, now)
 
-    def _tell_document(self, name: str, flags: int, now: float, payload: bytes = b"",
+    def _tell_document(self, names, flags: int, now: float, payload: bytes = b"",
                        document: tuple | None = None) -> None:
-        peer = self.peers.get(name)
-        if peer is None or peer.record.status not in LIVE:
-            return
+        """One DOCUMENT message to the live members among ``names``."""
+        addresses = [peer.record.address for peer in map(self.peers.get, names)
+                     if peer is not None and peer.record.status in LIVE]
         term, version = self.document
         digest = self._digest
         if document is not None:
             term, version, digest = document[0], document[1], bytes.fromhex(document[2])
-        self._send(Code.DOCUMENT, peer.record.address, now, doc_term=term, doc_version=version,
-                   doc_digest=digest, doc_flags=flags, doc_payload=payload)
+        self._send_each(Code.DOCUMENT, addresses, now, doc_term=term, doc_version=version,
+                        doc_digest=digest, doc_flags=flags, doc_payload=payload)
 
     def _documents_known(self, candidates, now: float) -> bool:
         """Whether every live candidate told us its document since it (last) became live

@@ -7,6 +7,7 @@ leader (``mockserver.pack.sync``). A module is ``(name, options)``, on the wire
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -82,8 +83,9 @@ class ConfigDocument:
     version: int = 0
     term: int = 0
 
-    @property
+    @functools.cached_property
     def digest(self) -> str:
+        # Cached: a member applying a version looks at it several times (events, views).
         return hashlib.sha256(canonical_json(modules_to_wire(self.modules))).hexdigest()
 
     def changed(self, modules) -> "ConfigDocument":

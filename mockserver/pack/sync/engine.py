@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import concurrent.futures
 import json
 import logging
 import os
@@ -40,6 +39,7 @@ from ..messages import DocumentFlag
 from .document import (HISTORY, PackDocument, SyncError, accept, effective_modules, module_from_wire,
                        shareable_modules)
 from .store import SyncStore
+from .writer import DocumentWriter
 
 log = logging.getLogger("pylxd_cluster.sync")
 
@@ -79,7 +79,7 @@ class SyncEngine:
         self._pull_task: asyncio.Task | None = None
         self._pull_again = False
         self._pending_events: list = []
-        self._disk = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="pack-document-writer")
+        self._writer = DocumentWriter(self.store.save_document)
         self.durable: tuple = (0, 0)   # (term, version) of the document on disk
         self._replaying = False
         self._local = store.load_local()
@@ -123,7 +123,7 @@ class SyncEngine:
                 future.set_exception(NotCommitted("the member is stopping"))
         if self._session is not None:
             await self._session.close()
-        self._disk.shutdown(wait=True)  # what was taken reaches the disk before we go
+        self._writer.close()  # what was taken reaches the disk before we go
 
     async def _every(self, period: float, step) -> None:
         while True:
@@ -397,25 +397,20 @@ class SyncEngine:
         self._write_behind(document, then=lambda: self._acknowledge(document))
 
     def _write_behind(self, document: PackDocument, then) -> None:
-        """Write ``document`` to disk off the event loop (one writer thread, so versions
-        reach the disk in order), then call ``then`` on the loop."""
-        loop = asyncio.get_running_loop()
-        # Encoded here, so that the writer thread only writes (and seldom needs the GIL).
+        """Write ``document`` to disk after applying it (see DocumentWriter: in order, after
+        the event streams sent), then call ``then`` on the loop."""
+        # Encoded here, so that a writer thread only writes (and seldom needs the GIL).
         wire = self._wire() if document is self.document else document.to_wire()
-        future = loop.run_in_executor(self._disk, self.store.save_document, document, wire)
 
-        def written(done: asyncio.Future) -> None:
-            if done.cancelled():
-                return
-            if done.exception() is not None:
-                log.error("cannot write the pack document to %s: %s; it is not confirmed",
-                          self.store.document_path, done.exception())
-                self.counters["write_failures"] += 1
-                return
+        def written() -> None:
             self.durable = max(self.durable, (document.term, document.version))
             then()
 
-        future.add_done_callback(written)
+        self._writer.write(document, wire, written, self._write_failed)
+
+    def _write_failed(self, error: Exception) -> None:
+        log.error("cannot write the pack document to %s: %s; it is not confirmed", self.store.document_path, error)
+        self.counters["write_failures"] += 1
 
     # ---- the leader's side of a pull -------------------------------------------------------
 
@@ -464,8 +459,9 @@ class SyncEngine:
             finally:
                 self._replaying = False
         if document.version != previous.version:
-            log.info("applied pack document version %d (term %d, %s...)", document.version, document.term,
-                     document.digest[:12])
+            # Debug: a busy pack applies many versions a second, and the events say it already.
+            log.debug("applied pack document version %d (term %d, %s...)", document.version, document.term,
+                      document.digest[:12])
         removed = (document.cluster or {}).get("removed", ())
         if self.name in removed:
             self.daemon.removed_from_pack()
