@@ -21,6 +21,9 @@ log = logging.getLogger(__name__)
 EVENT_QUEUE_SIZE = 1024
 # Set on requests one member forwards to another, so that they are never forwarded twice.
 FORWARDED_HEADER = "X-Pack-Forwarded"
+# On the reply to a forwarded request: the pack document version the leader had applied
+# ("term.version"); the forwarding member waits until it has it too (read your writes).
+DOCUMENT_HEADER = "X-Pack-Document"
 
 
 def parse_hostport(value: str, default_port: int = 8443) -> tuple[str, int]:
@@ -176,7 +179,10 @@ class HttpTransport:
             result = await result.gate.wait(result)
         elif isinstance(result, StreamEvents):
             return await self._stream(request, result)
-        return web.Response(status=result.status, body=result.body, headers=result.headers)
+        headers = result.headers
+        if self.api.gate is not None and request.headers.get(FORWARDED_HEADER):
+            headers = {**headers, DOCUMENT_HEADER: self.api.gate.stamp()}
+        return web.Response(status=result.status, body=result.body, headers=headers)
 
     async def _forward(self, request: web.Request, forward: ForwardTo, body: bytes = b""):
         from aiohttp import ClientError, ClientSession, ClientTimeout
@@ -193,12 +199,15 @@ class HttpTransport:
                                                data=body or None, headers=headers, timeout=timeout) as reply:
                 body = await reply.read()
                 headers = {k: v for k, v in reply.headers.items() if k.lower() in ("content-type", "etag", "location")}
+                stamp = reply.headers.get(DOCUMENT_HEADER)
                 if reply.status == 202 and forward.relay_operations:
                     self._relay_operation(base, body)
-                return Reply(reply.status, body, headers)
         except (ClientError, asyncio.TimeoutError, OSError) as exc:
             return error_reply(503, f'Cannot reach cluster member "{forward.member}" at {forward.address}: '
                                     f"{exc or type(exc).__name__}")
+        if self.api.gate is not None and reply.status < 400:
+            await self.api.gate.caught_up(stamp)
+        return Reply(reply.status, body, headers)
 
     def _relay_operation(self, base: str, body: bytes) -> None:
         """An operation another member runs for a request we forwarded: its events reach
@@ -217,9 +226,12 @@ class HttpTransport:
                 async with self._forwarder.get(f"{base}/1.0/operations/{op_id}/wait?timeout=-1", ssl=False,
                                                headers={FORWARDED_HEADER: "1"}) as reply:
                     final = (await reply.json())["metadata"]
+                    stamp = reply.headers.get(DOCUMENT_HEADER)
             except Exception as exc:  # noqa: BLE001 - the client still has GET /1.0/operations/<id>
                 log.info("stopped relaying operation %s: %s", op_id, exc)
                 return
+            if self.api.gate is not None:
+                await self.api.gate.caught_up(stamp)  # what the operation changed shows here when it ends
             if isinstance(final, dict):
                 bus.publish("operation", final, project=project)
 

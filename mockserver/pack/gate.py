@@ -65,6 +65,24 @@ class PackGate:
             raise ApiError(503, NO_TCP.format(name=node.leader))
         return ForwardTo(api, node.leader, wait=segments[-1] == "wait", relay_operations=req.method != "GET")
 
+    def stamp(self) -> str:
+        """The document version this member (the leader) has applied, for the member that
+        forwarded the request: ``term.version``."""
+        document = self.daemon.sync.document
+        return f"{document.term}.{document.version}"
+
+    async def caught_up(self, stamp: str | None) -> None:
+        """Before a forwarded write's reply goes back to the client: wait until this member
+        has applied what the leader had when it answered, so that the client reads its own
+        write here (as from any LXD member). Bounded: a member the pushes do not reach
+        answers anyway after a dead-interval."""
+        try:
+            term, version = (int(part) for part in (stamp or "").split("."))
+        except ValueError:
+            return
+        if not await self.daemon.sync.wait_applied(term, version, self.daemon.settings.dead_interval):
+            log.info("answering a forwarded write before applying version %d (term %d) here", version, term)
+
     def written(self, reply) -> AwaitCommit:
         """After a write the leader made: publish it, and answer once it is durable."""
         return AwaitCommit(reply, self.daemon.sync.publish(), self)

@@ -115,6 +115,7 @@ class ClusterState:
         self.token_expiry = token_expiry
         # LXD assigns database roles itself; a back end that manages roles (a pack) turns this off.
         self.auto_roles = True
+        self.ordered_by_ident = False   # a pack member's view: see _insert
         # A back end may add to member state (a pack daemon: its counters), given the name;
         # returning None for a member means "not known here" (another host's member).
         self.member_state_extra = None
@@ -159,6 +160,13 @@ class ClusterState:
     def _insert(self, member: Member) -> None:
         self.members[member.server_name] = member
         self.groups[DEFAULT_GROUP].members.append(member.server_name)
+        if self.ordered_by_ident:
+            # Every member of a pack meets the others in its own order; listing them by
+            # their pack identity (kept across renames, like LXD's database ids) gives one
+            # order on every member.
+            self.members = dict(sorted(self.members.items(), key=lambda item: item[1].ident))
+            position = {name: index for index, name in enumerate(self.members)}
+            self.groups[DEFAULT_GROUP].members.sort(key=lambda name: position.get(name, len(position)))
         self._rebalance_roles()
 
     def _rebalance_roles(self) -> None:
@@ -187,6 +195,7 @@ class ClusterState:
         far, roles set by the back end (see set_roles)."""
         with self.lock:
             self.auto_roles = False
+            self.ordered_by_ident = True
             self.clustered = True
             self.groups = {DEFAULT_GROUP: Group(DEFAULT_GROUP, "Default cluster group")}
             self.members = {}
@@ -809,6 +818,8 @@ class ClusterState:
         back end emits the events the leader recorded. Members the document does not know
         yet keep their defaults; live facts (address, status, automatic roles) stay."""
         with self.lock:
+            # Who we are, by pack identity, before the renames below change our name.
+            local_ident = self._local_ident()
             self.removed = set(shared.get("removed", ()))
             for ident in self.removed:
                 member = self.member_by_ident(ident)
@@ -828,7 +839,7 @@ class ClusterState:
                 member.evacuated = entry["evacuated"]
             if renamed:
                 self.members = {renamed.get(key, key): value for key, value in self.members.items()}
-                local = self.member_by_ident(self._local_ident())
+                local = self.member_by_ident(local_ident)
                 self.local_name = local.server_name if local is not None else self.local_name
             names = {m.ident: m.server_name for m in self.members.values()}
             groups = {}

@@ -152,6 +152,22 @@ def test_member_writes_through_the_sdk_reach_every_member_with_etag_protection(p
     assert pack["node1"].members()["node3"].description == "rack A"
 
 
+def test_a_client_reads_its_own_writes_on_the_member_it_wrote_through(pack):
+    """A follower answers a forwarded write only once it applied what the leader had when
+    it answered (X-Pack-Document), as any LXD member serves its clients' writes at once."""
+    leader = pack["node1"].leaders()[0]
+    follower = next(name for name in NAMES if name != leader)
+    members = pack[follower].client.cluster.members
+    for round_number in range(30):
+        text = f"written in round {round_number}"
+        members.update("node3", description=text)
+        assert members.get("node3").description == text, f"round {round_number}: a stale read on {follower}"
+    operation = members.evacuate("node3")
+    assert operation.status == "Success" and members.get("node3").status == "Evacuated"
+    members.restore("node3")
+    assert members.get("node3").status == "Online"
+
+
 def test_groups_evacuation_rename_through_the_sdk_on_every_member(pack):
     client = pack["node3"].client
     client.cluster.groups.create("web", description="Web tier", members=["node2"])

@@ -76,6 +76,7 @@ class SyncEngine:
         self.counters = {"write_failures": 0, "inline": 0, "pulls": 0, "pull_failures": 0, "pulls_refused": 0, "applied": 0, "published": 0,
                          "pushes": 0, "file_reloads": 0, "file_errors": 0}
         self._waiters: list[tuple[int, int, asyncio.Future]] = []
+        self._catching_up: list[tuple[tuple, asyncio.Future]] = []   # (term, version) awaited here
         self._pull_task: asyncio.Task | None = None
         self._pull_again = False
         self._pending_events: list = []
@@ -287,6 +288,22 @@ class SyncEngine:
             if not future.done() and term == self.document.term and self.confirmed(version) >= quorum:
                 future.set_result(None)
 
+    async def wait_applied(self, term: int, version: int, timeout: float) -> bool:
+        """Until this member has applied (``term``, ``version``) or newer; False after
+        ``timeout`` seconds (then it has not, yet)."""
+        target = (term, version)
+        if (self.document.term, self.document.version) >= target:
+            return True
+        entry = (target, asyncio.get_running_loop().create_future())
+        self._catching_up.append(entry)
+        try:
+            await asyncio.wait_for(asyncio.shield(entry[1]), timeout)
+            return True
+        except asyncio.TimeoutError:
+            return False
+        finally:
+            self._catching_up.remove(entry)
+
     def _fail_waiters(self, why: str) -> None:
         for _, _, future in self._waiters:
             if not future.done():
@@ -450,6 +467,9 @@ class SyncEngine:
         if self.node is not None:
             self.node.set_document(document.term, document.version, document.digest)
         self._refresh_configuration(announce)
+        for target, future in self._catching_up:
+            if target <= (document.term, document.version) and not future.done():
+                future.set_result(None)
         if replay:
             self._replaying = True
             try:

@@ -1,0 +1,34 @@
+"""ClusterState as one pack member's view (driven by the daemon): the same listing on every
+member, and its own name kept through renames replicated from the leader."""
+from __future__ import annotations
+
+import datetime as dt
+
+from mockserver.state.cluster import ClusterState
+
+NOW = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def member_view(local: str, met_in_order) -> ClusterState:
+    state = ClusterState(0)
+    state.adopt_pack(local, f"127.0.0.1:{8443 + int(local[-1])}")
+    for ident in met_in_order:
+        state.observe_member(ident, address=f"127.0.0.1:{8443 + int(ident[-1])}", online=True, heartbeat=NOW)
+    return state
+
+
+def test_every_member_lists_the_pack_in_one_order_whatever_order_it_met_the_others_in():
+    views = [member_view("node1", ["node3", "node2"]), member_view("node2", ["node3", "node1"]),
+             member_view("node3", ["node1", "node2"])]
+    listings = {tuple(m["server_name"] for m in view.members_to_api()) for view in views}
+    assert listings == {("node1", "node2", "node3")}
+    assert {tuple(view.group_to_api("default")["members"]) for view in views} == {("node1", "node2", "node3")}
+
+
+def test_a_member_renamed_and_renamed_back_by_the_leader_keeps_its_own_name():
+    leader, follower = member_view("node1", ["node2", "node3"]), member_view("node3", ["node1", "node2"])
+    for old, new in (("node3", "node3b"), ("node3b", "node3")):
+        leader.rename_member(old, new, None)
+        follower.import_shared(leader.export_shared())
+        assert follower.local_name == new
+        assert [m["server_name"] for m in follower.members_to_api()] == ["node1", "node2", new]
