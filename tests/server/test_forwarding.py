@@ -1,0 +1,76 @@
+"""Forwarding between two members' HTTP transports (real sockets on loopback): the member
+that forwards a write answers its client only after its gate caught up with the version the
+leader stamped on its answer (read your writes), and the stamp stays between members."""
+from __future__ import annotations
+
+import asyncio
+import json
+
+import aiohttp
+
+from mockserver.api import ApiServer, ForwardTo
+from mockserver.http import DOCUMENT_HEADER, FORWARDED_HEADER, HttpTransport
+from mockserver.state.cluster import ClusterState
+
+
+class LeaderGate:
+    """The far side: answers here, and stamps its document version on forwarded answers."""
+
+    def route(self, req):
+        return None
+
+    def written(self, reply):
+        return reply
+
+    def stamp(self) -> str:
+        return "3.7"
+
+
+class FollowerGate:
+    """Forwards every write to ``leader``; records what it was asked to catch up with."""
+
+    def __init__(self, leader: str, log: list):
+        self.leader, self.log = leader, log
+
+    def route(self, req):
+        return ForwardTo(self.leader, "node1") if req.method != "GET" else None
+
+    async def caught_up(self, stamp):
+        self.log.append(("caught up with", stamp))
+        await asyncio.sleep(0.05)
+
+    def stamp(self) -> str:
+        return "0.0"
+
+
+async def scenario():
+    log: list = []
+    leader_api = ApiServer(ClusterState(3))
+    leader_api.gate = LeaderGate()
+    leader = HttpTransport(leader_api, listen=["127.0.0.1:0"])
+    await leader.start()
+    follower_api = ApiServer(ClusterState(3))
+    follower_api.gate = FollowerGate(leader.addresses[0], log)
+    follower = HttpTransport(follower_api, listen=["127.0.0.1:0"])
+    await follower.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.post(f"http://{follower.addresses[0]}/1.0/cluster/groups",
+                                    data=json.dumps({"name": "rack2", "description": "second rack"})) as reply:
+                log.append(("client answered", reply.status))
+                client_headers = dict(reply.headers)
+            async with session.get(f"http://{leader.addresses[0]}/1.0/cluster/members/node2",
+                                   headers={FORWARDED_HEADER: "1"}) as reply:
+                stamped = reply.headers.get(DOCUMENT_HEADER)
+    finally:
+        await follower.stop()
+        await leader.stop()
+    return log, client_headers, stamped, leader_api
+
+
+def test_a_forwarded_write_is_answered_after_the_forwarding_member_caught_up():
+    log, client_headers, stamped, leader_api = asyncio.run(scenario())
+    assert log == [("caught up with", "3.7"), ("client answered", 201)]
+    assert DOCUMENT_HEADER not in client_headers            # between members only
+    assert stamped == "3.7"                                 # every forwarded answer is stamped
+    assert leader_api.context.state.group_to_api("rack2")["description"] == "second rack"
