@@ -31,7 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument("--config", "-c", metavar="FILE", help="run a node with this configuration")
     what.add_argument("--check", metavar="FILE", help="validate FILE and exit (0 valid, 2 refused)")
     what.add_argument("--print-template", action="store_true", help="print every module's options and exit")
-    parser.add_argument("--verbose", "-v", action="store_true", help="log at debug detail: every membership change and every pack document version applied")
+    parser.add_argument("--verbose", "-v", action="store_true",
+                        help="log at debug detail: every membership change and every pack document version applied")
     return parser
 
 

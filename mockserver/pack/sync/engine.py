@@ -351,7 +351,7 @@ class SyncEngine:
     def _acknowledge(self, document: PackDocument) -> None:
         """Tell the leader, at once, that ``document`` is on disk (it is waiting to confirm
         the write). Only the leader hears it: the other members need each other's versions
-        only to elect a new leader, and they ask each other then (PackNode._leader_lost),
+        only to elect a new leader, and they ask each other then (PackNode._drop_leader),
         which saves N x N datagrams per change."""
         self.daemon.apply_effects(self.node.send_document(
             [self.node.leader], DocumentFlag.APPLIED, self._now(),
