@@ -7,18 +7,67 @@ and tests match on those texts, so we reproduce Go's scanner states and type rul
 """
 from __future__ import annotations
 
+import codecs
 import json
+import re
 from dataclasses import dataclass
 
 from .errors import ApiError
 
-_WHITESPACE = " \t\n\r"
 _BEGIN_VALUE = "looking for beginning of value"
 _BEGIN_KEY = "looking for beginning of object key string"
+# Go's encoding/json refuses a value nested deeper than this (scanner.go maxNestingDepth).
+MAX_DEPTH = 10000
+
+_WS = re.compile(r"[ \t\n\r]*")
+_STRING = re.compile(r'"(?:[^"\\\x00-\x1f]+|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"')
+_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+_HEX = frozenset("0123456789abcdefABCDEF")
+# A \u escape of a UTF-16 surrogate: Python keeps a lone one as is, Go decodes it to U+FFFD.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_GO_REPLACE = "pylxd-cluster-go-replace"
+
+
+def _replace_each_byte(error: UnicodeDecodeError):
+    # Go's decoder turns every byte of an invalid UTF-8 sequence into one U+FFFD; Python's
+    # "replace" gives one per maximal invalid subsequence.
+    return "\ufffd" * (error.end - error.start), error.end
+
+
+codecs.register_error(_GO_REPLACE, _replace_each_byte)
 
 
 class _Eof(Exception):
     pass
+
+
+class _NotPython(Exception):
+    """A JSON constant (NaN, Infinity) that Python's parser accepts and Go's refuses."""
+
+
+class OutOfRange(float):
+    """A number too large for a float64 (or a Python int): Go refuses it where it must
+    hold it (an interface{} or an int64) and names it by its text."""
+
+    literal: str
+
+    def __new__(cls, literal: str):
+        number = super().__new__(cls, "-inf" if literal.startswith("-") else "inf")
+        number.literal = literal
+        return number
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    return value if value not in (float("inf"), float("-inf")) else OutOfRange(text)
+
+
+def _refuse_constant(name: str):
+    raise _NotPython(name)
+
+
+_PYTHON_JSON = json.JSONDecoder(parse_float=_float, parse_constant=_refuse_constant)
 
 
 _GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
@@ -46,167 +95,196 @@ def _invalid(ch: str, context: str) -> ApiError:
 
 
 class _Scanner:
-    """A recursive-descent validator that fails exactly where Go's scanner fails."""
+    """Go's scanner, iterative (no recursion however deep the nesting) and token-wise with
+    regular expressions where the input is valid; it fails where and as Go's fails, and
+    builds the value as it goes."""
 
     def __init__(self, text: str):
         self.text = text
-        self.pos = 0
+        self.end = len(text)
 
-    def _skip_ws(self):
-        text, pos = self.text, self.pos
-        while pos < len(text) and text[pos] in _WHITESPACE:
-            pos += 1
-        self.pos = pos
+    def _skip(self, pos: int) -> int:
+        return _WS.match(self.text, pos).end()
 
-    def _peek(self) -> str:
-        if self.pos >= len(self.text):
+    def _char(self, pos: int) -> str:
+        if pos >= self.end:
             raise _Eof
-        return self.text[self.pos]
+        return self.text[pos]
 
-    def value(self, top_level=False):
-        self._skip_ws()
-        ch = self._peek()
-        if ch == "{":
-            self._object()
-        elif ch == "[":
-            self._array()
-        elif ch == '"':
-            self._string()
-        elif ch == "-" or ch.isdigit() and ch.isascii():
-            self._number(top_level)
-        elif ch in "tfn":
-            self._literal({"t": "true", "f": "false", "n": "null"}[ch])
-        else:
-            raise _invalid(ch, _BEGIN_VALUE)
-
-    def _object(self):
-        self.pos += 1
-        self._skip_ws()
-        if self._peek() == "}":
-            self.pos += 1
-            return
+    def value(self, pos: int):
+        """The value that starts at ``pos`` (after whitespace), and where it ends."""
+        stack: list = []   # open containers: [list] or [dict, key of the value being read]
         while True:
-            ch = self._peek()
-            if ch != '"':
-                raise _invalid(ch, _BEGIN_KEY)
-            self._string()
-            self._skip_ws()
-            ch = self._peek()
-            if ch != ":":
-                raise _invalid(ch, "after object key")
-            self.pos += 1
-            self.value()
-            self._skip_ws()
-            ch = self._peek()
-            self.pos += 1
-            if ch == "}":
-                return
-            if ch != ",":
-                raise _invalid(ch, "after object key:value pair")
-            self._skip_ws()
+            pos = self._skip(pos)
+            ch = self._char(pos)
+            if ch in "{[":
+                if len(stack) >= MAX_DEPTH:
+                    raise _invalid(ch, "exceeded max depth")
+                pos = self._skip(pos + 1)
+                if ch == "[":
+                    if self._char(pos) != "]":
+                        stack.append([[]])
+                        continue
+                    value, pos = [], pos + 1
+                elif self._char(pos) == "}":
+                    value, pos = {}, pos + 1
+                else:
+                    key, pos = self._key(pos)
+                    stack.append([{}, key])
+                    continue
+            elif ch == '"':
+                value, pos = self._string(pos)
+            elif ch == "-" or "0" <= ch <= "9":
+                value, pos = self._number(pos)
+            elif ch in "tfn":
+                value, pos = self._literal(pos, {"t": "true", "f": "false", "n": "null"}[ch])
+            else:
+                raise _invalid(ch, _BEGIN_VALUE)
+            # A value is complete: it goes into the containers it closes.
+            while stack:
+                frame = stack[-1]
+                container = frame[0]
+                pos = self._skip(pos)
+                ch = self._char(pos)
+                pos += 1
+                if isinstance(container, dict):
+                    container[frame[1]] = value
+                    if ch == ",":
+                        frame[1], pos = self._key(self._skip(pos))
+                        break
+                    if ch != "}":
+                        raise _invalid(ch, "after object key:value pair")
+                else:
+                    container.append(value)
+                    if ch == ",":
+                        break
+                    if ch != "]":
+                        raise _invalid(ch, "after array element")
+                value = container
+                stack.pop()
+            else:
+                return value, pos
 
-    def _array(self):
-        self.pos += 1
-        self._skip_ws()
-        if self._peek() == "]":
-            self.pos += 1
-            return
-        while True:
-            self.value()
-            self._skip_ws()
-            ch = self._peek()
-            self.pos += 1
-            if ch == "]":
-                return
-            if ch != ",":
-                raise _invalid(ch, "after array element")
+    def _key(self, pos: int):
+        """An object key and its colon, from ``pos``; returns (key, where its value starts)."""
+        ch = self._char(pos)
+        if ch != '"':
+            raise _invalid(ch, _BEGIN_KEY)
+        key, pos = self._string(pos)
+        pos = self._skip(pos)
+        ch = self._char(pos)
+        if ch != ":":
+            raise _invalid(ch, "after object key")
+        return key, pos + 1
 
-    def _string(self):
-        self.pos += 1
+    def _string(self, pos: int):
+        match = _STRING.match(self.text, pos)
+        if match is None:
+            self._string_error(pos + 1)
+        return json.loads(match.group()), match.end()
+
+    def _string_error(self, pos: int):
+        """Raise what Go's scanner says of the malformed string whose content starts at ``pos``."""
         while True:
-            ch = self._peek()
-            self.pos += 1
-            if ch == '"':
-                return
+            ch = self._char(pos)
+            pos += 1
             if ch == "\\":
-                ch = self._peek()
-                self.pos += 1
+                ch = self._char(pos)
+                pos += 1
                 if ch == "u":
                     for _ in range(4):
-                        digit = self._peek()
-                        if digit not in "0123456789abcdefABCDEF":
+                        digit = self._char(pos)
+                        if digit not in _HEX:
                             raise _invalid(digit, "in \\u hexadecimal character escape")
-                        self.pos += 1
+                        pos += 1
                 elif ch not in 'bfnrt"\\/':
                     raise _invalid(ch, "in string escape code")
-            elif ord(ch) < 0x20:
+            elif ch < " ":
                 raise _invalid(ch, "in string literal")
 
-    def _digits(self, top_level) -> bool:
-        """Consume digits; report whether the text ended (a top-level number may end at EOF)."""
-        while self.pos < len(self.text) and self.text[self.pos] in "0123456789":
-            self.pos += 1
-        if self.pos >= len(self.text):
-            if top_level:
-                return True
-            raise _Eof
-        return False
+    def _number(self, pos: int):
+        match = _NUMBER.match(self.text, pos)
+        if match is None:  # a lone minus sign
+            ch = self._char(pos + 1)
+            raise _invalid(ch, "in numeric literal")
+        literal, pos = match.group(), match.end()
+        if pos < self.end:
+            ch = self.text[pos]
+            if ch == "." and "." not in literal and "e" not in literal.lower():
+                raise _invalid(self._char(pos + 1), "after decimal point in numeric literal")
+            if ch in "eE" and "e" not in literal.lower():
+                pos += 1
+                if self._char(pos) in "+-":
+                    pos += 1
+                raise _invalid(self._char(pos), "in exponent of numeric literal")
+        if "." in literal or "e" in literal.lower():
+            return _float(literal), pos
+        try:
+            return int(literal), pos
+        except ValueError:  # more digits than Python converts (sys.get_int_max_str_digits)
+            return OutOfRange(literal), pos
 
-    def _number(self, top_level):
-        if self._peek() == "-":
-            self.pos += 1
-            ch = self._peek()
-            if ch not in "0123456789":
-                raise _invalid(ch, "in numeric literal")
-        if self._peek() == "0":
-            self.pos += 1
-            if self.pos >= len(self.text):
-                if top_level:
-                    return
-                raise _Eof
-        elif self._digits(top_level):
-            return
-        if self.text[self.pos] == ".":
-            self.pos += 1
-            ch = self._peek()
-            if ch not in "0123456789":
-                raise _invalid(ch, "after decimal point in numeric literal")
-            if self._digits(top_level):
-                return
-        if self.text[self.pos] in "eE":
-            self.pos += 1
-            if self._peek() in "+-":
-                self.pos += 1
-            ch = self._peek()
-            if ch not in "0123456789":
-                raise _invalid(ch, "in exponent of numeric literal")
-            self._digits(top_level)
-
-    def _literal(self, word):
-        for index, expected in enumerate(word):
-            ch = self._peek()
+    def _literal(self, pos: int, word: str):
+        for expected in word:
+            ch = self._char(pos)
             if ch != expected:
                 raise _invalid(ch, f"in literal {word} (expecting {_quote_char(expected)})")
-            self.pos += 1
+            pos += 1
+        return {"true": True, "false": False, "null": None}[word], pos
+
+
+def _without_surrogates(value):
+    """``value`` with every UTF-16 surrogate in its strings (keys too) made U+FFFD, as Go
+    decodes a lone ``\\ud800``; iterative, for values of any depth."""
+    def clean(item):
+        if isinstance(item, str) and _SURROGATE.search(item):
+            return _SURROGATE.sub("\ufffd", item)
+        return item
+
+    root = [clean(value)]
+    pending = [(root, 0)]
+    while pending:
+        container, index = pending.pop()
+        item = container[index]
+        if isinstance(item, list):
+            for position, element in enumerate(item):
+                item[position] = clean(element)
+                pending.append((item, position))
+        elif isinstance(item, dict):
+            entries = [(clean(key), clean(element)) for key, element in item.items()]
+            item.clear()
+            item.update(entries)
+            pending.extend((item, key) for key in item)
+    return root[0]
 
 
 def parse_json(body: bytes):
     """Parse one JSON value as Go's json.Decoder.Decode does; trailing data is ignored.
 
+    Invalid UTF-8 and lone surrogate escapes become U+FFFD, as in Go. Nesting up to Go's
+    10,000 levels is taken (and built without recursion); numbers too large for a float64
+    come back as :class:`OutOfRange`.
+
     Raises:
         ApiError: 400 with Go's text (``EOF`` for an empty body).
     """
-    text = body.decode("utf-8", errors="replace")
-    scanner = _Scanner(text)
-    scanner._skip_ws()
-    if scanner.pos >= len(text):
+    text = body.decode("utf-8", _GO_REPLACE)
+    start = _WS.match(text).end()
+    if start >= len(text):
         raise ApiError(400, "EOF")
-    start = scanner.pos
     try:
-        scanner.value(top_level=True)
-    except _Eof:
-        raise ApiError(400, "unexpected EOF") from None
-    return json.loads(text[start:scanner.pos])
+        # Python's C parser first: valid bodies (almost all) never reach the scanner.
+        value, end = _PYTHON_JSON.raw_decode(text, start)
+        if text[end - 1] not in "]}\"el" and end < len(text) and text[end] in ".eE":
+            raise _NotPython("a number Python ends earlier than Go")
+    except (ValueError, RecursionError, _NotPython):
+        try:
+            value, _ = _Scanner(text).value(start)
+        except _Eof:
+            raise ApiError(400, "unexpected EOF") from None
+    if _SURROGATE_ESCAPE.search(text):
+        value = _without_surrogates(value)
+    return value
 
 
 # ---- Go types --------------------------------------------------------------------------
@@ -292,10 +370,16 @@ class _Decoder:
         self.strict = strict
         self.first_error: ApiError | None = None
 
-    def _type_error(self, value, gotype: GoType, where: str):
+    def _type_error(self, value, gotype: GoType, where: str, what: str | None = None):
+        if self.first_error is None:
+            what = what or _json_kind(value)
+            self.first_error = ApiError(400, f"json: cannot unmarshal {what} into {where} of type {gotype.name}")
+
+    def _number_error(self, value, gotype_name: str, where: str):
+        literal = value.literal if isinstance(value, OutOfRange) else repr(value)
         if self.first_error is None:
             self.first_error = ApiError(
-                400, f"json: cannot unmarshal {_json_kind(value)} into {where} of type {gotype.name}")
+                400, f"json: cannot unmarshal number {literal} into {where} of type {gotype_name}")
 
     def convert(self, value, gotype: GoType, current, where: str):
         """Decode ``value`` into a Go value of ``gotype`` that currently holds ``current``."""
@@ -303,13 +387,24 @@ class _Decoder:
             # null clears maps and slices and leaves everything else untouched.
             return None if isinstance(gotype, (ListOf, MapOf)) else current
         if gotype is ANY:
-            return value
+            if _json_kind(value) != "number":
+                return value
+            # An interface{} holds a number as a float64: what does not fit is refused.
+            try:
+                if isinstance(value, OutOfRange):
+                    raise OverflowError
+                return float(value)
+            except OverflowError:
+                self._number_error(value, "float64", where)
+                return current
         if _json_kind(value) != gotype.kind:
             self._type_error(value, gotype, where)
             return current
-        if gotype is INT64 and (isinstance(value, float) and not value.is_integer()):
-            self._type_error(value, gotype, where)
-            return current
+        if gotype is INT64:
+            if isinstance(value, float) or not -2**63 <= value < 2**63:
+                self._number_error(value, gotype.name, where)
+                return current
+            return value
         if isinstance(gotype, ListOf):
             return [self.convert(item, gotype.item, _zero(gotype.item), where) for item in value]
         if isinstance(gotype, MapOf):
@@ -319,8 +414,6 @@ class _Decoder:
             return merged
         if isinstance(gotype, Struct):
             return self.struct(value, gotype, current if isinstance(current, dict) else gotype.zero())
-        if gotype is INT64:
-            return int(value)
         return value
 
     def struct(self, obj: dict, struct: Struct, current: dict) -> dict:

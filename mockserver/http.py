@@ -9,8 +9,9 @@ import logging
 import os
 import threading
 
+from dataclasses import dataclass
+
 from aiohttp import web
-from aiohttp.web_exceptions import HTTPRequestEntityTooLarge
 
 from .api import ApiRequest, ApiServer, AwaitCommit, ForwardTo, StreamEvents, WaitForOperation
 from .tls import TlsSettings, peer_fingerprint
@@ -19,11 +20,35 @@ from .wire import Reply, error_reply, go_json, sync_reply
 log = logging.getLogger(__name__)
 
 EVENT_QUEUE_SIZE = 1024
+# After a reply sent before the whole body came (413, 408), what is left of the body is read
+# and dropped this long, so that the client reads the reply rather than a reset connection.
+LINGERING_TIME = 2.0
 # Set on requests one member forwards to another, so that they are never forwarded twice.
 FORWARDED_HEADER = "X-Pack-Forwarded"
 # On the reply to a forwarded request: the pack document version the leader had applied
 # ("term.version"); the forwarding member waits until it has it too (read your writes).
 DOCUMENT_HEADER = "X-Pack-Document"
+
+
+@dataclass(frozen=True)
+class HttpLimits:
+    """How long a client may take, so that slow or idle clients cannot hold connections
+    forever (Go's http.Server has ReadHeaderTimeout, ReadTimeout and IdleTimeout).
+
+    ``header_timeout``: from the connection's start, or the end of its last reply, until the
+    next request's headers are in; the connection is then closed without a reply (it is
+    also how long an idle keep-alive connection is kept). ``body_timeout``: until a request
+    body is in; then 408 and the connection is closed. ``shutdown_timeout``: how long a stop
+    waits for requests still running (long polls are answered at once).
+    """
+
+    header_timeout: float = 15.0
+    body_timeout: float = 60.0
+    shutdown_timeout: float = 1.0
+
+
+def _too_large(limit: int) -> Reply:
+    return error_reply(413, f"Request body too large (limit {limit} bytes)")
 
 
 def parse_hostport(value: str, default_port: int = 8443) -> tuple[str, int]:
@@ -96,8 +121,9 @@ class HttpTransport:
     """Serves an ApiServer; answers waits and event websockets, which the core cannot."""
 
     def __init__(self, api: ApiServer, *, listen: list | None = None, unix: str | None = None,
-                 tls: TlsSettings | None = None):
+                 tls: TlsSettings | None = None, limits: HttpLimits = HttpLimits()):
         self.api = api
+        self.limits = limits
         self.listen = [parse_hostport(item) if isinstance(item, str) else item for item in (listen or [])]
         self.unix = unix
         self.tls = tls
@@ -106,15 +132,20 @@ class HttpTransport:
         self._sockets: set[web.WebSocketResponse] = set()
         self._forwarder = None
         self._relays: set = set()
+        self._long_polls: set[asyncio.Future] = set()
 
     @property
     def scheme(self) -> str:
         return "https" if self.tls else "http"
 
     async def start(self) -> None:
-        app = web.Application(client_max_size=self.api.max_body)
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        # aiohttp's low-level server: every request reaches _handle, whatever its path (the
+        # API core routes; aiohttp's router would answer text/plain 404s of its own). Bodies
+        # are taken as sent, as Go's server takes them: no Content-Encoding decoding.
+        server = web.Server(self._handle, access_log=None, auto_decompress=False,
+                            keepalive_timeout=self.limits.header_timeout, lingering_time=LINGERING_TIME)
+        self._runner = web.ServerRunner(server, handle_signals=False,
+                                        shutdown_timeout=self.limits.shutdown_timeout)
         await self._runner.setup()
         ssl_context = self.tls.context() if self.tls else None
         for host, port in self.listen:
@@ -132,6 +163,9 @@ class HttpTransport:
         self.api.context.addresses = list(self.addresses)
 
     async def stop(self) -> None:
+        for poll in list(self._long_polls):  # waits answer now, with the operation as it is
+            if not poll.done():
+                poll.set_result(None)
         for ws in list(self._sockets):
             await ws.close()
         for task in list(self._relays):
@@ -146,7 +180,7 @@ class HttpTransport:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.unix)
 
-    def _request(self, request: web.Request, body: bytes) -> ApiRequest:
+    def _request(self, request: web.BaseRequest, body: bytes) -> ApiRequest:
         ssl_object = request.transport.get_extra_info("ssl_object") if request.transport else None
         peer = request.transport.get_extra_info("peername") if request.transport else None
         if request.transport is not None and ssl_object is None and isinstance(peer, (tuple, list)):
@@ -160,12 +194,46 @@ class HttpTransport:
         return ApiRequest(request.method, request.rel_url.raw_path, dict(request.query), dict(request.headers),
                           body, protocol=protocol, remote=remote, trusted=trusted, username=user)
 
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
+    async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        """Every reply is an LXD envelope: a bug here is logged and answered with a 500
+        envelope, never aiohttp's text/plain page."""
         try:
-            body = await request.read()
-        except HTTPRequestEntityTooLarge:
-            reply = error_reply(413, f"Request body too large (limit {self.api.max_body} bytes)")
+            return await self._answer(request)
+        except Exception as exc:  # noqa: BLE001 - the last line of defence
+            log.exception("unhandled error for %s %s", request.method, request.rel_url)
+            reply = error_reply(500, f"Internal server error: {type(exc).__name__}")
             return web.Response(status=reply.status, body=reply.body, headers=reply.headers)
+
+    async def _read_body(self, request: web.BaseRequest) -> bytes | Reply:
+        """The whole body, or the error reply for one too large, too slow or malformed."""
+        limit = self.api.max_body
+        if request.content_length is not None and request.content_length > limit:
+            return _too_large(limit)
+        try:
+            return await asyncio.wait_for(self._read_chunks(request, limit), self.limits.body_timeout)
+        except asyncio.TimeoutError:
+            return error_reply(408, f"Request body not received within {self.limits.body_timeout:g} s")
+        except web.BaseRequestPayloadError as exc:  # a broken chunked encoding, a body cut short
+            return error_reply(400, f"Failed to read the request body: {exc}")
+
+    @staticmethod
+    async def _read_chunks(request: web.BaseRequest, limit: int) -> bytes | Reply:
+        chunks, size = [], 0
+        while True:
+            chunk = await request.content.readany()
+            if not chunk:
+                return b"".join(chunks)
+            size += len(chunk)
+            if size > limit:
+                return _too_large(limit)
+            chunks.append(chunk)
+
+    async def _answer(self, request: web.BaseRequest) -> web.StreamResponse:
+        body = await self._read_body(request)
+        if isinstance(body, Reply):  # what is left of the body is not read: close
+            response = web.Response(status=body.status, body=body.body, headers=body.headers)
+            response.force_close()
+            return response
         req = self._request(request, body)
         delay = self.api.latency(req)
         if delay:
@@ -184,7 +252,7 @@ class HttpTransport:
             headers = {**headers, DOCUMENT_HEADER: self.api.gate.stamp()}
         return web.Response(status=result.status, body=result.body, headers=headers)
 
-    async def _forward(self, request: web.Request, forward: ForwardTo, body: bytes = b""):
+    async def _forward(self, request: web.BaseRequest, forward: ForwardTo, body: bytes = b""):
         from aiohttp import ClientError, ClientSession, ClientTimeout
 
         base = forward.address if "://" in forward.address else f"http://{forward.address}"
@@ -249,16 +317,18 @@ class HttpTransport:
 
         with self.api.state.lock:
             wait.operation.add_waiter(wake)
+        self._long_polls.add(done)
         try:
             await asyncio.wait_for(done, None if wait.timeout < 0 else wait.timeout)
         except asyncio.TimeoutError:
             pass
         finally:
+            self._long_polls.discard(done)
             with self.api.state.lock:
                 wait.operation.remove_waiter(wake)
         return sync_reply(wait.operation.to_api())
 
-    async def _stream(self, request: web.Request, stream: StreamEvents) -> web.WebSocketResponse:
+    async def _stream(self, request: web.BaseRequest, stream: StreamEvents) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(heartbeat=20.0)
         feed = _EventFeed(asyncio.get_running_loop(), stream.types, EVENT_QUEUE_SIZE)
         # Subscribe before the handshake completes: once the client sees the upgrade, every

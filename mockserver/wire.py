@@ -9,19 +9,37 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 _HTML_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 def go_json(obj) -> bytes:
-    """Encode ``obj`` as Go's json.Encoder does (compact, HTML-escaped, trailing newline)."""
+    """Encode ``obj`` as Go's json.Encoder does (compact, HTML-escaped, trailing newline).
+
+    A string holding bytes that are not UTF-8 (a header aiohttp decoded with surrogateescape)
+    gets ``\\ufffd`` in their place, as Go writes for invalid UTF-8: never an exception.
+    """
     text = _JSON.encode(obj)
     if any(ch in text for ch in _HTML_ESCAPES):
         for raw, escaped in _HTML_ESCAPES.items():
             text = text.replace(raw, escaped)
-    return (text + "\n").encode()
+    try:
+        return (text + "\n").encode()
+    except UnicodeEncodeError:
+        return (_SURROGATE.sub(r"\\ufffd", text) + "\n").encode()
+
+
+def lxd_url(*parts: str) -> str:
+    """A path as LXD builds one (``api.NewURL().Path(...).String()``): each part escaped
+    with Go's url.PathEscape, then the joined path escaped again, so that ``n\\nl`` is
+    ``n%250Al``. LXD's lists, ``Location`` headers and event sources all say it so; the
+    object answers at its name escaped once (``n%0Al``)."""
+    return "".join("/" + quote(part, safe="$&+:=@").replace("%", "%25") for part in parts)
 
 
 def etag_of(obj) -> str:

@@ -10,7 +10,7 @@ from ..errors import bad_request
 from ..godecode import ANY, BOOL, INT64, STRING, ListOf, MapOf, Struct, decode
 from ..scripting import Fault
 from ..state import MemberSpec
-from ..wire import sync_reply
+from ..wire import lxd_url, sync_reply
 from .router import Router
 
 MEMBER_POST = Struct("MockMemberPost", {
@@ -22,11 +22,18 @@ FAULT_POST = Struct("MockFaultPost", {
 RESET_POST = Struct("MockResetPost", {"requests": BOOL})
 
 
-def _number(value, field: str, minimum: float = 0.0):
+# Bounds of the scripting numbers: checked before anything changes, so that a value that
+# would overflow later (a heartbeat 1e300 s ago) is refused whole.
+MAX_SINCE = 10 * 365 * 86400.0     # seconds a member may have been without heartbeat
+MAX_LATENCY = 3600.0               # seconds of injected latency
+MAX_TIMES = 2**31 - 1
+
+
+def _number(value, field: str, minimum: float = 0.0, maximum: float = MAX_TIMES):
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum:
-        raise bad_request(f'"{field}" must be a number >= {minimum:g}')
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not minimum <= value <= maximum:
+        raise bad_request(f'"{field}" must be a number from {minimum:g} to {maximum:g}')
     return value
 
 
@@ -57,7 +64,7 @@ def add_member(ctx, req):
                       body["description"], body["failure_domain"] or "default", tuple(body["roles"] or ()),
                       dict(body["config"] or {}))
     member = ctx.state.add_member(spec)
-    return sync_reply(member, status=201, location=f"/1.0/cluster/members/{spec.server_name}")
+    return sync_reply(member, status=201, location=lxd_url("1.0", "cluster", "members", spec.server_name))
 
 
 def remove_member(ctx, req, name):
@@ -67,7 +74,7 @@ def remove_member(ctx, req, name):
 
 def set_status(ctx, req, name):
     body = decode(req.body, STATUS_PUT)
-    since = _number(body["since"], "since")
+    since = _number(body["since"], "since", maximum=MAX_SINCE)
     member = ctx.state.set_member_status(name, body["status"], message=body["message"] or None, since=since)
     return sync_reply(member)
 
@@ -81,7 +88,7 @@ def add_fault(ctx, req):
     if not body["path"]:
         raise bad_request('"path" is required (a pattern such as /1.0/cluster/members/*)')
     status = body["status"] or None
-    latency = _number(body["latency"], "latency") or 0.0
+    latency = _number(body["latency"], "latency", maximum=MAX_LATENCY) or 0.0
     times = _number(body["times"], "times", 1)
     if status is None and not latency:
         raise bad_request('give "status" (with "error") to fail requests, or "latency" to slow them')

@@ -17,6 +17,7 @@ import yaml
 
 from .errors import ConfigError, Invalid
 from .modules import MODULES, PACK, PACK_CONFIGURATION, API, ApiConfig, PackConfig, PackConfigurationConfig
+from ..state.configuration import option_problem
 from .options import ModuleSpec, show
 
 
@@ -226,6 +227,14 @@ class _Validator:
         if not isinstance(options, dict):
             raise self.error(f"expected a mapping of options, got {_kind(options)}", module=name, line=line)
         self.check_duplicates(index, name)
+        # Config sync hashes, stores and sends user modules as JSON: refuse what JSON cannot
+        # carry here, where the file can still be fixed.
+        problem = option_problem(options) if name not in MODULES else None
+        if problem:
+            path, reason = problem
+            key = path.split(".")[0].split("[")[0] or None
+            where = f"at {path}: " if path and path != key else ""
+            raise self.error(where + reason, module=name, key=key, line=self.key_line(index, key) if key else line)
         return name, copy.deepcopy(options)
 
     # -- one known module --

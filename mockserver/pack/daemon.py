@@ -123,7 +123,9 @@ class PackDaemon:
         pack_name, secret = await self._credentials(store)
         self.udp = UdpEndpoint(interface=pack.interface, port=pack.port, broadcast=pack.broadcast,
                                multicast_group=pack.mcast_group, on_datagram=self._on_datagram)
-        await self.udp.start()
+        # Bound now (a port in use fails before anything else starts), but what arrives waits
+        # in the queue until the protocol node exists.
+        await self.udp.start(deliver=False)
         self.state.scheduler = LoopScheduler(self._loop)
         self.state.adopt_pack(self.settings.name, _host_port(self.settings.api) or f"{pack.interface}:{pack.port}")
         self.state.member_state_extra = self._member_state_extra
@@ -153,6 +155,7 @@ class PackDaemon:
         self._apply(self.node.start(self._loop.time()))
         self._ticking = True
         self._schedule_tick()
+        self.udp.deliver()
 
     async def _credentials(self, store: SyncStore) -> tuple:
         """The pack's name and secret: from the file, or from an earlier join (kept in the

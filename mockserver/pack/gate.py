@@ -16,7 +16,7 @@ from ..api import ApiRequest, AwaitCommit, ForwardTo
 from ..errors import ApiError
 from ..http import FORWARDED_HEADER
 from ..wire import error_reply
-from .sync.engine import NotCommitted
+from .sync.engine import NotCommitted, NotPublished
 
 log = logging.getLogger("pylxd_cluster.daemon")
 
@@ -83,9 +83,14 @@ class PackGate:
         if not await self.daemon.sync.wait_applied(term, version, self.daemon.settings.dead_interval):
             log.info("answering a forwarded write before applying version %d (term %d) here", version, term)
 
-    def written(self, reply) -> AwaitCommit:
-        """After a write the leader made: publish it, and answer once it is durable."""
-        return AwaitCommit(reply, self.daemon.sync.publish(), self)
+    def written(self, reply):
+        """After a write the leader made: publish it, and answer once it is durable (an
+        AwaitCommit), or at once with the error of a write that could not be published
+        (and was undone)."""
+        try:
+            return AwaitCommit(reply, self.daemon.sync.publish(), self)
+        except NotPublished as exc:
+            return error_reply(500, f"The change cannot be replicated to the pack ({exc}); nothing was changed")
 
     async def wait(self, pending: AwaitCommit):
         try:
@@ -100,7 +105,11 @@ class PackGate:
     def after_write(self, finish) -> None:
         """For writes made outside a request (an evacuation's operation): publish, then
         finish the operation once durable."""
-        version = self.daemon.sync.publish()
+        try:
+            version = self.daemon.sync.publish()
+        except NotPublished as exc:
+            finish(f"The change cannot be replicated to the pack ({exc}); nothing was changed")
+            return
 
         async def confirm():
             try:

@@ -205,10 +205,13 @@ class UdpEndpoint:
     def wildcard(self) -> bool:
         return self.interface == "0.0.0.0"
 
-    async def start(self) -> None:
+    async def start(self, *, deliver: bool = True) -> None:
         """Bind every socket and start the consumer. Raises :class:`UdpError` (and leaves
         nothing open) when a socket cannot be set up. May be called again after
-        :meth:`close`."""
+        :meth:`close`.
+
+        ``deliver=False``: bind now (so that a port in use fails early) but hold what
+        arrives in the queue until :meth:`deliver` is called, when the receiver is ready."""
         if self.started:
             raise RuntimeError("UdpEndpoint already started")
         loop = asyncio.get_running_loop()
@@ -243,9 +246,15 @@ class UdpEndpoint:
                     s.close()
             await self.close()
             raise
-        self._consumer = loop.create_task(self._consume(self._queue),
-                                          name=f"udp-consumer-{self.interface}:{port}")
+        if deliver:
+            self.deliver()
         log.debug("udp endpoint started: %s", self.bound)
+
+    def deliver(self) -> None:
+        """Start handing queued and new datagrams to ``on_datagram`` (see :meth:`start`)."""
+        if self._consumer is None and self._queue is not None:
+            self._consumer = asyncio.get_running_loop().create_task(
+                self._consume(self._queue), name=f"udp-consumer-{self.interface}:{self.local_address[1]}")
 
     async def close(self) -> None:
         """Close every socket (the port is free when this returns) and stop the consumer;

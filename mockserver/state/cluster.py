@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 
 from ..errors import ApiError, bad_request, conflict, forbidden, not_found
-from ..wire import etag_of, go_duration, go_time_string, go_timestamp, now_utc, sorted_map
+from ..wire import etag_of, lxd_url, go_duration, go_time_string, go_timestamp, now_utc, sorted_map
 from . import certificate
 from .configuration import ConfigDocument, ModuleListError, modules_to_wire, parse_modules, patched_modules
 from .events import EventBus
@@ -30,6 +30,17 @@ DEFAULT_GROUP = "default"
 MAX_VOTERS, MAX_STANDBYS = 3, 2
 OFFLINE_THRESHOLD = 20.0  # seconds; LXD's cluster.offline_threshold default
 NOT_CLUSTERED = "Server is not clustered"
+
+
+def stored(text: str) -> str:
+    """What LXD's database keeps of a string: dqlite passes text NUL-terminated, so a name
+    or description is cut at its first NUL (a group created as "z\\x00z" is "z"), and a
+    name looked up is cut likewise."""
+    return text.split("\x00", 1)[0] if "\x00" in text else text
+
+
+def stored_map(mapping: dict) -> dict:
+    return {stored(key): stored(value) for key, value in mapping.items()}
 
 
 @dataclass
@@ -281,8 +292,12 @@ class ClusterState:
         Raises:
             ApiError: 400 on a standalone server; 409 if the name is taken.
         """
+        spec = MemberSpec(stored(spec.server_name), spec.address, stored(spec.architecture), stored(spec.description),
+                          stored(spec.failure_domain), tuple(stored(role) for role in spec.roles), stored_map(spec.config))
         with self.lock:
             self._require_clustered("This server is not clustered: enable clustering first (PUT /1.0/cluster)", 400)
+            if not spec.server_name or "/" in spec.server_name:
+                raise bad_request("A member needs a server_name without slashes")
             if spec.server_name in self.members:
                 raise conflict(f'The cluster already has a member with name "{spec.server_name}"')
             address = spec.address or f"127.0.0.{len(self.members) + 1}:8443"
@@ -294,6 +309,7 @@ class ClusterState:
 
     def remove_member(self, name: str, requestor: dict | None = None) -> None:
         """Drop a member without LXD's checks (as when a test removes a host)."""
+        name = stored(name)
         with self.lock:
             self._get_member(name)
             self._drop_member(name)
@@ -306,14 +322,18 @@ class ClusterState:
         Raises:
             ApiError: 404 unknown member; 400 unknown status.
         """
+        name = stored(name)
         with self.lock:
             member = self._get_member(name)
             if status == "Online":
                 member.offline, member.blocked_message, member.evacuated = False, None, False
                 member.heartbeat = now_utc()
             elif status == "Offline":
-                member.offline = True
-                member.heartbeat = now_utc() - _dt.timedelta(seconds=OFFLINE_THRESHOLD if since is None else since)
+                try:  # before anything changes: a since too large for a date changes nothing
+                    heartbeat = now_utc() - _dt.timedelta(seconds=OFFLINE_THRESHOLD if since is None else since)
+                except (OverflowError, ValueError, TypeError):
+                    raise bad_request(f"No heartbeat for {since!r} seconds is not a time this server can show") from None
+                member.offline, member.heartbeat = True, heartbeat
             elif status == "Evacuated":
                 member.offline, member.blocked_message, member.evacuated = False, None, True
             elif status == "Blocked":
@@ -338,20 +358,20 @@ class ClusterState:
 
     @staticmethod
     def _member_source(name: str) -> str:
-        return f"/1.0/cluster/members/{name}"
+        return lxd_url("1.0", "cluster", "members", name)
 
     def _require_clustered(self, message: str = NOT_CLUSTERED, status: int = 500) -> None:
         if not self.clustered:
             raise ApiError(status, message)
 
     def _get_member(self, name: str) -> Member:
-        member = self.members.get(name)
+        member = self.members.get(stored(name))
         if member is None:
             raise not_found("Cluster member not found")
         return member
 
     def _get_group(self, name: str) -> Group:
-        group = self.groups.get(name)
+        group = self.groups.get(stored(name))
         if group is None:
             raise not_found("Cluster group not found")
         return group
@@ -400,7 +420,7 @@ class ClusterState:
                 self._insert(Member(server_name, self.local_address))
                 self.local_name = server_name
                 op.location = server_name
-                self._lifecycle("cluster-enabled", f"/1.0/cluster/{server_name}", requestor)
+                self._lifecycle("cluster-enabled", lxd_url("1.0", "cluster", server_name), requestor)
                 self.operations.finish(op)
 
         self.scheduler.call_later(self.operation_delay, bootstrap)
@@ -410,7 +430,7 @@ class ClusterState:
         """Leave the cluster and become standalone (PUT /1.0/cluster enabled=false)."""
         with self.lock:
             self._require_clustered(NOT_CLUSTERED, 400)
-            self._lifecycle("cluster-disabled", f"/1.0/cluster/{server_name}", requestor)
+            self._lifecycle("cluster-disabled", lxd_url("1.0", "cluster", server_name), requestor)
             self.clustered, self.members, self.groups, self.local_name = False, {}, {}, ""
             self.revision += 1
 
@@ -435,6 +455,7 @@ class ClusterState:
 
     def member_to_api(self, name: str) -> dict:
         """The ClusterMember object, in LXD's field order."""
+        name = stored(name)
         with self.lock:
             member = self._get_member(name)
             status, message = member.status()
@@ -452,6 +473,7 @@ class ClusterState:
             return [self.member_to_api(name) for name in self.members]
 
     def member_etag(self, name: str) -> str:
+        name = stored(name)
         with self.lock:
             member = self.member_to_api(name)
             return etag_of({key: member[key] for key in ("roles", "failure_domain", "description", "config", "groups")})
@@ -462,26 +484,28 @@ class ClusterState:
         Raises:
             ApiError: 404 unknown member or group; 400 invalid roles, config, groups or failure domain.
         """
+        name = stored(name)
         with self.lock:
             member = self._get_member(name)
-            roles = self._validate_roles(member.roles, put.get("roles") or [])
-            config = dict(put.get("config") or {})
+            roles = self._validate_roles(member.roles, [stored(role) for role in put.get("roles") or []])
+            config = stored_map(put.get("config") or {})
             if patch:
                 config = {**member.config, **config}
             self._validate_member_config(config)
             # An empty value unsets the key (`lxc cluster unset` sends one).
             config = {key: value for key, value in config.items() if value != ""}
-            groups = put.get("groups") or []
+            groups = [stored(group) for group in put.get("groups") or []]
             if not groups:
                 raise bad_request("Cluster members need to belong to at least one group")
-            if not put.get("failure_domain"):
+            failure_domain = stored(put.get("failure_domain") or "")
+            if not failure_domain:
                 raise bad_request("Update failure domain: Failure domain name can't be empty")
             for group in groups:
                 if group not in self.groups:
                     raise not_found("Update cluster groups: Failed to add member to cluster group: "
                                     "Failed to get cluster group ID: Cluster group not found")
             member.roles, member.config = roles, config
-            member.description, member.failure_domain = put.get("description") or "", put["failure_domain"]
+            member.description, member.failure_domain = stored(put.get("description") or ""), failure_domain
             for group in self.groups.values():
                 if group.name in groups and name not in group.members:
                     group.members.append(name)
@@ -517,6 +541,7 @@ class ClusterState:
 
     def rename_member(self, name: str, new_name: str, requestor: dict | None) -> None:
         """Raises: ApiError 404 unknown; 400 empty or slashed name; 409 name taken."""
+        name, new_name = stored(name), stored(new_name)
         with self.lock:
             member = self._get_member(name)
             if not new_name:
@@ -539,6 +564,7 @@ class ClusterState:
         Raises:
             ApiError: 404 unknown; 400 only member, or offline without force.
         """
+        name = stored(name)
         with self.lock:
             member = self._get_member(name)
             if len(self.members) == 1:
@@ -556,6 +582,7 @@ class ClusterState:
         Raises:
             ApiError: 404 unknown; 503 offline (it cannot be asked).
         """
+        name = stored(name)
         if self.member_api is None:
             return None
         with self.lock:
@@ -575,6 +602,7 @@ class ClusterState:
         Raises:
             ApiError: 404 unknown; 503 offline (it cannot be asked).
         """
+        name = stored(name)
         with self.lock:
             member = self._get_member(name)
             if member.offline:
@@ -594,6 +622,7 @@ class ClusterState:
         Raises:
             ApiError: 404 unknown member; 400 unknown action or mode; 503 member offline.
         """
+        name = stored(name)
         with self.lock:
             member = self._get_member(name)
             if action not in ("evacuate", "restore"):
@@ -669,11 +698,13 @@ class ClusterState:
             return [g.to_api() for g in self.groups.values()]
 
     def group_to_api(self, name: str) -> dict:
+        name = stored(name)
         with self.lock:
             self._require_groups()
             return self._get_group(name).to_api()
 
     def group_etag(self, name: str) -> str:
+        name = stored(name)
         with self.lock:
             return etag_of(self._get_group(name).writable())
 
@@ -691,6 +722,7 @@ class ClusterState:
 
     def create_group(self, name: str, description: str, members: list | None, requestor: dict | None) -> None:
         """Raises: ApiError 400 bad name; 409 exists; 404 unknown member (nothing created)."""
+        name, description, members = stored(name), stored(description), [stored(m) for m in members or []]
         with self.lock:
             self._require_groups()
             self._validate_group_name(name)
@@ -698,7 +730,7 @@ class ClusterState:
                 raise conflict(f'Cluster group "{name}" already exists')
             self._check_known_members(members)
             self.groups[name] = Group(name, description, list(dict.fromkeys(members or [])))
-            self._lifecycle("cluster-group-created", f"/1.0/cluster/groups/{name}", requestor)
+            self._lifecycle("cluster-group-created", lxd_url("1.0", "cluster", "groups", name), requestor)
 
     def update_group(self, name: str, description: str, members: list | None, requestor: dict | None) -> None:
         """Set a group's description and members.
@@ -706,6 +738,7 @@ class ClusterState:
         Raises:
             ApiError: 404 unknown group or member; 400 if a member would be left in no group.
         """
+        name, description, members = stored(name), stored(description), [stored(m) for m in members or []]
         with self.lock:
             group = self._get_group(name)
             members = list(dict.fromkeys(members or []))
@@ -714,11 +747,12 @@ class ClusterState:
                 if all(removed not in g.members for g in self.groups.values() if g.name != name):
                     raise bad_request(f'Cannot remove "{removed}" from group as member needs to belong to at least one group')
             group.description, group.members = description, members
-            self._lifecycle("cluster-group-updated", f"/1.0/cluster/groups/{name}", requestor,
+            self._lifecycle("cluster-group-updated", lxd_url("1.0", "cluster", "groups", name), requestor,
                             {"description": description, "members": list(members)})
 
     def rename_group(self, name: str, new_name: str, requestor: dict | None) -> None:
         """Raises: ApiError 403 default; 404 unknown; 400 bad name; 409 name in use."""
+        name, new_name = stored(name), stored(new_name)
         with self.lock:
             if name == DEFAULT_GROUP:
                 raise forbidden('The "default" group cannot be renamed')
@@ -728,10 +762,11 @@ class ClusterState:
                 raise conflict(f'Name "{new_name}" already in use')
             group.name = new_name
             self.groups = {(new_name if key == name else key): value for key, value in self.groups.items()}
-            self._lifecycle("cluster-group-renamed", f"/1.0/cluster/groups/{new_name}", requestor, {"old_name": name})
+            self._lifecycle("cluster-group-renamed", lxd_url("1.0", "cluster", "groups", new_name), requestor, {"old_name": name})
 
     def delete_group(self, name: str, requestor: dict | None) -> None:
         """Raises: ApiError 403 default; 404 unknown; 400 not empty."""
+        name = stored(name)
         with self.lock:
             if name == DEFAULT_GROUP:
                 raise forbidden("The 'default' cluster group cannot be deleted")
@@ -739,7 +774,7 @@ class ClusterState:
             if group.members:
                 raise bad_request("Only empty cluster groups can be removed")
             del self.groups[name]
-            self._lifecycle("cluster-group-deleted", f"/1.0/cluster/groups/{name}", requestor)
+            self._lifecycle("cluster-group-deleted", lxd_url("1.0", "cluster", "groups", name), requestor)
 
     # ---- the shared configuration (our extension pack_configuration) --------------------
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
+import re
 from dataclasses import dataclass
 
 # Modules that describe one member (its discovery, its role, its listeners) and are never
@@ -27,6 +29,40 @@ def canonical_json(value) -> bytes:
 
 def modules_to_wire(modules) -> list:
     return [{name: options} for name, options in modules]
+
+
+# How deep module options may nest: a configuration is a few levels deep, and every member
+# hashes, stores and sends it (recursively): a hostile depth must not get that far.
+MAX_OPTION_DEPTH = 64
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def option_problem(options) -> tuple | None:
+    """Why ``options`` cannot be shared as JSON, as ``(path, reason)`` (the path of the
+    option at fault, as ``key.sub[2]``): nested too deep (a YAML alias to itself is
+    infinitely deep), a number JSON cannot carry, a value that is not JSON (a YAML date).
+    None when they can."""
+    pending = [(options, 1, "")]
+    while pending:   # depth first, so that a cycle is caught at the depth limit
+        value, depth, path = pending.pop()
+        if depth > MAX_OPTION_DEPTH:
+            shown = path if len(path) <= 60 else path[:57] + "..."
+            return shown, f"options nested deeper than {MAX_OPTION_DEPTH} levels (a YAML alias inside itself?)"
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if not isinstance(key, str) or _SURROGATE.search(key):
+                    return path, f"option name {key!r} is not a string UTF-8 can carry"
+                pending.append((item, depth + 1, f"{path}.{key}" if path else key))
+        elif isinstance(value, str):
+            if _SURROGATE.search(value):
+                return path, "a lone UTF-16 surrogate (such as \\ud800) cannot be carried in UTF-8"
+        elif isinstance(value, list):
+            pending.extend((item, depth + 1, f"{path}[{index}]") for index, item in enumerate(value))
+        elif isinstance(value, float) and not math.isfinite(value):
+            return path, f"the number {getattr(value, 'literal', value)!s} cannot be carried in JSON"
+        elif value is not None and not isinstance(value, (str, int, float, bool)):
+            return path, f"a {type(value).__name__} is not a JSON value (quote it to make it a string)"
+    return None
 
 
 def parse_modules(raw, *, removals: bool = False) -> tuple:
@@ -57,6 +93,11 @@ def parse_modules(raw, *, removals: bool = False) -> tuple:
         elif not isinstance(options, dict):
             expected = "a mapping of options, or null to remove it" if removals else "a mapping of options"
             raise ModuleListError(f"modules: item {index}: module {name}: expected {expected}")
+        else:
+            problem = option_problem(options)
+            if problem:
+                path, reason = problem
+                raise ModuleListError(f"modules: item {index}: module {name}: {path + ': ' if path else ''}{reason}")
         seen.add(name)
         modules.append((name, options))
     return tuple(modules)

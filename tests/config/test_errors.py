@@ -73,10 +73,22 @@ def test_duplicate_keys_are_refused(refused):
         f"{F}: module Mine, key 'b': given twice (lines 6 and 6)")
 
 
-def test_recursive_aliases_in_user_modules_do_not_hang():
-    config = parse(MINIMAL + "- Mine: &m {self: *m}\n")
-    assert config.modules[1][0] == "Mine"
-    assert config.modules[1][1]["self"]["self"] is config.modules[1][1]["self"]
+def test_recursive_aliases_in_user_modules_are_refused_without_hanging(refused):
+    # Config sync sends user modules as JSON, which has no cycles: refused at load, named.
+    error = refused(MINIMAL + "- Mine: &m {self: *m}\n")
+    assert (error.module, error.key) == ("Mine", "self")
+    assert "nested deeper than 64 levels (a YAML alias inside itself?)" in str(error)
+
+
+@pytest.mark.parametrize("value, reason", [
+    ("2024-01-01", "a date is not a JSON value (quote it to make it a string)"),
+    (".inf", "the number inf cannot be carried in JSON"),
+    ('"\\ud800x"', "a lone UTF-16 surrogate (such as \\ud800) cannot be carried in UTF-8"),
+])
+def test_user_module_values_json_cannot_carry_are_refused(refused, value, reason):
+    error = refused(MINIMAL + f"- Mine:\n    when: {value}\n")
+    assert str(error) == f"{F}: module Mine, key 'when': {reason}"
+    assert (error.module, error.key) == ("Mine", "when")
 
 
 # --- Pack ---------------------------------------------------------------------------------

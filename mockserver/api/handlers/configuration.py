@@ -6,9 +6,8 @@ module name (``{"Name": null}`` removes one). Both honour If-Match, as LXD's PUT
 """
 from __future__ import annotations
 
-import json
-
 from ...errors import bad_request
+from ...godecode import parse_json
 from ...wire import sync_reply
 from ..context import ApiContext
 from ..request import ApiRequest
@@ -21,10 +20,7 @@ def get_configuration(ctx: ApiContext, req: ApiRequest):
 
 
 def _modules(req: ApiRequest):
-    try:
-        body = json.loads(req.body or b"null")
-    except ValueError as exc:
-        raise bad_request(f"Failed to decode the request body as JSON: {exc}") from None
+    body = parse_json(req.body) if req.body.strip() else None
     if not isinstance(body, dict) or "modules" not in body:
         raise bad_request('Expected a JSON object with "modules": [{"ModuleName": {options}}, ...]')
     return body["modules"]

@@ -1,7 +1,7 @@
 """/1.0/cluster/groups and one group."""
 from __future__ import annotations
 
-from ...wire import sync_reply
+from ...wire import lxd_url, sync_reply
 from .. import filters, schemas
 from ..context import ApiContext
 from ..request import ApiRequest
@@ -9,7 +9,7 @@ from .common import check_if_match
 
 
 def _url(name: str) -> str:
-    return f"/1.0/cluster/groups/{name}"
+    return lxd_url("1.0", "cluster", "groups", name)
 
 
 def list_groups(ctx: ApiContext, req: ApiRequest):

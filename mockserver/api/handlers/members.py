@@ -1,7 +1,7 @@
 """/1.0/cluster/members, one member, its state, and join tokens (POST on the collection)."""
 from __future__ import annotations
 
-from ...wire import async_reply, sync_reply
+from ...wire import lxd_url, async_reply, sync_reply
 from .. import filters, schemas
 from ..context import ApiContext
 from ..request import ApiRequest, ForwardTo
@@ -9,7 +9,7 @@ from .common import check_if_match
 
 
 def _url(name: str) -> str:
-    return f"/1.0/cluster/members/{name}"
+    return lxd_url("1.0", "cluster", "members", name)
 
 
 def list_members(ctx: ApiContext, req: ApiRequest):

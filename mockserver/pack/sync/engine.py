@@ -53,6 +53,10 @@ def _digest_of(modules) -> str:
     return ConfigDocument(tuple(modules)).digest
 
 
+class NotPublished(Exception):
+    """A write the leader could not turn into a document; it was undone."""
+
+
 class NotCommitted(Exception):
     """A write the leader applied but a majority did not confirm in time (or leadership
     was lost meanwhile): it may or may not survive."""
@@ -156,11 +160,24 @@ class SyncEngine:
 
     def publish(self, modules=None) -> int:
         """On the leader, after a write: make, persist, apply and push the next version if
-        anything shared changed. Returns the version that holds the change."""
+        anything shared changed. Returns the version that holds the change.
+
+        Raises:
+            NotPublished: the change cannot be made a document (every member must be able
+            to store and send it); the state is put back as the current version has it.
+        """
         events, self._pending_events = self._pending_events, []
         if modules is None:
             modules = self.state.configuration.modules
-        document = self.document.changed(modules, self.state.export_shared(), events)
+        try:
+            document = self.document.changed(modules, self.state.export_shared(), events)
+            if document is not self.document:
+                self._wire_cache = (document, document.to_wire())
+        except (ValueError, TypeError, RecursionError) as exc:  # UnicodeEncodeError is a ValueError
+            log.error("a write cannot be published (%s: %s); putting the state back to version %d",
+                      type(exc).__name__, exc, self.document.version)
+            self._revert()
+            raise NotPublished(f"{type(exc).__name__}: {exc}") from None
         if document is not self.document:
             self.counters["published"] += 1
             # A configuration write already announced itself (with its requestor).
@@ -171,6 +188,13 @@ class SyncEngine:
             self._push(self._live_members())
             self._write_behind(document, then=self._check_waiters)
         return self.document.version
+
+    def _revert(self) -> None:
+        """Put what API writes changed back to the current version (nothing of a write that
+        could not be published may stay, here or anywhere)."""
+        if self.document.cluster is not None:
+            self.state.import_shared(self.document.cluster)
+        self._refresh_configuration(announce=False)
 
     def on_leader_change(self, leader: str, term: int) -> None:
         if leader != self.name:
