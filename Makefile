@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: venv system-deps bench-deps demo demo-mock test docs bench clean
+.PHONY: venv system-deps bench-deps demo demo-mock test fuzz docs bench clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,13 @@ demo-mock: venv
 
 test: venv system-deps
 	$(PY) -m pytest
+
+# The hostile-input fuzz at length, with a random seed (make test runs a short one with a
+# fixed seed). FUZZ_SEED=<seed> replays a run; FUZZ_EXAMPLES sets its length.
+fuzz: venv
+	@seed=$${FUZZ_SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}; \
+	echo "fuzz seed $$seed (replay with: make fuzz FUZZ_SEED=$$seed)"; \
+	FUZZ_PROFILE=long $(PY) -m pytest tests/fuzz -q -p no:cacheprovider --hypothesis-seed=$$seed
 
 docs: venv
 	$(PY) -m sphinx -W --keep-going -b html -q docs docs/_build/html

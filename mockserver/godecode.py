@@ -20,7 +20,10 @@ _BEGIN_KEY = "looking for beginning of object key string"
 MAX_DEPTH = 10000
 
 _WS = re.compile(r"[ \t\n\r]*")
-_STRING = re.compile(r'"(?:[^"\\\x00-\x1f]+|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"')
+# One character or one escape per repetition: alternatives that start differently, so that
+# a string that does not end well fails in linear time (a nested "+" inside "*" backtracks
+# exponentially).
+_STRING = re.compile(r'"(?:[^"\\\x00-\x1f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"')
 _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 _HEX = frozenset("0123456789abcdefABCDEF")
 # A \u escape of a UTF-16 surrogate: Python keeps a lone one as is, Go decodes it to U+FFFD.

@@ -37,7 +37,8 @@ class HttpLimits:
 
     ``header_timeout``: from the connection's start, or the end of its last reply, until the
     next request's headers are in; the connection is then closed without a reply (it is
-    also how long an idle keep-alive connection is kept). ``body_timeout``: until a request
+    also how long an idle keep-alive connection is kept). ``max_line``: the longest request
+    line or header line, in bytes. ``body_timeout``: until a request
     body is in; then 408 and the connection is closed. ``shutdown_timeout``: how long a stop
     waits for requests still running (long polls are answered at once).
     """
@@ -45,6 +46,10 @@ class HttpLimits:
     header_timeout: float = 15.0
     body_timeout: float = 60.0
     shutdown_timeout: float = 1.0
+    # The longest request line and header line taken. Go takes 1 MB of headers in all;
+    # aiohttp's default (8 KiB) refused paths that name objects LXD serves (a 5,000-character
+    # name escaped twice is 50 KB).
+    max_line: int = 64 * 1024
 
 
 def _too_large(limit: int) -> Reply:
@@ -143,7 +148,8 @@ class HttpTransport:
         # API core routes; aiohttp's router would answer text/plain 404s of its own). Bodies
         # are taken as sent, as Go's server takes them: no Content-Encoding decoding.
         server = web.Server(self._handle, access_log=None, auto_decompress=False,
-                            keepalive_timeout=self.limits.header_timeout, lingering_time=LINGERING_TIME)
+                            keepalive_timeout=self.limits.header_timeout, lingering_time=LINGERING_TIME,
+                            max_line_size=self.limits.max_line, max_field_size=self.limits.max_line)
         self._runner = web.ServerRunner(server, handle_signals=False,
                                         shutdown_timeout=self.limits.shutdown_timeout)
         await self._runner.setup()
@@ -330,6 +336,10 @@ class HttpTransport:
 
     async def _stream(self, request: web.BaseRequest, stream: StreamEvents) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(heartbeat=20.0)
+        if not ws.can_prepare(request).ok:
+            reply = error_reply(400, "websocket: the client is not using the websocket protocol: "
+                                     "'upgrade' token not found in 'Connection' header")
+            return web.Response(status=reply.status, body=reply.body, headers=reply.headers)
         feed = _EventFeed(asyncio.get_running_loop(), stream.types, EVENT_QUEUE_SIZE)
         # Subscribe before the handshake completes: once the client sees the upgrade, every
         # later event must reach it.

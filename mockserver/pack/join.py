@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from ..errors import ApiError
+from ..godecode import parse_json
 from ..wire import Reply
 from .crypto import OpenError, Sealer
 
@@ -55,7 +56,7 @@ class JoinToken:
             expires = raw.get("expires_at") or None
             return cls(str(raw["server_name"]), str(raw["secret"]), tuple(raw["addresses"]),
                        _dt.datetime.fromisoformat(expires) if expires else None, str(raw.get("fingerprint", "")))
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
             raise JoinError(f"join_token is not a join token (base64 of the token JSON, as `pylxd-cluster add NAME` "
                             f"or `lxc cluster add NAME` prints it): {exc}") from None
 
@@ -122,10 +123,13 @@ async def join(token_text: str, server_name: str) -> dict:
 def check_join(state, body: bytes):
     """Validate a join request against the cluster's tokens; returns (token operation,
     server name). Raises: ApiError 400 (malformed) or 403 (refused, with the reason)."""
+    raw = parse_json(body)   # ApiError 400 with Go's text for what is not JSON
     try:
-        raw = json.loads(body)
-        server_name, at, proof = str(raw["server_name"]), float(raw["at"]), str(raw["proof"])
-    except (ValueError, KeyError, TypeError):
+        server_name, at, proof = raw["server_name"], raw["at"], raw["proof"]
+        if not (isinstance(server_name, str) and isinstance(proof, str) and isinstance(at, (int, float))):
+            raise TypeError("wrong types")
+        at = float(at)
+    except (ValueError, KeyError, TypeError, OverflowError):
         raise ApiError(400, 'Expected {"server_name", "at", "proof"}') from None
     op = state.find_join_token(server_name)
     if op is None:

@@ -72,6 +72,10 @@ def settle(pack) -> None:
     ("PATCH", "/1.0/cluster/members/node1", b'{"description":' + b"7" * 5000 + b"}", 400,
      "json: cannot unmarshal number into Go struct field ClusterMemberPut.description of type string"),
     ("PUT", "/1.0/cluster/config", b'{"modules":[{"M":{"k":' + b"[" * 3000 + b"]" * 3000 + b"}}]}", 400, None),
+    ("POST", "/internal/pack/join", b'{"server_name":' + b"[" * 3000 + b"]" * 3000 + b"}", 400,
+     'Expected {"server_name", "at", "proof"}'),
+    ("POST", "/internal/pack/join", b'{"server_name":"x","at":' + b"9" * 400 + b',"proof":"p"}', 400,
+     'Expected {"server_name", "at", "proof"}'),
 ])
 def test_refused_writes_are_go_400s_and_change_nothing_anywhere(pack, method, path, body, status, error):
     before = documents(pack)

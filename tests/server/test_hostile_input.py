@@ -220,3 +220,15 @@ def test_odd_paths_are_answered_with_envelopes(mock):
         reply = read_reply(sock)
         sock.close()
         assert reply.is_envelope, (path, reply.status, reply.body)
+
+
+@pytest.mark.parametrize("body", [
+    b'{"description":"' + b"x" * 200_000 + b'\x01"}',          # a long string that does not end well
+    b'{"description":"' + b"\\u00e9" * 50_000 + b'\\q"}',
+    b'{"a":' * 5000 + b'"' + b"x" * 5000,
+])
+def test_a_long_malformed_string_is_refused_in_linear_time(mock, body):
+    """The fuzz found a regular expression that backtracked exponentially on such strings
+    (the server hung). A hang shows as the client's timeout, not as a slow answer."""
+    reply = exchange(mock.unix_socket, "PUT", MEMBER, body, timeout=10)
+    assert reply.status == 400 and reply.is_envelope, reply.body[:200]

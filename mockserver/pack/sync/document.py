@@ -96,7 +96,7 @@ class PackDocument:
                             for number, events in raw.get("changes", ()))
             document = cls(modules, int(raw["version"]), int(raw["term"]), cluster, changes)
             digest = raw["digest"]
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
             raise SyncError(f"not a pack document: {exc}") from None
         if digest != document.digest:
             raise SyncError(f"digest mismatch: the document says {str(digest)[:12]}..., its content hashes to "
