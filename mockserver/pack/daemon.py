@@ -31,7 +31,7 @@ from ..http import FORWARDED_HEADER
 from .gate import PackGate
 from .join import JOIN_PATH, check_join, join, join_reply
 from .node import (BROADCAST, LIVE, MULTICAST, DocumentHeard, LeaderChange, LeaderConflict, MemberChange, NodeSettings,
-                   PackNode, Send)
+                   PackNode, PersistTerm, Send)
 from .sync.engine import PROOF_HEADER, SyncEngine
 from .sync.store import SyncStore
 from .udp import UdpEndpoint
@@ -145,8 +145,10 @@ class PackDaemon:
                                       unix=self.config.api.unix, tls=self._tls())
             await self.http.start()
         boot = int(time.time() * 1000)
+        term, voted_for = store.load_term()
         self.node = PackNode(self.settings, Sealer.for_pack(secret, pack_name), boot=boot,
-                             now=self._loop.time(), wall_offset=self._wall_offset)
+                             now=self._loop.time(), wall_offset=self._wall_offset, term=term, voted_for=voted_for)
+        self._store = store
         self.sync.start()
         # Terms only grow, across restarts too: a document of term T was issued by a leader
         # of term T, so the next election must be above it (or members would refuse the
@@ -237,9 +239,18 @@ class PackDaemon:
         self._schedule_tick()
 
     def _apply(self, effects: list) -> None:
-        for effect in effects:
+        for index, effect in enumerate(effects):
             if isinstance(effect, Send):
                 self._send(effect)
+            elif isinstance(effect, PersistTerm):
+                try:
+                    self._store.save_term(effect.term, effect.voted_for)
+                except OSError as exc:   # a vote that is not on disk must not go out
+                    log.error("cannot write %s (%s): not sending the vote or candidacy that follows",
+                              self._store.term_path, exc)
+                    effects = [e for e in effects[index + 1:] if not isinstance(e, Send)]
+                    self._apply(effects)
+                    return
             elif isinstance(effect, MemberChange):
                 self._member_changed(effect)
             elif isinstance(effect, LeaderChange):

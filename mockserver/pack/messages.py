@@ -29,6 +29,8 @@ class Code(IntEnum):
     LEAVE = 6       # graceful leave
     GOSSIP = 7      # nothing but piggybacked updates
     DOCUMENT = 8    # "I have applied version V of the pack document" (see pack/sync)
+    VOTE_REQUEST = 9  # a candidate asks for votes for a term, naming the document it has
+    VOTE = 10       # the answer: granted or not, for that term
 
 
 class DocumentFlag(IntEnum):
@@ -36,6 +38,7 @@ class DocumentFlag(IntEnum):
     APPLIED = 2     # from a follower: it has persisted and applied this version
     INLINE = 4      # from the leader: the payload holds the version's content (small documents)
     ASK = 8         # from a member that lost its leader: answer with the document you have
+    COMMITTED = 16  # from the leader: a majority holds this version; members show it now
 
 
 class Status(IntEnum):
@@ -93,6 +96,8 @@ class Message:
     doc_digest: bytes = b""     # DOCUMENT: 32 bytes (sha256)
     doc_flags: int = 0          # DOCUMENT: DocumentFlag bits
     doc_payload: bytes = b""    # DOCUMENT: with INLINE, the compressed content
+    vote_term: int = 0          # VOTE_REQUEST, VOTE: the term the vote is for
+    vote_granted: bool = False  # VOTE
     updates: tuple = field(default=(), compare=False)
 
 
@@ -102,6 +107,8 @@ _U32 = struct.Struct(">I")
 _U16 = struct.Struct(">H")
 _RECORD_TAIL = struct.Struct(">QBHB")  # incarnation, status, port, role
 _DOCUMENT = struct.Struct(">QQB")      # term, version, flags (then the 32-byte digest)
+_VOTE_REQUEST = struct.Struct(">QQQ")  # vote term, document term, document version (then the digest)
+_VOTE = struct.Struct(">QB")           # vote term, granted
 
 
 def _put_str(out: bytearray, text: str) -> None:
@@ -146,6 +153,11 @@ def encode_head(message: Message) -> bytearray:
         out += message.doc_digest.ljust(32, b"\0")[:32]
         out += _U16.pack(len(message.doc_payload))
         out += message.doc_payload
+    elif code == Code.VOTE_REQUEST:
+        out += _VOTE_REQUEST.pack(message.vote_term, message.doc_term, message.doc_version)
+        out += message.doc_digest.ljust(32, b"\0")[:32]
+    elif code == Code.VOTE:
+        out += _VOTE.pack(message.vote_term, 1 if message.vote_granted else 0)
     return out
 
 
@@ -223,6 +235,12 @@ def decode(data: bytes) -> Message:
         fields["doc_digest"] = reader.take(32)
         (size,) = reader.unpack(_U16)
         fields["doc_payload"] = reader.take(size)
+    elif code == Code.VOTE_REQUEST:
+        fields["vote_term"], fields["doc_term"], fields["doc_version"] = reader.unpack(_VOTE_REQUEST)
+        fields["doc_digest"] = reader.take(32)
+    elif code == Code.VOTE:
+        fields["vote_term"], granted = reader.unpack(_VOTE)
+        fields["vote_granted"] = bool(granted)
     updates = tuple(_record(reader) for _ in range(reader.u8()))
     if reader.pos != len(data):
         raise DecodeError(f"{len(data) - reader.pos} trailing bytes")

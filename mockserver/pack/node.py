@@ -18,9 +18,13 @@ Membership changes spread by gossip: piggybacked on every message, and pushed to
 
 Leadership: a static ``leader`` (pack: leader) leads while alive; two static leaders are a
 conflict, reported, and the lower name leads meanwhile. In ``auto`` mode the lowest-named
-live member claims leadership with a term one above the highest it has seen; a higher
-term always wins and equal terms go to the lower name, so a returning former leader
-(lower term) steps down and a live leader is never replaced: no flapping. With
+live member with the newest document stands for a term one above the highest it has seen
+and leads once a majority voted for it. A member votes once per term (the vote is
+persisted, through a :class:`PersistTerm` effect the caller carries out before sending
+anything after it), never while it follows a live leader, and only for a candidate whose
+document is at least as new as its own. So a term has at most one leader, a term is never
+reused (a restarted leader stands again, for a new term), the leader holds every version a
+majority had, and a returning former leader (lower term) steps down: no flapping. With
 ``expected_members``, a side that sees no majority has no leader.
 """
 from __future__ import annotations
@@ -115,6 +119,23 @@ class LeaderChange:
 
 
 @dataclass(frozen=True)
+class PersistTerm:
+    """Write ``term`` and ``voted_for`` (whom this member voted for in it) to disk before
+    carrying out the effects that follow: a member that forgot its vote could vote twice
+    in one term after a restart."""
+
+    term: int
+    voted_for: str
+
+
+@dataclass
+class _Candidacy:
+    term: int
+    votes: set
+    started: float
+
+
+@dataclass(frozen=True)
 class LeaderConflict:
     """Several static leaders are alive at once (``leaders``); empty when it is resolved."""
 
@@ -170,7 +191,8 @@ LIVE = (Status.ALIVE, Status.SUSPECT)
 # Every counter a node keeps, so that readers see zeros rather than missing keys.
 COUNTERS = ("sent", "received", "dropped_truncated", "dropped_not_pack", "dropped_version", "dropped_auth",
             "dropped_malformed", "dropped_replay", "dropped_stale", "dropped_own", "dropped_name_conflict",
-            "marked_suspect", "marked_dead", "marked_left", "marked_alive", "refuted", "elections_won")
+            "marked_suspect", "marked_dead", "marked_left", "marked_alive", "refuted", "elections_won",
+            "elections_lost", "votes_granted", "votes_refused")
 URGENT_FANOUT = 3
 MAX_SHARED_DOUBTS = 16   # records of suspect/dead members sent per interval (fits one datagram)
 
@@ -179,7 +201,8 @@ class PackNode:
     """One member of a pack. See the module docstring for the protocol."""
 
     def __init__(self, settings: NodeSettings, sealer: Sealer, *, boot: int, now: float,
-                 wall_offset: float = 0.0, rng: random.Random | None = None):
+                 wall_offset: float = 0.0, rng: random.Random | None = None, term: int = 0, voted_for: str = ""):
+        """``term`` and ``voted_for``: what the last PersistTerm said (a restart)."""
         self.settings = settings
         self.sealer = sealer
         self.boot = boot
@@ -190,7 +213,9 @@ class PackNode:
         self.peers: dict[str, Peer] = {}
         self.counters: collections.Counter = collections.Counter(dict.fromkeys(COUNTERS, 0))
         self.leader = ""
-        self.term = 0
+        self.term = term
+        self.voted_for = voted_for      # whom we voted for in ``term`` ("" if nobody)
+        self._candidacy: _Candidacy | None = None
         self.conflict: tuple = ()
         self.left = False
         self._seq = 0
@@ -255,6 +280,8 @@ class PackNode:
                                                     else self.settings.probe_timeout))
         if self._suspects:
             deadlines.append(min(self._suspects.values()))
+        if self._candidacy is not None:
+            deadlines.append(self._candidacy.started + self.settings.keepalive)
         return min(deadlines)
 
     # ---- entry points --------------------------------------------------------------------
@@ -348,6 +375,13 @@ class PackNode:
             self._next_announce = now + s.announce_interval
             self._announce_periodically(now)
             self._share_doubts(now)
+        candidacy = self._candidacy
+        if candidacy is not None and now >= candidacy.started + s.keepalive:
+            # No majority in time (split votes, or voters that still see a leader): stand
+            # again later, for a new term, after a random pause so that rivals spread out.
+            self._candidacy = None
+            self.counters["elections_lost"] += 1
+            self._claim_after = max(self._claim_after, now + s.keepalive * self.rng.random())
         self._evaluate_leadership(now)
         return self._flush(now)
 
@@ -606,6 +640,9 @@ class PackNode:
             peer.boot = message.boot
             if restarted:
                 self._effects.append(MemberChange(peer.record, peer.record.status, restarted=True))
+                if message.sender == self.leader and not self._static_leaders():
+                    # It lost its leadership with its memory: it must stand again, for a new term.
+                    self._drop_leader(now)
 
 
     def _apply(self, record: MemberRecord, now: float) -> None:
@@ -712,7 +749,16 @@ class PackNode:
 
     # ---- leadership ------------------------------------------------------------------------
 
+    def _raise_term(self, term: int) -> None:
+        """A newer term exists: no vote is cast in it yet, and our candidacy (older) is over."""
+        if term > self.term:
+            self.term, self.voted_for = term, ""
+            if self._candidacy is not None and self._candidacy.term < term:
+                self._candidacy = None
+
     def _set_leader(self, leader: str, term: int) -> None:
+        if term > self.term:
+            self.voted_for = ""
         if leader != self.leader or term != self.term:
             previous = self.leader
             self.leader, self.term = leader, term
@@ -725,6 +771,12 @@ class PackNode:
             return
         if not leader:
             return
+        if leader == self.settings.name:
+            if self.leader != self.settings.name or term != self.term:
+                # Others still follow us in a term we led before a restart: that leadership
+                # is gone; we stand again above it, never take it back.
+                self._raise_term(term)
+            return
         if leader != self.settings.name:
             peer = self.peers.get(leader)
             if peer is None or peer.record.status not in LIVE:
@@ -734,6 +786,7 @@ class PackNode:
                     self._claim_after = max(self._claim_after, now + self.settings.election_grace)
                 return
         if term > self.term or (term == self.term and (not self.leader or leader < self.leader)):
+            self._candidacy = None   # a leader of our candidacy's term (or above) won it
             self._set_leader(leader, term)
 
     def _static_leaders(self) -> list[str]:
@@ -761,18 +814,71 @@ class PackNode:
             if self.leader:
                 self._drop_leader(now)
             return
-        if self.leader or self.settings.role != Role.AUTO or now < self._claim_after:
+        if self.leader or self._candidacy is not None or self.settings.role != Role.AUTO or now < self._claim_after:
             return
         candidates = self._live_by_role[Role.AUTO] | {self.settings.name}
         if self.settings.documents and not self._documents_known(candidates, now):
             return
         # The members with the newest pack document are the candidates (a write a majority
-        # confirmed is on at least one of them), then the lowest name.
+        # confirmed is on at least one of them), then the lowest name. Votes decide: a
+        # voter refuses a candidate whose document is older than its own.
         newest = max(self._document_of(name) for name in candidates)
         if min(n for n in candidates if self._document_of(n) == newest) == self.settings.name:
-            self._set_leader(self.settings.name, self.term + 1)
+            self._campaign(now)
+
+    def _election_quorum(self) -> int:
+        expected = self.settings.expected_members
+        return (expected if expected else self.alive_count()) // 2 + 1
+
+    def _campaign(self, now: float) -> None:
+        """Stand for the next term: vote for ourselves (persisted first), ask every live member."""
+        term = self.term + 1
+        self.term, self.voted_for = term, self.settings.name
+        self._effects.append(PersistTerm(term, self.settings.name))
+        self._candidacy = _Candidacy(term, {self.settings.name}, now)
+        self._count_votes(now)
+        if self._candidacy is not None:
+            term_, version = self.document
+            self._send_each(Code.VOTE_REQUEST, [p.record.address for p in map(self.peers.get, sorted(self._live))],
+                            now, vote_term=term, doc_term=term_, doc_version=version, doc_digest=self._digest)
+
+    def _count_votes(self, now: float) -> None:
+        candidacy = self._candidacy
+        if candidacy is not None and len(candidacy.votes) >= self._election_quorum():
+            self._candidacy = None
+            self._set_leader(self.settings.name, candidacy.term)
             self.counters["elections_won"] += 1
             self._urgent = True
+
+    def _on_vote_request(self, message: Message, source, now: float) -> None:
+        term, candidate = message.vote_term, message.sender
+        leader_live = self.leader == self.settings.name or (self.leader and self.leader in self._live)
+        if term < self.term or (leader_live and self.leader != candidate):
+            # An old term; or we follow (or are) a live leader: a member that merely lost
+            # sight of it must not unseat it (and our term stays, so that it cannot either).
+            self.counters["votes_refused"] += 1
+            self._send(Code.VOTE, source, now, vote_term=max(term, self.term), vote_granted=False)
+            return
+        self._raise_term(term)
+        newer_or_same = (message.doc_term, message.doc_version) >= self.document
+        granted = newer_or_same and self.voted_for in ("", candidate) and self.settings.role != Role.LEADER
+        if granted:
+            self.voted_for = candidate
+            self._effects.append(PersistTerm(term, candidate))
+            self.counters["votes_granted"] += 1
+        else:
+            self.counters["votes_refused"] += 1
+        self._send(Code.VOTE, source, now, vote_term=term, vote_granted=granted)
+
+    def _on_vote(self, message: Message, source, now: float) -> None:
+        candidacy = self._candidacy
+        if message.vote_term > self.term:
+            self._raise_term(message.vote_term)
+            return
+        if candidacy is None or message.vote_term != candidacy.term or not message.vote_granted:
+            return
+        candidacy.votes.add(message.sender)
+        self._count_votes(now)
 
     def _drop_leader(self, now: float) -> None:
         """Follow no leader. Members do not tell each other every version they apply (only

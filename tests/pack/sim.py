@@ -7,7 +7,7 @@ import zlib
 from mockserver.pack.crypto import Sealer
 from mockserver.pack.memnet import MemoryNetwork
 from mockserver.pack.messages import Role, Status
-from mockserver.pack.node import LeaderChange, MemberChange, NodeSettings, PackNode
+from mockserver.pack.node import LeaderChange, MemberChange, NodeSettings, PackNode, PersistTerm
 
 KEEPALIVE, DEAD = 0.2, 1.0
 SEALER = Sealer.for_pack("s3cret-lab", "lab")
@@ -17,13 +17,19 @@ class Pack:
     def __init__(self, names=("node1", "node2", "node3"), *, role=Role.AUTO, loss=0.0, seed=1, sealer=SEALER,
                  expected=None, broadcast=True, peers=False, **settings):
         self.events = []
-        self.net = MemoryNetwork(loss=loss, seed=seed, on_effect=lambda t, n, e: self.events.append((t, n, e)))
+        self.persisted = {}   # name -> (term, voted_for): what each member keeps on disk
+        self.net = MemoryNetwork(loss=loss, seed=seed, on_effect=self._effect)
         self.role, self.expected, self.broadcast, self.settings = role, expected, broadcast, settings
         self.addresses = {name: (f"127.0.0.{11 + i}", 5252) for i, name in enumerate(names)}
         self.use_peers = peers
         self.boots = {}
         for name in names:
             self.start(name, sealer=sealer)
+
+    def _effect(self, when, name, effect):
+        self.events.append((when, name, effect))
+        if isinstance(effect, PersistTerm):
+            self.persisted[name] = (effect.term, effect.voted_for)
 
     def settings_for(self, name, **overrides):
         host, port = self.addresses[name]
@@ -37,8 +43,9 @@ class Pack:
         if name not in self.addresses:
             self.addresses[name] = (f"127.0.0.{11 + len(self.addresses)}", 5252)
         self.boots[name] = self.boots.get(name, 1000) + 1000
+        term, voted_for = self.persisted.get(name, (0, ""))
         node = PackNode(self.settings_for(name, **overrides), sealer, boot=self.boots[name], now=self.net.now,
-                        rng=random.Random(zlib.crc32(name.encode())))
+                        rng=random.Random(zlib.crc32(name.encode())), term=term, voted_for=voted_for)
         self.net.add(node)
         return node
 
@@ -79,4 +86,14 @@ def _get(effect, key):
     return getattr(effect, key)
 
 
-__all__ = ["Pack", "KEEPALIVE", "DEAD", "Role", "Status", "MemberChange", "LeaderChange", "SEALER"]
+def leaders_by_term(events) -> dict:
+    """term -> every member that took leadership of it (LeaderChange to itself)."""
+    terms = {}
+    for _, name, effect in events:
+        if isinstance(effect, LeaderChange) and effect.leader == name:
+            terms.setdefault(effect.term, set()).add(name)
+    return terms
+
+
+__all__ = ["Pack", "KEEPALIVE", "DEAD", "Role", "Status", "MemberChange", "LeaderChange", "PersistTerm", "SEALER",
+           "leaders_by_term"]
