@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from .api import ApiRequest, ApiServer, AwaitCommit, ForwardTo, StreamEvents, WaitForOperation
+from .api import ApiRequest, ApiServer, AwaitCommit, ForwardTo, Later, StreamEvents, WaitForOperation
 from .tls import TlsSettings, peer_fingerprint
 from .wire import Reply, error_reply, go_json, sync_reply
 
@@ -28,6 +28,9 @@ FORWARDED_HEADER = "X-Pack-Forwarded"
 # On the reply to a forwarded request: the pack document version the leader had applied
 # ("term.version"); the forwarding member waits until it has it too (read your writes).
 DOCUMENT_HEADER = "X-Pack-Document"
+# On a 503 for a write that may or may not have taken effect: "unknown" (the SDK raises
+# OutcomeUnknown for it).
+OUTCOME_HEADER = "X-Pack-Outcome"
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,18 @@ class HttpLimits:
     # aiohttp's default (8 KiB) refused paths that name objects LXD serves (a 5,000-character
     # name escaped twice is 50 KB).
     max_line: int = 64 * 1024
+
+
+READ_BACK = ("read it back with the header X-Pack-Consistency: linearizable (pylxd_cluster: "
+             'consistency="linearizable") before you send it again')
+
+
+def outcome_unknown(text: str) -> Reply:
+    """A 503 for a write that may or may not have taken effect (the header says so to
+    programs, the text says what to do)."""
+    reply = error_reply(503, text)
+    reply.headers[OUTCOME_HEADER] = "unknown"
+    return reply
 
 
 def _too_large(limit: int) -> Reply:
@@ -245,6 +260,13 @@ class HttpTransport:
         if delay:
             await asyncio.sleep(delay)
         result = self.api.handle(req)
+        if isinstance(result, Later):
+            outcome = await result.awaitable
+            if outcome is None:   # handle it now (in this same step: nothing runs in between)
+                req.routed = True
+                result = self.api.handle(req)
+            else:
+                result = outcome
         if isinstance(result, WaitForOperation):
             result = await self._wait(result)
         elif isinstance(result, ForwardTo):
@@ -259,12 +281,30 @@ class HttpTransport:
         return web.Response(status=result.status, body=result.body, headers=headers)
 
     async def _forward(self, request: web.BaseRequest, forward: ForwardTo, body: bytes = b""):
-        from aiohttp import ClientError, ClientSession, ClientTimeout
+        """Relay the request to ``forward.address``. It is given up when ``forward.abandon``
+        fires or after ``forward.timeout``: a 503 that says whether a write may have taken
+        effect (it was sent) or not (it could not be)."""
+        attempt = asyncio.ensure_future(self._forward_once(request, forward, body))
+        waiting = {attempt} | ({forward.abandon} if forward.abandon is not None else set())
+        done, _ = await asyncio.wait(waiting, timeout=forward.timeout, return_when=asyncio.FIRST_COMPLETED)
+        if attempt in done:
+            return attempt.result()
+        attempt.cancel()
+        why = ("another leader was elected meanwhile" if forward.abandon is not None and forward.abandon in done
+               else f"no answer within {forward.timeout:g} s")
+        text = f'Cluster member "{forward.member}" at {forward.address} did not answer: {why}'
+        if request.method == "GET":
+            return error_reply(503, f"{text}; retry")
+        return outcome_unknown(f"{text}. The request was sent: it may or may not have taken effect; {READ_BACK}")
+
+    async def _forward_once(self, request: web.BaseRequest, forward: ForwardTo, body: bytes):
+        from aiohttp import ClientConnectorError, ClientError, ClientSession, ClientTimeout
 
         base = forward.address if "://" in forward.address else f"http://{forward.address}"
         headers = {"Accept": "application/json", FORWARDED_HEADER: "1"}
-        headers.update({k: v for k, v in request.headers.items() if k.lower() in ("if-match", "content-type")})
-        timeout = ClientTimeout(total=None, sock_connect=5) if forward.wait else ClientTimeout(total=30, sock_connect=5)
+        headers.update({k: v for k, v in request.headers.items()
+                        if k.lower() in ("if-match", "content-type", "x-pack-consistency")})
+        timeout = ClientTimeout(total=None, sock_connect=5)
         if self._forwarder is None:  # one pool of kept-alive connections to the other members
             self._forwarder = ClientSession()
         try:
@@ -272,13 +312,19 @@ class HttpTransport:
             async with self._forwarder.request(request.method, f"{base}{request.rel_url}", ssl=False,
                                                data=body or None, headers=headers, timeout=timeout) as reply:
                 body = await reply.read()
-                headers = {k: v for k, v in reply.headers.items() if k.lower() in ("content-type", "etag", "location")}
+                headers = {k: v for k, v in reply.headers.items()
+                           if k.lower() in ("content-type", "etag", "location", OUTCOME_HEADER.lower())}
                 stamp = reply.headers.get(DOCUMENT_HEADER)
                 if reply.status == 202 and forward.relay_operations:
                     self._relay_operation(base, body)
-        except (ClientError, asyncio.TimeoutError, OSError) as exc:
+        except ClientConnectorError as exc:
             return error_reply(503, f'Cannot reach cluster member "{forward.member}" at {forward.address}: '
-                                    f"{exc or type(exc).__name__}")
+                                    f"{exc}; nothing was sent, retry")
+        except (ClientError, asyncio.TimeoutError, OSError) as exc:
+            text = f'Lost cluster member "{forward.member}" at {forward.address}: {exc or type(exc).__name__}'
+            if request.method == "GET":
+                return error_reply(503, f"{text}; retry")
+            return outcome_unknown(f"{text}. The request was sent: it may or may not have taken effect; {READ_BACK}")
         if self.api.gate is not None and reply.status < 400:
             await self.api.gate.caught_up(stamp)
         return Reply(reply.status, body, headers)

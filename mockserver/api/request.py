@@ -25,6 +25,7 @@ class ApiRequest:
     remote: str = "@"
     trusted: bool = True
     username: str = "root"
+    routed: bool = False   # the back end's gate let it through already (after a Later)
 
     def __post_init__(self):
         self.method = self.method.upper()
@@ -76,12 +77,27 @@ class StreamEvents:
 @dataclass
 class ForwardTo:
     """Answer with what another member's API (``address``: scheme://host:port, or host:port
-    for http) answers to the same request, as LXD forwards requests about a member to it."""
+    for http) answers to the same request, as LXD forwards requests about a member to it.
+
+    ``timeout``: seconds to wait for the answer (None: a long poll, no limit); ``abandon``:
+    an awaitable that ends the wait early (the member stopped being the one to ask). Either
+    way the answer is a 503, saying whether the request may have taken effect.
+    """
 
     address: str
     member: str
     wait: bool = False   # a long poll (an operation's /wait): no overall time limit
     relay_operations: bool = False  # an operation it starts: relay its events to our clients
+    timeout: float | None = 30.0
+    abandon: object = None
+
+
+@dataclass
+class Later:
+    """Answer once ``awaitable`` is done: it gives a Reply, or None to handle the request
+    then (with ``routed`` set, so that the gate lets it through)."""
+
+    awaitable: object
 
 
 @dataclass

@@ -91,9 +91,10 @@ class ApiServer:
             "url": req.path + ("?" + "&".join(f"{k}={v}" for k, v in req.query.items()) if req.query else ""),
             "username": req.username})
         result = self._dispatch(self.router, req, faults=True)
-        status = result.status if isinstance(result, Reply) else 200
-        self.script.record(RecordedRequest(req.method, req.path, dict(req.query),
-                                           req.body[:4096].decode("utf-8", "replace"), status, req.protocol))
+        if not req.routed:   # a request handled again after waiting is logged once
+            status = result.status if isinstance(result, Reply) else 200
+            self.script.record(RecordedRequest(req.method, req.path, dict(req.query),
+                                               req.body[:4096].decode("utf-8", "replace"), status, req.protocol))
         return result
 
     def _dispatch(self, router: Router, req: ApiRequest, faults: bool = False):
@@ -109,7 +110,7 @@ class ApiServer:
                 if fault is not None:
                     raise ApiError(fault.status, fault.error or "Injected failure")
             gated = self.gate is not None and not getattr(handler, "ungated", False)
-            if gated:
+            if gated and not req.routed:
                 routed = self.gate.route(req)
                 if routed is not None:
                     return routed

@@ -153,7 +153,7 @@ class PackDaemon:
         # Terms only grow, across restarts too: a document of term T was issued by a leader
         # of term T, so the next election must be above it (or members would refuse the
         # new leader's documents as stale).
-        self.node.term = max(self.node.term, self.sync.document.term)
+        self.node.term = max(self.node.term, self.sync.tip.term)
         self._apply(self.node.start(self._loop.time()))
         self._ticking = True
         self._schedule_tick()
@@ -294,7 +294,8 @@ class PackDaemon:
             self.state.set_roles(change.previous, [], False, note=self._note(change.previous))
         if change.leader:
             self.state.set_roles(change.leader, LEADER_ROLES, True, note=self._note(change.leader))
-        self.sync.on_leader_change(change.leader, change.term)
+        self.sync.on_leader_change(change.leader, change.term, change.previous)
+        self.api.gate.leader_changed()
         source = f"/1.0/cluster/members/{change.leader}" if change.leader else "/1.0/cluster"
         self.state.emit(LEADER_CHANGED, source, {"leader": change.leader, "previous": change.previous,
                                                  "term": change.term})

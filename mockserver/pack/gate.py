@@ -1,25 +1,39 @@
-"""Where a pack daemon's API requests are answered: writes go to the leader.
+"""Where a pack daemon's API requests are answered: writes go to the leader, reads show
+only what a majority holds.
 
 LXD forwards cluster-wide writes to the member that can make them; a pack does the same
 with its leader: a member that does not lead forwards the request (once: a forwarded
 request is never forwarded again) and relays the answer. The leader applies the write,
-makes a new version of the pack document and answers only when a majority has applied it,
-so that what a client was told succeeded survives the leader. Operations live on the
-leader too (an evacuation runs there), so a follower forwards operation reads to it.
+makes a new version of the pack document and answers only when a majority holds it, so
+that what a client was told succeeded survives the leader. Operations live on the leader
+too (an evacuation runs there), so a follower forwards operation reads to it.
+
+Reads (see docs/daemon.rst, "What a read promises"):
+
+- by default a member answers from the last version it knows a majority holds. The leader
+  holds its newest writes before a majority does: a read there waits until they are
+  committed, and writes that arrive meanwhile wait behind it, so that reads are not
+  starved. A read never shows a write that may still be lost; it may be stale on a member
+  that lags.
+- with ``X-Pack-Consistency: linearizable``, the read goes to the leader, which first makes
+  sure a majority still follows it (asked after the read arrived), then answers when
+  everything it holds is committed: the read reflects every write acknowledged before it.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 
-from ..api import ApiRequest, AwaitCommit, ForwardTo
+from ..api import ApiRequest, AwaitCommit, ForwardTo, Later
 from ..errors import ApiError
-from ..http import FORWARDED_HEADER
+from ..http import FORWARDED_HEADER, READ_BACK, outcome_unknown
 from ..wire import error_reply
 from .sync.engine import NotCommitted, NotPublished
 
 log = logging.getLogger("pylxd_cluster.daemon")
 
+CONSISTENCY_HEADER = "X-Pack-Consistency"
+LINEARIZABLE = "linearizable"
 NO_TCP = ('Cluster-wide writes go through the pack\'s leader "{name}", which serves no TCP API: members reach '
           "the leader (and pull what it writes) over HTTP, so give every member an Api listen address")
 
@@ -28,16 +42,30 @@ class PackGate:
     def __init__(self, daemon, commit_timeout: float):
         self.daemon = daemon
         self.commit_timeout = commit_timeout
+        self._readers = 0                        # reads waiting on the leader for a commit
+        self._writers_wait: list[asyncio.Future] = []
+        self._leader_moved: asyncio.Future | None = None
+
+    @property
+    def _dead_interval(self) -> float:
+        return self.daemon.settings.dead_interval
 
     def route(self, req: ApiRequest):
-        """None to answer here, a ForwardTo the leader, or ApiError 503 when nobody can."""
+        """None to answer here now, a Later, a ForwardTo the leader, or ApiError 503 when
+        nobody can answer."""
         segments = req.segments
         if not segments or segments[0] != "1.0":
             return None
-        operations = len(segments) > 1 and segments[1] == "operations"
-        if req.method == "GET" and not operations:
-            return None
+        operations = len(segments) > 1 and segments[1] in ("operations", "events")
+        linearizable = (req.header(CONSISTENCY_HEADER) or "").strip().lower() == LINEARIZABLE
         engine, node = self.daemon.sync, self.daemon.node
+        if req.method == "GET" and not linearizable:
+            if operations and segments[1] == "events":
+                return None
+            if not operations:
+                if engine is not None and engine.is_leader() and not engine.settled():
+                    return Later(self._settled_read())
+                return None
         if node is None or engine is None:
             raise ApiError(503, "The member is starting; retry in a moment")
         if req.method != "GET" and segments[1:2] == ["cluster"] and segments[2:] in ([], ["certificate"]):
@@ -47,44 +75,106 @@ class PackGate:
         if engine.is_leader():
             if req.method != "GET" and not self.daemon.settings.api.startswith("http"):
                 raise ApiError(503, NO_TCP.format(name=self.daemon.settings.name))
+            if linearizable and req.method == "GET":
+                return Later(self._linearizable_read())
+            if req.method != "GET" and self._readers:
+                return Later(self._writable())
             return None
         if req.header(FORWARDED_HEADER):
-            if req.method == "GET":
+            if req.method == "GET" and not linearizable:
                 return None
             raise ApiError(503, f"Leadership of the pack is moving (this member follows "
-                                f"{node.leader or 'no leader'}); retry in a moment")
+                                f"{node.leader or 'no leader'}); nothing was changed, retry in a moment")
         if not node.leader:
-            if req.method == "GET":
+            if req.method == "GET" and not linearizable:
                 return None
             why = "no majority of its members is reachable" if not node.has_quorum() else "an election is running"
-            raise ApiError(503, f"The pack has no leader right now ({why}); cluster-wide writes need one. "
-                                "Retry shortly, or check `pylxd-cluster status`")
+            raise ApiError(503, f"The pack has no leader right now ({why}); cluster-wide writes and linearizable "
+                                "reads need one. Nothing was changed: retry shortly, or check `pylxd-cluster status`")
         peer = node.peers.get(node.leader)
         api = peer.record.api if peer is not None else ""
         if not api.startswith("http"):
             raise ApiError(503, NO_TCP.format(name=node.leader))
-        return ForwardTo(api, node.leader, wait=segments[-1] == "wait", relay_operations=req.method != "GET")
+        wait = segments[-1] == "wait"
+        # Give up on the leader when another one is elected, and at the latest after a
+        # dead-interval: a leader cut off from us would otherwise hold the client until the
+        # partition heals.
+        return ForwardTo(api, node.leader, wait=wait, relay_operations=req.method != "GET",
+                         timeout=None if wait else self._dead_interval + self.commit_timeout,
+                         abandon=self._next_leader_change())
+
+    # ---- reads on the leader --------------------------------------------------------------
+
+    async def _settled_read(self):
+        """Until the leader's writes are all committed; then the read is answered (writes
+        that arrive meanwhile wait behind it)."""
+        self._readers += 1
+        try:
+            settled = await self.daemon.sync.wait_settled(self.commit_timeout)
+        finally:
+            self._readers -= 1
+            if not self._readers:
+                self._release_writers()
+        if settled or not self.daemon.sync.is_leader():
+            return None   # committed now; or no longer leading: our state is the committed one
+        return error_reply(503, f"The leader cannot get its latest writes confirmed by a majority of the pack "
+                                f"within {self.commit_timeout:g} s; a read now could show a write that may still "
+                                "be lost. Retry shortly, or read from another member")
+
+    async def _linearizable_read(self):
+        if not await self.daemon.sync.confirm_leadership(self._dead_interval):
+            return error_reply(503, "This member could not confirm with a majority that it still leads the pack; "
+                                    "a linearizable read needs that. Retry shortly")
+        return await self._settled_read()
+
+    async def _writable(self):
+        while self._readers:
+            future = asyncio.get_running_loop().create_future()
+            self._writers_wait.append(future)
+            await future
+        return None
+
+    def _release_writers(self) -> None:
+        waiting, self._writers_wait = self._writers_wait, []
+        for future in waiting:
+            if not future.done():
+                future.set_result(None)
+
+    # ---- forwarding -----------------------------------------------------------------------
+
+    def _next_leader_change(self) -> asyncio.Future:
+        if self._leader_moved is None or self._leader_moved.done():
+            self._leader_moved = asyncio.get_running_loop().create_future()
+        return self._leader_moved
+
+    def leader_changed(self) -> None:
+        """The daemon tells us: forwards still waiting on the old leader give up now."""
+        if self._leader_moved is not None and not self._leader_moved.done():
+            self._leader_moved.set_result(None)
+        self._release_writers()
 
     def stamp(self) -> str:
-        """The document version this member (the leader) has applied, for the member that
+        """The document version this member (the leader) shows, for the member that
         forwarded the request: ``term.version``."""
         document = self.daemon.sync.document
         return f"{document.term}.{document.version}"
 
     async def caught_up(self, stamp: str | None) -> None:
         """Before a forwarded write's reply goes back to the client: wait until this member
-        has applied what the leader had when it answered, so that the client reads its own
-        write here (as from any LXD member). Bounded: a member the pushes do not reach
+        shows what the leader showed when it answered, so that the client reads its own
+        write here (as from any LXD member). Bounded: a member the commits do not reach
         answers anyway after a dead-interval."""
         try:
             term, version = (int(part) for part in (stamp or "").split("."))
         except ValueError:
             return
-        if not await self.daemon.sync.wait_applied(term, version, self.daemon.settings.dead_interval):
-            log.info("answering a forwarded write before applying version %d (term %d) here", version, term)
+        if not await self.daemon.sync.wait_applied(term, version, self._dead_interval):
+            log.info("answering a forwarded write before showing version %d (term %d) here", version, term)
+
+    # ---- writes on the leader -------------------------------------------------------------
 
     def written(self, reply):
-        """After a write the leader made: publish it, and answer once it is durable (an
+        """After a write the leader made: publish it, and answer once it is committed (an
         AwaitCommit), or at once with the error of a write that could not be published
         (and was undone)."""
         try:
@@ -97,14 +187,14 @@ class PackGate:
             await self.daemon.sync.wait_committed(pending.version, self.commit_timeout)
         except NotCommitted as exc:
             log.warning("write (version %d) not confirmed: %s", pending.version, exc)
-            return error_reply(503, f"The leader applied the change (version {pending.version}) but it is not "
-                                    f"confirmed by a majority of the pack: {exc}. It may still take effect: "
-                                    "read it back before retrying")
+            return outcome_unknown(f"The leader applied the change (version {pending.version}) but could not get it "
+                                   f"confirmed by a majority of the pack: {exc}. It may or may not take effect: "
+                                   + READ_BACK)
         return pending.reply
 
     def after_write(self, finish) -> None:
         """For writes made outside a request (an evacuation's operation): publish, then
-        finish the operation once durable."""
+        finish the operation once committed."""
         try:
             version = self.daemon.sync.publish()
         except NotPublished as exc:
@@ -115,7 +205,7 @@ class PackGate:
             try:
                 await self.daemon.sync.wait_committed(version, self.commit_timeout)
             except NotCommitted as exc:
-                finish(f"Not confirmed by a majority of the pack: {exc}")
+                finish(f"Not confirmed by a majority of the pack: {exc}. It may or may not take effect")
             else:
                 finish(None)
 

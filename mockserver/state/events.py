@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import threading
 from typing import Callable
 
@@ -24,6 +25,24 @@ class EventBus:
         self._subscribers: list[Subscriber] = []
         self._lock = threading.Lock()
         self.history: collections.deque = collections.deque(maxlen=history)
+        self._holder: Callable | None = None
+        self._replaying = False
+
+    def hold_writes(self, holder: Callable | None) -> None:
+        """Hand the lifecycle events of writes (they carry a requestor) to ``holder`` as
+        (action, source, context, requestor) instead of publishing them; None publishes
+        again. A pack's leader publishes a write's events once a majority holds the write,
+        replaying them with :meth:`replaying`, as every member does."""
+        self._holder = holder
+
+    @contextlib.contextmanager
+    def replaying(self):
+        """Publish what is emitted meanwhile, held or not (events of a version made visible)."""
+        self._replaying = True
+        try:
+            yield
+        finally:
+            self._replaying = False
 
     def subscribe(self, subscriber: Subscriber) -> None:
         with self._lock:
@@ -58,6 +77,9 @@ class EventBus:
             metadata["context"] = context
         if requestor is not None:
             metadata["requestor"] = requestor
+            if self._holder is not None and not self._replaying:
+                self._holder((action, source, context, requestor))
+                return {"type": "lifecycle", "metadata": metadata}
         return self.publish("lifecycle", metadata)
 
     def log(self, level: str, message: str, context: dict) -> None:
