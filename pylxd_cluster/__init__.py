@@ -17,6 +17,7 @@ from .exceptions import (
     NotFound,
     NotImplementedByServer,
     OperationError,
+    OutcomeUnknown,
     PreconditionFailed,
     Timeout,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "NotFound",
     "NotImplementedByServer",
     "OperationError",
+    "OutcomeUnknown",
     "PreconditionFailed",
     "Timeout",
     "Cluster",

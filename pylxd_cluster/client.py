@@ -31,6 +31,11 @@ class Client:
             fingerprint (64 hex digits, colons allowed) to pin.
         timeout: seconds to wait for each reply (None: forever).
         session: a :class:`requests.Session` to use.
+        consistency: None, or ``"linearizable"`` for reads that reflect every write
+            acknowledged before them, on a pack daemon (through its leader, once a
+            majority confirmed it still leads). By default a daemon answers from the
+            last version it knows a majority holds, which may be a little stale; LXD and
+            the mock ignore this.
 
     Attributes:
         cluster: :class:`~pylxd_cluster.managers.ClusterManager`
@@ -41,6 +46,7 @@ class Client:
     Raises:
         ClientConnectionError: the server cannot be reached (or no socket was found).
         APIError: the endpoint answered, but not as LXD does.
+        ValueError: an unknown ``consistency``.
     """
 
     def __init__(
@@ -50,9 +56,10 @@ class Client:
         verify: Union[bool, str] = True,
         timeout: Optional[float] = None,
         session: Optional[requests.Session] = None,
+        consistency: Optional[str] = None,
     ) -> None:
         self.transport = Transport(endpoint, cert=cert, verify=verify, timeout=timeout,
-                                   session=session)
+                                   session=session, consistency=consistency)
         self.host_info: Dict[str, Any] = self.transport.request("GET", "/1.0").metadata or {}
         self.operations = OperationManager(self.transport)
         # The extensions come with /1.0, read once here: no second request to check them.

@@ -20,6 +20,7 @@ __all__ = [
     "PreconditionFailed",
     "NotImplementedByServer",
     "OperationError",
+    "OutcomeUnknown",
     "Timeout",
     "InvalidJoinToken",
     "error_class_for_status",
@@ -147,6 +148,34 @@ class OperationError(ClusterError):
         super().__init__(message)
         self.operation = operation
         self.err = err
+
+
+class OutcomeUnknown(ClusterError):
+    """A write that may or may not have taken effect: it was sent, but no answer says
+    whether it was applied (the connection broke or timed out after sending, or a pack's
+    leader could not get it confirmed by a majority, or was lost while forwarding it).
+
+    Do not simply send it again: a write applied twice can undo what others wrote in
+    between. Read the object back first, on a pack with
+    ``Client(..., consistency="linearizable")``, which reflects every write that took
+    effect, then decide. An If-Match write is safe to retry with the ETag you read then.
+
+    Attributes:
+        method, path, endpoint: the request.
+        error: what the server or the connection said.
+        status_code: 503 when a server said so, None when the connection did.
+        response: the :class:`requests.Response`, or None.
+    """
+
+    def __init__(self, error: str, *, method: str = "", path: str = "", endpoint: str = "",
+                 status_code: Optional[int] = None, response: Any = None) -> None:
+        self.error, self.method, self.path, self.endpoint = error, method, path, endpoint
+        self.status_code, self.response = status_code, response
+        where = " ".join(part for part in (method, path) if part)
+        if endpoint:
+            where = f"{where} on {endpoint}" if where else endpoint
+        super().__init__(f"{where}: outcome unknown: {error} (read the object back, with "
+                         'consistency="linearizable" on a pack, before sending the write again)')
 
 
 class Timeout(ClusterError, TimeoutError):

@@ -17,10 +17,11 @@ from urllib.parse import quote, urlencode, urlsplit
 import attrs
 import requests
 import requests_unixsocket
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from . import exceptions
-from .exceptions import APIError, ClientConnectionError, OperationError, Timeout
+from .exceptions import APIError, ClientConnectionError, OperationError, OutcomeUnknown, Timeout
 from .models.operation import Operation
 
 __all__ = [
@@ -153,6 +154,24 @@ def _envelope_error_text(body: Any) -> str:
     return ""
 
 
+# A pack daemon's answer to a write that may or may not have taken effect.
+OUTCOME_HEADER = "X-Pack-Outcome"
+# Asks a pack daemon for a linearizable read (LXD and the mock ignore it).
+CONSISTENCY_HEADER = "X-Pack-Consistency"
+CONSISTENCIES = (None, "linearizable")
+# Methods whose effect is unknown when the answer is lost after the request went out.
+WRITES = ("PUT", "PATCH", "POST", "DELETE")
+
+
+def _sent(exc: BaseException) -> bool:
+    """Whether a requests failure happened after the request was sent (the connection was
+    aborted or went silent), rather than when connecting."""
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return True
+    cause = exc.args[0] if exc.args else None
+    return isinstance(cause, urllib3.exceptions.ProtocolError)
+
+
 def parse_response(
     response: requests.Response,
     *,
@@ -163,6 +182,7 @@ def parse_response(
     """Turn an HTTP reply into a :class:`Result`, or raise the matching exception.
 
     Raises:
+        OutcomeUnknown: a pack daemon says a write may or may not have taken effect.
         NotFound, Forbidden, Conflict, PreconditionFailed, NotImplementedByServer:
             for an error envelope with that ``error_code`` (404, 403, 409, 412, 501).
         APIError: any other error envelope, or a body that is not LXD's envelope.
@@ -190,6 +210,9 @@ def parse_response(
         ) from None
 
     kind = body.get("type") if isinstance(body, Mapping) else None
+    if response.headers.get(OUTCOME_HEADER, "").lower() == "unknown":
+        raise OutcomeUnknown(_envelope_error_text(body) or response.reason or "error", method=method, path=path,
+                             endpoint=endpoint, status_code=response.status_code, response=response)
     if kind == "error" or (response.status_code >= 400 and kind is not None):
         status = body.get("error_code") or response.status_code
         text = _envelope_error_text(body) or response.reason or "error"
@@ -234,9 +257,13 @@ class Transport:
             certificate's SHA-256 fingerprint (64 hex digits, colons allowed) to pin.
         timeout: seconds to wait for each reply (None: wait forever).
         session: a :class:`requests.Session` to use instead of a new one.
+        consistency: None, or ``"linearizable"``: every read asks a pack daemon to answer
+            through its leader, once a majority confirmed it still leads (LXD and the mock
+            ignore it).
 
     Raises:
         ClientConnectionError: ``endpoint`` is None and no local socket exists.
+        ValueError: an unknown ``consistency``.
     """
 
     def __init__(
@@ -246,7 +273,11 @@ class Transport:
         verify: Union[bool, str] = True,
         timeout: Optional[float] = None,
         session: Optional[requests.Session] = None,
+        consistency: Optional[str] = None,
     ) -> None:
+        if consistency not in CONSISTENCIES:
+            raise ValueError(f"consistency must be one of {CONSISTENCIES}, not {consistency!r}")
+        self.consistency = consistency
         self.kind, target = resolve_endpoint(endpoint)
         self.cert = tuple(cert) if cert else None
         self.timeout = timeout
@@ -303,13 +334,17 @@ class Transport:
         Raises:
             ClientConnectionError: the endpoint could not be reached (socket missing or
                 refused, TLS handshake or fingerprint mismatch).
-            Timeout: no reply within the timeout.
+            Timeout: no reply within the timeout (to a read).
+            OutcomeUnknown: a write was sent but its answer was lost (the connection broke
+                or timed out), or a pack daemon said its outcome is unknown.
             APIError: the server answered with an error (a typed subclass for 403,
                 404, 409, 412, 501) or with something that is not LXD's envelope.
         """
         shown_path = path + ("?" + urlencode(params) if params else "")
         data = None
         request_headers = dict(headers or {})
+        if self.consistency and method == "GET":
+            request_headers.setdefault(CONSISTENCY_HEADER, self.consistency)
         if json is not None:
             # Serialised here (not by requests) so the body is compact like Go's
             # and the same bytes every time.
@@ -331,6 +366,18 @@ class Transport:
                 f"{method} {shown_path} on {self.endpoint}: TLS failure: {exc}; check "
                 "verify= (a CA bundle, False, or the server certificate's SHA-256 "
                 "fingerprint) and cert=(certfile, keyfile)",
+                endpoint=self.endpoint,
+            ) from exc
+        except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError) as exc:
+            if method.upper() in WRITES and _sent(exc):
+                raise OutcomeUnknown(f"the request was sent, but {exc}", method=method, path=shown_path,
+                                     endpoint=self.endpoint) from exc
+            if isinstance(exc, requests.exceptions.Timeout):
+                raise Timeout(f"{method} {shown_path} on {self.endpoint}: no reply within "
+                              f"{self.timeout if timeout == 'default' else timeout} s") from exc
+            raise ClientConnectionError(
+                f"{method} {shown_path} on {self.endpoint}: cannot connect: {exc}; "
+                "is the server running? set endpoint=... to the right unix socket or URL",
                 endpoint=self.endpoint,
             ) from exc
         except requests.exceptions.Timeout as exc:
