@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: venv system-deps bench-deps demo demo-mock test fuzz docs bench clean
+.PHONY: venv system-deps bench-deps demo demo-mock test fuzz jepsen docs bench clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ fuzz: venv
 	@seed=$${FUZZ_SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}; \
 	echo "fuzz seed $$seed (replay with: make fuzz FUZZ_SEED=$$seed)"; \
 	FUZZ_PROFILE=long $(PY) -m pytest tests/fuzz -q -p no:cacheprovider --hypothesis-seed=$$seed
+
+# The fault-injection run at length: JEPSEN_CYCLES rounds of every fault, at 200/1000 ms
+# and 1000/8000 ms, with a random seed (JEPSEN_SEED=<seed> replays one).
+jepsen: venv
+	JEPSEN_CYCLES=$${JEPSEN_CYCLES:-3} $(PY) -m pytest tests/jepsen -q -s -p no:cacheprovider
 
 docs: venv
 	$(PY) -m sphinx -W --keep-going -b html -q docs docs/_build/html

@@ -307,6 +307,12 @@ class HttpTransport:
         timeout = ClientTimeout(total=None, sock_connect=5)
         if self._forwarder is None:  # one pool of kept-alive connections to the other members
             self._forwarder = ClientSession()
+            # aiohttp sends a PUT or DELETE again, on a new connection, when a kept-alive one
+            # breaks (RFC 9112 allows it for idempotent methods): a PUT with If-Match that
+            # the leader applied before dying would be sent twice, and a failure to connect
+            # the second time would hide that the first went out. Never.
+            if hasattr(self._forwarder, "_retry_connection"):
+                self._forwarder._retry_connection = False
         try:
             # Members of one pack trust each other's certificates, as LXD's members do.
             async with self._forwarder.request(request.method, f"{base}{request.rel_url}", ssl=False,

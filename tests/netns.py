@@ -296,6 +296,26 @@ def bridged_namespaces(count: int, subnet: str = DEFAULT_SUBNET,
             raise errors[0]
 
 
+def split(*groups: Sequence[Namespace]) -> None:
+    """Cut the switch of :func:`bridged_namespaces` into one bridge per group: members of a
+    group reach each other and nobody else (broadcasts included). Members left out keep the
+    first group's bridge. :func:`rejoin` heals."""
+    switch = groups[0][0]._switch
+    for index, group in enumerate(groups):
+        bridge = f"br{index}"
+        if index and bridge not in _ip("-n", switch, "-o", "link", "show").stdout:
+            _ip("-n", switch, "link", "add", "name", bridge, "type", "bridge", "stp_state", "0", "mcast_snooping", "0")
+            _ip("-n", switch, "link", "set", "dev", bridge, "up")
+        for ns in group:
+            _ip("-n", switch, "link", "set", "dev", ns._port, "master", bridge)
+
+
+def rejoin(members: Sequence[Namespace]) -> None:
+    """Every member back on one switch (undoes :func:`split`)."""
+    for ns in members:
+        _ip("-n", ns._switch, "link", "set", "dev", ns._port, "master", "br0")
+
+
 # -- pytest fixtures (import them into a conftest.py to use them) ------------------------
 
 try:

@@ -125,13 +125,20 @@ class PackGate:
         if not await self.daemon.sync.confirm_leadership(self._dead_interval):
             return error_reply(503, "This member could not confirm with a majority that it still leads the pack; "
                                     "a linearizable read needs that. Retry shortly")
-        return await self._settled_read()
+        waited = await self._settled_read()
+        if waited is None and not self.daemon.sync.is_leader():
+            return error_reply(503, "Leadership of the pack moved during a linearizable read; retry")
+        return waited
 
     async def _writable(self):
+        """Until no read waits; a write held meanwhile goes ahead only if we still lead."""
         while self._readers:
             future = asyncio.get_running_loop().create_future()
             self._writers_wait.append(future)
             await future
+        if not self.daemon.sync.is_leader():
+            return error_reply(503, "Leadership of the pack moved while this write waited; nothing was changed, "
+                                    "retry in a moment")
         return None
 
     def _release_writers(self) -> None:
@@ -177,6 +184,10 @@ class PackGate:
         """After a write the leader made: publish it, and answer once it is committed (an
         AwaitCommit), or at once with the error of a write that could not be published
         (and was undone)."""
+        if not self.daemon.sync.is_leader():   # never published by a member that does not lead
+            self.daemon.sync.undo_write()
+            return error_reply(503, "Leadership of the pack moved during this write; nothing was changed, retry "
+                                    "in a moment")
         try:
             return AwaitCommit(reply, self.daemon.sync.publish(), self)
         except NotPublished as exc:

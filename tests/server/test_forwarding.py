@@ -74,3 +74,41 @@ def test_a_forwarded_write_is_answered_after_the_forwarding_member_caught_up():
     assert DOCUMENT_HEADER not in client_headers            # between members only
     assert stamped == "3.7"                                 # every forwarded answer is stamped
     assert leader_api.context.state.group_to_api("rack2")["description"] == "second rack"
+
+
+async def _forward_to_a_leader_that_dies(first_write: bool):
+    """The far side reads each request and drops the connection without answering, as a
+    leader killed after it applied the write."""
+    received = []
+
+    async def on_connection(reader, writer):
+        data = await reader.readuntil(b"\r\n\r\n")
+        received.append(data.split(b" ", 2)[:2])
+        writer.close()
+
+    dying = await asyncio.start_server(on_connection, "127.0.0.1", 0)
+    address = "127.0.0.1:%d" % dying.sockets[0].getsockname()[1]
+    follower_api = ApiServer(ClusterState(3))
+    follower_api.gate = FollowerGate(address, [])
+    follower = HttpTransport(follower_api, listen=["127.0.0.1:0"])
+    await follower.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            if first_write:   # a kept-alive connection to the leader exists already
+                async with session.put(f"http://{follower.addresses[0]}/1.0/cluster/members/node2", data=b"{}"):
+                    pass
+                received.clear()
+            async with session.put(f"http://{follower.addresses[0]}/1.0/cluster/members/node2",
+                                   data=json.dumps({"description": "x"})) as reply:
+                return reply.status, dict(reply.headers), await reply.json(), received
+    finally:
+        await follower.stop()
+        dying.close()
+
+
+def test_a_write_whose_leader_died_after_reading_it_is_reported_unknown_and_never_resent():
+    for kept_alive in (False, True):
+        status, headers, envelope, received = asyncio.run(_forward_to_a_leader_that_dies(kept_alive))
+        assert (status, headers.get("X-Pack-Outcome")) == (503, "unknown"), envelope
+        assert "may or may not have taken effect" in envelope["error"]
+        assert received == [[b"PUT", b"/1.0/cluster/members/node2"]]   # sent once, not twice

@@ -230,6 +230,12 @@ class SyncEngine:
             self.node.set_document(document.term, document.version, document.digest)
         self.counters["applied"] += 1
 
+    def undo_write(self) -> None:
+        """A write applied here that will not be published (we no longer lead): the state
+        goes back to what we show, and its held events are dropped."""
+        self._pending_events = []
+        self._revert_to(self.document)
+
     def _revert_to(self, document: PackDocument) -> None:
         """Put what API writes changed back as ``document`` has it (nothing of a write that
         could not be published, or was never committed, may stay shown)."""
@@ -247,6 +253,8 @@ class SyncEngine:
                     # We led with versions no majority confirmed: they are not shown (the
                     # new leader decides whether they survive), nor their held events.
                     self.counters["rolled_back"] += 1
+                    log.info("no longer leading with versions %d..%d not committed: showing version %d (term %d)",
+                             self.document.version + 1, self.tip.version, self.document.version, self.document.term)
                     self._revert_to(self.document)
             return
         # We lead from the newest version we hold: our state takes it (it may hold versions

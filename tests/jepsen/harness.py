@@ -1,0 +1,220 @@
+"""Compare-and-swap clients, a nemesis and a history, against a pack of daemons.
+
+Clients reach every member through its unix socket (also during partitions, as Jepsen's
+clients sit next to each node) and, per operation, pick a member, a register (a cluster
+group's description) and an action: a swap (GET, then PUT with If-Match to a value nobody
+wrote before), a default read, or a linearizable read. The nemesis (in network
+namespaces) cuts the leader off with a minority, isolates a follower, kills the leader and
+restarts it at once, and pauses it (SIGSTOP) for longer than the dead-interval. A sampler
+watches every member's documents: one (term, version) must never name two of them.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import random
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from checker import History
+from netns import rejoin, split
+from rawhttp import exchange
+
+JSON = [("Content-Type", "application/json")]
+LINEARIZABLE = [("X-Pack-Consistency", "linearizable")]
+
+
+@dataclass(frozen=True)
+class Timing:
+    keepalive_ms: int
+    dead_ms: int
+
+    @property
+    def dead(self) -> float:
+        return self.dead_ms / 1000
+
+    @property
+    def commit(self) -> float:
+        return max(2.0, 2 * self.dead)
+
+    @property
+    def request_timeout(self) -> float:
+        # A paused member answers nothing: the client gives up (the outcome of a write is
+        # then unknown to it).
+        return self.dead + self.commit + 2.0
+
+
+def member_state(node, timeout: float = 1.0) -> dict:
+    environment = json.loads(exchange(node.socket_path, "GET", "/1.0", timeout=timeout).body)["metadata"]["environment"]
+    path = f"/1.0/cluster/members/{quote(environment['server_name'], safe='')}/state"
+    return json.loads(exchange(node.socket_path, "GET", path, timeout=timeout).body)["metadata"]["pack"]
+
+
+class Documents:
+    """Samples every member's shown and held document in the background."""
+
+    def __init__(self, pack, names):
+        self.pack, self.names, self.seen, self.conflicts = pack, names, {}, []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="documents")
+        self._thread.start()
+
+    def _run(self):
+        while not self._stop.is_set():
+            for name in self.names:
+                node = self.pack[name]
+                if not node.alive() or getattr(node, "paused", False):
+                    continue
+                try:
+                    document = member_state(node, timeout=0.5)["document"]
+                except Exception:  # noqa: BLE001 - a member starting or stopping answers nothing
+                    continue
+                for entry in (document, document["held"]):
+                    key = (entry["term"], entry["version"])
+                    if self.seen.setdefault(key, entry["digest"]) != entry["digest"]:
+                        self.conflicts.append((name, key, entry["digest"], self.seen[key]))
+            self._stop.wait(0.01)
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(5)
+
+
+class Clients:
+    def __init__(self, pack, names, keys, timing: Timing, history: History, seed: int, count: int = 4):
+        self.pack, self.names, self.keys, self.timing, self.history = pack, names, keys, timing, history
+        self.seed, self.count = seed, count
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, args=(i,), daemon=True, name=f"client{i}")
+                         for i in range(count)]
+        self._values = itertools.count()
+
+    def start(self):
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self):
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(self.timing.request_timeout + 5)
+
+    def _run(self, process: int):
+        rng = random.Random(self.seed * 100 + process)
+        while not self._stop.is_set():
+            name, key = rng.choice(self.names), rng.choice(self.keys)
+            node = self.pack[name]
+            roll = rng.random()
+            if roll < 0.6:
+                self._swap(process, name, node, key)
+            else:
+                self._read(process, name, node, key, "linearizable" if roll < 0.75 else "")
+
+    def _path(self, key: str) -> str:
+        return f"/1.0/cluster/groups/{key}"
+
+    def _read(self, process, name, node, key, level):
+        op = self.history.invoke(process=process, kind="read", key=key, level=level, member=name)
+        try:
+            reply = exchange(node.socket_path, "GET", self._path(key), headers=LINEARIZABLE if level else (),
+                             timeout=self.timing.request_timeout)
+        except OSError as exc:
+            self.history.complete(op, "fail", f"{type(exc).__name__}: {exc}")
+            time.sleep(0.05)   # a member that is down: do not spin on it
+            return
+        if reply.status == 200:
+            self.history.complete(op, "ok", value=json.loads(reply.body)["metadata"]["description"])
+        else:
+            self.history.complete(op, "fail", f"{reply.status} {reply.body[:200]!r}")
+
+    def _swap(self, process, name, node, key):
+        try:
+            current = exchange(node.socket_path, "GET", self._path(key), timeout=self.timing.request_timeout)
+        except OSError:
+            time.sleep(0.05)
+            return
+        if current.status != 200:
+            return
+        old = json.loads(current.body)["metadata"]["description"]
+        new = f"p{process}-{next(self._values)}"
+        body = json.dumps({"description": new, "members": []}).encode()
+        op = self.history.invoke(process=process, kind="cas", key=key, old=old, new=new, member=name)
+        try:
+            reply = exchange(node.socket_path, "PUT", self._path(key), body,
+                             JSON + [("If-Match", current.headers.get("etag", ""))],
+                             timeout=self.timing.request_timeout)
+        except (ConnectionRefusedError, FileNotFoundError) as exc:   # never sent: the member is down
+            self.history.complete(op, "fail", f"{type(exc).__name__}")
+            return
+        except OSError as exc:                                       # sent, no answer
+            self.history.complete(op, "info", f"{type(exc).__name__}: {exc}")
+            return
+        detail = f"{reply.status} {reply.body[:300]!r}"
+        if reply.status == 200:
+            self.history.complete(op, "ok", detail)
+        elif reply.headers.get("x-pack-outcome") == "unknown" or reply.status >= 500 and reply.status != 503:
+            self.history.complete(op, "info", detail)
+        else:   # 4xx, or a 503 that says nothing was changed
+            self.history.complete(op, "fail", detail)
+
+
+class Nemesis:
+    """Faults across network namespaces, one at a time, each healed before the next."""
+
+    FAULTS = ("leader-with-minority", "isolated-follower", "kill-restart-leader", "pause-leader")
+
+    def __init__(self, pack, names, namespaces, timing: Timing, rng: random.Random, log: list):
+        self.pack, self.names, self.namespaces = pack, names, dict(zip(names, namespaces))
+        self.timing, self.rng, self.log = timing, rng, log
+
+    def leader(self) -> str:
+        for name in self.rng.sample(list(self.names), len(self.names)):
+            node = self.pack[name]
+            if node.alive() and not getattr(node, "paused", False):
+                try:
+                    leaders = node.leaders()
+                except Exception:  # noqa: BLE001
+                    continue
+                if leaders:
+                    return leaders[0]
+        return ""
+
+    def settle(self) -> None:
+        deadline = time.monotonic() + 4 * self.timing.dead + 5
+        while time.monotonic() < deadline:
+            if self.leader():
+                return
+            time.sleep(0.05)
+
+    def run(self, fault: str) -> None:
+        leader = self.leader() or self.rng.choice(self.names)
+        hold = 1.5 * self.timing.dead + 0.5
+        started = time.monotonic()
+        if fault == "leader-with-minority":
+            friend = self.rng.choice([n for n in self.names if n != leader])
+            minority = [self.namespaces[leader], self.namespaces[friend]]
+            split([ns for n, ns in self.namespaces.items() if n not in (leader, friend)], minority)
+            time.sleep(hold)
+            rejoin(list(self.namespaces.values()))
+        elif fault == "isolated-follower":
+            follower = self.rng.choice([n for n in self.names if n != leader])
+            self.namespaces[follower].link_down()
+            time.sleep(hold)
+            self.namespaces[follower].link_up()
+        elif fault == "kill-restart-leader":
+            self.pack[leader].kill9()
+            self.pack[leader].start(wait=False)
+            self.pack[leader].wait_running(30)
+        elif fault == "pause-leader":
+            node = self.pack[leader]
+            node.paused = True
+            node.proc.send_signal(signal.SIGSTOP)
+            try:
+                time.sleep(hold)
+            finally:
+                node.proc.send_signal(signal.SIGCONT)
+                node.paused = False
+        self.log.append((fault, leader, round(time.monotonic() - started, 2)))
+        self.settle()
