@@ -227,6 +227,8 @@ class HttpTransport:
 
     async def _read_body(self, request: web.BaseRequest) -> bytes | Reply:
         """The whole body, or the error reply for one too large, too slow or malformed."""
+        if not request.can_read_body:   # most requests (GETs): no task, no timer
+            return b""
         limit = self.api.max_body
         if request.content_length is not None and request.content_length > limit:
             return _too_large(limit)

@@ -40,6 +40,7 @@ import threading
 import time
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Optional
+from urllib.parse import quote
 
 import pylxd_cluster
 
@@ -349,10 +350,16 @@ class Node:
         return sorted(name for name, m in self.members().items()
                       if tuple(m.roles) == LEADER_ROLES and m.database)
 
-    def pack_state(self) -> dict:
-        """``metadata.pack`` of this node's own member state: incarnation, leader, term, counters."""
-        state = self.client.cluster.members.state(self.name)
-        return dict(state.extra["pack"])
+    def pack_state(self, timeout: float = 5.0) -> dict:
+        """``metadata.pack`` of this node's own member state: incarnation, leader, term,
+        counters, document (under the name the pack now gives it: a member may be renamed)."""
+        status, info = raw_request(self.socket_path, "GET", "/1.0", timeout=timeout)
+        name = info["metadata"]["environment"]["server_name"]
+        status, state = raw_request(self.socket_path, "GET", f"/1.0/cluster/members/{quote(name, safe='')}/state",
+                                    timeout=timeout)
+        if status != 200:
+            raise DaemonError(f"{self.name}: member state answered {status}: {state}")
+        return dict(state["metadata"]["pack"])
 
     def counters(self) -> Dict[str, int]:
         return dict(self.pack_state()["counters"])
@@ -474,6 +481,21 @@ class PackProcs:
 
     # ---- views across the pack ------------------------------------------------------------
 
+    def leader(self, names: Optional[Iterable[str]] = None) -> str:
+        """The leader every node in ``names`` (default: every running node) shows, or ""
+        while they do not agree or show none."""
+        views = {tuple(self.nodes[name].leaders()) for name in (names or [n.name for n in self.running()])}
+        return views.pop()[0] if len(views) == 1 and () not in views else ""
+
+    def documents(self, names: Optional[Iterable[str]] = None) -> set:
+        """The (version, term, digest) each node in ``names`` (default: every running one)
+        shows: one element once they agree."""
+        shown = set()
+        for name in names or [n.name for n in self.running()]:
+            document = self.nodes[name].pack_state()["document"]
+            shown.add((document["version"], document["term"], document["digest"]))
+        return shown
+
     def views(self, names: Optional[Iterable[str]] = None) -> Dict[str, Dict[str, str]]:
         """{observer: {member: status}} for the running nodes (or ``names``)."""
         observers = list(names) if names is not None else [n.name for n in self.running()]
@@ -525,6 +547,39 @@ def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 
             state = f"\n{describe()}" if describe else ""
             raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}{detail}{state}")
         time.sleep(interval)
+
+
+class DocumentSampler:
+    """Samples every running member's shown and held documents in the background: one
+    (term, version) must never name two documents (``conflicts`` lists any). A member
+    marked ``paused`` (SIGSTOP) is left alone."""
+
+    def __init__(self, pack, names):
+        self.pack, self.names, self.seen, self.conflicts = pack, names, {}, []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="documents")
+        self._thread.start()
+
+    def _run(self):
+        while not self._stop.is_set():
+            for name in self.names:
+                node = self.pack[name]
+                if not node.alive() or getattr(node, "paused", False):
+                    continue
+                try:
+                    document = node.pack_state(timeout=0.5)["document"]
+                except Exception:  # noqa: BLE001 - a member starting or stopping answers nothing
+                    continue
+                for entry in (document, document["held"]):
+                    key = (entry["term"], entry["version"])
+                    if self.seen.setdefault(key, entry["digest"]) != entry["digest"]:
+                        self.conflicts.append((name, key, entry["digest"], self.seen[key]))
+            self._stop.wait(0.01)
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(5)
+
 
 
 # ---- raw HTTP over a unix socket (to see status codes and bodies as they are) ----------------

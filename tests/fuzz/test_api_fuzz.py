@@ -2,14 +2,12 @@
 TCP and the unix socket (see hostile.py for what is sent, targets.py for what is checked)."""
 from __future__ import annotations
 
-import json
 
 import pytest
 from hostile import MOCK_ROUTES, MOCK_WRITES, PACK_ROUTES, PACK_WRITES, ROUTES, WRITES, requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from packproc import PackProcs
-from rawhttp import exchange
 from targets import MockTarget, PackTarget, check_reply
 
 from mockserver import MockCluster
@@ -33,19 +31,8 @@ def pack_target():
             pack.add(name, "auto")
         pack.start_all()
 
-        def documents():
-            seen = set()
-            for node in pack.running():
-                shown = json.loads(exchange(node.socket_path, "GET", "/1.0").body)["metadata"]["environment"]
-                from urllib.parse import quote
-                state = json.loads(exchange(node.socket_path, "GET",
-                                            f"/1.0/cluster/members/{quote(shown['server_name'], safe='')}/state").body)
-                document = state["metadata"]["pack"]["document"]
-                seen.add((document["version"], document["term"], document["digest"]))
-            return seen
-
         def settle():
-            pack.wait_until(lambda: len(documents()) == 1, 15, what="every member holds the same document")
+            pack.wait_until(lambda: len(pack.documents()) == 1, 15, what="every member holds the same document")
 
         pack.wait_until(lambda: pack.all_online() and all(pack[n].leaders() == ["node1"] for n in
                                                           ("node1", "node2", "node3")), 20, what="node1 leads")

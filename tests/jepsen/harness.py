@@ -6,7 +6,8 @@ group's description) and an action: a swap (GET, then PUT with If-Match to a val
 wrote before), a default read, or a linearizable read. The nemesis (in network
 namespaces) cuts the leader off with a minority, isolates a follower, kills the leader and
 restarts it at once, and pauses it (SIGSTOP) for longer than the dead-interval. A sampler
-watches every member's documents: one (term, version) must never name two of them.
+(packproc.DocumentSampler) watches every member's documents: one (term, version) must never
+name two of them.
 """
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ import signal
 import threading
 import time
 from dataclasses import dataclass
-from urllib.parse import quote
 
 from checker import History
 from netns import rejoin, split
@@ -45,42 +45,6 @@ class Timing:
         # A paused member answers nothing: the client gives up (the outcome of a write is
         # then unknown to it).
         return self.dead + self.commit + 2.0
-
-
-def member_state(node, timeout: float = 1.0) -> dict:
-    environment = json.loads(exchange(node.socket_path, "GET", "/1.0", timeout=timeout).body)["metadata"]["environment"]
-    path = f"/1.0/cluster/members/{quote(environment['server_name'], safe='')}/state"
-    return json.loads(exchange(node.socket_path, "GET", path, timeout=timeout).body)["metadata"]["pack"]
-
-
-class Documents:
-    """Samples every member's shown and held document in the background."""
-
-    def __init__(self, pack, names):
-        self.pack, self.names, self.seen, self.conflicts = pack, names, {}, []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True, name="documents")
-        self._thread.start()
-
-    def _run(self):
-        while not self._stop.is_set():
-            for name in self.names:
-                node = self.pack[name]
-                if not node.alive() or getattr(node, "paused", False):
-                    continue
-                try:
-                    document = member_state(node, timeout=0.5)["document"]
-                except Exception:  # noqa: BLE001 - a member starting or stopping answers nothing
-                    continue
-                for entry in (document, document["held"]):
-                    key = (entry["term"], entry["version"])
-                    if self.seen.setdefault(key, entry["digest"]) != entry["digest"]:
-                        self.conflicts.append((name, key, entry["digest"], self.seen[key]))
-            self._stop.wait(0.01)
-
-    def stop(self):
-        self._stop.set()
-        self._thread.join(5)
 
 
 class Clients:

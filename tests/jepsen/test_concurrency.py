@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 from checker import History, check
-from harness import Clients, Documents, Timing, member_state
-from packproc import PackProcs
+from harness import Clients, Timing
+from packproc import DocumentSampler, PackProcs
 from rawhttp import exchange
 
 NAMES = ("node1", "node2", "node3")
@@ -15,39 +15,34 @@ KEYS = ("r0", "r1")
 TIMING = Timing(200, 1000)
 
 
-def _leader(pack) -> str:
-    views = {tuple(pack[name].leaders()) for name in NAMES if pack[name].alive()}
-    return views.pop()[0] if len(views) == 1 and () not in views else ""
-
-
 def test_concurrent_writers_lose_nothing_and_apply_nothing_twice_when_the_leader_dies():
     with PackProcs(listen=True, defaults={"expected_members": 3}) as pack:
         for name in NAMES:
             pack.add(name, "auto")
         pack.start_all()
-        pack.wait_until(lambda: pack.all_online() and _leader(pack), 15, what="one leader")
+        pack.wait_until(lambda: pack.all_online() and pack.leader(), 15, what="one leader")
         initial = {key: f"init-{key}" for key in KEYS}
         for key in KEYS:
             assert exchange(pack["node1"].socket_path, "POST", "/1.0/cluster/groups",
                             json.dumps({"name": key, "description": initial[key]}).encode()).status == 201
         history = History()
-        documents = Documents(pack, NAMES)
+        documents = DocumentSampler(pack, NAMES)
         clients = Clients(pack, NAMES, KEYS, TIMING, history, seed=7, count=8)
         clients.start()
         try:
             pack.wait_until(lambda: sum(op.outcome == "ok" and op.kind == "cas" for op in history.ops) >= 40, 20,
                             what="writes going through")
-            killed = _leader(pack)
+            killed = pack.leader()
             pack[killed].kill9()
-            pack.wait_until(lambda: _leader(pack) not in ("", killed), 10, what="a new leader")
+            pack.wait_until(lambda: pack.leader() not in ("", killed), 10, what="a new leader")
             written = sum(op.outcome == "ok" and op.kind == "cas" for op in history.ops)
             pack.wait_until(lambda: sum(op.outcome == "ok" and op.kind == "cas" for op in history.ops) >= written + 40,
                             20, what="writes going through the new leader")
         finally:
             clients.stop()
         pack[killed].start()
-        pack.wait_until(lambda: pack.all_online() and _leader(pack), 15, what="the killed leader back")
-        pack.wait_until(lambda: len({member_state(pack[n])["document"]["digest"] for n in NAMES}) == 1, 10,
+        pack.wait_until(lambda: pack.all_online() and pack.leader(), 15, what="the killed leader back")
+        pack.wait_until(lambda: len(pack.documents()) == 1, 10,
                         what="every member shows one document")
         documents.stop()
         final = {}

@@ -15,9 +15,9 @@ import signal
 
 import pytest
 from checker import History, check
-from harness import Clients, Documents, Nemesis, Timing, member_state
+from harness import Clients, Nemesis, Timing
 from netns import rejoin
-from packproc import PackProcs
+from packproc import DocumentSampler, PackProcs
 from rawhttp import exchange
 
 NAMES = tuple(f"node{i}" for i in range(1, 6))
@@ -32,13 +32,6 @@ RUNS = {
 }
 
 
-def _leader(pack) -> str:
-    views = set()
-    for name in NAMES:
-        views.add(tuple(pack[name].leaders()))
-    return views.pop()[0] if len(views) == 1 and () not in views else ""
-
-
 @pytest.mark.parametrize("run", list(RUNS))
 def test_no_acknowledged_write_is_lost_and_reads_keep_their_promise_under_faults(bridged_factory, run):
     timing, faults = RUNS[run]
@@ -51,7 +44,7 @@ def test_no_acknowledged_write_is_lost_and_reads_keep_their_promise_under_faults
         for name, ns in zip(NAMES, namespaces):
             pack.add(name, "auto", netns=ns)
         pack.start_all(timeout=60)
-        pack.wait_until(lambda: pack.all_online() and _leader(pack), 10 * timing.dead + 10, what="one leader")
+        pack.wait_until(lambda: pack.all_online() and pack.leader(), 10 * timing.dead + 10, what="one leader")
         initial = {}
         for key in KEYS:
             initial[key] = f"init-{key}"
@@ -59,7 +52,7 @@ def test_no_acknowledged_write_is_lost_and_reads_keep_their_promise_under_faults
                              json.dumps({"name": key, "description": initial[key]}).encode(), timeout=30)
             assert reply.status == 201, reply
         history = History()
-        documents = Documents(pack, NAMES)
+        documents = DocumentSampler(pack, NAMES)
         clients = Clients(pack, NAMES, KEYS, timing, history, SEED)
         clients.start()
         try:
@@ -77,12 +70,9 @@ def test_no_acknowledged_write_is_lost_and_reads_keep_their_promise_under_faults
                     node.proc.send_signal(signal.SIGCONT)
                 else:
                     node.start(wait=False)
-        pack.wait_until(lambda: pack.all_online() and _leader(pack), 10 * timing.dead + 20, what="healed")
+        pack.wait_until(lambda: pack.all_online() and pack.leader(), 10 * timing.dead + 20, what="healed")
 
-        def shown():
-            return {member_state(pack[n], 5)["document"]["digest"] for n in NAMES}
-
-        pack.wait_until(lambda: len(shown()) == 1, 4 * timing.dead + 10, what="every member shows one document")
+        pack.wait_until(lambda: len(pack.documents()) == 1, 4 * timing.dead + 10, what="every member shows one document")
         documents.stop()
         final = {}
         for key in KEYS:

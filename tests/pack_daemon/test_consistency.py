@@ -9,7 +9,7 @@ import threading
 import time
 
 import pytest
-from packproc import PackProcs, config_of, modules
+from packproc import DocumentSampler, PackProcs, config_of, modules
 from rawhttp import exchange
 
 NAMES = ("node1", "node2", "node3")
@@ -17,50 +17,9 @@ JSON = [("Content-Type", "application/json")]
 LINEARIZABLE = [("X-Pack-Consistency", "linearizable")]
 
 
-def pack_state(node) -> dict:
-    shown = json.loads(exchange(node.socket_path, "GET", "/1.0").body)["metadata"]["environment"]["server_name"]
-    return json.loads(exchange(node.socket_path, "GET", f"/1.0/cluster/members/{shown}/state").body)["metadata"]["pack"]
-
-
-def leader_everywhere(pack, names=NAMES) -> str:
-    leaders = {tuple(pack[n].leaders()) for n in names}
-    return leaders.pop()[0] if len(leaders) == 1 and () not in leaders else ""
-
-
 def put_config(node, modules_, timeout=15.0, headers=()):
     return exchange(node.socket_path, "PUT", "/1.0/cluster/config", json.dumps({"modules": modules_}).encode(),
                     JSON + list(headers), timeout=timeout)
-
-
-class Held:
-    """Samples every member's held document in the background: one (term, version) must
-    never name two documents."""
-
-    def __init__(self, pack):
-        self.pack, self.seen, self.conflicts = pack, {}, []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self):
-        while not self._stop.is_set():
-            for name in NAMES:
-                node = self.pack[name]
-                if not node.alive():
-                    continue
-                try:
-                    document = pack_state(node)["document"]
-                except Exception:  # noqa: BLE001 - a member restarting answers nothing for a moment
-                    continue
-                for entry in (document, document["held"]):
-                    key = (entry["term"], entry["version"])
-                    if self.seen.setdefault(key, entry["digest"]) != entry["digest"]:
-                        self.conflicts.append((name, key, entry["digest"], self.seen[key]))
-            time.sleep(0.005)
-
-    def stop(self):
-        self._stop.set()
-        self._thread.join(5)
 
 
 @pytest.fixture
@@ -69,23 +28,23 @@ def pack():
         for name in NAMES:
             procs.add(name, "auto")
         procs.start_all()
-        procs.wait_until(lambda: procs.all_online() and leader_everywhere(procs), 15, what="one leader")
+        procs.wait_until(lambda: procs.all_online() and procs.leader(), 15, what="one leader")
         yield procs
 
 
 def test_a_leader_killed_and_restarted_at_once_never_takes_its_term_back(pack):
-    held = Held(pack)
+    held = DocumentSampler(pack, NAMES)
     try:
         for round_ in range(3):
-            leader = leader_everywhere(pack)
-            term = pack_state(pack[leader])["term"]
+            leader = pack.leader()
+            term = pack[leader].pack_state()["term"]
             assert put_config(pack[leader], [{"Round": {"n": round_}}]).status == 200
             pack[leader].kill9()
             pack[leader].start()          # back well within the dead-interval
-            pack.wait_until(lambda: pack.all_online() and leader_everywhere(pack)
-                            and pack_state(pack[leader_everywhere(pack)])["term"] > term, 15, what="a new term")
-            new_leader = leader_everywhere(pack)
-            assert pack_state(pack[new_leader])["term"] > term
+            pack.wait_until(lambda: pack.all_online() and pack.leader()
+                            and pack[pack.leader()].pack_state()["term"] > term, 15, what="a new term")
+            new_leader = pack.leader()
+            assert pack[new_leader].pack_state()["term"] > term
             # Nothing acknowledged was lost, and the pack takes writes again.
             assert modules(config_of(pack[new_leader]), "modules") == {"Round": {"n": round_}}
     finally:
@@ -112,7 +71,7 @@ def lan(bridged_factory):
         for name, ns in zip(NAMES, members):
             procs.add(name, "auto", netns=ns)
         procs.start_all()
-        procs.wait_until(lambda: procs.all_online() and leader_everywhere(procs), 15, what="one leader")
+        procs.wait_until(lambda: procs.all_online() and procs.leader(), 15, what="one leader")
         yield procs, members
     finally:
         procs.close()
@@ -123,7 +82,7 @@ def test_no_read_shows_a_write_that_is_then_lost(lan):
     wait, then answer without it; the write is gone everywhere after the heal, and the
     client was told its outcome was unknown, not that it failed or succeeded."""
     pack, members = lan
-    leader = leader_everywhere(pack)
+    leader = pack.leader()
     assert put_config(pack[leader], [{"Value": {"v": "committed"}}]).status == 200
     members[NAMES.index(leader)].link_down()
     answer = []
@@ -142,7 +101,7 @@ def test_no_read_shows_a_write_that_is_then_lost(lan):
     assert "read it back" in json.loads(answer[0].body)["error"]
     assert '[{"Value": {"v": "lost"}}]' not in seen, seen
     members[NAMES.index(leader)].link_up()
-    pack.wait_until(lambda: pack.all_online() and leader_everywhere(pack), 15, what="healed")
+    pack.wait_until(lambda: pack.all_online() and pack.leader(), 15, what="healed")
     pack.wait_until(lambda: len({json.dumps(config_of(pack[n])["modules"]) for n in NAMES}) == 1, 10,
                     what="one configuration")
     for name in NAMES:
@@ -151,7 +110,7 @@ def test_no_read_shows_a_write_that_is_then_lost(lan):
 
 def test_a_forward_to_a_leader_that_was_cut_off_gives_up_when_another_is_elected(lan):
     pack, members = lan
-    leader = leader_everywhere(pack)
+    leader = pack.leader()
     follower = next(n for n in NAMES if n != leader)
     assert put_config(pack[follower], [{"Before": {}}]).status == 200   # a kept-alive connection to the leader
     members[NAMES.index(leader)].link_down()
@@ -161,7 +120,54 @@ def test_a_forward_to_a_leader_that_was_cut_off_gives_up_when_another_is_elected
     dead, commit = 1.0, 2.0
     assert reply.status == 503 and reply.headers.get("x-pack-outcome") == "unknown", reply
     assert took < dead + commit, f"the forward took {took:.1f} s"
-    pack.wait_until(lambda: leader_everywhere(pack, [n for n in NAMES if n != leader]) not in ("", leader), 10,
+    pack.wait_until(lambda: pack.leader([n for n in NAMES if n != leader]) not in ("", leader), 10,
                     what="a new leader on the majority side")
     assert put_config(pack[follower], [{"After": {}}]).status == 200
     members[NAMES.index(leader)].link_up()
+
+
+def test_a_configuration_only_the_next_leader_held_survives_and_the_next_write_builds_on_it(bridged_factory):
+    """The leader and one follower, cut off from three others, take a write they cannot
+    commit; the leader dies, the follower rejoins and wins (it holds the newest document),
+    commits that write, and the next write through it keeps it."""
+    from netns import rejoin, split
+
+    names = ("node1", "node2", "node3", "node4", "node5")
+    members = bridged_factory(5, prefix="pkf")
+    pack = PackProcs(listen=True, defaults={"expected_members": 5})
+    try:
+        for name, ns in zip(names, members):
+            pack.add(name, "auto", netns=ns)
+        pack.start_all()
+        pack.wait_until(lambda: pack.all_online() and pack.leader(), 15, what="one leader")
+        leader = pack.leader()
+        friend = next(n for n in names if n != leader)
+        others = [n for n in names if n not in (leader, friend)]
+        before = pack[friend].pack_state()["document"]["version"]
+        split([members[names.index(n)] for n in others], [members[names.index(leader)], members[names.index(friend)]])
+        answers = []
+
+        def write():
+            try:
+                answers.append(put_config(pack[leader], [{"Kept": {"v": 1}}]))
+            except OSError as exc:   # the leader is killed before it answers: the client sees that
+                answers.append(exc)
+
+        writer = threading.Thread(target=write, daemon=True)
+        writer.start()     # it cannot be committed: two of five hold it
+        pack.wait_until(lambda: pack[friend].pack_state()["document"]["held"]["version"] > before, 5,
+                        what=f"{friend} holds the write")
+        pack[leader].kill9()   # before the three others elect anyone (that takes a dead-interval)
+        rejoin(members)
+        alive = [n for n in names if n != leader]
+        pack.wait_until(lambda: pack.leader(alive) == friend, 15, what=f"{friend}, which holds the newest, leads")
+        patch = exchange(pack[friend].socket_path, "PATCH", "/1.0/cluster/config",
+                         json.dumps({"modules": [{"Next": {"v": 2}}]}).encode(), JSON, timeout=15)
+        assert patch.status == 200, patch
+        assert modules(config_of(pack[friend]), "modules") == {"Kept": {"v": 1}, "Next": {"v": 2}}
+        pack.wait_until(lambda: len({json.dumps(config_of(pack[n])["modules"]) for n in alive}) == 1, 10,
+                        what="every member shows it")
+        writer.join(10)
+        assert answers and not (hasattr(answers[0], "status") and answers[0].status == 200), answers
+    finally:
+        pack.close()

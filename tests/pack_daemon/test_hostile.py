@@ -23,21 +23,8 @@ from rawhttp import connect, exchange, request_bytes
 NAMES = ("node1", "node2", "node3")
 
 
-def documents(pack) -> set:
-    """(version, term, digest) of the pack document on each running member."""
-    seen = set()
-    for name in NAMES:
-        if pack[name].alive():
-            socket_path = pack[name].socket_path
-            shown = json.loads(exchange(socket_path, "GET", "/1.0").body)["metadata"]["environment"]["server_name"]
-            state = json.loads(exchange(socket_path, "GET", f"/1.0/cluster/members/{quote(shown, safe='')}/state").body)
-            document = state["metadata"]["pack"]["document"]
-            seen.add((document["version"], document["term"], document["digest"]))
-    return seen
-
-
 def agree(pack) -> bool:
-    return len(documents(pack)) == 1
+    return len(pack.documents()) == 1
 
 
 @pytest.fixture(scope="module")
@@ -78,13 +65,13 @@ def settle(pack) -> None:
      'Expected {"server_name", "at", "proof"}'),
 ])
 def test_refused_writes_are_go_400s_and_change_nothing_anywhere(pack, method, path, body, status, error):
-    before = documents(pack)
+    before = pack.documents()
     reply = send(pack, "node3", method, path, body)
     assert reply.status == status and reply.is_envelope, reply.body[:300]
     if error:
         assert json.loads(reply.body)["error"] == error
     settle(pack)
-    assert documents(pack) == before
+    assert pack.documents() == before
 
 
 def test_a_lone_surrogate_becomes_u_fffd_on_every_member_and_writes_go_on(pack):

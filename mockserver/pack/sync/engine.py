@@ -58,6 +58,7 @@ PROOF_WINDOW = 30.0          # seconds: how old a pull request's proof may be
 FILE_POLL = 0.5              # seconds between checks of the configuration file
 CONFIG_ACTION = "cluster-configuration-updated"
 COMMIT_REPEATS = 3           # keepalives during which the leader repeats a commit
+COMMITTED_SAVE_DELAY = 1.0   # seconds: committed.json is written at most this often
 
 
 def _digest_of(modules) -> str:
@@ -107,6 +108,8 @@ class SyncEngine:
         self._pending_events: list = []
         self._writer = DocumentWriter(self.store.save_document)
         self._committed_writer = DocumentWriter(self.store.save_committed)
+        self._committed_unsaved: PackDocument | None = None   # shown, not yet in committed.json
+        self._committed_timer: asyncio.TimerHandle | None = None
         self.durable: tuple = (0, 0)   # (term, version) of the document on disk
         self._commit_repeats = 0
         self._local = store.load_local()
@@ -153,6 +156,9 @@ class SyncEngine:
         self._fail_waiters("the member is stopping")
         if self._session is not None:
             await self._session.close()
+        if self._committed_timer is not None:
+            self._committed_timer.cancel()
+        self._save_committed()
         self._writer.close()  # what was taken reaches the disk before we go
         self._committed_writer.close()
 
@@ -226,6 +232,7 @@ class SyncEngine:
         self._chain[(document.term, document.version)] = document
         if self.is_leader():
             self.commits.issue(document.version, document.digest)
+            self._refresh_configuration(announce=False)
         if self.node is not None:
             self.node.set_document(document.term, document.version, document.digest)
         self.counters["applied"] += 1
@@ -261,6 +268,7 @@ class SyncEngine:
         # of the last term that were never committed: committing ours commits them).
         if not self.settled() and self.tip.cluster is not None:
             self.state.import_shared(self.tip.cluster)
+        self._refresh_configuration(announce=False)
         self.commits.lead(term)
         document = self.tip
         if term > document.term:   # a version of our own term, so that a majority can confirm it
@@ -676,11 +684,21 @@ class SyncEngine:
         self._chain[(document.term, document.version)] = document
         events = document.events_after(previous.version) if replay else []
         leading = self.is_leader()
-        # One configuration event per change: a follower's comes from the configuration it
-        # now runs with; the leader's is the write's own (it carries the requestor).
-        written = leading and any(event[0] == CONFIG_ACTION for event in events)
-        self._refresh_configuration(announce=not written)
         with self.state.events.replaying():
+            if leading:
+                # The leader's state runs with its newest version already (the next write
+                # builds on it): what becomes visible now is announced here, once. A
+                # change written through the API carries its requestor; one from the
+                # leader's file is announced without.
+                written = any(event[0] == CONFIG_ACTION for event in events)
+                if replay and not written and document.configuration.digest != previous.configuration.digest:
+                    configuration = document.configuration
+                    self.state.emit(CONFIG_ACTION, "/1.0/cluster/config", {
+                        "version": configuration.version, "term": configuration.term,
+                        "digest": configuration.digest})
+            else:
+                # A follower's one event per change comes from the configuration it now runs with.
+                self._refresh_configuration(announce=replay)
             for action, source, context, requestor in events:
                 if action != CONFIG_ACTION or leading:
                     self.state.emit(action, source, context, requestor)
@@ -689,7 +707,12 @@ class SyncEngine:
                 future.set_result(None)
         self._wake_visible()
         if persist:
-            self._committed_writer.write(document, document.to_wire(), lambda: None, self._write_failed)
+            # Written once a second at most: a busy pack commits many versions a second,
+            # and what a member shows after a restart may lag (see SyncStore).
+            self._committed_unsaved = document
+            if self._committed_timer is None:
+                self._committed_timer = asyncio.get_running_loop().call_later(COMMITTED_SAVE_DELAY,
+                                                                              self._save_committed)
         if document.version != previous.version:
             # Debug: a busy pack commits many versions a second, and the events say it already.
             log.debug("showing pack document version %d (term %d, %s...)", document.version, document.term,
@@ -698,18 +721,28 @@ class SyncEngine:
         if self.name in removed:
             self.daemon.removed_from_pack()
 
+    def _save_committed(self) -> None:
+        self._committed_timer = None
+        document, self._committed_unsaved = self._committed_unsaved, None
+        if document is not None:
+            wire = self._wire() if document is self.tip else document.to_wire()
+            self._committed_writer.write(document, wire, lambda: None, self._write_failed)
+
     def _refresh_configuration(self, announce: bool = True) -> None:
-        """Merge the shared modules with this member's own file (its modules win) and show it."""
+        """Merge the shared modules with this member's own file (its modules win) and put it
+        in the state: a follower's is the version it shows, the leader's its newest (the
+        next write builds on it; the leader's reads wait until it is committed)."""
+        document = self.tip if self.is_leader() else self.document
         local = tuple((n, o) for n, o in self._file_modules)
         if self.is_leader():
             # The leader's shareable file modules are the pack's (exported when edited);
             # the ones it ignores stay its own.
-            shared = dict(self.document.modules)
+            shared = dict(document.modules)
             local = tuple((n, o) for n, o in local if n not in shared or n in self.ignore)
-        effective = effective_modules(local, self.document, self.ignore)
-        own = [n for n, _ in local if n in dict(self.document.modules)]
+        effective = effective_modules(local, document, self.ignore)
+        own = [n for n, _ in local if n in dict(document.modules)]
         user = tuple((n, o) for n, o in effective if n not in NEVER_SHARED)
-        self.state.set_configuration(ConfigDocument(self.document.modules, self.document.version, self.document.term),
+        self.state.set_configuration(ConfigDocument(document.modules, document.version, document.term),
                                      local_modules=own, effective=user, announce=announce)
 
     # ---- the configuration file ----------------------------------------------------------

@@ -16,8 +16,13 @@ from .document import PackDocument, SyncError
 log = logging.getLogger(__name__)
 
 
-def atomic_write(path: str, data: bytes) -> None:
+def atomic_write(path: str, data: bytes, durable: bool = True) -> None:
     """Replace ``path`` with ``data`` atomically (see the module docstring).
+
+    ``durable=False`` skips both fsyncs: after a crash the file is the old one, the new
+    one, or (after a power cut) one that fails its digest check; never a torn file read as
+    good. For copies that can be rebuilt (what a member shows), not for votes or what it
+    confirmed.
 
     Raises:
         OSError: the directory is not writable, the disk is full, ...; the old file is intact.
@@ -28,7 +33,8 @@ def atomic_write(path: str, data: bytes) -> None:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.replace(temporary, path)
     except BaseException:
         try:
@@ -36,6 +42,8 @@ def atomic_write(path: str, data: bytes) -> None:
         except OSError:
             pass
         raise
+    if not durable:
+        return
     dir_fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(dir_fd)

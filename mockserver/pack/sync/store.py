@@ -47,7 +47,9 @@ class SyncStore:
         return load_document(self.committed_path)
 
     def save_committed(self, document: PackDocument, wire: bytes | None = None) -> None:
-        atomic_write(self.committed_path, document.to_wire() if wire is None else wire)
+        # Not fsynced: what a member shows after a restart can lag (document.json, which it
+        # confirmed, is fsynced), and a copy a power cut damaged fails its digest check.
+        atomic_write(self.committed_path, document.to_wire() if wire is None else wire, durable=False)
 
     def load_term(self) -> tuple:
         """(term, voted_for) as last written; (0, "") when there is none."""
