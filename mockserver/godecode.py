@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from .errors import ApiError
+from .wire import SURROGATE
 
 _BEGIN_VALUE = "looking for beginning of value"
 _BEGIN_KEY = "looking for beginning of object key string"
@@ -28,7 +29,6 @@ _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 _HEX = frozenset("0123456789abcdefABCDEF")
 # A \u escape of a UTF-16 surrogate: Python keeps a lone one as is, Go decodes it to U+FFFD.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
 _GO_REPLACE = "pylxd-cluster-go-replace"
 
 
@@ -240,8 +240,8 @@ def _without_surrogates(value):
     """``value`` with every UTF-16 surrogate in its strings (keys too) made U+FFFD, as Go
     decodes a lone ``\\ud800``; iterative, for values of any depth."""
     def clean(item):
-        if isinstance(item, str) and _SURROGATE.search(item):
-            return _SURROGATE.sub("\ufffd", item)
+        if isinstance(item, str) and SURROGATE.search(item):
+            return SURROGATE.sub("\ufffd", item)
         return item
 
     root = [clean(value)]

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 _HTML_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
-_SURROGATE = re.compile("[\ud800-\udfff]")
+# A UTF-16 surrogate on its own: UTF-8 cannot carry it (Go writes U+FFFD instead).
+SURROGATE = re.compile("[\ud800-\udfff]")
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
@@ -31,7 +32,7 @@ def go_json(obj) -> bytes:
     try:
         return (text + "\n").encode()
     except UnicodeEncodeError:
-        return (_SURROGATE.sub(r"\\ufffd", text) + "\n").encode()
+        return (SURROGATE.sub(r"\\ufffd", text) + "\n").encode()
 
 
 def lxd_url(*parts: str) -> str:

@@ -481,6 +481,16 @@ class PackProcs:
 
     # ---- views across the pack ------------------------------------------------------------
 
+    def form(self, names: Iterable[str], namespaces=None, timeout: float = 15.0, **pack_options) -> str:
+        """Add ``names`` as ``pack: auto`` members (one per namespace, if given), start them
+        and wait until every one is Online and one leader shows everywhere; return it."""
+        names = list(names)
+        for name, ns in zip(names, namespaces or [None] * len(names)):
+            self.add(name, "auto", netns=ns, **pack_options)
+        self.start_all(timeout=max(30.0, timeout))
+        self.wait_until(lambda: self.all_online() and self.leader(), timeout, what="one leader")
+        return self.leader()
+
     def leader(self, names: Optional[Iterable[str]] = None) -> str:
         """The leader every node in ``names`` (default: every running node) shows, or ""
         while they do not agree or show none."""

@@ -11,8 +11,9 @@ import functools
 import hashlib
 import json
 import math
-import re
 from dataclasses import dataclass
+
+from ..wire import SURROGATE
 
 # Modules that describe one member (its discovery, its role, its listeners) and are never
 # shared: the seed's Pack and PackConfiguration, and our Api (its addresses are the host's).
@@ -34,7 +35,6 @@ def modules_to_wire(modules) -> list:
 # How deep module options may nest: a configuration is a few levels deep, and every member
 # hashes, stores and sends it (recursively): a hostile depth must not get that far.
 MAX_OPTION_DEPTH = 64
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def option_problem(options) -> tuple | None:
@@ -50,11 +50,11 @@ def option_problem(options) -> tuple | None:
             return shown, f"options nested deeper than {MAX_OPTION_DEPTH} levels (a YAML alias inside itself?)"
         if isinstance(value, dict):
             for key, item in value.items():
-                if not isinstance(key, str) or _SURROGATE.search(key):
+                if not isinstance(key, str) or SURROGATE.search(key):
                     return path, f"option name {key!r} is not a string UTF-8 can carry"
                 pending.append((item, depth + 1, f"{path}.{key}" if path else key))
         elif isinstance(value, str):
-            if _SURROGATE.search(value):
+            if SURROGATE.search(value):
                 return path, "a lone UTF-16 surrogate (such as \\ud800) cannot be carried in UTF-8"
         elif isinstance(value, list):
             pending.extend((item, depth + 1, f"{path}[{index}]") for index, item in enumerate(value))

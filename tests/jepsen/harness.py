@@ -11,6 +11,7 @@ name two of them.
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import random
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 
 from checker import History
 from netns import rejoin, split
+from packproc import wait_until
 from rawhttp import exchange
 
 JSON = [("Content-Type", "application/json")]
@@ -86,7 +88,7 @@ class Clients:
                              timeout=self.timing.request_timeout)
         except OSError as exc:
             self.history.complete(op, "fail", f"{type(exc).__name__}: {exc}")
-            time.sleep(0.05)   # a member that is down: do not spin on it
+            self._stop.wait(0.05)   # a member that is down: do not spin on it
             return
         if reply.status == 200:
             self.history.complete(op, "ok", value=json.loads(reply.body)["metadata"]["description"])
@@ -97,7 +99,7 @@ class Clients:
         try:
             current = exchange(node.socket_path, "GET", self._path(key), timeout=self.timing.request_timeout)
         except OSError:
-            time.sleep(0.05)
+            self._stop.wait(0.05)
             return
         if current.status != 200:
             return
@@ -146,11 +148,10 @@ class Nemesis:
         return ""
 
     def settle(self) -> None:
-        deadline = time.monotonic() + 4 * self.timing.dead + 5
-        while time.monotonic() < deadline:
-            if self.leader():
-                return
-            time.sleep(0.05)
+        """Until some member shows a leader (the next fault needs one to aim at), or give up
+        after a while: a run without a leader is still a run the checker reads."""
+        with contextlib.suppress(AssertionError):
+            wait_until(self.leader, 4 * self.timing.dead + 5, interval=0.05, what="a leader")
 
     def run(self, fault: str) -> None:
         leader = self.leader() or self.rng.choice(self.names)

@@ -17,10 +17,7 @@ TIMING = Timing(200, 1000)
 
 def test_concurrent_writers_lose_nothing_and_apply_nothing_twice_when_the_leader_dies():
     with PackProcs(listen=True, defaults={"expected_members": 3}) as pack:
-        for name in NAMES:
-            pack.add(name, "auto")
-        pack.start_all()
-        pack.wait_until(lambda: pack.all_online() and pack.leader(), 15, what="one leader")
+        pack.form(NAMES)
         initial = {key: f"init-{key}" for key in KEYS}
         for key in KEYS:
             assert exchange(pack["node1"].socket_path, "POST", "/1.0/cluster/groups",

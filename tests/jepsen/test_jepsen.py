@@ -41,10 +41,7 @@ def test_no_acknowledged_write_is_lost_and_reads_keep_their_promise_under_faults
                                             "dead-interval": timing.dead_ms, "expected_members": len(NAMES)})
     log: list = []
     try:
-        for name, ns in zip(NAMES, namespaces):
-            pack.add(name, "auto", netns=ns)
-        pack.start_all(timeout=60)
-        pack.wait_until(lambda: pack.all_online() and pack.leader(), 10 * timing.dead + 10, what="one leader")
+        pack.form(NAMES, namespaces, timeout=10 * timing.dead + 10)
         initial = {}
         for key in KEYS:
             initial[key] = f"init-{key}"

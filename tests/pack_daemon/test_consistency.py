@@ -25,10 +25,7 @@ def put_config(node, modules_, timeout=15.0, headers=()):
 @pytest.fixture
 def pack():
     with PackProcs(listen=True, defaults={"expected_members": 3}) as procs:
-        for name in NAMES:
-            procs.add(name, "auto")
-        procs.start_all()
-        procs.wait_until(lambda: procs.all_online() and procs.leader(), 15, what="one leader")
+        procs.form(NAMES)
         yield procs
 
 
@@ -68,10 +65,7 @@ def lan(bridged_factory):
     members = bridged_factory(3, prefix="pkc")
     procs = PackProcs(listen=True, defaults={"expected_members": 3})
     try:
-        for name, ns in zip(NAMES, members):
-            procs.add(name, "auto", netns=ns)
-        procs.start_all()
-        procs.wait_until(lambda: procs.all_online() and procs.leader(), 15, what="one leader")
+        procs.form(NAMES, members)
         yield procs, members
     finally:
         procs.close()
@@ -136,11 +130,7 @@ def test_a_configuration_only_the_next_leader_held_survives_and_the_next_write_b
     members = bridged_factory(5, prefix="pkf")
     pack = PackProcs(listen=True, defaults={"expected_members": 5})
     try:
-        for name, ns in zip(names, members):
-            pack.add(name, "auto", netns=ns)
-        pack.start_all()
-        pack.wait_until(lambda: pack.all_online() and pack.leader(), 15, what="one leader")
-        leader = pack.leader()
+        leader = pack.form(names, members)
         friend = next(n for n in names if n != leader)
         others = [n for n in names if n not in (leader, friend)]
         before = pack[friend].pack_state()["document"]["version"]

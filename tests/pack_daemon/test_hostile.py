@@ -17,6 +17,7 @@ import time
 from urllib.parse import quote
 
 import pytest
+import websocket
 from packproc import PackProcs
 from rawhttp import connect, exchange, request_bytes
 
@@ -130,10 +131,9 @@ def test_a_restarted_member_logs_no_traceback_for_early_datagrams(pack):
 
     def flood():
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
-            while not stop.is_set():
+            while not stop.wait(0.0005):   # about 2,000 datagrams a second, until told to stop
                 with contextlib.suppress(OSError):
                     sender.sendto(b"\x00" * 64, (node.interface, pack.port))
-                time.sleep(0.0005)
 
     flooder = threading.Thread(target=flood, daemon=True)
     flooder.start()
@@ -155,10 +155,17 @@ def test_sigterm_with_a_pending_long_poll_stops_within_a_second(pack, member):
     (on node2, forwarded to the leader)."""
     token = json.loads(send(pack, member, "POST", "/1.0/cluster/members", b'{"server_name":"node9"}').body)
     wait_path = token["operation"] + "/wait?timeout=-1"
+    # The member's log events say when it has taken each request.
+    log = websocket.create_connection("ws://lxd/1.0/events?type=logging", timeout=10,
+                                      socket=connect(pack[member].socket_path))
     waiting = [connect(pack[member].socket_path, timeout=30) for _ in range(2)]
     for sock in waiting:
         sock.sendall(request_bytes("GET", wait_path))
-    threading.Event().wait(0.2)   # the waits reach the server (nothing to poll for)
+    taken = 0
+    while taken < 2:
+        event = json.loads(log.recv())
+        taken += event["metadata"]["context"].get("url", "").startswith(wait_path.split("?")[0])
+    log.close()
     started = time.monotonic()
     pack[member].terminate(timeout=10)
     took = time.monotonic() - started

@@ -9,6 +9,7 @@ import time
 
 import pytest
 import websocket
+from packproc import wait_until
 from rawhttp import connect, exchange, read_reply, request_bytes
 
 from mockserver import MockCluster
@@ -166,7 +167,7 @@ def test_stop_ends_pending_long_polls_within_a_second():
     waiter.start()
     abandoned = connect(mock.unix_socket)
     abandoned.sendall(request_bytes("GET", op["operation"] + "/wait?timeout=-1"))
-    _wait_for(lambda: len(mock.requests) >= 3)
+    wait_until(lambda: len(mock.requests) >= 3, 10, what="the two waits taken")
     started = time.monotonic()
     mock.stop()
     took = time.monotonic() - started
@@ -201,14 +202,6 @@ def test_slow_clients_are_cut_off_by_the_header_and_body_timeouts():
             assert base.state.member_to_api("node2")["description"] == ""
         finally:
             asyncio.run_coroutine_threadsafe(transport.stop(), base._loop).result(10)
-
-
-def _wait_for(predicate, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out")
-        time.sleep(0.01)
 
 
 def test_odd_paths_are_answered_with_envelopes(mock):

@@ -415,50 +415,44 @@ class SyncEngine:
             if entry in self._waiters:
                 self._waiters.remove(entry)
 
-    async def wait_settled(self, timeout: float) -> bool:
-        """On the leader: until everything it holds is committed (so that a read shows no
-        write that may be lost). False after ``timeout``, or when leadership moved."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        while self.is_leader() and not self.settled():
-            remaining = deadline - asyncio.get_running_loop().time()
-            if remaining <= 0:
-                return False
-            future = asyncio.get_running_loop().create_future()
-            self._visible_waiters.append(future)
-            try:
-                await asyncio.wait_for(future, remaining)
-            except asyncio.TimeoutError:
-                return False
-            finally:
-                if future in self._visible_waiters:
-                    self._visible_waiters.remove(future)
-        return self.is_leader()
-
-    async def confirm_leadership(self, timeout: float) -> bool:
-        """On the leader: whether a majority still follows it, asked now (a linearizable read
-        must not be answered by a leader that was deposed without knowing it)."""
+    async def _until(self, condition, deadline: float) -> bool:
+        """Until ``condition()`` holds (True) or the loop time passes ``deadline`` (False);
+        checked again whenever something that could change it happens (_wake_visible)."""
         loop = asyncio.get_running_loop()
-        asked = loop.time()
-        live = self._live_members()
-        self.daemon.apply_effects(self.node.send_document(live, DocumentFlag.PUSH, self._now(),
-                                                          document=self._triple(self.tip)))
-        deadline = asked + timeout
-        while self.is_leader():
-            if self.commits.confirmed_since(asked, self._live_members()) + 1 >= self.quorum():
-                return True
+        while not condition():
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return False
             future = loop.create_future()
             self._visible_waiters.append(future)
             try:
-                await asyncio.wait_for(future, min(remaining, self.daemon.settings.keepalive))
+                await asyncio.wait_for(future, remaining)
             except asyncio.TimeoutError:
                 pass
             finally:
                 if future in self._visible_waiters:
                     self._visible_waiters.remove(future)
-        return False
+        return True
+
+    async def wait_settled(self, timeout: float) -> bool:
+        """On the leader: until everything it holds is committed (so that a read shows no
+        write that may be lost). False after ``timeout``, or when leadership moved."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        await self._until(lambda: not self.is_leader() or self.settled(), deadline)
+        return self.is_leader() and self.settled()
+
+    async def confirm_leadership(self, timeout: float) -> bool:
+        """On the leader: whether a majority still follows it, asked now (a linearizable read
+        must not be answered by a leader that was deposed without knowing it)."""
+        asked = asyncio.get_running_loop().time()
+        self.daemon.apply_effects(self.node.send_document(self._live_members(), DocumentFlag.PUSH, self._now(),
+                                                          document=self._triple(self.tip)))
+
+        def confirmed() -> bool:
+            return self.commits.confirmed_since(asked, self._live_members()) + 1 >= self.quorum()
+
+        await self._until(lambda: not self.is_leader() or confirmed(), asked + timeout)
+        return self.is_leader() and confirmed()
 
     def _wake_visible(self) -> None:
         waiters, self._visible_waiters = self._visible_waiters, []
@@ -494,7 +488,7 @@ class SyncEngine:
         """A DOCUMENT datagram: what ``heard.sender`` holds, a leader's push, or its commit."""
         if self.is_leader():
             before = self.commits.acks.get(heard.sender)
-            self.commits.confirm(heard.sender, heard.term, heard.version, heard.digest, self._loop_time())
+            self.commits.confirm(heard.sender, heard.term, heard.version, heard.digest, self._now())
             self._check_commit()
             self._wake_visible()   # a confirmation may be what confirm_leadership awaits
             if heard.flags & DocumentFlag.APPLIED and before != self.commits.acks[heard.sender] \
@@ -795,5 +789,3 @@ class SyncEngine:
 
     def _now(self) -> float:
         return asyncio.get_running_loop().time()
-
-    _loop_time = _now
