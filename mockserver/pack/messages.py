@@ -39,6 +39,7 @@ class DocumentFlag(IntEnum):
     INLINE = 4      # from the leader: the payload holds the version's content (small documents)
     ASK = 8         # from a member that lost its leader: answer with the document you have
     COMMITTED = 16  # from the leader: a majority holds this version; members show it now
+    CONFIRM = 32    # from the leader: "do you follow me?" (payload: a round); answered with APPLIED
 
 
 class Status(IntEnum):

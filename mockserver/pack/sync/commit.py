@@ -17,7 +17,7 @@ class CommitTracker:
     term: int = 0
     issued: dict = field(default_factory=dict)     # version -> digest, this term
     acks: dict = field(default_factory=dict)       # member -> (term, version, digest)
-    heard_at: dict = field(default_factory=dict)   # member -> when it last confirmed (loop time)
+    rounds: dict = field(default_factory=dict)     # member -> the last leadership round it answered
 
     def lead(self, term: int) -> None:
         """A new term: what was issued and confirmed before counts no more."""
@@ -27,10 +27,15 @@ class CommitTracker:
     def issue(self, version: int, digest: str) -> None:
         self.issued[version] = digest
 
-    def confirm(self, member: str, term: int, version: int, digest: str, now: float) -> None:
+    def confirm(self, member: str, term: int, version: int, digest: str) -> None:
+        """``member`` holds (term, version, digest) on disk."""
         self.acks[member] = (term, version, digest)
-        if term == self.term and self.issued.get(version) == digest:
-            self.heard_at[member] = now
+
+    def answered(self, member: str, round_: int) -> None:
+        """``member`` answered our leadership round ``round_``: it followed us when the
+        question reached it (a member follows one leader, and answers only its own)."""
+        if round_ > self.rounds.get(member, 0):
+            self.rounds[member] = round_
 
     def holds(self, member: str, version: int) -> bool:
         term, held, digest = self.acks.get(member, (0, 0, ""))
@@ -48,10 +53,9 @@ class CommitTracker:
                 return version
         return None
 
-    def confirmed_since(self, since: float, live) -> int:
-        """Members (not counting the leader) that confirmed a version of this term after
-        ``since``: they followed this leader then."""
-        return sum(1 for member in live if self.heard_at.get(member, float("-inf")) >= since)
+    def followers_since(self, round_: int, live) -> int:
+        """Live members (not counting the leader) that answered round ``round_`` or a later one."""
+        return sum(1 for member in live if self.rounds.get(member, 0) >= round_)
 
     def forget_below(self, version: int) -> None:
         for number in [n for n in self.issued if n < version]:

@@ -97,6 +97,7 @@ class SyncEngine:
         self._chain: dict = {}             # (term, version) -> a version held, not yet shown
         self._commit_heard: tuple | None = None   # (term, version, digest) the leader said is committed
         self.commits = CommitTracker()
+        self._round = 0                    # leadership rounds asked (linearizable reads)
         self.counters = {"write_failures": 0, "inline": 0, "pulls": 0, "pull_failures": 0, "pulls_refused": 0,
                          "applied": 0, "committed": 0, "published": 0, "pushes": 0, "rolled_back": 0,
                          "file_reloads": 0, "file_errors": 0}
@@ -444,14 +445,16 @@ class SyncEngine:
     async def confirm_leadership(self, timeout: float) -> bool:
         """On the leader: whether a majority still follows it, asked now (a linearizable read
         must not be answered by a leader that was deposed without knowing it)."""
-        asked = asyncio.get_running_loop().time()
-        self.daemon.apply_effects(self.node.send_document(self._live_members(), DocumentFlag.PUSH, self._now(),
-                                                          document=self._triple(self.tip)))
+        self._round += 1
+        round_ = self._round
+        self.daemon.apply_effects(self.node.send_document(
+            self._live_members(), DocumentFlag.PUSH | DocumentFlag.CONFIRM, self._now(),
+            round_.to_bytes(8, "big"), document=self._triple(self.tip)))
 
         def confirmed() -> bool:
-            return self.commits.confirmed_since(asked, self._live_members()) + 1 >= self.quorum()
+            return self.commits.followers_since(round_, self._live_members()) + 1 >= self.quorum()
 
-        await self._until(lambda: not self.is_leader() or confirmed(), asked + timeout)
+        await self._until(lambda: not self.is_leader() or confirmed(), asyncio.get_running_loop().time() + timeout)
         return self.is_leader() and confirmed()
 
     def _wake_visible(self) -> None:
@@ -488,7 +491,9 @@ class SyncEngine:
         """A DOCUMENT datagram: what ``heard.sender`` holds, a leader's push, or its commit."""
         if self.is_leader():
             before = self.commits.acks.get(heard.sender)
-            self.commits.confirm(heard.sender, heard.term, heard.version, heard.digest, self._now())
+            self.commits.confirm(heard.sender, heard.term, heard.version, heard.digest)
+            if heard.flags & DocumentFlag.CONFIRM and len(heard.payload) == 8:
+                self.commits.answered(heard.sender, int.from_bytes(heard.payload, "big"))
             self._check_commit()
             self._wake_visible()   # a confirmation may be what confirm_leadership awaits
             if heard.flags & DocumentFlag.APPLIED and before != self.commits.acks[heard.sender] \
@@ -500,6 +505,11 @@ class SyncEngine:
         node = self.node
         if heard.sender != node.leader or heard.term != node.term:
             return  # only the leader we follow, in its current term, is a source
+        if heard.flags & DocumentFlag.CONFIRM:   # we follow it: say so (and what we hold)
+            self.daemon.apply_effects(self.node.send_document(
+                [node.leader], DocumentFlag.APPLIED | DocumentFlag.CONFIRM, self._now(), heard.payload,
+                document=(*self.durable, self._chain[self.durable].digest if self.durable in self._chain
+                          else "00" * 32)))
         if heard.flags & DocumentFlag.COMMITTED:
             self._on_committed((heard.term, heard.version, heard.digest))
             return
@@ -509,7 +519,7 @@ class SyncEngine:
             return
         if (heard.term, heard.version) <= (self.tip.term, self.tip.version):
             return
-        if heard.payload:
+        if heard.payload and heard.flags & DocumentFlag.INLINE:
             document = self._from_payload(heard)
             if document is not None:
                 self._take(document)
