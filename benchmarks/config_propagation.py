@@ -348,7 +348,7 @@ def measure_etcd(sizes, trials: int, rng: random.Random) -> dict:
 def daemon_command() -> list:
     """The ``pylxd-cluster-daemon`` console script next to this interpreter, else the module."""
     script = os.path.join(os.path.dirname(sys.executable), "pylxd-cluster-daemon")
-    return [script] if os.path.exists(script) else [sys.executable, "-m", "mockserver.pack.cli"]
+    return [script] if os.path.exists(script) else [sys.executable, "-m", "mockserver.daemon.cli"]
 
 
 def free_tcp_port_on(address: str) -> int:

@@ -143,7 +143,7 @@ class Daemon:
         self._ready.clear()
         self.running, self.up, self.tail = None, None, []
         self.spawned = time.time()
-        self.proc = subprocess.Popen(die_with_us([sys.executable, "-m", "mockserver.pack.cli", "--config", self.config]),
+        self.proc = subprocess.Popen(die_with_us([sys.executable, "-m", "mockserver.daemon.cli", "--config", self.config]),
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                      text=True, cwd=ROOT)
         threading.Thread(target=self._read, args=(self.proc,), daemon=True, name=f"out-{self.name}").start()

@@ -17,10 +17,10 @@ import random
 import statistics
 import time
 
-from mockserver.pack.crypto import Sealer
-from mockserver.pack.memnet import MemoryNetwork
-from mockserver.pack.messages import Role, Status
-from mockserver.pack.node import MemberChange, NodeSettings, PackNode
+from mockserver.daemon.protocol.crypto import Sealer
+from mockserver.daemon.protocol.memnet import MemoryNetwork
+from mockserver.daemon.protocol.messages import Role, Status
+from mockserver.daemon.protocol.node import MemberChange, NodeSettings, PackNode
 
 KEEPALIVE, DEAD, LOSS = 1.0, 4.0, 0.01
 SEALER = Sealer.for_pack("simulation-secret", "sim")

@@ -12,8 +12,8 @@ import json
 import re
 from dataclasses import dataclass
 
-from .errors import ApiError
-from .wire import SURROGATE
+from mockserver.errors import ApiError
+from mockserver.wire import SURROGATE
 
 _BEGIN_VALUE = "looking for beginning of value"
 _BEGIN_KEY = "looking for beginning of object key string"

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from .api import ApiRequest, ApiServer, AwaitCommit, ForwardTo, Later, StreamEvents, WaitForOperation
-from .tls import TlsSettings, peer_fingerprint
-from .wire import Reply, error_reply, go_json, sync_reply
+from mockserver.api import ApiRequest, ApiServer, AwaitCommit, ForwardTo, Later, StreamEvents, WaitForOperation
+from mockserver.tls import TlsSettings, peer_fingerprint
+from mockserver.wire import Reply, error_reply, go_json, sync_reply
 
 log = logging.getLogger(__name__)
 
@@ -25,9 +25,6 @@ EVENT_QUEUE_SIZE = 1024
 LINGERING_TIME = 2.0
 # Set on requests one member forwards to another, so that they are never forwarded twice.
 FORWARDED_HEADER = "X-Pack-Forwarded"
-# On the reply to a forwarded request: the pack document version the leader had applied
-# ("term.version"); the forwarding member waits until it has it too (read your writes).
-DOCUMENT_HEADER = "X-Pack-Document"
 # On a 503 for a write that may or may not have taken effect: "unknown" (the SDK raises
 # OutcomeUnknown for it).
 OUTCOME_HEADER = "X-Pack-Outcome"
@@ -274,12 +271,12 @@ class HttpTransport:
         elif isinstance(result, ForwardTo):
             result = await self._forward(request, result, body)
         elif isinstance(result, AwaitCommit):
-            result = await result.gate.wait(result)
+            result = await self.api.gate.wait(result)
         elif isinstance(result, StreamEvents):
             return await self._stream(request, result)
         headers = result.headers
-        if self.api.gate is not None and request.headers.get(FORWARDED_HEADER):
-            headers = {**headers, DOCUMENT_HEADER: self.api.gate.stamp()}
+        if self.api.gate is not None:
+            headers = {**headers, **self.api.gate.reply_headers(request.headers)}
         return web.Response(status=result.status, body=result.body, headers=headers)
 
     async def _forward(self, request: web.BaseRequest, forward: ForwardTo, body: bytes = b""):
@@ -305,7 +302,7 @@ class HttpTransport:
         base = forward.address if "://" in forward.address else f"http://{forward.address}"
         headers = {"Accept": "application/json", FORWARDED_HEADER: "1"}
         headers.update({k: v for k, v in request.headers.items()
-                        if k.lower() in ("if-match", "content-type", "x-pack-consistency")})
+                        if k.lower() in ("if-match", "content-type") or k.lower() in forward.copy_headers})
         timeout = ClientTimeout(total=None, sock_connect=5)
         if self._forwarder is None:  # one pool of kept-alive connections to the other members
             self._forwarder = ClientSession()
@@ -322,7 +319,7 @@ class HttpTransport:
                 body = await reply.read()
                 headers = {k: v for k, v in reply.headers.items()
                            if k.lower() in ("content-type", "etag", "location", OUTCOME_HEADER.lower())}
-                stamp = reply.headers.get(DOCUMENT_HEADER)
+                reply_headers = reply.headers
                 if reply.status == 202 and forward.relay_operations:
                     self._relay_operation(base, body)
         except ClientConnectorError as exc:
@@ -334,7 +331,7 @@ class HttpTransport:
                 return error_reply(503, f"{text}; retry")
             return outcome_unknown(f"{text}. The request was sent: it may or may not have taken effect; {READ_BACK}")
         if self.api.gate is not None and reply.status < 400:
-            await self.api.gate.caught_up(stamp)
+            await self.api.gate.caught_up(reply_headers)
         return Reply(reply.status, body, headers)
 
     def _relay_operation(self, base: str, body: bytes) -> None:
@@ -354,12 +351,12 @@ class HttpTransport:
                 async with self._forwarder.get(f"{base}/1.0/operations/{op_id}/wait?timeout=-1", ssl=False,
                                                headers={FORWARDED_HEADER: "1"}) as reply:
                     final = (await reply.json())["metadata"]
-                    stamp = reply.headers.get(DOCUMENT_HEADER)
+                    reply_headers = reply.headers
             except Exception as exc:  # noqa: BLE001 - the client still has GET /1.0/operations/<id>
                 log.info("stopped relaying operation %s: %s", op_id, exc)
                 return
             if self.api.gate is not None:
-                await self.api.gate.caught_up(stamp)  # what the operation changed shows here when it ends
+                await self.api.gate.caught_up(reply_headers)  # what the operation changed shows here when it ends
             if isinstance(final, dict):
                 bus.publish("operation", final, project=project)
 

@@ -54,11 +54,11 @@ DEFAULTS = {"keepalive-interval": 200, "dead-interval": 1000}
 
 def daemon_command() -> List[str]:
     """The ``pylxd-cluster-daemon`` console script next to this interpreter (so that
-    ``pgrep -f pylxd-cluster-daemon`` finds it), else ``python -m mockserver.pack.cli``."""
+    ``pgrep -f pylxd-cluster-daemon`` finds it), else ``python -m mockserver.daemon.cli``."""
     script = Path(sys.executable).with_name("pylxd-cluster-daemon")
     if script.exists():
         return [str(script)]
-    return [sys.executable, "-m", "mockserver.pack.cli"]
+    return [sys.executable, "-m", "mockserver.daemon.cli"]
 
 
 def _port_is_free(port: int) -> bool:
@@ -438,7 +438,7 @@ class PackProcs:
     def sealer(self, secret: Optional[str] = None, pack_name: Optional[str] = None):
         """The pack's datagram sealer (the tests know the secret: to read captures, or to
         seal datagrams of their own)."""
-        from mockserver.pack.crypto import Sealer
+        from mockserver.daemon.protocol.crypto import Sealer
 
         return Sealer.for_pack(secret or self.secret, pack_name or self.pack_name)
 

@@ -5,10 +5,9 @@ import os
 import platform
 from dataclasses import dataclass, field
 
-from ..godecode import Struct, decode
-from ..scripting import Script
-from ..state import ClusterState
-from .request import ApiRequest
+from mockserver.godecode import Struct, decode
+from mockserver.state import ClusterState
+from mockserver.api.request import ApiRequest
 
 # Exactly the API extensions this server implements; clients gate features on them.
 API_EXTENSIONS = (
@@ -29,7 +28,6 @@ SERVER_VERSION = "5.0.2"
 class ApiContext:
     state: ClusterState
     strict: bool = False
-    script: Script = field(default_factory=Script)
     addresses: list = field(default_factory=list)
     extensions: tuple = API_EXTENSIONS
     server_version: str = SERVER_VERSION

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import bad_request
+from mockserver.errors import bad_request
 
 OPERATORS = ("eq", "ne")
 LOGICAL = ("and", "or")

@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
-from ..state.operations import Operation
-from ..wire import Reply
+from mockserver.state.operations import Operation
+from mockserver.wire import Reply
 
 
 @dataclass
@@ -90,6 +90,7 @@ class ForwardTo:
     relay_operations: bool = False  # an operation it starts: relay its events to our clients
     timeout: float | None = 30.0
     abandon: object = None
+    copy_headers: tuple = ()   # request headers (lower case) passed on, beyond If-Match and Content-Type
 
 
 @dataclass
@@ -103,8 +104,7 @@ class Later:
 @dataclass
 class AwaitCommit:
     """Answer ``reply`` once the back end has made ``version`` durable (a pack daemon's
-    leader: applied by a majority); ``gate`` says how to wait."""
+    leader: applied by a majority); the server's gate says how to wait."""
 
     reply: Reply
     version: int
-    gate: object

@@ -1,5 +1,5 @@
 """The Go request structs of LXD's cluster API, for decoding bodies with Go's rules."""
-from ..godecode import BOOL, STRING, ListOf, MapOf, Struct
+from mockserver.godecode import BOOL, STRING, ListOf, MapOf, Struct
 
 CLUSTER_MEMBER_CONFIG_KEY = Struct("ClusterMemberConfigKey", {
     "entity": STRING, "name": STRING, "key": STRING, "value": STRING, "description": STRING})

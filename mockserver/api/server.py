@@ -1,31 +1,31 @@
 """The API core: one request in, one reply (or a wait/stream instruction) out. No I/O here.
 
-Both transports use it: the aiohttp server and the in-process ``responses`` adapter.
+Both transports use it: the aiohttp server and the in-process ``responses`` adapter. A back
+end plugs in through what the constructor takes (see ``seams``); nothing is set later.
 """
 from __future__ import annotations
 
 import logging
+from typing import Iterable
 
-from ..errors import ApiError
-from ..scripting import RecordedRequest, Script
-from ..state import ClusterState
-from ..wire import Reply, error_reply
-from . import control
-from .context import ApiContext
-from .handlers import cluster, configuration, groups, members, operations, server
-from .request import ApiRequest
-from .router import Router, require_trust
+from mockserver.api.context import API_EXTENSIONS, ApiContext
+from mockserver.api.handlers import cluster, configuration, groups, members, operations, server
+from mockserver.api.request import ApiRequest
+from mockserver.api.router import Route, Router, require_trust
+from mockserver.api.seams import Gate, NoHooks, RequestHooks
+from mockserver.errors import ApiError
+from mockserver.state import ClusterState
+from mockserver.wire import Reply, error_reply
 
 log = logging.getLogger(__name__)
 
 MAX_BODY = 1024 * 1024
-CONTROL_PREFIX = "mock"
 
 
-def build_router() -> Router:
+def build_router(extra_routes: Iterable[Route] = ()) -> Router:
     router = Router()
-    router.add("/", get=server.get_root)
-    router.add("/1.0", get=server.get_server)
+    router.add("/", get=server.get_root, untrusted=True)
+    router.add("/1.0", get=server.get_server, untrusted=True)
     router.add("/1.0/projects", get=server.list_projects)
     router.add("/1.0/projects/{name}", get=server.get_project)
     router.add("/1.0/cluster", get=cluster.get_cluster, put=cluster.put_cluster)
@@ -43,30 +43,35 @@ def build_router() -> Router:
     router.add("/1.0/operations/{op_id}", get=operations.get_operation, delete=operations.cancel_operation)
     router.add("/1.0/operations/{op_id}/wait", get=operations.wait_operation)
     router.add("/1.0/events", get=operations.stream_events)
+    for route in extra_routes:
+        router.add_route(route)
     return router
 
 
 class ApiServer:
     """Routes requests to handlers and renders every failure as an LXD error envelope.
 
-    ``script`` carries the mock's faults and request log; ``scripting`` enables the
-    control routes under ``/mock`` (the mock back end has them, a daemon would not).
+    - ``hooks``: called for every request on LXD's routes (the mock's faults and log).
+    - ``gate``: a replicating back end's (a pack daemon): where requests are answered and
+      when write replies go out. None: here, at once.
+    - ``control``: a back end's control routes under ``/<control.prefix>`` (the mock's
+      ``/mock``): no hooks, no gate, answered even when writes are refused.
+    - ``extra_routes``: a back end's own routes beside LXD's.
+    - ``writable``: True, or the text that refuses writes (a back end not ready for them).
     """
 
-    def __init__(self, state: ClusterState, *, script: Script | None = None, scripting: bool = True,
+    def __init__(self, state: ClusterState, *, hooks: RequestHooks | None = None, gate: Gate | None = None,
+                 control: Router | None = None, control_prefix: str = "mock", extra_routes: Iterable[Route] = (),
                  strict: bool = False, addresses: list | None = None, max_body: int = MAX_BODY,
-                 writable: bool | str = True):
-        self.script = script or Script()
-        self.context = ApiContext(state=state, strict=strict, script=self.script, addresses=list(addresses or []))
-        self.scripting = scripting
+                 writable: bool | str = True, extensions: tuple = API_EXTENSIONS):
+        self.hooks: RequestHooks = hooks if hooks is not None else NoHooks()
+        self.gate = gate
+        self.context = ApiContext(state=state, strict=strict, addresses=list(addresses or []), extensions=extensions)
         self.max_body = max_body
-        # A back end that cannot take writes yet gives this text (a str) instead of True.
         self.writes_refused = None if writable is True else str(writable)
-        # A back end that replicates writes (a pack daemon) routes requests to its leader
-        # and holds write replies until they are durable; see mockserver/pack/gate.py.
-        self.gate = None
-        self.router = build_router()
-        self.control_router = control.build_router()
+        self.router = build_router(extra_routes)
+        self.control_router = control
+        self.control_prefix = control_prefix
 
     @property
     def state(self) -> ClusterState:
@@ -76,45 +81,45 @@ class ApiServer:
         """Seconds the transport should wait before handling ``req`` (injected latency)."""
         if self._is_control(req):
             return 0.0
-        return self.script.latency(req.method, req.path)
+        return self.hooks.latency(req.method, req.path)
 
     def _is_control(self, req: ApiRequest) -> bool:
         segments = req.segments
-        return self.scripting and bool(segments) and segments[0] == CONTROL_PREFIX
+        return self.control_router is not None and bool(segments) and segments[0] == self.control_prefix
 
     def handle(self, req: ApiRequest):
-        """Answer ``req``: a Reply, or a WaitForOperation / StreamEvents for the transport."""
+        """Answer ``req``: a Reply, or an instruction (WaitForOperation, StreamEvents,
+        ForwardTo, Later, AwaitCommit) for the transport."""
         if self._is_control(req):
-            return self._dispatch(self.control_router, req)
+            return self._dispatch(self.control_router, req, control=True)
         self.state.events.log("debug", "Handling API request", {
             "ip": req.remote, "method": req.method, "protocol": req.protocol,
             "url": req.path + ("?" + "&".join(f"{k}={v}" for k, v in req.query.items()) if req.query else ""),
             "username": req.username})
-        result = self._dispatch(self.router, req, faults=True)
+        result = self._dispatch(self.router, req)
         if not req.routed:   # a request handled again after waiting is logged once
-            status = result.status if isinstance(result, Reply) else 200
-            self.script.record(RecordedRequest(req.method, req.path, dict(req.query),
-                                               req.body[:4096].decode("utf-8", "replace"), status, req.protocol))
+            self.hooks.handled(req, result.status if isinstance(result, Reply) else 200)
         return result
 
-    def _dispatch(self, router: Router, req: ApiRequest, faults: bool = False):
+    def _dispatch(self, router: Router, req: ApiRequest, control: bool = False):
         try:
             if len(req.body) > self.max_body:
                 raise ApiError(413, f"Request body too large (limit {self.max_body} bytes)")
-            handler, params = router.resolve(req.method, req.segments)
-            require_trust(handler, req.trusted)
-            if self.writes_refused and req.method != "GET" and not self._is_control(req):
+            match = router.resolve(req.method, req.segments)
+            require_trust(match, req.trusted)
+            if control:
+                return match.handler(self.context, req, **match.params)
+            if self.writes_refused and req.method != "GET":
                 raise ApiError(501, self.writes_refused)
-            if faults:
-                fault = self.script.error(req.method, req.path)
-                if fault is not None:
-                    raise ApiError(fault.status, fault.error or "Injected failure")
-            gated = self.gate is not None and not getattr(handler, "ungated", False)
+            injected = self.hooks.injected_error(req.method, req.path)
+            if injected is not None:
+                raise injected
+            gated = self.gate is not None and match.route.gated
             if gated and not req.routed:
                 routed = self.gate.route(req)
                 if routed is not None:
                     return routed
-            result = handler(self.context, req, **params)
+            result = match.handler(self.context, req, **match.params)
             if gated and req.method != "GET" and isinstance(result, Reply) and result.status < 400:
                 return self.gate.written(result)
             return result

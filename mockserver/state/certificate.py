@@ -5,7 +5,7 @@ import datetime as _dt
 import functools
 import hashlib
 
-from ..errors import bad_request
+from mockserver.errors import bad_request
 
 
 @functools.lru_cache(maxsize=None)

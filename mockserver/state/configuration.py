@@ -2,7 +2,7 @@
 
 This is what ``GET /1.0/cluster/config`` shows and ``PUT``/``PATCH`` change (our extension
 ``pack_configuration``). The mock keeps it in memory; a pack daemon replicates it from the
-leader (``mockserver.pack.sync``). A module is ``(name, options)``, on the wire
+leader (``mockserver.daemon.sync``). A module is ``(name, options)``, on the wire
 ``{"Name": {options}}``, in the order of the seed's YAML files.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ import json
 import math
 from dataclasses import dataclass
 
-from ..wire import SURROGATE
+from mockserver.wire import SURROGATE
 
 # Modules that describe one member (its discovery, its role, its listeners) and are never
 # shared: the seed's Pack and PackConfiguration, and our Api (its addresses are the host's).

@@ -6,7 +6,7 @@ import contextlib
 import threading
 from typing import Callable
 
-from ..wire import go_timestamp, now_utc
+from mockserver.wire import go_timestamp, now_utc
 
 EVENT_TYPES = ("lifecycle", "operation", "logging")
 

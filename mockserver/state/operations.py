@@ -6,9 +6,9 @@ import time
 import uuid
 from typing import Callable
 
-from ..errors import bad_request, not_found
-from ..wire import go_timestamp, now_utc
-from .events import EventBus
+from mockserver.errors import bad_request, not_found
+from mockserver.wire import go_timestamp, now_utc
+from mockserver.state.events import EventBus
 
 STATUS_NAMES = {
     100: "Operation created", 101: "Started", 102: "Stopped", 103: "Running", 104: "Cancelling",

@@ -16,12 +16,20 @@ class Scheduler(Protocol):
 
 
 class LoopScheduler:
-    """Runs callbacks on an asyncio loop; safe to call from any thread."""
+    """Runs callbacks on an asyncio loop; safe to call from any thread.
 
-    def __init__(self, loop: asyncio.AbstractEventLoop):
+    A server that builds its state before its loop runs gives no loop, and ``attach``es it
+    when the loop starts."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop | None = None):
+        self.loop = loop
+
+    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
 
     def call_later(self, delay, func):
+        if self.loop is None:
+            raise RuntimeError("LoopScheduler has no loop yet: attach() it when the server's loop starts")
         self.loop.call_soon_threadsafe(self.loop.call_later, max(0.0, delay), func)
 
 

@@ -1,6 +1,6 @@
 import pytest
 
-from mockserver.config import ConfigError, parse
+from mockserver.daemon.config import ConfigError, parse
 
 EXAMPLE = """\
 - Pack:

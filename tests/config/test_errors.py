@@ -1,7 +1,7 @@
 """Every validation rule, with the exact message: file, module, key, what was expected."""
 import pytest
 
-from mockserver.config import ConfigError, parse
+from mockserver.daemon.config import ConfigError, parse
 
 from .conftest import EXAMPLE, MINIMAL, pack_with
 
@@ -294,7 +294,7 @@ def test_the_error_is_a_value_error():
 
 
 def test_server_name_longer_than_the_wire_allows_is_refused():
-    from mockserver.config import ConfigError, parse
+    from mockserver.daemon.config import ConfigError, parse
 
     text = "- Pack:\n    name: lab\n    secret: s\n    broadcast: 127.255.255.255\n    server_name: " + "n" * 65 + "\n"
     with pytest.raises(ConfigError) as caught:

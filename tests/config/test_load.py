@@ -2,7 +2,7 @@ import socket
 
 import pytest
 
-from mockserver.config import (ApiConfig, ConfigError, DaemonConfig, PackConfig, PackConfigurationConfig, load,
+from mockserver.daemon.config import (ApiConfig, ConfigError, DaemonConfig, PackConfig, PackConfigurationConfig, load,
                                parse, validate)
 
 from .conftest import EXAMPLE, MINIMAL, pack_with

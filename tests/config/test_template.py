@@ -2,9 +2,9 @@ import re
 
 import yaml
 
-from mockserver import config as cfg
-from mockserver.config import MODULES, OPTIONS, parse, render_template
-from mockserver.config import modules as modules_module
+from mockserver.daemon import config as cfg
+from mockserver.daemon.config import MODULES, OPTIONS, parse, render_template
+from mockserver.daemon.config import modules as modules_module
 
 COMMENT = re.compile(r"^    (?P<key>[\w-]+):(?P<pad> +)# <(?:default: (?P<default>[^;]+); )?type: (?P<type>string|integer|list);"
                      r"(?: values: (?P<values>\[[^]]*\]);)? is: (?P<is>required|optional)>$")

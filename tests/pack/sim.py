@@ -4,10 +4,10 @@ from __future__ import annotations
 import random
 import zlib
 
-from mockserver.pack.crypto import Sealer
-from mockserver.pack.memnet import MemoryNetwork
-from mockserver.pack.messages import Role, Status
-from mockserver.pack.node import LeaderChange, MemberChange, NodeSettings, PackNode, PersistTerm
+from mockserver.daemon.protocol.crypto import Sealer
+from mockserver.daemon.protocol.memnet import MemoryNetwork
+from mockserver.daemon.protocol.messages import Role, Status
+from mockserver.daemon.protocol.node import LeaderChange, MemberChange, NodeSettings, PackNode, PersistTerm
 
 KEEPALIVE, DEAD = 0.2, 1.0
 SEALER = Sealer.for_pack("s3cret-lab", "lab")

@@ -7,8 +7,8 @@ import random
 
 import pytest
 
-from mockserver.pack.messages import Code, Message, Role, decode, encode
-from mockserver.pack.node import LeaderChange, NodeSettings, PackNode, PersistTerm, Send
+from mockserver.daemon.protocol.messages import Code, Message, Role, decode, encode
+from mockserver.daemon.protocol.node import LeaderChange, NodeSettings, PackNode, PersistTerm, Send
 
 from .sim import DEAD, KEEPALIVE, SEALER, Pack, leaders_by_term
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from mockserver.pack.crypto import Sealer
-from mockserver.pack.messages import Code, Message, encode
-from mockserver.pack.node import LeaderConflict
+from mockserver.daemon.protocol.crypto import Sealer
+from mockserver.daemon.protocol.messages import Code, Message, encode
+from mockserver.daemon.protocol.node import LeaderConflict
 
 from .sim import DEAD, KEEPALIVE, LeaderChange, MemberChange, Pack, Role, Status
 

@@ -21,9 +21,9 @@ import time
 
 import pytest
 
-from mockserver.config.modules import OPTIONS
-from mockserver.pack.crypto import HEADER, OVERHEAD
-from mockserver.pack.messages import DecodeError, decode
+from mockserver.daemon.config.modules import OPTIONS
+from mockserver.daemon.protocol.crypto import HEADER, OVERHEAD
+from mockserver.daemon.protocol.messages import DecodeError, decode
 
 from packproc import LEADER_ROLES, BroadcastCapture, PackProcs, daemon_command, raw_request, wait_until
 

@@ -12,8 +12,8 @@ import json
 from packproc import free_tcp_port, free_udp_port, random_block, render_yaml
 
 from mockserver.api import ApiRequest, AwaitCommit
-from mockserver.config import parse
-from mockserver.pack.daemon import PackDaemon
+from mockserver.daemon.config import parse
+from mockserver.daemon.process import PackDaemon
 from mockserver.wire import Reply, sync_reply
 
 
@@ -41,7 +41,7 @@ def test_an_unpublishable_write_is_undone_and_the_next_write_goes_through(tmp_pa
             daemon.state.update_member("node1", {"description": "bad \ud800", "failure_domain": "default",
                                                  "roles": ["database-leader", "database"],
                                                  "groups": ["default"]}, patch=False, requestor=None)
-            answer = daemon.api.gate.written(sync_reply({}))
+            answer = daemon.gate.written(sync_reply({}))
             assert isinstance(answer, Reply) and answer.status == 500
             assert "cannot be replicated" in json.loads(answer.body)["error"]
             assert daemon.state.member_to_api("node1")["description"] == ""   # put back
@@ -51,7 +51,7 @@ def test_an_unpublishable_write_is_undone_and_the_next_write_goes_through(tmp_pa
                  "roles": ["database-leader", "database"]}).encode(), protocol="unix")
             result = daemon.api.handle(good)
             assert isinstance(result, AwaitCommit), result
-            reply = await result.gate.wait(result)
+            reply = await daemon.gate.wait(result)
             assert reply.status == 200, reply.body
             assert daemon.sync.document.version == before.version + 1
             assert daemon.state.member_to_api("node1")["description"] == "fine"

@@ -12,7 +12,7 @@ import asyncio
 import json
 import sys
 
-from mockserver.pack.udp import UdpEndpoint, UdpError
+from mockserver.daemon.udp import UdpEndpoint, UdpError
 
 
 def say(*parts) -> None:

@@ -11,7 +11,7 @@ import socket
 
 import pytest
 
-from mockserver.pack.udp import COUNTERS, UdpEndpoint, UdpError
+from mockserver.daemon.udp import COUNTERS, UdpEndpoint, UdpError
 
 from ._helpers import Recorder, free_port, wait_until
 
@@ -139,7 +139,7 @@ def test_oversize_refused_at_send_and_dropped_at_receive(caplog):
         await ep_a.start()
         await ep_b.start()
         try:
-            with caplog.at_level(logging.WARNING, logger="mockserver.pack.udp"):
+            with caplog.at_level(logging.WARNING, logger="mockserver.daemon.udp"):
                 ep_a.send_unicast(b"x" * 101, ep_b.local_address)
                 ep_a.send_unicast(b"y" * 150, ep_b.local_address)
             assert ep_a.counters["send_refused_oversize"] == 2

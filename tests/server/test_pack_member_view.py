@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 
-from mockserver.state.cluster import ClusterState
+from mockserver.state import ClusterState, StaticBackend
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 
 
+class PackLikeBackend(StaticBackend):
+    """What a pack daemon's back end decides: its roles, its members' one order."""
+
+    assigns_roles = True
+    orders_by_ident = True
+
+
 def member_view(local: str, met_in_order) -> ClusterState:
-    state = ClusterState(0)
-    state.adopt_pack(local, f"127.0.0.1:{8443 + int(local[-1])}")
+    state = ClusterState.member_view(local, f"127.0.0.1:{8443 + int(local[-1])}", backend=PackLikeBackend())
     for ident in met_in_order:
         state.observe_member(ident, address=f"127.0.0.1:{8443 + int(ident[-1])}", online=True, heartbeat=NOW)
     return state

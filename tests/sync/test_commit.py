@@ -2,7 +2,7 @@
 exactly the document the leader issued under its number, in the leader's term."""
 from __future__ import annotations
 
-from mockserver.pack.sync.commit import CommitTracker
+from mockserver.daemon.sync.commit import CommitTracker
 
 LIVE = ("node2", "node3", "node4", "node5")
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver.pack.sync import PackDocument, SyncError, accept, effective_modules, shareable_modules
+from mockserver.daemon.sync import PackDocument, SyncError, accept, effective_modules, shareable_modules
 
 LEADER_FILE = (("Pack", {"name": "lab"}), ("PackConfiguration", {"interval": 60}), ("WebGui", {"port": 80}),
                ("Metrics", {"every": 10}), ("LocalModule", {"x": 1}))

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from mockserver.pack.sync import PackDocument, atomic_write, load_document
+from mockserver.daemon.sync import PackDocument, atomic_write, load_document
 
 CHILD = Path(__file__).with_name("writer_child.py")
 ROOT = Path(__file__).resolve().parents[2]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 
-from mockserver.pack.sync.writer import DocumentWriter
+from mockserver.daemon.sync.writer import DocumentWriter
 
 
 class Disk:

@@ -1,7 +1,7 @@
 """Run by test_persist: write two ~1 MB documents in turn, atomically, until killed."""
 import sys
 
-from mockserver.pack.sync import PackDocument, atomic_write
+from mockserver.daemon.sync import PackDocument, atomic_write
 
 
 def main():

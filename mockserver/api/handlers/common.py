@@ -1,8 +1,8 @@
 """Pieces several handlers share."""
 from __future__ import annotations
 
-from ...errors import precondition_failed
-from ..request import ApiRequest
+from mockserver.errors import precondition_failed
+from mockserver.api.request import ApiRequest
 
 
 def check_if_match(req: ApiRequest, current_etag: str) -> None:

@@ -1,11 +1,11 @@
 """/1.0/cluster/groups and one group."""
 from __future__ import annotations
 
-from ...wire import lxd_url, sync_reply
-from .. import filters, schemas
-from ..context import ApiContext
-from ..request import ApiRequest
-from .common import check_if_match
+from mockserver.wire import lxd_url, sync_reply
+from mockserver.api import filters, schemas
+from mockserver.api.context import ApiContext
+from mockserver.api.request import ApiRequest
+from mockserver.api.handlers.common import check_if_match
 
 
 def _url(name: str) -> str:

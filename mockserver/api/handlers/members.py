@@ -1,11 +1,11 @@
 """/1.0/cluster/members, one member, its state, and join tokens (POST on the collection)."""
 from __future__ import annotations
 
-from ...wire import lxd_url, async_reply, sync_reply
-from .. import filters, schemas
-from ..context import ApiContext
-from ..request import ApiRequest, ForwardTo
-from .common import check_if_match
+from mockserver.wire import lxd_url, async_reply, sync_reply
+from mockserver.api import filters, schemas
+from mockserver.api.context import ApiContext
+from mockserver.api.request import ApiRequest, ForwardTo
+from mockserver.api.handlers.common import check_if_match
 
 
 def _url(name: str) -> str:

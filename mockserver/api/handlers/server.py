@@ -3,14 +3,12 @@ from __future__ import annotations
 
 import socket
 
-from ...errors import not_found
-from ...wire import etag_of, sync_reply
-from ..context import ApiContext
-from ..request import ApiRequest
-from ..router import guard
+from mockserver.errors import not_found
+from mockserver.wire import etag_of, sync_reply
+from mockserver.api.context import ApiContext
+from mockserver.api.request import ApiRequest
 
 
-@guard
 def get_root(ctx: ApiContext, req: ApiRequest):
     return sync_reply(["/1.0"])
 
@@ -25,7 +23,6 @@ def _config(ctx: ApiContext) -> dict:
     return dict(sorted(config.items()))
 
 
-@guard
 def get_server(ctx: ApiContext, req: ApiRequest):
     state = ctx.state
     base = {

@@ -6,11 +6,11 @@ import os
 import tempfile
 import threading
 
-from .api import ApiServer
-from .http import HttpTransport
-from .scripting import Fault, Script
-from .state import ClusterState, LoopScheduler, MemberSpec
-from .tls import TlsSettings
+from mockserver.mock.routes import mock_api
+from mockserver.http import HttpTransport
+from mockserver.mock.scripting import Fault, Script
+from mockserver.state import ClusterState, LoopScheduler, MemberSpec
+from mockserver.tls import TlsSettings
 
 
 class MockClusterError(RuntimeError):
@@ -39,10 +39,11 @@ class MockCluster:
     def __init__(self, members: int = 3, *, listen: str | None = "127.0.0.1:0", unix=True, tls: bool = False,
                  trusted_certs=(), strict: bool = False, operation_delay: float = 0.0, name_prefix: str = "node",
                  token_expiry: float = 3 * 3600.0):
+        self._scheduler = LoopScheduler()   # attached to the server's loop at start
         self.state = ClusterState(members, name_prefix=name_prefix, operation_delay=operation_delay,
-                                  token_expiry=token_expiry)
+                                  token_expiry=token_expiry, scheduler=self._scheduler)
         self.script = Script()
-        self.api = ApiServer(self.state, script=self.script, strict=strict)
+        self.api = mock_api(self.state, self.script, strict=strict)
         self._tmpdir = None
         if unix is True:
             self._tmpdir = tempfile.mkdtemp(prefix="pylxd-cluster-mock-")
@@ -58,7 +59,7 @@ class MockCluster:
         ready = threading.Event()
         failure: list[BaseException] = []
         self._loop = asyncio.new_event_loop()
-        self.state.scheduler = LoopScheduler(self._loop)
+        self._scheduler.attach(self._loop)
 
         def serve():
             asyncio.set_event_loop(self._loop)

@@ -7,7 +7,7 @@ import logging
 import signal
 import sys
 
-from ..config import ConfigError, load, render_template
+from mockserver.daemon.config import ConfigError, load, render_template
 
 DESCRIPTION = """\
 Run one node of a pack: nodes find each other over UDP (broadcast, multicast or static
@@ -60,8 +60,8 @@ def summary(config) -> str:
 
 
 async def run(config) -> int:
-    from .daemon import PackDaemon
-    from .join import JoinError
+    from mockserver.daemon.process import PackDaemon
+    from mockserver.daemon.join import JoinError
 
     daemon = PackDaemon(config)
     # Handlers first: a SIGTERM that arrives as soon as we say we run must still leave gracefully.

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Iterable, Optional
 
-from .modules import MODULES
-from .options import ModuleSpec
+from mockserver.daemon.config.modules import MODULES
+from mockserver.daemon.config.options import ModuleSpec
 
 #: The column of the ``# <...>`` comments, as in the seed's Pack template.
 COMMENT_COLUMN = 42

@@ -6,12 +6,15 @@ reset. Replies use LXD's envelope so the same clients can read them.
 """
 from __future__ import annotations
 
-from ..errors import bad_request
-from ..godecode import ANY, BOOL, INT64, STRING, ListOf, MapOf, Struct, decode
-from ..scripting import Fault
-from ..state import MemberSpec
-from ..wire import lxd_url, sync_reply
-from .router import Router
+from functools import partial
+
+from mockserver.errors import bad_request
+from mockserver.godecode import ANY, BOOL, INT64, STRING, ListOf, MapOf, Struct, decode
+from mockserver.mock.scripting import Fault, Script
+from mockserver.state import ClusterState, MemberSpec
+from mockserver.wire import lxd_url, sync_reply
+from mockserver.api.router import Router
+from mockserver.api.server import ApiServer
 
 MEMBER_POST = Struct("MockMemberPost", {
     "server_name": STRING, "address": STRING, "architecture": STRING, "description": STRING,
@@ -37,22 +40,22 @@ def _number(value, field: str, minimum: float = 0.0, maximum: float = MAX_TIMES)
     return value
 
 
-def describe(ctx, req):
+def describe(ctx, req, *, script: Script):
     state = ctx.state
     return sync_reply({
         "members": state.member_names() if state.clustered else [],
-        "faults": [f.to_api() for f in ctx.script.faults],
+        "faults": [f.to_api() for f in script.faults],
         "routes": ["/mock/requests", "/mock/members", "/mock/members/{name}", "/mock/members/{name}/status",
                    "/mock/faults", "/mock/events", "/mock/reset"],
     })
 
 
-def get_requests(ctx, req):
-    return sync_reply([r.to_api() for r in ctx.script.requests])
+def get_requests(ctx, req, *, script: Script):
+    return sync_reply([r.to_api() for r in script.requests])
 
 
-def clear_requests(ctx, req):
-    ctx.script.clear_requests()
+def clear_requests(ctx, req, *, script: Script):
+    script.clear_requests()
     return sync_reply({})
 
 
@@ -79,11 +82,11 @@ def set_status(ctx, req, name):
     return sync_reply(member)
 
 
-def list_faults(ctx, req):
-    return sync_reply([f.to_api() for f in ctx.script.faults])
+def list_faults(ctx, req, *, script: Script):
+    return sync_reply([f.to_api() for f in script.faults])
 
 
-def add_fault(ctx, req):
+def add_fault(ctx, req, *, script: Script):
     body = decode(req.body, FAULT_POST)
     if not body["path"]:
         raise bad_request('"path" is required (a pattern such as /1.0/cluster/members/*)')
@@ -93,15 +96,15 @@ def add_fault(ctx, req):
     if status is None and not latency:
         raise bad_request('give "status" (with "error") to fail requests, or "latency" to slow them')
     try:
-        fault = ctx.script.add_fault(Fault(body["path"], body["method"] or "*", status, body["error"],
+        fault = script.add_fault(Fault(body["path"], body["method"] or "*", status, body["error"],
                                            float(latency), int(times) if times is not None else None))
     except ValueError as exc:
         raise bad_request(str(exc)) from None
     return sync_reply(fault.to_api(), status=201)
 
 
-def clear_faults(ctx, req):
-    ctx.script.clear_faults()
+def clear_faults(ctx, req, *, script: Script):
+    script.clear_faults()
     return sync_reply({})
 
 
@@ -109,20 +112,30 @@ def get_events(ctx, req):
     return sync_reply(list(ctx.state.events.history))
 
 
-def reset(ctx, req):
+def reset(ctx, req, *, script: Script):
     ctx.state.reset()
-    ctx.script.reset()
+    script.reset()
     return sync_reply({})
 
 
-def build_router() -> Router:
+def build_router(script: Script) -> Router:
+    """The routes under /mock, acting on the state and on ``script``."""
+    def bound(handler):
+        return partial(handler, script=script)
+
     router = Router()
-    router.add("/mock", get=describe)
-    router.add("/mock/requests", get=get_requests, delete=clear_requests)
+    router.add("/mock", get=bound(describe))
+    router.add("/mock/requests", get=bound(get_requests), delete=bound(clear_requests))
     router.add("/mock/members", post=add_member)
     router.add("/mock/members/{name}", delete=remove_member)
     router.add("/mock/members/{name}/status", put=set_status)
-    router.add("/mock/faults", get=list_faults, post=add_fault, delete=clear_faults)
+    router.add("/mock/faults", get=bound(list_faults), post=bound(add_fault), delete=bound(clear_faults))
     router.add("/mock/events", get=get_events)
-    router.add("/mock/reset", post=reset)
+    router.add("/mock/reset", post=bound(reset))
     return router
+
+
+def mock_api(state: ClusterState, script: Script, **options) -> ApiServer:
+    """LXD's API over ``state`` as the mock serves it: ``script``'s faults, latency and
+    request log on every request, and the /mock control routes. ``options`` go to ApiServer."""
+    return ApiServer(state, hooks=script, control=build_router(script), control_prefix="mock", **options)

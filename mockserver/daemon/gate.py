@@ -24,15 +24,18 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from ..api import ApiRequest, AwaitCommit, ForwardTo, Later
-from ..errors import ApiError
-from ..http import FORWARDED_HEADER, READ_BACK, outcome_unknown
-from ..wire import error_reply
-from .sync.engine import NotCommitted, NotPublished
+from mockserver.api import ApiRequest, AwaitCommit, ForwardTo, Later
+from mockserver.errors import ApiError
+from mockserver.http import FORWARDED_HEADER, READ_BACK, outcome_unknown
+from mockserver.wire import error_reply
+from mockserver.daemon.sync.engine import NotCommitted, NotPublished
 
 log = logging.getLogger("pylxd_cluster.daemon")
 
 CONSISTENCY_HEADER = "X-Pack-Consistency"
+# On the reply to a forwarded request: the pack document version the leader had applied
+# ("term.version"); the forwarding member waits until it has it too (read your writes).
+DOCUMENT_HEADER = "X-Pack-Document"
 LINEARIZABLE = "linearizable"
 NO_TCP = ('Cluster-wide writes go through the pack\'s leader "{name}", which serves no TCP API: members reach '
           "the leader (and pull what it writes) over HTTP, so give every member an Api listen address")
@@ -101,7 +104,7 @@ class PackGate:
         # partition heals.
         return ForwardTo(api, node.leader, wait=wait, relay_operations=req.method != "GET",
                          timeout=None if wait else self._dead_interval + self.commit_timeout,
-                         abandon=self._next_leader_change())
+                         abandon=self._next_leader_change(), copy_headers=(CONSISTENCY_HEADER.lower(),))
 
     # ---- reads on the leader --------------------------------------------------------------
 
@@ -160,19 +163,21 @@ class PackGate:
             self._leader_moved.set_result(None)
         self._release_writers()
 
-    def stamp(self) -> str:
-        """The document version this member (the leader) shows, for the member that
-        forwarded the request: ``term.version``."""
+    def reply_headers(self, req_headers) -> dict:
+        """On the reply to a request another member forwarded: the document version this
+        member (the leader) shows, ``term.version``, for it to catch up to."""
+        if not req_headers.get(FORWARDED_HEADER):
+            return {}
         document = self.daemon.sync.document
-        return f"{document.term}.{document.version}"
+        return {DOCUMENT_HEADER: f"{document.term}.{document.version}"}
 
-    async def caught_up(self, stamp: str | None) -> None:
+    async def caught_up(self, reply_headers) -> None:
         """Before a forwarded write's reply goes back to the client: wait until this member
         shows what the leader showed when it answered, so that the client reads its own
         write here (as from any LXD member). Bounded: a member the commits do not reach
         answers anyway after a dead-interval."""
         try:
-            term, version = (int(part) for part in (stamp or "").split("."))
+            term, version = (int(part) for part in (reply_headers.get(DOCUMENT_HEADER) or "").split("."))
         except ValueError:
             return
         if not await self.daemon.sync.wait_applied(term, version, self._dead_interval):
@@ -189,7 +194,7 @@ class PackGate:
             return error_reply(503, "Leadership of the pack moved during this write; nothing was changed, retry "
                                     "in a moment")
         try:
-            return AwaitCommit(reply, self.daemon.sync.publish(), self)
+            return AwaitCommit(reply, self.daemon.sync.publish())
         except NotPublished as exc:
             return error_reply(500, f"The change cannot be replicated to the pack ({exc}); nothing was changed")
 

@@ -18,8 +18,8 @@ import json
 import logging
 import os
 
-from .document import PackDocument
-from .persist import atomic_write, load_document
+from mockserver.daemon.sync.document import PackDocument
+from mockserver.daemon.sync.persist import atomic_write, load_document
 
 log = logging.getLogger(__name__)
 

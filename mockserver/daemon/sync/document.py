@@ -19,7 +19,7 @@ import hashlib
 import json
 from dataclasses import dataclass, replace
 
-from ...state.configuration import NEVER_SHARED, ConfigDocument, canonical_json, modules_to_wire
+from mockserver.state.configuration import NEVER_SHARED, ConfigDocument, canonical_json, modules_to_wire
 
 # Versions whose lifecycle events a document carries, so that a member a few versions
 # behind still emits each change's events (one that was away longer gets the state only).

@@ -8,7 +8,7 @@ For unit tests of code that uses our SDK or pylxd over HTTP::
 
 Every request to ``url`` is answered by the same handlers the real server runs, with
 injected faults and latency. Operations complete as soon as their reply is sent. Event websockets need a real server
-(:class:`~mockserver.mock.MockCluster`).
+(:class:`~mockserver.mock.cluster.MockCluster`).
 """
 from __future__ import annotations
 
@@ -16,11 +16,12 @@ import re
 import time
 from urllib.parse import parse_qsl, urlsplit
 
-from .api import ApiRequest, ApiServer, ForwardTo, StreamEvents, WaitForOperation
-from .mock import MockCluster
-from .scripting import Script
-from .state import ClusterState, DeferredScheduler
-from .wire import error_reply, sync_reply
+from mockserver.api import ApiRequest, ApiServer, ForwardTo, StreamEvents, WaitForOperation
+from mockserver.mock.cluster import MockCluster
+from mockserver.mock.routes import mock_api
+from mockserver.mock.scripting import Script
+from mockserver.state import ClusterState, DeferredScheduler
+from mockserver.wire import error_reply, sync_reply
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
@@ -37,7 +38,7 @@ class InProcessMock(MockCluster):
         self.state = ClusterState(members, name_prefix=name_prefix, scheduler=DeferredScheduler(),
                                   local_address=urlsplit(url).netloc)
         self.script = Script()
-        self.api = ApiServer(self.state, script=self.script, strict=strict, addresses=[urlsplit(url).netloc])
+        self.api = mock_api(self.state, self.script, strict=strict, addresses=[urlsplit(url).netloc])
         self._url = url.rstrip("/")
         self._responses = responses_mock
         self._owns_responses = responses_mock is None

@@ -40,16 +40,16 @@ import os
 import time
 import zlib
 
-from ...config import ConfigError, load
-from ...state import ClusterState
-from ...state.configuration import NEVER_SHARED, ConfigDocument, modules_to_wire
-from ..crypto import OpenError, Sealer
-from ..messages import DocumentFlag
-from .commit import CommitTracker
-from .document import (HISTORY, PackDocument, SyncError, accept, effective_modules, module_from_wire,
+from mockserver.daemon.config import ConfigError, load
+from mockserver.state import ClusterState
+from mockserver.state.configuration import NEVER_SHARED, ConfigDocument, modules_to_wire
+from mockserver.daemon.protocol.crypto import OpenError, Sealer
+from mockserver.daemon.protocol.messages import DocumentFlag
+from mockserver.daemon.sync.commit import CommitTracker
+from mockserver.daemon.sync.document import (HISTORY, PackDocument, SyncError, accept, effective_modules, module_from_wire,
                        shareable_modules)
-from .store import SyncStore
-from .writer import DocumentWriter
+from mockserver.daemon.sync.store import SyncStore
+from mockserver.daemon.sync.writer import DocumentWriter
 
 log = logging.getLogger("pylxd_cluster.sync")
 

@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from ..errors import ApiError
-from ..godecode import parse_json
-from ..wire import Reply
-from .crypto import OpenError, Sealer
+from mockserver.errors import ApiError
+from mockserver.godecode import parse_json
+from mockserver.wire import Reply
+from mockserver.daemon.protocol.crypto import OpenError, Sealer
 
 log = logging.getLogger("pylxd_cluster.daemon")
 

@@ -7,6 +7,8 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 
+from mockserver.errors import ApiError
+
 
 @dataclass
 class Fault:
@@ -85,6 +87,16 @@ class Script:
 
     def record(self, entry: RecordedRequest) -> None:
         self.requests.append(entry)
+
+    # ---- the API core's RequestHooks (mockserver.api.seams) ----------------------------
+
+    def injected_error(self, method: str, path: str) -> ApiError | None:
+        fault = self.error(method, path)
+        return None if fault is None else ApiError(fault.status, fault.error or "Injected failure")
+
+    def handled(self, req, status: int) -> None:
+        self.record(RecordedRequest(req.method, req.path, dict(req.query),
+                                    req.body[:4096].decode("utf-8", "replace"), status, req.protocol))
 
     def clear_requests(self) -> None:
         self.requests.clear()

@@ -11,7 +11,7 @@ import logging
 import os
 import tempfile
 
-from .document import PackDocument, SyncError
+from mockserver.daemon.sync.document import PackDocument, SyncError
 
 log = logging.getLogger(__name__)
 

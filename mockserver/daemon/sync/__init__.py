@@ -6,8 +6,8 @@
 - ``persist``: writing the synced copy to disk atomically, so that a crash at any moment
   leaves the old file or the new one, never a torn one.
 """
-from .document import PackDocument, SyncError, accept, effective_modules, shareable_modules
-from .persist import atomic_write, load_document
+from mockserver.daemon.sync.document import PackDocument, SyncError, accept, effective_modules, shareable_modules
+from mockserver.daemon.sync.persist import atomic_write, load_document
 
 __all__ = ["PackDocument", "SyncError", "accept", "effective_modules", "shareable_modules", "atomic_write",
            "load_document"]

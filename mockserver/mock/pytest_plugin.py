@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import pytest
 
-from .inprocess import InProcessMock
-from .mock import MockCluster
+from mockserver.mock.inprocess import InProcessMock
+from mockserver.mock.cluster import MockCluster
 
 
 def pytest_configure(config):

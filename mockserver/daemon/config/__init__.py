@@ -10,7 +10,7 @@ The file is a YAML list of modules in the seed's style::
         listen: 127.0.0.11:8443
 
 Known modules are ``Pack`` (required), ``Api`` and ``PackConfiguration``; their options are
-listed in :mod:`mockserver.config.modules` and, machine-readable, in :data:`OPTIONS`. Any
+listed in :mod:`mockserver.daemon.config.modules` and, machine-readable, in :data:`OPTIONS`. Any
 other module is a user module, kept as given. A bad file raises :class:`ConfigError` naming
 the file, the module, the key and what was expected.
 
@@ -23,11 +23,11 @@ Public API:
 - :func:`render_template`: every module's template (``--print-template``).
 - :data:`MODULES` / :data:`OPTIONS`: the option tables both of the above are generated from.
 """
-from .errors import ConfigError
-from .loader import DaemonConfig, load, parse, validate
-from .modules import MODULES, OPTIONS, ApiConfig, PackConfig, PackConfigurationConfig
-from .options import ModuleSpec, Option
-from .template import render_template
+from mockserver.daemon.config.errors import ConfigError
+from mockserver.daemon.config.loader import DaemonConfig, load, parse, validate
+from mockserver.daemon.config.modules import MODULES, OPTIONS, ApiConfig, PackConfig, PackConfigurationConfig
+from mockserver.daemon.config.options import ModuleSpec, Option
+from mockserver.daemon.config.template import render_template
 
 __all__ = [
     "ApiConfig",

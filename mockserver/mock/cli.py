@@ -8,11 +8,11 @@ import signal
 import sys
 from typing import NoReturn
 
-from .api import ApiServer
-from .http import HttpTransport, parse_hostport
-from .scripting import Script
-from .state import ClusterState, LoopScheduler
-from .tls import TlsSettings
+from mockserver.mock.routes import mock_api
+from mockserver.http import HttpTransport, parse_hostport
+from mockserver.mock.scripting import Script
+from mockserver.state import ClusterState, LoopScheduler
+from mockserver.tls import TlsSettings
 
 DESCRIPTION = """\
 Serve an in-memory LXD cluster over LXD's REST API, for integration tests of code
@@ -82,7 +82,7 @@ async def serve(args) -> int:
     loop = asyncio.get_running_loop()
     state = ClusterState(args.members, name_prefix=args.name_prefix, scheduler=LoopScheduler(loop),
                          operation_delay=args.operation_delay)
-    api = ApiServer(state, script=Script(), strict=args.strict)
+    api = mock_api(state, Script(), strict=args.strict)
     tls = TlsSettings(state.certificate_pem, state.key_pem, trusted) if args.tls else None
     transport = HttpTransport(api, listen=listen, unix=args.unix, tls=tls)
     # Handlers first: a SIGTERM that arrives as soon as we print our addresses must still stop cleanly.

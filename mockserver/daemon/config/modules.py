@@ -41,15 +41,15 @@ and the validation are both generated from them.
 """
 from __future__ import annotations
 
-# Member names travel in pack datagrams as a length byte and the name (mockserver.pack.messages).
+# Member names travel in pack datagrams as a length byte and the name (mockserver.daemon.protocol.messages).
 MAX_NAME_BYTES = 64
 
 import dataclasses
 import socket
 from typing import Dict, Optional, Tuple
 
-from . import options as o
-from .errors import Invalid
+from mockserver.daemon.config import options as o
+from mockserver.daemon.config.errors import Invalid
 
 
 # --- the classes a valid file fills ---------------------------------------------------------

@@ -15,7 +15,7 @@ import os
 import re
 from typing import Any, Callable, Optional, Tuple
 
-from .errors import Invalid
+from mockserver.daemon.config.errors import Invalid
 
 Converter = Callable[[Any], Any]
 

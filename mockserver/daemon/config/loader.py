@@ -1,7 +1,7 @@
 """Reading a daemon configuration: YAML text -> a validated :class:`DaemonConfig`.
 
 The file is a YAML list of modules, each ``- ModuleName: {options}`` (the seed's style).
-Known modules (:data:`~mockserver.config.modules.MODULES`) are validated against their
+Known modules (:data:`~mockserver.daemon.config.modules.MODULES`) are validated against their
 option tables; any other module is a user module, kept as given. A null option value means
 "use the default", so a template with its required values filled in is a valid file.
 """
@@ -15,10 +15,10 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import yaml
 
-from .errors import ConfigError, Invalid
-from .modules import MODULES, PACK, PACK_CONFIGURATION, API, ApiConfig, PackConfig, PackConfigurationConfig
-from ..state.configuration import option_problem
-from .options import ModuleSpec, show
+from mockserver.daemon.config.errors import ConfigError, Invalid
+from mockserver.daemon.config.modules import MODULES, PACK, PACK_CONFIGURATION, API, ApiConfig, PackConfig, PackConfigurationConfig
+from mockserver.state.configuration import option_problem
+from mockserver.daemon.config.options import ModuleSpec, show
 
 
 @dataclasses.dataclass(frozen=True)

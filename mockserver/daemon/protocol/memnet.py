@@ -1,5 +1,5 @@
 """An in-memory network for pack nodes: loss, delay, partitions and crashes, in simulated
-time. It drives real :class:`~mockserver.pack.node.PackNode` objects (crypto included) as
+time. It drives real :class:`~mockserver.daemon.protocol.node.PackNode` objects (crypto included) as
 a discrete-event simulation, so that unit tests run with a fake clock and a thousand
 nodes run on one machine.
 """
@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .node import BROADCAST, MULTICAST, PackNode, Send
+from mockserver.daemon.protocol.node import BROADCAST, MULTICAST, PackNode, Send
 
 
 @dataclass

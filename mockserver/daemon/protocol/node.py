@@ -35,10 +35,10 @@ import math
 import random
 from dataclasses import dataclass, replace
 
-from .crypto import OpenError, Sealer
-from .messages import (Code, DecodeError, DocumentFlag, MemberRecord, Message, Role, Status, decode, encode,
+from mockserver.daemon.protocol.crypto import OpenError, Sealer
+from mockserver.daemon.protocol.messages import (Code, DecodeError, DocumentFlag, MemberRecord, Message, Role, Status, decode, encode,
                        encode_head, encode_record)
-from .replay import ReplayGuard
+from mockserver.daemon.protocol.replay import ReplayGuard
 
 BROADCAST = "broadcast"
 MULTICAST = "multicast"

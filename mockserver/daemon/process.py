@@ -15,26 +15,27 @@ import os
 import socket
 import time
 
-from ..api import ApiServer
-from ..api.context import API_EXTENSIONS
-from ..api.router import guard
-from ..config import DaemonConfig
-from ..http import HttpTransport
-from ..state import ClusterState, LoopScheduler
-from ..tls import TlsSettings
-from ..wire import Reply, error_reply, go_timestamp, now_utc
-from .crypto import Sealer
-from .messages import MemberRecord, Role, Status
-from ..api import ForwardTo
-from ..errors import ApiError
-from ..http import FORWARDED_HEADER
-from .gate import PackGate
-from .join import JOIN_PATH, check_join, join, join_reply
-from .node import (BROADCAST, LIVE, MULTICAST, DocumentHeard, LeaderChange, LeaderConflict, MemberChange, NodeSettings,
+from mockserver.api import ApiServer
+from mockserver.api.context import API_EXTENSIONS
+from mockserver.api.router import Route
+from mockserver.daemon.backend import PackBackend
+from mockserver.daemon.config import DaemonConfig
+from mockserver.http import HttpTransport
+from mockserver.state import ClusterState, LoopScheduler
+from mockserver.tls import TlsSettings
+from mockserver.wire import Reply, error_reply, go_timestamp, now_utc
+from mockserver.daemon.protocol.crypto import Sealer
+from mockserver.daemon.protocol.messages import MemberRecord, Role, Status
+from mockserver.api import ForwardTo
+from mockserver.errors import ApiError
+from mockserver.http import FORWARDED_HEADER
+from mockserver.daemon.gate import PackGate
+from mockserver.daemon.join import JOIN_PATH, check_join, join, join_reply
+from mockserver.daemon.protocol.node import (BROADCAST, LIVE, MULTICAST, DocumentHeard, LeaderChange, LeaderConflict, MemberChange, NodeSettings,
                    PackNode, PersistTerm, Send)
-from .sync.engine import PROOF_HEADER, SyncEngine
-from .sync.store import SyncStore
-from .udp import UdpEndpoint
+from mockserver.daemon.sync.engine import PROOF_HEADER, SyncEngine
+from mockserver.daemon.sync.store import SyncStore
+from mockserver.daemon.udp import UdpEndpoint
 
 log = logging.getLogger("pylxd_cluster.daemon")
 
@@ -99,7 +100,11 @@ class PackDaemon:
     def __init__(self, config: DaemonConfig):
         self.config = config
         self.settings = node_settings(config)
-        self.state = ClusterState(0)
+        pack = config.pack
+        self.scheduler = LoopScheduler()
+        self.state = ClusterState.member_view(
+            self.settings.name, _host_port(self.settings.api) or f"{pack.interface}:{pack.port}",
+            backend=PackBackend(self), scheduler=self.scheduler, token_expiry=float(pack.join_token_expiry))
         self.node: PackNode | None = None
         self.udp: UdpEndpoint | None = None
         self.http: HttpTransport | None = None
@@ -109,6 +114,8 @@ class PackDaemon:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wall_offset = 0.0
         self.sync: SyncEngine | None = None
+        self.gate: PackGate | None = None
+        self.api: ApiServer | None = None
         self.removed = asyncio.Event()   # set when the pack removed this member (it then leaves)
 
     # ---- life -----------------------------------------------------------------------------
@@ -126,18 +133,17 @@ class PackDaemon:
         # Bound now (a port in use fails before anything else starts), but what arrives waits
         # in the queue until the protocol node exists.
         await self.udp.start(deliver=False)
-        self.state.scheduler = LoopScheduler(self._loop)
-        self.state.adopt_pack(self.settings.name, _host_port(self.settings.api) or f"{pack.interface}:{pack.port}")
-        self.state.member_state_extra = self._member_state_extra
-        self.state.member_api = self._member_api
-        self.state.token_expiry = float(pack.join_token_expiry)
+        self.scheduler.attach(self._loop)
         self.sync = SyncEngine(self, store, secret, pack_name)
-        api = ApiServer(self.state, scripting=False, max_body=DOCUMENT_BODY_LIMIT)
-        api.context.extensions = DAEMON_EXTENSIONS
-        api.gate = PackGate(self, commit_timeout=max(2.0, 2 * self.settings.dead_interval))
-        self.state.after_write = api.gate.after_write
-        api.router.add("/internal/pack/document", get=self._serve_document)
-        api.router.add(JOIN_PATH, post=self._serve_join)
+        self.gate = PackGate(self, commit_timeout=max(2.0, 2 * self.settings.dead_interval))
+        api = ApiServer(self.state, gate=self.gate, max_body=DOCUMENT_BODY_LIMIT, extensions=DAEMON_EXTENSIONS,
+                        extra_routes=[
+                            # Members' own traffic, never forwarded nor held for a commit, and
+                            # reachable without a trusted certificate: the sealed proof (of
+                            # membership, or of a join token) is the authentication.
+                            Route("/internal/pack/document", {"GET": self._serve_document}, untrusted=True,
+                                  gated=False),
+                            Route(JOIN_PATH, {"POST": self._serve_join}, untrusted=True, gated=False)])
         self.api = api
         self._pack_secret, self._pack_name = secret, pack_name
         if self.config.api is not None:
@@ -272,13 +278,17 @@ class PackDaemon:
 
     # ---- events into cluster state --------------------------------------------------------
 
-    def _wall(self, monotonic: float) -> _dt.datetime:
+    def now(self) -> float:
+        """The loop's clock, which the protocol core's times are on."""
+        return self._loop.time()
+
+    def wall(self, monotonic: float) -> _dt.datetime:
         return _dt.datetime.fromtimestamp(monotonic + self._wall_offset, _dt.timezone.utc)
 
     def _member_changed(self, change: MemberChange) -> None:
         record: MemberRecord = change.member
         peer = self.node.peers.get(record.name)
-        heard = self._wall(peer.last_heard) if peer is not None else now_utc()
+        heard = self.wall(peer.last_heard) if peer is not None else now_utc()
         offline_message = None
         if record.status == Status.LEFT:
             offline_message = f"Left the pack at {heard:%Y-%m-%d %H:%M:%S} UTC"
@@ -295,7 +305,7 @@ class PackDaemon:
         if change.leader:
             self.state.set_roles(change.leader, LEADER_ROLES, True, note=self._note(change.leader))
         self.sync.on_leader_change(change.leader, change.term, change.previous)
-        self.api.gate.leader_changed()
+        self.gate.leader_changed()
         source = f"/1.0/cluster/members/{change.leader}" if change.leader else "/1.0/cluster"
         self.state.emit(LEADER_CHANGED, source, {"leader": change.leader, "previous": change.previous,
                                                  "term": change.term})
@@ -317,34 +327,8 @@ class PackDaemon:
         else:
             log.info("leader conflict resolved")
 
-    def _member_api(self, name: str) -> str | None:
-        peer = self.node.peers.get(name) if self.node is not None else None
-        return peer.record.api if peer is not None else None
-
-    def _member_state_extra(self, name: str) -> dict | None:
-        """This node's pack counters in its member state; other members are asked for theirs."""
-        if name != self.settings.name or self.node is None:
-            return None
-        counters = dict(self.node.counters)
-        if self.udp is not None:
-            counters.update({f"udp_{key}": value for key, value in self.udp.counters.items()})
-        now = self._loop.time()
-        def shown(ident: str) -> str:  # the name the API shows (a member may have been renamed)
-            member = self.state.member_by_ident(ident)
-            return member.server_name if member is not None else ident
-
-        members = {shown(peer_name): {"status": peer.record.status.name.lower(),
-                                      "incarnation": peer.record.incarnation,
-                                      "last_heard": go_timestamp(self._wall(peer.last_heard)),
-                                      "last_heard_seconds": round(now - peer.last_heard, 3)}
-                   for peer_name, peer in sorted(self.node.peers.items())}
-        return {"incarnation": self.node.incarnation, "leader": self.node.leader, "term": self.node.term,
-                "conflict": list(self.node.conflict), "members": members,
-                "counters": dict(sorted(counters.items())), "pid": os.getpid(), "document": self.sync.describe()}
-
     # ---- the pack document ----------------------------------------------------------------
 
-    @guard  # reachable without a trusted certificate: the sealed proof is the authentication
     def _serve_document(self, ctx, req):
         """GET /internal/pack/document: the sealed pack document, for members only."""
         try:
@@ -355,9 +339,6 @@ class PackDaemon:
         log.debug("%s pulls document version %d", member, self.sync.document.version)
         return Reply(200, self.sync.sealed_document(), {"Content-Type": "application/octet-stream"})
 
-    _serve_document.ungated = True  # members' own traffic: never forwarded nor held for a commit
-
-    @guard  # likewise: the proof of the token is the authentication
     def _serve_join(self, ctx, req):
         """POST /internal/pack/join: a new member proves a join token (see pack/join.py)."""
         if not self.sync.is_leader():
@@ -375,9 +356,8 @@ class PackDaemon:
         peers = sorted(f"{r.host}:{r.port}" for r in self.node.members().values() if r.status in LIVE)
         log.info("%s joins the pack with its join token", name)
         answer = {"pack": self._pack_name, "secret": self._pack_secret, "peers": peers}
-        return self.api.gate.written(join_reply(op.metadata["secret"], answer))
+        return self.gate.written(join_reply(op.metadata["secret"], answer))
 
-    _serve_join.ungated = True
 
     def removed_from_pack(self) -> None:
         """The pack removed this member (a DELETE of it): leave, and stop."""

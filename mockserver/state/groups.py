@@ -1,0 +1,125 @@
+"""Cluster groups and the rules of /1.0/cluster/groups."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mockserver.errors import bad_request, conflict, forbidden, not_found
+from mockserver.state.names import stored
+from mockserver.wire import etag_of, lxd_url
+
+DEFAULT_GROUP = "default"
+
+
+@dataclass
+class Group:
+    name: str
+    description: str = ""
+    members: list = field(default_factory=list)
+
+    def writable(self) -> dict:
+        return {"description": self.description, "members": list(self.members)}
+
+    def to_api(self) -> dict:
+        return {"description": self.description, "members": list(self.members), "name": self.name}
+
+
+class GroupRules:
+    """ClusterState's groups (a part of ClusterState; see cluster.py for the attributes)."""
+
+    def _get_group(self, name: str) -> Group:
+        group = self.groups.get(stored(name))
+        if group is None:
+            raise not_found("Cluster group not found")
+        return group
+
+    def _require_groups(self) -> None:
+        self._require_clustered("This server is not clustered", 400)
+
+    def group_names(self) -> list[str]:
+        with self.lock:
+            self._require_groups()
+            return list(self.groups)
+
+    def groups_to_api(self) -> list[dict]:
+        with self.lock:
+            self._require_groups()
+            return [g.to_api() for g in self.groups.values()]
+
+    def group_to_api(self, name: str) -> dict:
+        name = stored(name)
+        with self.lock:
+            self._require_groups()
+            return self._get_group(name).to_api()
+
+    def group_etag(self, name: str) -> str:
+        name = stored(name)
+        with self.lock:
+            return etag_of(self._get_group(name).writable())
+
+    @staticmethod
+    def _validate_group_name(name: str) -> None:
+        if not name:
+            raise bad_request("No name provided")
+        if "/" in name:
+            raise bad_request("Cluster group names may not contain slashes")
+
+    def _check_known_members(self, members) -> None:
+        for member in members or []:
+            if member not in self.members:
+                raise not_found("Failed to get node info: Cluster member not found")
+
+    def create_group(self, name: str, description: str, members: list | None, requestor: dict | None) -> None:
+        """Raises: ApiError 400 bad name; 409 exists; 404 unknown member (nothing created)."""
+        name, description, members = stored(name), stored(description), [stored(m) for m in members or []]
+        with self.lock:
+            self._require_groups()
+            self._validate_group_name(name)
+            if name in self.groups:
+                raise conflict(f'Cluster group "{name}" already exists')
+            self._check_known_members(members)
+            self.groups[name] = Group(name, description, list(dict.fromkeys(members or [])))
+            self._lifecycle("cluster-group-created", lxd_url("1.0", "cluster", "groups", name), requestor)
+
+    def update_group(self, name: str, description: str, members: list | None, requestor: dict | None) -> None:
+        """Set a group's description and members.
+
+        Raises:
+            ApiError: 404 unknown group or member; 400 if a member would be left in no group.
+        """
+        name, description, members = stored(name), stored(description), [stored(m) for m in members or []]
+        with self.lock:
+            group = self._get_group(name)
+            members = list(dict.fromkeys(members or []))
+            self._check_known_members(members)
+            for removed in [m for m in group.members if m not in members]:
+                if all(removed not in g.members for g in self.groups.values() if g.name != name):
+                    raise bad_request(f'Cannot remove "{removed}" from group as member needs to belong to at least one group')
+            group.description, group.members = description, members
+            self._lifecycle("cluster-group-updated", lxd_url("1.0", "cluster", "groups", name), requestor,
+                            {"description": description, "members": list(members)})
+
+    def rename_group(self, name: str, new_name: str, requestor: dict | None) -> None:
+        """Raises: ApiError 403 default; 404 unknown; 400 bad name; 409 name in use."""
+        name, new_name = stored(name), stored(new_name)
+        with self.lock:
+            if name == DEFAULT_GROUP:
+                raise forbidden('The "default" group cannot be renamed')
+            group = self._get_group(name)
+            self._validate_group_name(new_name)
+            if new_name in self.groups:
+                raise conflict(f'Name "{new_name}" already in use')
+            group.name = new_name
+            self.groups = {(new_name if key == name else key): value for key, value in self.groups.items()}
+            self._lifecycle("cluster-group-renamed", lxd_url("1.0", "cluster", "groups", new_name), requestor, {"old_name": name})
+
+    def delete_group(self, name: str, requestor: dict | None) -> None:
+        """Raises: ApiError 403 default; 404 unknown; 400 not empty."""
+        name = stored(name)
+        with self.lock:
+            if name == DEFAULT_GROUP:
+                raise forbidden("The 'default' cluster group cannot be deleted")
+            group = self._get_group(name)
+            if group.members:
+                raise bad_request("Only empty cluster groups can be removed")
+            del self.groups[name]
+            self._lifecycle("cluster-group-deleted", lxd_url("1.0", "cluster", "groups", name), requestor)

@@ -1,0 +1,396 @@
+"""Cluster members: what LXD keeps of each, its status, and the rules of
+/1.0/cluster/members (update, rename, delete, evacuate and restore)."""
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+
+from mockserver.errors import ApiError, bad_request, conflict, not_found
+from mockserver.state.groups import DEFAULT_GROUP
+from mockserver.state.names import stored, stored_map
+from mockserver.state.operations import Operation
+from mockserver.state.sysinfo import read_sysinfo
+from mockserver.wire import etag_of, go_duration, go_time_string, lxd_url, now_utc, sorted_map
+
+AUTOMATIC_ROLES = ("database-leader", "database", "database-standby")
+MANUAL_ROLES = ("event-hub", "ovn-chassis")
+EVACUATE_MODES = ("", "auto", "stop", "migrate", "live-migrate")
+RESTORE_MODES = ("", "skip")
+SCHEDULER_VALUES = ("all", "manual", "group")
+MAX_VOTERS, MAX_STANDBYS = 3, 2
+OFFLINE_THRESHOLD = 20.0  # seconds; LXD's cluster.offline_threshold default
+
+
+@dataclass
+class MemberSpec:
+    """What a test says about a member it adds; everything but the name has LXD's default."""
+
+    server_name: str
+    address: str | None = None
+    architecture: str = "x86_64"
+    description: str = ""
+    failure_domain: str = "default"
+    roles: tuple = ()
+    config: dict = field(default_factory=dict)
+
+
+@dataclass
+class Member:
+    server_name: str
+    address: str
+    architecture: str = "x86_64"
+    description: str = ""
+    failure_domain: str = "default"
+    roles: list = field(default_factory=list)
+    config: dict = field(default_factory=dict)
+    database: bool = False
+    evacuated: bool = False
+    heartbeat: _dt.datetime = field(default_factory=now_utc)
+    offline: bool = False
+    blocked_message: str | None = None
+    offline_message: str | None = None   # why it is Offline, when that is known (it left)
+    note: str | None = None              # said instead of "Fully operational" (a conflict)
+    ident: str = ""                      # who it is to its back end (a pack name); kept across renames
+
+    def __post_init__(self):
+        self.ident = self.ident or self.server_name
+
+    @property
+    def url(self) -> str:
+        return f"https://{self.address}"
+
+    def status(self) -> tuple[str, str]:
+        """(status, message) as LXD derives them from heartbeat and state."""
+        if self.offline:
+            if self.offline_message:
+                return "Offline", self.offline_message
+            since = (now_utc() - self.heartbeat).total_seconds()
+            return "Offline", f"No heartbeat for {go_duration(since)} ({go_time_string(self.heartbeat)})"
+        if self.blocked_message is not None:
+            return "Blocked", self.blocked_message
+        if self.evacuated:
+            return "Evacuated", "Unavailable due to maintenance"
+        return "Online", self.note or "Fully operational"
+
+
+class MemberRules:
+    """ClusterState's members (a part of ClusterState; see cluster.py for the attributes)."""
+
+    def _insert(self, member: Member) -> None:
+        self.members[member.server_name] = member
+        self.groups[DEFAULT_GROUP].members.append(member.server_name)
+        if self.backend.orders_by_ident:
+            # Every member of a pack meets the others in its own order; listing them by
+            # their pack identity (kept across renames, like LXD's database ids) gives one
+            # order on every member.
+            self.members = dict(sorted(self.members.items(), key=lambda item: item[1].ident))
+            position = {name: index for index, name in enumerate(self.members)}
+            self.groups[DEFAULT_GROUP].members.sort(key=lambda name: position.get(name, len(position)))
+        self._rebalance_roles()
+
+    def _rebalance_roles(self) -> None:
+        """Assign database roles as LXD does: an odd number of voters (up to 3), then up
+        to 2 standbys, the first member leading. Manual roles are kept."""
+        if self.backend.assigns_roles:
+            return
+        count = len(self.members)
+        voters = MAX_VOTERS if count >= MAX_VOTERS else 1
+        for index, member in enumerate(self.members.values()):
+            manual = [r for r in member.roles if r not in AUTOMATIC_ROLES]
+            if index == 0:
+                automatic = ["database-leader", "database"]
+            elif index < voters:
+                automatic = ["database"]
+            elif index < voters + MAX_STANDBYS:
+                automatic = ["database-standby"]
+            else:
+                automatic = []
+            member.roles, member.database = automatic + manual, bool(automatic)
+
+    def add_member(self, spec: MemberSpec, requestor: dict | None = None) -> dict:
+        """Add a member as if it had joined (emits cluster-member-added).
+
+        Raises:
+            ApiError: 400 on a standalone server; 409 if the name is taken.
+        """
+        spec = MemberSpec(stored(spec.server_name), spec.address, stored(spec.architecture), stored(spec.description),
+                          stored(spec.failure_domain), tuple(stored(role) for role in spec.roles), stored_map(spec.config))
+        with self.lock:
+            self._require_clustered("This server is not clustered: enable clustering first (PUT /1.0/cluster)", 400)
+            if not spec.server_name or "/" in spec.server_name:
+                raise bad_request("A member needs a server_name without slashes")
+            if spec.server_name in self.members:
+                raise conflict(f'The cluster already has a member with name "{spec.server_name}"')
+            address = spec.address or f"127.0.0.{len(self.members) + 1}:8443"
+            self.removed.discard(spec.server_name)
+            self._insert(Member(spec.server_name, address, spec.architecture, spec.description,
+                                spec.failure_domain, list(spec.roles), dict(spec.config)))
+            self._lifecycle("cluster-member-added", self._member_source(spec.server_name), requestor)
+            return self.member_to_api(spec.server_name)
+
+    def remove_member(self, name: str, requestor: dict | None = None) -> None:
+        """Drop a member without LXD's checks (as when a test removes a host)."""
+        name = stored(name)
+        with self.lock:
+            self._get_member(name)
+            self._drop_member(name)
+            self._lifecycle("cluster-member-removed", self._member_source(name), requestor)
+
+    def set_member_status(self, name: str, status: str, *, message: str | None = None,
+                          since: float | None = None) -> dict:
+        """Script a member's status: Online, Offline (no heartbeat for ``since`` s), Evacuated or Blocked.
+
+        Raises:
+            ApiError: 404 unknown member; 400 unknown status.
+        """
+        name = stored(name)
+        with self.lock:
+            member = self._get_member(name)
+            if status == "Online":
+                member.offline, member.blocked_message, member.evacuated = False, None, False
+                member.heartbeat = now_utc()
+            elif status == "Offline":
+                try:  # before anything changes: a since too large for a date changes nothing
+                    heartbeat = now_utc() - _dt.timedelta(seconds=OFFLINE_THRESHOLD if since is None else since)
+                except (OverflowError, ValueError, TypeError):
+                    raise bad_request(f"No heartbeat for {since!r} seconds is not a time this server can show") from None
+                member.offline, member.heartbeat = True, heartbeat
+            elif status == "Evacuated":
+                member.offline, member.blocked_message, member.evacuated = False, None, True
+            elif status == "Blocked":
+                member.offline = False
+                member.blocked_message = message or "Upgrade needed: this member's version is older than other members"
+            else:
+                raise bad_request(f'Unknown member status "{status}" (expected Online, Offline, Evacuated or Blocked)')
+            self._lifecycle("cluster-member-updated", self._member_source(name), None)
+            return self.member_to_api(name)
+
+    @staticmethod
+    def _member_source(name: str) -> str:
+        return lxd_url("1.0", "cluster", "members", name)
+
+    def _get_member(self, name: str) -> Member:
+        member = self.members.get(stored(name))
+        if member is None:
+            raise not_found("Cluster member not found")
+        return member
+
+    def _drop_member(self, name: str) -> None:
+        del self.members[name]
+        for group in self.groups.values():
+            if name in group.members:
+                group.members.remove(name)
+        if name == self.local_name and self.members:
+            self.local_name = next(iter(self.members))
+        self._rebalance_roles()
+
+    def member_groups(self, name: str):
+        groups = [g.name for g in self.groups.values() if name in g.members]
+        return groups or None  # LXD serialises a member in no group as null
+
+    def online_addresses(self) -> list[str]:
+        return [m.address for m in self.members.values() if m.status()[0] == "Online"]
+
+    def member_names(self) -> list[str]:
+        with self.lock:
+            self._require_clustered()
+            return list(self.members)
+
+    def member_to_api(self, name: str) -> dict:
+        """The ClusterMember object, in LXD's field order."""
+        name = stored(name)
+        with self.lock:
+            member = self._get_member(name)
+            status, message = member.status()
+            return {
+                "roles": list(member.roles), "failure_domain": member.failure_domain,
+                "description": member.description, "config": sorted_map(member.config),
+                "groups": self.member_groups(name), "server_name": member.server_name, "url": member.url,
+                "database": member.database, "status": status, "message": message,
+                "architecture": member.architecture,
+            }
+
+    def members_to_api(self) -> list[dict]:
+        with self.lock:
+            self._require_clustered()
+            return [self.member_to_api(name) for name in self.members]
+
+    def member_etag(self, name: str) -> str:
+        name = stored(name)
+        with self.lock:
+            member = self.member_to_api(name)
+            return etag_of({key: member[key] for key in ("roles", "failure_domain", "description", "config", "groups")})
+
+    def update_member(self, name: str, put: dict, *, patch: bool, requestor: dict | None) -> None:
+        """Apply a ClusterMemberPut (PUT replaces; PATCH merges ``config`` only, as LXD does).
+
+        Raises:
+            ApiError: 404 unknown member or group; 400 invalid roles, config, groups or failure domain.
+        """
+        name = stored(name)
+        with self.lock:
+            member = self._get_member(name)
+            roles = self._validate_roles(member.roles, [stored(role) for role in put.get("roles") or []])
+            config = stored_map(put.get("config") or {})
+            if patch:
+                config = {**member.config, **config}
+            self._validate_member_config(config)
+            # An empty value unsets the key (`lxc cluster unset` sends one).
+            config = {key: value for key, value in config.items() if value != ""}
+            groups = [stored(group) for group in put.get("groups") or []]
+            if not groups:
+                raise bad_request("Cluster members need to belong to at least one group")
+            failure_domain = stored(put.get("failure_domain") or "")
+            if not failure_domain:
+                raise bad_request("Update failure domain: Failure domain name can't be empty")
+            for group in groups:
+                if group not in self.groups:
+                    raise not_found("Update cluster groups: Failed to add member to cluster group: "
+                                    "Failed to get cluster group ID: Cluster group not found")
+            member.roles, member.config = roles, config
+            member.description, member.failure_domain = stored(put.get("description") or ""), failure_domain
+            for group in self.groups.values():
+                if group.name in groups and name not in group.members:
+                    group.members.append(name)
+                elif group.name not in groups and name in group.members:
+                    group.members.remove(name)
+            self._lifecycle("cluster-member-updated", self._member_source(name), requestor)
+
+    @staticmethod
+    def _validate_roles(current: list, requested: list) -> list:
+        seen = set()
+        for role in requested:
+            if role in seen:
+                raise bad_request(f'Duplicate role "{role}" in request')
+            seen.add(role)
+            if role not in AUTOMATIC_ROLES and role not in MANUAL_ROLES:
+                raise bad_request(f'Invalid cluster role "{role}"')
+        for role in ("database", "database-standby"):
+            if role in current and role not in requested:
+                raise bad_request(f'The "{role}" role cannot be dropped at this time')
+            if role in requested and role not in current:
+                raise bad_request(f'The automatically assigned "{role}" role cannot be added manually')
+        # Automatic roles are the server's to assign: keep them, take the manual ones asked for.
+        return [r for r in current if r in AUTOMATIC_ROLES] + [r for r in requested if r in MANUAL_ROLES]
+
+    @staticmethod
+    def _validate_member_config(config: dict) -> None:
+        for key, value in config.items():
+            if key == "scheduler.instance":
+                if value not in SCHEDULER_VALUES + ("",):
+                    raise bad_request(f'Invalid cluster configuration key "{key}" value')
+            elif not key.startswith("user."):
+                raise bad_request(f'Invalid cluster configuration key "{key}"')
+
+    def rename_member(self, name: str, new_name: str, requestor: dict | None) -> None:
+        """Raises: ApiError 404 unknown; 400 empty or slashed name; 409 name taken."""
+        name, new_name = stored(name), stored(new_name)
+        with self.lock:
+            member = self._get_member(name)
+            if not new_name:
+                raise bad_request("No name provided")
+            if "/" in new_name:
+                raise bad_request("Cluster member names may not contain slashes")
+            if new_name in self.members or any(m.ident == new_name for m in self.members.values() if m is not member):
+                raise conflict(f'The cluster already has a member with name "{new_name}"')
+            member.server_name = new_name
+            self.members = {(new_name if key == name else key): value for key, value in self.members.items()}
+            for group in self.groups.values():
+                group.members = [new_name if m == name else m for m in group.members]
+            if self.local_name == name:
+                self.local_name = new_name
+            self._lifecycle("cluster-member-renamed", self._member_source(new_name), requestor, {"old_name": name})
+
+    def delete_member(self, name: str, force: bool, requestor: dict | None) -> None:
+        """Remove a member. An Offline one needs ``force``, since it cannot be told to leave.
+
+        Raises:
+            ApiError: 404 unknown; 400 only member, or offline without force.
+        """
+        name = stored(name)
+        with self.lock:
+            member = self._get_member(name)
+            if len(self.members) == 1:
+                raise bad_request("Member is the only member in the cluster")
+            if member.offline and not force:
+                raise bad_request(f'Cluster member "{name}" is offline and cannot be asked to leave: '
+                                  "delete it with force=1")
+            self.removed.add(member.ident)
+            self._drop_member(name)
+            self._lifecycle("cluster-member-removed", self._member_source(name), requestor)
+
+    def forward_address(self, name: str) -> str | None:
+        """The API address (host:port) that answers for ``name``, if not this server.
+
+        Raises:
+            ApiError: 404 unknown; 503 offline (it cannot be asked).
+        """
+        name = stored(name)
+        if not self.backend.members_elsewhere:
+            return None
+        with self.lock:
+            member = self._get_member(name)
+            if name == self.local_name:
+                return None
+            if member.offline:
+                raise ApiError(503, f'Cluster member "{name}" is offline')
+        address = self.backend.member_api(member.ident)
+        if not address:
+            raise ApiError(503, f'Cluster member "{name}" serves no TCP API to forward the request to')
+        return address
+
+    def member_state(self, name: str) -> dict:
+        """ClusterMemberState with this host's real sysinfo.
+
+        Raises:
+            ApiError: 404 unknown; 503 offline (it cannot be asked).
+        """
+        name = stored(name)
+        with self.lock:
+            member = self._get_member(name)
+            if member.offline:
+                raise ApiError(503, f'Cluster member "{name}" is offline')
+        if not self.backend.members_elsewhere:
+            return {"sysinfo": read_sysinfo(), "storage_pools": {}}
+        extra = self.backend.member_state(member.ident)
+        if extra is None:
+            raise ApiError(503, f'The state of cluster member "{name}" is served by that member: '
+                                f"ask its API at {member.url}")
+        return {"sysinfo": read_sysinfo(), "storage_pools": {}, "pack": extra}
+
+    def change_member_state(self, name: str, action: str, mode: str, force: bool,
+                            requestor: dict | None) -> Operation:
+        """Start an evacuate or restore operation; a no-op one fails, as in LXD.
+
+        Raises:
+            ApiError: 404 unknown member; 400 unknown action or mode; 503 member offline.
+        """
+        name = stored(name)
+        with self.lock:
+            member = self._get_member(name)
+            if action not in ("evacuate", "restore"):
+                raise bad_request(f'Unknown action "{action}"')
+            modes = EVACUATE_MODES if action == "evacuate" else RESTORE_MODES
+            if mode not in modes:
+                raise bad_request(f'Invalid {action} mode "{mode}" (expected one of: {", ".join(m for m in modes if m)})')
+            if member.offline:
+                raise ApiError(503, f'Cluster member "{name}" is offline')
+            description = "Evacuating cluster member" if action == "evacuate" else "Restoring cluster member"
+            op = self.operations.start(Operation("task", description, location=name))
+
+        def run():
+            with self.lock:
+                target = self.members.get(name)
+                if target is None:
+                    self.operations.finish(op, "Cluster member not found")
+                elif target.evacuated == (action == "evacuate"):
+                    self.operations.finish(op, f"Cluster member is already {'evacuated' if target.evacuated else 'restored'}")
+                else:
+                    target.evacuated = action == "evacuate"
+                    self._lifecycle(f"cluster-member-{'evacuated' if target.evacuated else 'restored'}",
+                                    self._member_source(name), requestor)
+                    # Done once the back end has made the change durable.
+                    self.backend.after_write(lambda error=None: self.operations.finish(op, error))
+
+        self.scheduler.call_later(self.operation_delay, run)
+        return op
