@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from rawhttp import exchange
+from tests.support.rawhttp import exchange
 
 from mockserver import MockCluster
 

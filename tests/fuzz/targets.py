@@ -20,8 +20,8 @@ import json
 import random
 from urllib.parse import quote
 
-from hostile import Request
-from rawhttp import RawReply, exchange
+from tests.fuzz.hostile import Request
+from tests.support.rawhttp import RawReply, exchange
 
 from mockserver.wire import lxd_url
 

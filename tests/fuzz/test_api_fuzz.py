@@ -4,11 +4,11 @@ from __future__ import annotations
 
 
 import pytest
-from hostile import MOCK_ROUTES, MOCK_WRITES, PACK_ROUTES, PACK_WRITES, ROUTES, WRITES, requests
+from tests.fuzz.hostile import MOCK_ROUTES, MOCK_WRITES, PACK_ROUTES, PACK_WRITES, ROUTES, WRITES, requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from packproc import PackProcs
-from targets import MockTarget, PackTarget, check_reply
+from tests.support.packproc import PackProcs
+from tests.fuzz.targets import MockTarget, PackTarget, check_reply
 
 from mockserver import MockCluster
 

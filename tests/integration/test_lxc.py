@@ -18,7 +18,7 @@ import re
 import pytest
 import yaml
 
-from .conftest import Lxc, lxc_binary, one, parse_table
+from tests.support.lxc import Lxc, lxc_binary, one, parse_table
 
 OFFLINE_MESSAGE = re.compile(r"^No heartbeat for \d[\dhms.]*s \(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)? \+0000 UTC\)$")
 TOKEN_KEYS = ["server_name", "fingerprint", "addresses", "secret", "expires_at"]

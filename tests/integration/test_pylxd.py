@@ -23,7 +23,7 @@ from cryptography.x509.oid import NameOID
 
 from mockserver import MockCluster
 
-from .conftest import MockProcess
+from tests.support.lxc import MockProcess
 
 MEMBER_FIELDS = ("server_name", "url", "database", "status", "message", "roles", "architecture",
                  "failure_domain", "description", "config", "groups")

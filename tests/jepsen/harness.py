@@ -20,10 +20,10 @@ import threading
 import time
 from dataclasses import dataclass
 
-from checker import History
-from netns import rejoin, split
-from packproc import wait_until
-from rawhttp import exchange
+from tests.jepsen.checker import History
+from tests.support.netns import rejoin, split
+from tests.support.packproc import wait_until
+from tests.support.rawhttp import exchange
 
 JSON = [("Content-Type", "application/json")]
 LINEARIZABLE = [("X-Pack-Consistency", "linearizable")]

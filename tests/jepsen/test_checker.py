@@ -1,7 +1,7 @@
 """The history checker finds each anomaly it is meant to find (and passes a good history)."""
 from __future__ import annotations
 
-from checker import History, Op, check
+from tests.jepsen.checker import History, Op, check
 
 
 def _history(*ops: Op) -> History:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 
-from checker import History, check
-from harness import Clients, Timing
-from packproc import DocumentSampler, PackProcs
-from rawhttp import exchange
+from tests.jepsen.checker import History, check
+from tests.jepsen.harness import Clients, Timing
+from tests.support.packproc import DocumentSampler, PackProcs
+from tests.support.rawhttp import exchange
 
 NAMES = ("node1", "node2", "node3")
 KEYS = ("r0", "r1")

@@ -14,11 +14,11 @@ import random
 import signal
 
 import pytest
-from checker import History, check
-from harness import Clients, Nemesis, Timing
-from netns import rejoin
-from packproc import DocumentSampler, PackProcs
-from rawhttp import exchange
+from tests.jepsen.checker import History, check
+from tests.jepsen.harness import Clients, Nemesis, Timing
+from tests.support.netns import rejoin
+from tests.support.packproc import DocumentSampler, PackProcs
+from tests.support.rawhttp import exchange
 
 NAMES = tuple(f"node{i}" for i in range(1, 6))
 KEYS = tuple(f"g{i}" for i in range(5))

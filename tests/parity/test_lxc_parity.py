@@ -13,9 +13,9 @@ import json
 
 import yaml
 
-from integration.conftest import one, parse_table
+from tests.support.lxc import one, parse_table
 
-from .conftest import assert_left
+from tests.support.backends import assert_left
 
 FIELD_ORDER = ["roles", "failure_domain", "description", "config", "groups", "server_name", "url", "database",
                "status", "message", "architecture"]  # LXD's

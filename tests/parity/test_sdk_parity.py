@@ -11,7 +11,7 @@ import pytest
 
 import pylxd_cluster
 
-from .conftest import assert_left, own_name
+from tests.support.backends import assert_left, own_name
 
 
 def names(client) -> list:

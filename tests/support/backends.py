@@ -1,0 +1,264 @@
+"""Two backends for one scenario body: the mock server, and a pack of reference daemons.
+
+A test takes ``backend`` (3 members, shared by the tests of a session and put back as it
+was after each test) or ``backend4`` (4 members, fresh, for the destructive member
+removal). Both are parametrized ``mock`` / ``pack``:
+
+* ``mock``: ``MockCluster(3)`` on its unix socket; the members' views are that one server.
+* ``pack``: real ``pylxd-cluster-daemon`` processes (``tests/support/packproc.py``). The scenario
+  writes through a FOLLOWER (so every write is forwarded to the leader), and checks are made
+  on EVERY member's own socket, polling until they hold since replication is asynchronous.
+
+Tests only use the public API (the SDK, ``lxc``), never a backend's internals: that is what
+makes one body run against both.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Callable, Dict, Iterable, List, Optional
+
+import pytest
+
+import pylxd_cluster
+from mockserver import MockCluster
+
+from tests.support.lxc import Lxc, lxc_binary
+from tests.support.packproc import PackProcs, wait_until
+
+CONVERGENCE = 5.0  # seconds for a write to reach every member's view
+NAMES = ("node1", "node2", "node3")
+
+
+class Backend:
+    """One cluster under test, seen through its public API.
+
+    Attributes:
+        name: "mock" or "pack".
+        entry_socket, entry_client: where the scenario writes (on a pack: a follower).
+        target: a member that is neither the entry nor the leader, to evacuate, rename...
+        leader, leader_socket: the member with the database-leader role (where operations run).
+    """
+
+    def __init__(self, name: str, sockets: Dict[str, str], entry: str, home: Path,
+                 describe: Callable[[], str] = lambda: ""):
+        self.name = name
+        self.home = home
+        self._sockets = dict(sockets)  # member name -> its unix socket (one, for the mock)
+        self._clients = {member: pylxd_cluster.Client(path, timeout=15) for member, path in self._sockets.items()}
+        self._describe = describe
+        self._member_of = {client: member for member, client in self._clients.items()}
+        self.procs: Optional[PackProcs] = None  # the daemons, on a pack
+        self.entry_socket = self._sockets[entry]
+        self.entry_client = self._clients[entry]
+        members = self.entry_client.cluster.members.all()
+        self.leader = next(m.server_name for m in members if "database-leader" in m.roles)
+        self.leader_socket = self._sockets[self.leader]
+        self.target = [n for n in members.names if n not in (entry, self.leader)][-1]
+        self.baseline = snapshot(self.entry_client)
+
+    # ---- the members' views ---------------------------------------------------------------
+
+    def views(self) -> List[pylxd_cluster.Client]:
+        """An SDK client per member endpoint (the entry's included)."""
+        return list(self._clients.values())
+
+    def lxc(self, socket_path: Optional[str] = None) -> Lxc:
+        """``lxc`` pointed at ``socket_path`` (default: the entry)."""
+        socket_path = socket_path or self.entry_socket
+        home = self.home / "lxc" / Path(socket_path).stem
+        return Lxc(lxc_binary(), socket_path, home)
+
+    def lxc_views(self) -> List[Lxc]:
+        """An ``lxc`` per member endpoint, in the order of :meth:`views`."""
+        return [self.lxc(path) for path in self._sockets.values()]
+
+    def forget(self, member: str) -> None:
+        """Stop looking at a member that was removed."""
+        self._sockets.pop(member, None)
+        client = self._clients.pop(member, None)
+        if client is not None:
+            self._member_of.pop(client)
+            client.close()
+
+    def eventually(self, predicate: Callable, what: str, targets: Optional[Iterable] = None,
+                   timeout: float = CONVERGENCE) -> None:
+        """Poll until ``predicate(view)`` is True for every view (SDK clients, or the given
+        ``targets``, e.g. :meth:`lxc_views`) at once; fail naming the views that disagree with
+        what their predicate last returned (anything but True, e.g. a text saying why, or
+        the exception it raised)."""
+        targets = list(targets) if targets is not None else self.views()
+        outcome: Dict[int, object] = {}
+
+        def check() -> bool:
+            for index, view in enumerate(targets):
+                try:
+                    outcome[index] = predicate(view)
+                except Exception as exc:  # noqa: BLE001 - reported if it lasts
+                    outcome[index] = exc
+            return all(value is True for value in outcome.values())
+
+        def describe() -> str:
+            lines = [f"  {target_name(view)}: {outcome.get(i)!r}" for i, view in enumerate(targets)]
+            return f"[{self.name}] per member:\n" + "\n".join(lines) + f"\n{self._describe()}"
+
+        wait_until(check, timeout, interval=0.05, what=f"[{self.name}] {what}", describe=describe)
+
+    # ---- back to the baseline ---------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Undo what a test left (tokens, renames, evacuations, member fields, groups, shared
+        configuration) through the API, and wait until every member shows the baseline."""
+        client = self.entry_client
+        for token in client.cluster.tokens.all():
+            client.cluster.tokens.revoke(token)
+        now = {m.url: m for m in client.cluster.members.all()}
+        for want in self.baseline["members"].values():
+            member = now[want["url"]]
+            if member.server_name != want["server_name"]:
+                client.cluster.members.rename(member.server_name, want["server_name"])
+            if member.status == "Evacuated":
+                client.cluster.members.restore(want["server_name"])
+        self.eventually(lambda c: {m.url: m.server_name for m in c.cluster.members.all()}
+                        == {m["url"]: m["server_name"] for m in self.baseline["members"].values()}, "names back")
+        for want in self.baseline["members"].values():
+            writable = {key: want[key] for key in ("description", "failure_domain", "config", "groups")}
+            current = client.cluster.members.get(want["server_name"]).to_api()
+            if {key: current[key] for key in writable} != writable:
+                client.cluster.members.update(want["server_name"], **writable)
+        for group in client.cluster.groups.all():
+            if group.name not in self.baseline["groups"]:
+                client.cluster.groups.update(group.name, members=[])
+                client.cluster.groups.delete(group.name)
+        if client.cluster.config.get().modules_to_api() != self.baseline["config"]:
+            client.cluster.config.replace(self.baseline["config"])
+        self.eventually(lambda c: snapshot(c) == self.baseline, "the baseline again")
+        self.eventually(lambda c: own_name(c) == self._member_of[c] or f"GET /1.0 names it {own_name(c)!r}",
+                        "every member knows its own name")
+
+
+def snapshot(client: pylxd_cluster.Client) -> dict:
+    """What a member shows of the cluster, in a form that does not depend on list order."""
+    return {"members": {m.server_name: m.to_api() for m in client.cluster.members.all()},
+            "groups": {g.name: (g.description, sorted(g.members)) for g in client.cluster.groups.all()},
+            "config": client.cluster.config.get().modules_to_api()}
+
+
+def own_name(client: pylxd_cluster.Client) -> str:
+    """The member's name as a fresh ``GET /1.0`` gives it (a Client reads it once)."""
+    fresh = pylxd_cluster.Client(client.endpoint, timeout=15)
+    fresh.close()
+    return fresh.server_name
+
+
+def target_name(view) -> str:
+    if isinstance(view, pylxd_cluster.Client):
+        return view.server_name
+    return view.env.get("LXD_SOCKET", repr(view))
+
+
+# ---- starting the backends --------------------------------------------------------------------
+
+@contextlib.contextmanager
+def mock_backend(members: int):
+    home = Path(tempfile.mkdtemp(prefix="parity-"))
+    try:
+        with MockCluster(members) as mock:
+            yield Backend("mock", {"node1": mock.unix_socket}, "node1", home)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def one_leader(procs: PackProcs, names: Iterable[str]) -> str:
+    names = list(names)
+    procs.wait_until(lambda: procs.all_online(names), 15, what="pack formed")
+    procs.wait_until(lambda: len({tuple(procs[n].leaders()) for n in names}) == 1 and procs[names[0]].leaders(),
+                     15, what="one leader everywhere")
+    return procs[names[0]].leaders()[0]
+
+
+@contextlib.contextmanager
+def pack_backend(members: int):
+    """node1..node3 (``pack: auto``), then node4 when asked, once the leader is settled."""
+    with PackProcs(listen=True, defaults={"expected_members": 3}) as procs:
+        for name in NAMES:
+            procs.add(name, "auto").set_modules([("PackConfiguration", {})])
+        procs.start_all()
+        leader = one_leader(procs, NAMES)
+        names = [f"node{i}" for i in range(1, members + 1)]
+        for name in names[len(NAMES):]:
+            procs.add(name, "auto").set_modules([("PackConfiguration", {})])
+            procs[name].start()
+        one_leader(procs, names)
+        entry = next(name for name in names if name != leader)
+        backend = Backend("pack", {n: procs[n].socket_path for n in names}, entry, procs.dir, procs.describe)
+        backend.procs = procs
+        try:
+            yield backend
+        finally:
+            for client in backend.views():
+                client.close()
+
+
+BACKENDS = {"mock": mock_backend, "pack": pack_backend}
+
+
+def assert_left(backend: Backend, member: str) -> None:
+    """A member removed with force: on a pack its daemon leaves the pack and exits 0 (the
+    mock has no process of its own for a member)."""
+    backend.forget(member)
+    if backend.procs is not None:
+        node = backend.procs[member]
+        node.wait_for_line("removed from the pack", 10)
+        assert node.proc.wait(10) == 0, node.describe()
+
+
+class Shared:
+    """A 3-member backend shared by tests, started again after a test that left it in a state
+    the API cannot undo (so that one server bug fails one test, not every later one)."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self.stack: Optional[contextlib.ExitStack] = None
+        self.backend: Optional[Backend] = None
+
+    def get(self) -> Backend:
+        if self.backend is None:
+            self.stack = contextlib.ExitStack()
+            self.backend = self.stack.enter_context(BACKENDS[self.kind](3))
+        return self.backend
+
+    def discard(self) -> None:
+        if self.stack is not None:
+            self.stack.close()
+        self.stack = self.backend = None
+
+
+@pytest.fixture(scope="session", params=sorted(BACKENDS))
+def cluster3(request):
+    shared = Shared(request.param)
+    yield shared
+    shared.discard()
+
+
+@pytest.fixture
+def backend(cluster3) -> Backend:
+    """The 3-member backend; whatever the test changed is undone after it."""
+    backend = cluster3.get()
+    yield backend
+    try:
+        backend.reset()
+    except BaseException:
+        cluster3.discard()
+        raise
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def backend4(request) -> Backend:
+    """A fresh 4-member backend (node4 neither the entry nor the leader), for removals."""
+    with BACKENDS[request.param](4) as backend:
+        yield backend

@@ -1,0 +1,683 @@
+"""Run packs of ``pylxd-cluster-daemon`` processes for integration tests.
+
+Every node is a real process started with :class:`subprocess.Popen` from a YAML file written
+into a temporary directory; its API is reached through its unix socket with the SDK.
+
+Each :class:`PackProcs` picks its own loopback block ``127.<a>.<b>.0/24`` and its own free
+UDP port (and multicast group), so packs of different tests (or of parallel runs) never hear
+each other: on loopback the broadcast address is always ``127.255.255.255``, and what tells
+two packs apart is the port. Traffic only ever goes to 127.0.0.0/8, or stays inside network
+namespaces the caller made (``netns=``, see ``tests/support/netns.py``).
+
+Usage::
+
+    with PackProcs() as pack:
+        pack.add("node1", pack="leader")
+        pack.add("node2"); pack.add("node3")      # pack: follower by default
+        pack.start_all()
+        pack.wait_until(lambda: pack.all_online(), 5, what="pack formed")
+        t0 = pack.kill9("node3")
+        ...
+
+Teardown (``close()``, also on errors in ``with``) kills every process still running and
+removes the directory.
+"""
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import queue
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Dict, Iterable, List, Optional
+from urllib.parse import quote
+
+import pylxd_cluster
+
+REPO = Path(__file__).resolve().parents[2]
+LO_BROADCAST = "127.255.255.255"
+READY = "running;"
+STOPPED = "left the pack, stopped"
+LEADER_ROLES = ("database-leader", "database")
+DEFAULTS = {"keepalive-interval": 200, "dead-interval": 1000}
+
+
+def daemon_command() -> List[str]:
+    """The ``pylxd-cluster-daemon`` console script next to this interpreter (so that
+    ``pgrep -f pylxd-cluster-daemon`` finds it), else ``python -m mockserver.daemon.cli``."""
+    script = Path(sys.executable).with_name("pylxd-cluster-daemon")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-m", "mockserver.daemon.cli"]
+
+
+def _port_is_free(port: int) -> bool:
+    # A wildcard bind (without SO_REUSEADDR) fails if anyone holds the port on any address.
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.bind(("0.0.0.0", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_udp_port(rng: random.Random = random) -> int:
+    """A UDP port nobody holds, below the kernel's ephemeral range (so that no client socket
+    is handed it meanwhile)."""
+    for _ in range(200):
+        port = rng.randrange(20000, 32000)
+        if _port_is_free(port):
+            return port
+    raise RuntimeError("no free UDP port found in 20000-32000")
+
+
+def free_tcp_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def random_block(rng: random.Random = random) -> str:
+    """``127.a.b.`` : a loopback /24 for one test (never 127.0.0.x nor 127.255.x.x)."""
+    return f"127.{rng.randrange(16, 250)}.{rng.randrange(0, 256)}."
+
+
+def yaml_scalar(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    text = str(value)
+    return "'" + text.replace("'", "''") + "'"
+
+
+def render_yaml(modules: List[tuple]) -> str:
+    """``[("Pack", {...}), ("Api", {...})]`` as the daemon's YAML list of modules."""
+    lines = []
+    for name, options in modules:
+        lines.append(f"- {name}:")
+        for key, value in options.items():
+            if isinstance(value, (list, tuple)):
+                lines.append(f"    {key}:")
+                lines.extend(f"      - {yaml_scalar(item)}" for item in value)
+            else:
+                lines.append(f"    {key}: {yaml_scalar(value)}")
+    return "\n".join(lines) + "\n"
+
+
+class DaemonError(AssertionError):
+    pass
+
+
+class Node:
+    """One daemon: its configuration, its process and its output."""
+
+    def __init__(self, owner: "PackProcs", name: str, interface: str, pack_options: dict, netns=None):
+        self.owner = owner
+        self.name = name
+        self.interface = interface
+        self.pack_options = pack_options
+        self.netns = netns
+        self.dir = owner.dir
+        self.config_path = self.dir / f"{name}.yaml"
+        self.socket_path = str(self.dir / f"{name}.socket")
+        self.log_path = self.dir / f"{name}.log"
+        self.proc: Optional[subprocess.Popen] = None
+        self.lines: List[str] = []
+        self.running_at: Optional[float] = None   # monotonic time the "running;" line was read
+        self.starts = 0
+        self._queue: "queue.Queue[Optional[str]]" = queue.Queue()
+        self._client: Optional[pylxd_cluster.Client] = None
+        # With ``PackProcs(listen=True)`` each node also serves its API over TCP (members
+        # pull the pack document from the leader over HTTP).
+        self.listen = None
+        if owner.listen:  # a namespace has ports of its own: any will do there
+            port = owner.rng.randrange(20000, 32000) if netns is not None else free_tcp_port(interface)
+            self.listen = f"{interface}:{port}"
+        self.extra_modules: List[tuple] = [("PackConfiguration", {})] if owner.listen else []
+        self.write_config()
+
+    # ---- configuration ------------------------------------------------------------------
+
+    def modules(self) -> List[tuple]:
+        api = {"unix": self.socket_path}
+        if self.listen:
+            api["listen"] = self.listen
+        return [("Pack", self.pack_options), ("Api", api), *self.extra_modules]
+
+    def set_modules(self, modules: List[tuple]) -> None:
+        """Replace the modules after Pack and Api (user modules, PackConfiguration) and
+        rewrite the file (a running daemon notices the edit)."""
+        self.extra_modules = list(modules)
+        self.write_config()
+
+    def write_config(self) -> None:
+        self.config_path.write_text(render_yaml(self.modules()))
+
+    # ---- life -----------------------------------------------------------------------------
+
+    @property
+    def pid(self) -> Optional[int]:
+        return self.proc.pid if self.proc is not None else None
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self, wait: bool = True, timeout: float = 20.0) -> "Node":
+        if self.alive():
+            raise RuntimeError(f"{self.name} is already running")
+        self.close_client()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.socket_path)  # a kill -9 leaves the socket file behind
+        cmd = [*daemon_command(), "--config", str(self.config_path)]
+        if self.netns is not None:
+            cmd = self.netns.command(cmd)
+        env = dict(os.environ, PYTHONUNBUFFERED="1",
+                   PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        self.lines, self.running_at = [], None
+        self._queue = queue.Queue()
+        log = open(self.log_path, "a")
+        log.write(f"---- start {self.starts + 1}: {' '.join(cmd)}\n")
+        log.flush()
+        try:
+            self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
+                                         text=True, bufsize=1, env=env, cwd=str(self.dir))
+        finally:
+            log.close()
+        self.starts += 1
+        threading.Thread(target=self._read, args=(self.proc, self._queue), daemon=True,
+                         name=f"stdout-{self.name}").start()
+        if wait:
+            self.wait_running(timeout)
+        return self
+
+    def _read(self, proc: subprocess.Popen, lines: "queue.Queue") -> None:
+        for line in proc.stdout:
+            lines.put(line.rstrip("\n"))
+        lines.put(None)
+
+    def _take_lines(self, timeout: float) -> Optional[str]:
+        """Move one line (or the end marker None) from the reader into ``lines``."""
+        line = self._queue.get(timeout=timeout)
+        if line is not None:
+            self.lines.append(line)
+        return line
+
+    def wait_for_line(self, text: str, timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        for line in self.lines:
+            if text in line:
+                return line
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise DaemonError(f"{self.name} did not print {text!r} within {timeout}s; "
+                                  f"{self.describe()}")
+            try:
+                line = self._take_lines(remaining)
+            except queue.Empty:
+                continue
+            if line is None:
+                self._queue.put(None)
+                self.proc.wait(timeout=5)
+                raise DaemonError(f"{self.name} exited ({self.proc.returncode}) before printing "
+                                  f"{text!r}; {self.describe()}")
+            if text in line:
+                return line
+
+    def wait_running(self, timeout: float = 20.0) -> float:
+        self.wait_for_line(READY, timeout)
+        self.running_at = time.monotonic()
+        return self.running_at
+
+    def output(self) -> List[str]:
+        """Every stdout line read so far (drains what the reader thread has)."""
+        while True:
+            try:
+                if self._take_lines(0) is None:
+                    self._queue.put(None)
+                    break
+            except queue.Empty:
+                break
+        return list(self.lines)
+
+    def log(self, tail: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text().splitlines()[-tail:])
+        except FileNotFoundError:
+            return ""
+
+    def describe(self) -> str:
+        code = self.proc.poll() if self.proc is not None else None
+        return (f"[{self.name} {self.interface} pid={self.pid} exit={code}] stdout={self.output()!r}\n"
+                f"stderr (tail):\n{self.log()}")
+
+    def kill9(self) -> float:
+        """SIGKILL; returns the monotonic time just before the signal."""
+        assert self.alive(), f"{self.name} is not running: {self.describe()}"
+        t0 = time.monotonic()
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+        self.close_client()
+        return t0
+
+    def sigterm(self) -> float:
+        """Send SIGTERM (a graceful leave) and return at once, with the monotonic time just
+        before the signal; :meth:`wait_stopped` checks how it ended."""
+        assert self.alive(), f"{self.name} is not running: {self.describe()}"
+        t0 = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        return t0
+
+    def terminate(self, timeout: float = 10.0, expect_exit: Optional[int] = 0) -> float:
+        """SIGTERM (a graceful leave); asserts the exit code and the farewell line.
+        Returns the monotonic time just before the signal."""
+        t0 = self.sigterm()
+        self.wait_stopped(timeout, expect_exit)
+        return t0
+
+    def wait_stopped(self, timeout: float = 10.0, expect_exit: Optional[int] = 0) -> int:
+        """Wait for the process to end after :meth:`sigterm`; asserts the exit code and the
+        farewell line (unless ``expect_exit`` is None). Returns the exit code."""
+        try:
+            code = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+            raise DaemonError(f"{self.name} did not stop within {timeout}s of SIGTERM; {self.describe()}")
+        self.close_client()
+        if expect_exit is not None:
+            assert code == expect_exit, f"{self.name} exited {code} after SIGTERM, expected {expect_exit}; " \
+                                        f"{self.describe()}"
+            self.wait_for_line(STOPPED, 5)
+        return code
+
+    def restart(self, wait: bool = True, timeout: float = 20.0) -> "Node":
+        if self.alive():
+            self.kill9()
+        return self.start(wait=wait, timeout=timeout)
+
+    def stop_quietly(self) -> None:
+        """Teardown: SIGKILL whatever still runs (never raises)."""
+        self.close_client()
+        proc = self.proc
+        if proc is None:
+            return
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+        with contextlib.suppress(Exception):
+            proc.wait(timeout=10)
+        with contextlib.suppress(Exception):
+            proc.stdout.close()
+
+    # ---- the API --------------------------------------------------------------------------
+
+    @property
+    def client(self) -> pylxd_cluster.Client:
+        if self._client is None:
+            self._client = pylxd_cluster.Client(self.socket_path, timeout=5)
+        return self._client
+
+    def new_client(self) -> pylxd_cluster.Client:
+        """A client of its own (for another thread)."""
+        return pylxd_cluster.Client(self.socket_path, timeout=5)
+
+    def close_client(self) -> None:
+        if self._client is not None:
+            with contextlib.suppress(Exception):
+                self._client.close()
+            self._client = None
+
+    def members(self) -> Dict[str, "pylxd_cluster.models.member.ClusterMember"]:
+        return {m.server_name: m for m in self.client.cluster.members.all()}
+
+    def statuses(self) -> Dict[str, str]:
+        return {name: m.status for name, m in self.members().items()}
+
+    def leaders(self) -> List[str]:
+        """The members this node's API shows with the leader roles (and database true)."""
+        return sorted(name for name, m in self.members().items()
+                      if tuple(m.roles) == LEADER_ROLES and m.database)
+
+    def pack_state(self, timeout: float = 5.0) -> dict:
+        """``metadata.pack`` of this node's own member state: incarnation, leader, term,
+        counters, document (under the name the pack now gives it: a member may be renamed)."""
+        status, info = raw_request(self.socket_path, "GET", "/1.0", timeout=timeout)
+        name = info["metadata"]["environment"]["server_name"]
+        status, state = raw_request(self.socket_path, "GET", f"/1.0/cluster/members/{quote(name, safe='')}/state",
+                                    timeout=timeout)
+        if status != 200:
+            raise DaemonError(f"{self.name}: member state answered {status}: {state}")
+        return dict(state["metadata"]["pack"])
+
+    def counters(self) -> Dict[str, int]:
+        return dict(self.pack_state()["counters"])
+
+    def __repr__(self) -> str:
+        return f"<Node {self.name} {self.interface}:{self.owner.port} pid={self.pid}>"
+
+
+class PackProcs:
+    """A pack of daemon processes on loopback (or in namespaces), in one temporary directory.
+
+    ``defaults``: Pack options for every node (name, secret, port, broadcast... are filled
+    in unless given). ``broadcast=False`` leaves the broadcast option out (for multicast or
+    peers only packs).
+    """
+
+    def __init__(self, *, defaults: Optional[dict] = None, broadcast: bool = True,
+                 seed: Optional[int] = None, tmp_prefix: str = "pkd-", listen: bool = False):
+        self.listen = listen
+        self.rng = random.Random(seed)
+        self.dir = Path(tempfile.mkdtemp(prefix=tmp_prefix))  # short: unix socket paths <= 107 bytes
+        self.block = random_block(self.rng)
+        self.port = free_udp_port(self.rng)
+        self.mcast_group = f"239.192.{self.rng.randrange(0, 256)}.{self.rng.randrange(1, 255)}"
+        self.pack_name = f"lab{self.rng.randrange(1 << 20):x}"
+        self.secret = f"s3cret-{self.rng.randrange(1 << 32):x}"
+        self.use_broadcast = broadcast
+        self.defaults = dict(DEFAULTS, **(defaults or {}))
+        self.nodes: Dict[str, Node] = {}
+        self._next_host = 11
+
+    # ---- building -------------------------------------------------------------------------
+
+    def address(self, host: int) -> str:
+        return f"{self.block}{host}"
+
+    def add(self, name: str, pack: str = "follower", *, start: bool = False, interface: Optional[str] = None,
+            netns=None, **options) -> Node:
+        """Add a node (``pack``: leader, follower or auto). Options use the YAML keys; an
+        underscore in a keyword becomes a dash for the VyOS keys (keepalive_interval,
+        dead_interval, mcast_group); ``pack_name`` sets the option ``name``; ``None`` removes
+        an option."""
+        if name in self.nodes:
+            raise ValueError(f"node {name} exists")
+        if interface is None:
+            interface = netns.address if netns is not None else self.address(self._next_host)
+            self._next_host += 1
+        pack_options = {"name": self.pack_name, "secret": self.secret}
+        if self.use_broadcast:
+            pack_options["broadcast"] = netns.broadcast if netns is not None else LO_BROADCAST
+        pack_options.update({"interface": interface, "port": self.port, "pack": pack, "server_name": name})
+        pack_options.update(self.defaults)
+        for key, value in options.items():
+            if key in ("keepalive_interval", "dead_interval", "mcast_group"):
+                key = key.replace("_", "-")
+            elif key == "pack_name":  # the Pack option `name` (``name`` is the node's)
+                key = "name"
+            pack_options[key] = value
+        pack_options = {k: v for k, v in pack_options.items() if v is not None}
+        node = Node(self, name, interface, pack_options, netns=netns)
+        self.nodes[name] = node
+        if start:
+            node.start()
+        return node
+
+    def peers_of(self, name: str) -> List[str]:
+        """'host:port' of every other node (for ``peers``)."""
+        return [f"{n.interface}:{self.port}" for other, n in self.nodes.items() if other != name]
+
+    def use_static_peers(self) -> None:
+        """Give every node the others as ``peers`` (and rewrite the files)."""
+        for name, node in self.nodes.items():
+            node.pack_options["peers"] = self.peers_of(name)
+            node.write_config()
+
+    def sealer(self, secret: Optional[str] = None, pack_name: Optional[str] = None):
+        """The pack's datagram sealer (the tests know the secret: to read captures, or to
+        seal datagrams of their own)."""
+        from mockserver.daemon.protocol.crypto import Sealer
+
+        return Sealer.for_pack(secret or self.secret, pack_name or self.pack_name)
+
+    def __getitem__(self, name: str) -> Node:
+        return self.nodes[name]
+
+    # ---- life -----------------------------------------------------------------------------
+
+    def start_all(self, names: Optional[Iterable[str]] = None, timeout: float = 30.0) -> None:
+        """Start the nodes (all at once, then wait for each one's "running;" line)."""
+        chosen = [self.nodes[n] for n in names] if names is not None else list(self.nodes.values())
+        for node in chosen:
+            node.start(wait=False)
+        deadline = time.monotonic() + timeout
+        for node in chosen:
+            node.wait_running(max(0.1, deadline - time.monotonic()))
+
+    def kill9(self, name: str) -> float:
+        return self.nodes[name].kill9()
+
+    def terminate(self, name: str, **kw) -> float:
+        return self.nodes[name].terminate(**kw)
+
+    def restart(self, name: str, **kw) -> Node:
+        return self.nodes[name].restart(**kw)
+
+    def running(self) -> List[Node]:
+        return [n for n in self.nodes.values() if n.alive()]
+
+    def close(self) -> None:
+        for node in self.nodes.values():
+            node.stop_quietly()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self) -> "PackProcs":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ---- views across the pack ------------------------------------------------------------
+
+    def form(self, names: Iterable[str], namespaces=None, timeout: float = 15.0, **pack_options) -> str:
+        """Add ``names`` as ``pack: auto`` members (one per namespace, if given), start them
+        and wait until every one is Online and one leader shows everywhere; return it."""
+        names = list(names)
+        for name, ns in zip(names, namespaces or [None] * len(names)):
+            self.add(name, "auto", netns=ns, **pack_options)
+        self.start_all(timeout=max(30.0, timeout))
+        self.wait_until(lambda: self.all_online() and self.leader(), timeout, what="one leader")
+        return self.leader()
+
+    def leader(self, names: Optional[Iterable[str]] = None) -> str:
+        """The leader every node in ``names`` (default: every running node) shows, or ""
+        while they do not agree or show none."""
+        views = {tuple(self.nodes[name].leaders()) for name in (names or [n.name for n in self.running()])}
+        return views.pop()[0] if len(views) == 1 and () not in views else ""
+
+    def documents(self, names: Optional[Iterable[str]] = None) -> set:
+        """The (version, term, digest) each node in ``names`` (default: every running one)
+        shows: one element once they agree."""
+        shown = set()
+        for name in names or [n.name for n in self.running()]:
+            document = self.nodes[name].pack_state()["document"]
+            shown.add((document["version"], document["term"], document["digest"]))
+        return shown
+
+    def views(self, names: Optional[Iterable[str]] = None) -> Dict[str, Dict[str, str]]:
+        """{observer: {member: status}} for the running nodes (or ``names``)."""
+        observers = list(names) if names is not None else [n.name for n in self.running()]
+        return {name: self.nodes[name].statuses() for name in observers}
+
+    def all_online(self, names: Optional[Iterable[str]] = None, expected: Optional[Iterable[str]] = None) -> bool:
+        """True if every observer lists exactly ``expected`` (default: the observers), all Online."""
+        observers = list(names) if names is not None else [n.name for n in self.running()]
+        want = set(expected) if expected is not None else set(observers)
+        for view in self.views(observers).values():
+            if set(view) != want or any(status != "Online" for status in view.values()):
+                return False
+        return True
+
+    def describe(self) -> str:
+        parts = []
+        for node in self.nodes.values():
+            view = "-"
+            if node.alive():
+                try:
+                    view = {name: (m.status, m.message, list(m.roles)) for name, m in node.members().items()}
+                except Exception as exc:  # noqa: BLE001 - a description must not fail
+                    view = f"(API error: {exc})"
+            parts.append(f"{node!r}: {view}")
+        return "\n".join(parts)
+
+    def wait_until(self, predicate: Callable[[], bool], timeout: float, interval: float = 0.02,
+                   what: str = "") -> float:
+        """Poll ``predicate`` every ``interval`` s until true; returns the monotonic time it
+        first held. Raises AssertionError (with every node's view) on timeout."""
+        return wait_until(predicate, timeout, interval, what=what, describe=self.describe)
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.02, what: str = "",
+               describe: Optional[Callable[[], str]] = None) -> float:
+    """Poll ``predicate`` every ``interval`` seconds until it returns true; return the
+    monotonic time at which it did. Exceptions from the predicate count as false (the last
+    one is reported)."""
+    deadline = time.monotonic() + timeout
+    last_error: Optional[BaseException] = None
+    while True:
+        try:
+            if predicate():
+                return time.monotonic()
+        except Exception as exc:  # noqa: BLE001 - e.g. a node not answering yet
+            last_error = exc
+        if time.monotonic() > deadline:
+            detail = f"; last error: {last_error!r}" if last_error else ""
+            state = f"\n{describe()}" if describe else ""
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}{detail}{state}")
+        time.sleep(interval)
+
+
+class DocumentSampler:
+    """Samples every running member's shown and held documents in the background: one
+    (term, version) must never name two documents (``conflicts`` lists any). A member
+    marked ``paused`` (SIGSTOP) is left alone."""
+
+    def __init__(self, pack, names):
+        self.pack, self.names, self.seen, self.conflicts = pack, names, {}, []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="documents")
+        self._thread.start()
+
+    def _run(self):
+        while not self._stop.is_set():
+            for name in self.names:
+                node = self.pack[name]
+                if not node.alive() or getattr(node, "paused", False):
+                    continue
+                try:
+                    document = node.pack_state(timeout=0.5)["document"]
+                except Exception:  # noqa: BLE001 - a member starting or stopping answers nothing
+                    continue
+                for entry in (document, document["held"]):
+                    key = (entry["term"], entry["version"])
+                    if self.seen.setdefault(key, entry["digest"]) != entry["digest"]:
+                        self.conflicts.append((name, key, entry["digest"], self.seen[key]))
+            self._stop.wait(0.01)
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(5)
+
+
+
+# ---- raw HTTP over a unix socket (to see status codes and bodies as they are) ----------------
+
+class _UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float = 5.0):
+        super().__init__("localhost", timeout=timeout)
+        self.unix_path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        sock.connect(self.unix_path)
+        self.sock = sock
+
+
+def raw_request(socket_path: str, method: str, path: str, body=None, timeout: float = 5.0):
+    """``(status, parsed JSON or text)`` of one request to the API on ``socket_path``."""
+    conn = _UnixHTTPConnection(socket_path, timeout)
+    try:
+        data = None if body is None else json.dumps(body)
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        conn.request(method, path, body=data, headers=headers)
+        response = conn.getresponse()
+        raw = response.read().decode()
+        try:
+            return response.status, json.loads(raw)
+        except ValueError:
+            return response.status, raw
+    finally:
+        conn.close()
+
+
+def config_of(node) -> dict:
+    """GET /1.0/cluster/config on ``node`` (metadata)."""
+    status, reply = raw_request(node.socket_path, "GET", "/1.0/cluster/config")
+    assert status == 200, reply
+    return reply["metadata"]
+
+
+def modules(view: dict, key: str = "effective") -> dict:
+    """A config view's module list (``effective`` or ``modules``) as {name: options}."""
+    return {name: options for item in view[key] for name, options in item.items()}
+
+
+def write(node, method: str, path: str, body=None, expect: int = 200) -> dict:
+    """One request to ``node``'s API; asserts the status and returns the reply."""
+    status, reply = raw_request(node.socket_path, method, path, body, timeout=15)
+    assert status == expect, (method, path, status, reply)
+    return reply
+
+
+# ---- capturing the pack's datagrams ----------------------------------------------------------
+
+class BroadcastCapture:
+    """A socket bound to ``(address, port)`` with SO_REUSEADDR + SO_REUSEPORT: on loopback,
+    bound to 127.255.255.255, it receives a copy of every broadcast the pack sends (the
+    kernel delivers a broadcast to every socket bound to that address and port).
+    ``datagrams`` is a list of ``(data, source)``; use as a context manager."""
+
+    def __init__(self, port: int, address: str = LO_BROADCAST):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        self.sock.bind((address, port))
+        self.sock.settimeout(0.1)
+        self.datagrams: List[tuple] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name=f"capture-{port}")
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data, source = self.sock.recvfrom(65535)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self.datagrams.append((data, source))
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self.sock.close()
+
+    def __enter__(self) -> "BroadcastCapture":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
