@@ -9,7 +9,7 @@ import time
 
 import pytest
 import websocket
-from tests.support.packproc import wait_until
+from mockserver.daemon.harness import wait_until
 from tests.support.rawhttp import connect, exchange, read_reply, request_bytes
 
 from mockserver import MockCluster

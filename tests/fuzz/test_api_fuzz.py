@@ -7,7 +7,7 @@ import pytest
 from tests.fuzz.hostile import MOCK_ROUTES, MOCK_WRITES, PACK_ROUTES, PACK_WRITES, ROUTES, WRITES, requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.support.packproc import PackProcs
+from mockserver.daemon.harness import PackProcs
 from tests.fuzz.targets import MockTarget, PackTarget, check_reply
 
 from mockserver import MockCluster

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from tests.jepsen.checker import History
 from tests.support.netns import rejoin, split
-from tests.support.packproc import wait_until
+from mockserver.daemon.harness import wait_until
 from tests.support.rawhttp import exchange
 
 JSON = [("Content-Type", "application/json")]

@@ -7,7 +7,7 @@ import json
 
 from tests.jepsen.checker import History, check
 from tests.jepsen.harness import Clients, Timing
-from tests.support.packproc import DocumentSampler, PackProcs
+from mockserver.daemon.harness import DocumentSampler, PackProcs
 from tests.support.rawhttp import exchange
 
 NAMES = ("node1", "node2", "node3")

@@ -17,7 +17,7 @@ import pytest
 from tests.jepsen.checker import History, check
 from tests.jepsen.harness import Clients, Nemesis, Timing
 from tests.support.netns import rejoin
-from tests.support.packproc import DocumentSampler, PackProcs
+from mockserver.daemon.harness import DocumentSampler, PackProcs
 from tests.support.rawhttp import exchange
 
 NAMES = tuple(f"node{i}" for i in range(1, 6))

@@ -5,7 +5,7 @@ was after each test) or ``backend4`` (4 members, fresh, for the destructive memb
 removal). Both are parametrized ``mock`` / ``pack``:
 
 * ``mock``: ``MockCluster(3)`` on its unix socket; the members' views are that one server.
-* ``pack``: real ``pylxd-cluster-daemon`` processes (``tests/support/packproc.py``). The scenario
+* ``pack``: real ``pylxd-cluster-daemon`` processes (``mockserver/daemon/harness.py``). The scenario
   writes through a FOLLOWER (so every write is forwarded to the leader), and checks are made
   on EVERY member's own socket, polling until they hold since replication is asynchronous.
 
@@ -28,7 +28,7 @@ import pylxd_cluster
 from mockserver import MockCluster
 
 from tests.support.lxc import Lxc, lxc_binary
-from tests.support.packproc import PackProcs, wait_until
+from mockserver.daemon.harness import PackProcs, wait_until
 
 CONVERGENCE = 5.0  # seconds for a write to reach every member's view
 NAMES = ("node1", "node2", "node3")

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from tests.support.packproc import LEADER_ROLES, PackProcs, config_of, modules, write
+from mockserver.daemon.harness import LEADER_ROLES, PackProcs, config_of, modules, write
 
 NAMES = ("node1", "node2", "node3")
 

@@ -9,7 +9,7 @@ import threading
 import time
 
 import pytest
-from tests.support.packproc import DocumentSampler, PackProcs, config_of, modules
+from mockserver.daemon.harness import DocumentSampler, PackProcs, config_of, modules
 from tests.support.rawhttp import exchange
 
 NAMES = ("node1", "node2", "node3")

@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import pytest
 import websocket
-from tests.support.packproc import PackProcs
+from mockserver.daemon.harness import PackProcs
 from tests.support.rawhttp import connect, exchange, request_bytes
 
 NAMES = ("node1", "node2", "node3")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from tests.support.packproc import free_tcp_port, free_udp_port, random_block, render_yaml
+from mockserver.daemon.harness import free_tcp_port, free_udp_port, random_block, render_yaml
 
 from mockserver.api import ApiRequest, AwaitCommit
 from mockserver.daemon.config import parse

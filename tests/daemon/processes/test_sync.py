@@ -15,7 +15,7 @@ import time
 import pytest
 
 import pylxd_cluster
-from tests.support.packproc import PackProcs, config_of, modules, raw_request, write
+from mockserver.daemon.harness import PackProcs, config_of, modules, raw_request, write
 
 NAMES = ("node1", "node2", "node3")
 

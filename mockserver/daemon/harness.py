@@ -1,4 +1,7 @@
-"""Run packs of ``pylxd-cluster-daemon`` processes for integration tests.
+"""Run packs of ``pylxd-cluster-daemon`` processes: for tests, benchmarks and demos.
+
+The daemon's counterpart of memberlist's mock transport: free addresses, waiting on
+conditions, and packs of real processes to start, kill -9, stop gracefully and restart.
 
 Every node is a real process started with :class:`subprocess.Popen` from a YAML file written
 into a temporary directory; its API is reached through its unix socket with the SDK.
@@ -44,7 +47,8 @@ from urllib.parse import quote
 
 import pylxd_cluster
 
-REPO = Path(__file__).resolve().parents[2]
+# Where the mockserver package is imported from: the daemons import the same code.
+IMPORT_ROOT = Path(__file__).resolve().parents[2]
 LO_BROADCAST = "127.255.255.255"
 READY = "running;"
 STOPPED = "left the pack, stopped"
@@ -183,7 +187,7 @@ class Node:
         if self.netns is not None:
             cmd = self.netns.command(cmd)
         env = dict(os.environ, PYTHONUNBUFFERED="1",
-                   PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+                   PYTHONPATH=str(IMPORT_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
         self.lines, self.running_at = [], None
         self._queue = queue.Queue()
         log = open(self.log_path, "a")
