@@ -8,7 +8,6 @@ import json
 import logging
 import os
 import threading
-
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -171,7 +170,9 @@ class HttpTransport:
             await site.start()
             for sock in site._server.sockets:  # port 0 picks a free port: read back the real one
                 bound_host, bound_port = sock.getsockname()[:2]
-                self.addresses.append(f"[{bound_host}]:{bound_port}" if ":" in bound_host else f"{bound_host}:{bound_port}")
+                self.addresses.append(
+                    f"[{bound_host}]:{bound_port}" if ":" in bound_host else f"{bound_host}:{bound_port}"
+                )
         if self.unix:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.unix)

@@ -5,9 +5,9 @@
     >>> client.cluster.members.all()            # one request
 """
 
-from .client import Client
-from .events import EventStream
-from .exceptions import (
+from pylxd_cluster.client import Client
+from pylxd_cluster.events import EventStream
+from pylxd_cluster.exceptions import (
     APIError,
     ClientConnectionError,
     ClusterError,
@@ -21,7 +21,7 @@ from .exceptions import (
     PreconditionFailed,
     Timeout,
 )
-from .models import (
+from pylxd_cluster.models import (
     Cluster,
     ClusterGroup,
     ClusterMember,
@@ -36,7 +36,7 @@ from .models import (
     Operation,
     PackConfiguration,
 )
-from .timestamps import Timestamp, format_timestamp, parse_timestamp
+from pylxd_cluster.timestamps import Timestamp, format_timestamp, parse_timestamp
 
 __version__ = "0.1.0"
 

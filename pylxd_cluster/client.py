@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Iterable, Optional, Tuple, Union
+from typing import Any, Iterable
 
 import requests
 
-from .events import EventPredicate, EventStream
-from .managers.cluster import ClusterManager
-from .managers.operations import OperationManager
-from .models.event import Event
-from .transport import Transport
+from pylxd_cluster.events import EventPredicate, EventStream
+from pylxd_cluster.managers.cluster import ClusterManager
+from pylxd_cluster.managers.operations import OperationManager
+from pylxd_cluster.models.event import Event
+from pylxd_cluster.transport import Transport
 
 __all__ = ["Client"]
 
@@ -51,16 +51,16 @@ class Client:
 
     def __init__(
         self,
-        endpoint: Union[None, str, os.PathLike] = None,
-        cert: Optional[Tuple[str, str]] = None,
-        verify: Union[bool, str] = True,
-        timeout: Optional[float] = None,
-        session: Optional[requests.Session] = None,
-        consistency: Optional[str] = None,
+        endpoint: None | str | os.PathLike = None,
+        cert: tuple[str, str] | None = None,
+        verify: bool | str = True,
+        timeout: float | None = None,
+        session: requests.Session | None = None,
+        consistency: str | None = None,
     ) -> None:
         self.transport = Transport(endpoint, cert=cert, verify=verify, timeout=timeout,
                                    session=session, consistency=consistency)
-        self.host_info: Dict[str, Any] = self.transport.request("GET", "/1.0").metadata or {}
+        self.host_info: dict[str, Any] = self.transport.request("GET", "/1.0").metadata or {}
         self.operations = OperationManager(self.transport)
         # The extensions come with /1.0, read once here: no second request to check them.
         self.cluster = ClusterManager(self.transport, self.operations, api_extensions=lambda: self.api_extensions)
@@ -75,7 +75,7 @@ class Client:
         return self.host_info.get("auth") == "trusted"
 
     @property
-    def environment(self) -> Dict[str, Any]:
+    def environment(self) -> dict[str, Any]:
         """The server's environment (empty for an untrusted client)."""
         return self.host_info.get("environment") or {}
 
@@ -88,14 +88,14 @@ class Client:
         return self.environment.get("server_name") or ""
 
     @property
-    def api_extensions(self) -> Tuple[str, ...]:
+    def api_extensions(self) -> tuple[str, ...]:
         return tuple(self.host_info.get("api_extensions") or ())
 
     def has_api_extension(self, name: str) -> bool:
         return name in self.api_extensions
 
     def events(self, types: Iterable[str] = ("lifecycle",),
-               timeout: Optional[float] = None) -> EventStream:
+               timeout: float | None = None) -> EventStream:
         """Open the event stream (``/1.0/events``); use it as a context manager.
 
         ``timeout``: seconds ``next()`` waits for an event before raising Timeout.
@@ -106,10 +106,10 @@ class Client:
         """
         return EventStream(self.transport, types=types, timeout=timeout)
 
-    def wait_for_event(self, predicate: Optional[EventPredicate] = None, *,
-                       action: Optional[str] = None, source: Optional[str] = None,
-                       name: Optional[str] = None, types: Iterable[str] = ("lifecycle",),
-                       timeout: Optional[float] = 10) -> Event:
+    def wait_for_event(self, predicate: EventPredicate | None = None, *,
+                       action: str | None = None, source: str | None = None,
+                       name: str | None = None, types: Iterable[str] = ("lifecycle",),
+                       timeout: float | None = 10) -> Event:
         """Open a stream and return the first event matching every criterion given.
 
         Events sent before the stream opens are missed; to wait for the effect of
@@ -126,7 +126,7 @@ class Client:
     def close(self) -> None:
         self.transport.close()
 
-    def __enter__(self) -> "Client":
+    def __enter__(self) -> Client:
         return self
 
     def __exit__(self, *exc_info: Any) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from typing import Any, Iterable, List, Mapping, Sequence, Tuple
+from typing import Any, Iterable, Mapping, Sequence
 
 __all__ = [
     "STATUS_COLOURS",
@@ -46,7 +46,7 @@ def _display_width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
-def _natural_key(text: str) -> Tuple[Any, ...]:
+def _natural_key(text: str) -> tuple[Any, ...]:
     """"node2" sorts before "node10", as lxc sorts its tables."""
     return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text))
 
@@ -73,7 +73,7 @@ def text_table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
             f" {_pad(cell, width, centre)} " for cell, width in zip(cells, widths)
         ) + "|"
 
-    out: List[str] = [border, line(headers, centre=True), border]
+    out: list[str] = [border, line(headers, centre=True), border]
     for row in split_rows:
         height = max(len(lines) for lines in row)
         for index in range(height):

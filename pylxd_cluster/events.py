@@ -8,23 +8,20 @@ about 30 s after a ping goes unanswered, and a program that is busy between two
 
 from __future__ import annotations
 
-import hashlib
 import json
 import queue
 import socket
-import ssl
 import threading
 import time
-from typing import Any, Callable, Iterable, Iterator, Optional
-from urllib.parse import urlsplit
+from typing import Any, Callable, Iterable, Iterator
 
 import websocket
 
-from .exceptions import ClientConnectionError, ClusterError, Timeout, error_class_for_status
-from .models.event import Event
-from .transport import Transport
+from pylxd_cluster.exceptions import ClientConnectionError, ClusterError, Timeout
+from pylxd_cluster.models.event import Event
+from pylxd_cluster.transport import Transport
 
-__all__ = ["EventStream", "connect_websocket", "events_path"]
+__all__ = ["EventStream", "events_path"]
 
 EventPredicate = Callable[[Event], bool]
 
@@ -34,104 +31,10 @@ def events_path(types: Iterable[str]) -> str:
     return "/1.0/events?type=" + ",".join(types)
 
 
-def _handshake_error(transport: Transport, path: str, exc: Any) -> ClusterError:
-    """The server refused the websocket upgrade: raise what a plain request would have."""
-    text = exc.status_message or "websocket handshake refused"
-    try:
-        text = json.loads(exc.resp_body or b"").get("error") or text
-    except (ValueError, AttributeError):
-        pass
-    cls = error_class_for_status(exc.status_code)
-    return cls(text, status_code=exc.status_code, method="GET", path=path,
-               endpoint=transport.endpoint)
-
-
-def _tls_socket(transport: Transport, host: str, port: int,
-                timeout: Optional[float]) -> ssl.SSLSocket:
-    """A TLS connection checked BEFORE anything is sent over it.
-
-    The fingerprint has to be checked before the websocket handshake, which
-    would otherwise already carry the request (and the client certificate) to
-    an impostor; so the TLS socket is built here and handed to websocket-client.
-    """
-    context = ssl.create_default_context(
-        cafile=transport.verify if isinstance(transport.verify, str)
-        and transport.fingerprint is None else None
-    )
-    if transport.fingerprint is not None or transport.verify is False:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    if transport.cert:
-        context.load_cert_chain(transport.cert[0], transport.cert[1])
-    raw = socket.create_connection((host, port), timeout=timeout)
-    try:
-        tls = context.wrap_socket(raw, server_hostname=host)
-    except BaseException:
-        raw.close()
-        raise
-    if transport.fingerprint is not None:
-        seen = hashlib.sha256(tls.getpeercert(binary_form=True) or b"").hexdigest()
-        if seen != transport.fingerprint:
-            tls.close()
-            raise ClientConnectionError(
-                f"websocket to {transport.endpoint}: the server certificate's fingerprint is "
-                f"{seen}, not the pinned {transport.fingerprint}; nothing was sent",
-                endpoint=transport.endpoint,
-            )
-    return tls
-
-
-def _connected_socket(transport: Transport, timeout: Optional[float]) -> socket.socket:
-    if transport.kind == "unix":
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(timeout)
-        try:
-            sock.connect(transport.socket_path)
-        except OSError:
-            sock.close()
-            raise
-        return sock
-    parts = urlsplit(transport.base_url)
-    default_port = 443 if transport.kind == "https" else 80
-    if transport.kind == "https":
-        return _tls_socket(transport, parts.hostname, parts.port or default_port, timeout)
-    return socket.create_connection((parts.hostname, parts.port or default_port), timeout=timeout)
-
-
-def connect_websocket(transport: Transport, path: str,
-                      timeout: Optional[float] = None) -> websocket.WebSocket:
-    """Open a websocket to ``path`` on the transport's endpoint, with its TLS settings.
-
-    Raises:
-        ClientConnectionError: cannot connect, TLS failure, fingerprint mismatch.
-        APIError: the server refused the upgrade (e.g. 400 for an unknown event type).
-    """
-    connect_timeout = timeout if timeout is not None else transport.timeout
-    ws = websocket.WebSocket()
-    try:
-        sock = _connected_socket(transport, connect_timeout)
-        # websocket-client uses a given socket as is (no second TLS layer); the URL
-        # only supplies the Host header and the resource.
-        host = "lxd" if transport.kind == "unix" else urlsplit(transport.base_url).netloc
-        ws.connect(f"ws://{host}{path}", socket=sock, timeout=connect_timeout)
-    except websocket.WebSocketBadStatusException as exc:
-        raise _handshake_error(transport, path, exc) from exc
-    except ClientConnectionError:
-        raise
-    except (OSError, websocket.WebSocketException) as exc:
-        raise ClientConnectionError(
-            f"GET {path} (websocket) on {transport.endpoint}: cannot connect: {exc}; "
-            "is the server running? check endpoint=, verify= and cert=",
-            endpoint=transport.endpoint,
-        ) from exc
-    ws.settimeout(None)
-    return ws
-
-
 class _StreamEnd:
     """Queued by the reader thread when the websocket ends; ``error`` says why."""
 
-    def __init__(self, error: Optional[BaseException]) -> None:
+    def __init__(self, error: BaseException | None) -> None:
         self.error = error
 
 
@@ -149,18 +52,18 @@ class EventStream:
             ``send_close()``, ``shutdown()``); used by tests.
 
     Raises:
-        ClientConnectionError, APIError: as for :func:`connect_websocket`.
+        ClientConnectionError, APIError: as for :meth:`Transport.open_websocket`.
     """
 
     def __init__(self, transport: Transport, types: Iterable[str] = ("lifecycle",),
-                 timeout: Optional[float] = None, connection: Any = None) -> None:
+                 timeout: float | None = None, connection: Any = None) -> None:
         self.types = tuple(types)
         self.timeout = timeout
         self.endpoint = transport.endpoint
         self.path = events_path(self.types)
-        self._queue: "queue.Queue[Any]" = queue.Queue()
+        self._queue: queue.Queue[Any] = queue.Queue()
         self._closed = threading.Event()
-        self._ws = connection if connection is not None else connect_websocket(transport, self.path)
+        self._ws = connection if connection is not None else transport.open_websocket(self.path)
         self._reader = threading.Thread(target=self._read_loop, name="lxd-events", daemon=True)
         self._reader.start()
 
@@ -169,7 +72,7 @@ class EventStream:
         return f"<EventStream {self.path} on {self.endpoint} ({state})>"
 
     def _read_loop(self) -> None:
-        error: Optional[BaseException] = None
+        error: BaseException | None = None
         try:
             while not self._closed.is_set():
                 # recv_data answers pings itself (websocket-client sends the pong).
@@ -184,7 +87,7 @@ class EventStream:
         self._queue.put(_StreamEnd(error))
 
     @staticmethod
-    def _parse(data: Any) -> Optional[Event]:
+    def _parse(data: Any) -> Event | None:
         try:
             payload = json.loads(data)
             return Event.from_api(payload)
@@ -193,7 +96,7 @@ class EventStream:
             # a reason to end the stream.
             return None
 
-    def next_event(self, timeout: Optional[float] = None) -> Optional[Event]:
+    def next_event(self, timeout: float | None = None) -> Event | None:
         """The next event, or None if none arrives within ``timeout`` seconds.
 
         Raises:
@@ -224,9 +127,9 @@ class EventStream:
             raise Timeout(f"no event on {self.path} at {self.endpoint} within {self.timeout} s")
         return event
 
-    def wait_for(self, predicate: Optional[EventPredicate] = None, *, action: Optional[str] = None,
-                 source: Optional[str] = None, name: Optional[str] = None,
-                 timeout: Optional[float] = 10) -> Event:
+    def wait_for(self, predicate: EventPredicate | None = None, *, action: str | None = None,
+                 source: str | None = None, name: str | None = None,
+                 timeout: float | None = 10) -> Event:
         """Return the first event that matches every criterion given.
 
         Args:
@@ -272,7 +175,7 @@ class EventStream:
         self._ws.shutdown()
         self._reader.join(timeout=5)
 
-    def __enter__(self) -> "EventStream":
+    def __enter__(self) -> EventStream:
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
@@ -285,8 +188,8 @@ class EventStream:
             pass
 
 
-def event_matches(event: Event, predicate: Optional[EventPredicate], action: Optional[str],
-                  source: Optional[str], name: Optional[str]) -> bool:
+def event_matches(event: Event, predicate: EventPredicate | None, action: str | None,
+                  source: str | None, name: str | None) -> bool:
     return (
         (action is None or event.action == action)
         and (source is None or event.source == source)
@@ -295,8 +198,8 @@ def event_matches(event: Event, predicate: Optional[EventPredicate], action: Opt
     )
 
 
-def describe_match(predicate: Optional[EventPredicate], action: Optional[str],
-                   source: Optional[str], name: Optional[str]) -> str:
+def describe_match(predicate: EventPredicate | None, action: str | None,
+                   source: str | None, name: str | None) -> str:
     parts = [f"{label}={value!r}" for label, value in
              (("action", action), ("source", source), ("name", name)) if value is not None]
     if predicate is not None:

@@ -8,7 +8,7 @@ enough to understand what happened.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 __all__ = [
     "ClusterError",
@@ -37,7 +37,7 @@ class ClientConnectionError(ClusterError):
     ``endpoint`` is the endpoint as the client shows it (``unix:///...`` or a URL).
     """
 
-    def __init__(self, message: str, *, endpoint: Optional[str] = None) -> None:
+    def __init__(self, message: str, *, endpoint: str | None = None) -> None:
         super().__init__(message)
         self.endpoint = endpoint
 
@@ -168,7 +168,7 @@ class OutcomeUnknown(ClusterError):
     """
 
     def __init__(self, error: str, *, method: str = "", path: str = "", endpoint: str = "",
-                 status_code: Optional[int] = None, response: Any = None) -> None:
+                 status_code: int | None = None, response: Any = None) -> None:
         self.error, self.method, self.path, self.endpoint = error, method, path, endpoint
         self.status_code, self.response = status_code, response
         where = " ".join(part for part in (method, path) if part)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone
-from typing import Optional
 
 __all__ = ["Timestamp", "parse_timestamp", "format_timestamp"]
 
@@ -33,7 +32,7 @@ class Timestamp(datetime):
 
     __slots__ = ("_nanosecond",)
 
-    def __new__(cls, *args, nanosecond: Optional[int] = None, **kwargs):
+    def __new__(cls, *args, nanosecond: int | None = None, **kwargs):
         self = super().__new__(cls, *args, **kwargs)
         if nanosecond is None:
             nanosecond = self.microsecond * 1000
@@ -56,7 +55,7 @@ class Timestamp(datetime):
         return format_timestamp(self)
 
 
-def parse_timestamp(text: Optional[str]) -> Optional[Timestamp]:
+def parse_timestamp(text: str | None) -> Timestamp | None:
     """Parse an RFC 3339 timestamp with up to nine fractional digits.
 
     Returns None for None or an empty string.
@@ -93,7 +92,7 @@ def parse_timestamp(text: Optional[str]) -> Optional[Timestamp]:
     )
 
 
-def format_timestamp(value: Optional[datetime]) -> str:
+def format_timestamp(value: datetime | None) -> str:
     """Format a datetime the way Go's RFC3339Nano does (trailing zeros trimmed, UTC as ``Z``).
 
     A naive datetime is taken to be UTC. None gives LXD's zero time.

@@ -1,28 +1,37 @@
-"""HTTP transport: one :class:`requests.Session`, LXD's envelope, operation waiting.
+"""HTTP transport: one :class:`requests.Session`, LXD's envelope, websockets.
 
-This is the only module that sends HTTP requests. It knows nothing about
-clusters; managers build paths and bodies, this module sends them and turns
-the reply into a :class:`Result` or a typed exception.
+This is the only module that opens connections: requests, and the sockets of event
+websockets. It knows nothing about clusters or models; managers build paths and bodies,
+this module sends them and turns the reply into a :class:`Result` or a typed exception.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json as jsonlib
-import math
 import os
 import re
-from typing import Any, Mapping, Optional, Tuple, Union
+import socket
+import ssl
+from typing import Any, Mapping
 from urllib.parse import quote, urlencode, urlsplit
 
 import attrs
 import requests
 import requests_unixsocket
 import urllib3
+import websocket
 from requests.adapters import HTTPAdapter
 
-from . import exceptions
-from .exceptions import APIError, ClientConnectionError, OperationError, OutcomeUnknown, Timeout
-from .models.operation import Operation
+from pylxd_cluster import exceptions
+from pylxd_cluster.exceptions import (
+    APIError,
+    ClientConnectionError,
+    ClusterError,
+    OutcomeUnknown,
+    Timeout,
+    error_class_for_status,
+)
 
 __all__ = [
     "Transport",
@@ -36,19 +45,14 @@ __all__ = [
 
 #: Where LXD puts its unix socket, after ``$LXD_DIR/unix.socket``: snap first, then
 #: the Debian/Ubuntu package path.
-DEFAULT_SOCKET_PATHS: Tuple[str, ...] = (
+DEFAULT_SOCKET_PATHS: tuple[str, ...] = (
     "/var/snap/lxd/common/lxd/unix.socket",
     "/var/lib/lxd/unix.socket",
 )
 
-_FINAL_FAILURES = ("Failure", "Cancelled")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
-# Seconds added to the HTTP read timeout of a /wait call, so that the server's own
-# timeout fires first and we get its reply rather than a socket timeout.
-_WAIT_GRACE_SECONDS = 10
-
-CertPair = Tuple[str, str]
+CertPair = tuple[str, str]
 
 
 @attrs.frozen
@@ -65,9 +69,9 @@ class Result:
     """
 
     metadata: Any
-    etag: Optional[str] = None
+    etag: str | None = None
     status_code: int = 200
-    location: Optional[str] = None
+    location: str | None = None
     operation: str = ""
     response: Any = attrs.field(default=None, eq=False, repr=False)
 
@@ -76,7 +80,7 @@ class Result:
         return bool(self.operation)
 
 
-def normalize_fingerprint(value: str) -> Optional[str]:
+def normalize_fingerprint(value: str) -> str | None:
     """Return ``value`` as 64 lowercase hex digits if it is a SHA-256 fingerprint, else None.
 
     Colons (``AB:CD:...``) and an ``sha256:`` prefix are accepted.
@@ -115,7 +119,7 @@ class FingerprintAdapter(HTTPAdapter):
         super().__setstate__(state)
 
 
-def resolve_endpoint(endpoint: Union[None, str, os.PathLike]) -> Tuple[str, str]:
+def resolve_endpoint(endpoint: None | str | os.PathLike) -> tuple[str, str]:
     """Work out what kind of endpoint this is.
 
     Returns ``("unix", socket_path)`` or ``("http"|"https", base_url)``.
@@ -268,12 +272,12 @@ class Transport:
 
     def __init__(
         self,
-        endpoint: Union[None, str, os.PathLike] = None,
-        cert: Optional[CertPair] = None,
-        verify: Union[bool, str] = True,
-        timeout: Optional[float] = None,
-        session: Optional[requests.Session] = None,
-        consistency: Optional[str] = None,
+        endpoint: None | str | os.PathLike = None,
+        cert: CertPair | None = None,
+        verify: bool | str = True,
+        timeout: float | None = None,
+        session: requests.Session | None = None,
+        consistency: str | None = None,
     ) -> None:
         if consistency not in CONSISTENCIES:
             raise ValueError(f"consistency must be one of {CONSISTENCIES}, not {consistency!r}")
@@ -282,13 +286,13 @@ class Transport:
         self.cert = tuple(cert) if cert else None
         self.timeout = timeout
         self.session = session if session is not None else requests.Session()
-        self.fingerprint: Optional[str] = None
-        self.verify: Union[bool, str] = verify
+        self.fingerprint: str | None = None
+        self.verify: bool | str = verify
         if isinstance(verify, str):
             self.fingerprint = normalize_fingerprint(verify)
 
         if self.kind == "unix":
-            self.socket_path: Optional[str] = target
+            self.socket_path: str | None = target
             self.base_url = "http+unix://" + quote(target, safe="")
             self.endpoint = "unix://" + target
             self.session.mount("http+unix://", requests_unixsocket.UnixAdapter())
@@ -303,7 +307,7 @@ class Transport:
     # because requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override
     # Session.verify, which would silently undo verify=False and pinning.
     @property
-    def request_verify(self) -> Union[bool, str]:
+    def request_verify(self) -> bool | str:
         if self.fingerprint is not None:
             return False
         return self.verify
@@ -317,15 +321,25 @@ class Transport:
     def close(self) -> None:
         self.session.close()
 
+    def open_websocket(self, path: str, timeout: float | None = None) -> websocket.WebSocket:
+        """A websocket to ``path`` on this endpoint, with this transport's TLS settings
+        (a pinned fingerprint is checked before anything is sent).
+
+        Raises:
+            ClientConnectionError: cannot connect, TLS failure, fingerprint mismatch.
+            APIError: the server refused the upgrade (e.g. 400 for an unknown event type).
+        """
+        return _connect_websocket(self, path, timeout)
+
     def request(
         self,
         method: str,
         path: str,
         *,
-        params: Optional[Mapping[str, Any]] = None,
+        params: Mapping[str, Any] | None = None,
         json: Any = None,
-        headers: Optional[Mapping[str, str]] = None,
-        timeout: Union[None, float, str] = "default",
+        headers: Mapping[str, str] | None = None,
+        timeout: None | float | str = "default",
     ) -> Result:
         """Send one request and return the unwrapped :class:`Result`.
 
@@ -393,54 +407,97 @@ class Transport:
             ) from exc
         return parse_response(response, method=method, path=shown_path, endpoint=self.endpoint)
 
-    def wait_operation(self, op_path_or_id: str, timeout: Optional[float] = None) -> Operation:
-        """Wait for a background operation to end, with ``GET /1.0/operations/<id>/wait``.
 
-        ``timeout`` is in seconds (rounded up to whole seconds, as LXD wants);
-        None waits as long as the server lets the operation run.
+# ---- websockets: the socket is opened here, then handed to websocket-client ----------
 
-        Returns:
-            The final :class:`~pylxd_cluster.models.Operation` (status Success).
+def _handshake_error(transport: Transport, path: str, exc: Any) -> ClusterError:
+    """The server refused the websocket upgrade: raise what a plain request would have."""
+    text = exc.status_message or "websocket handshake refused"
+    try:
+        text = jsonlib.loads(exc.resp_body or b"").get("error") or text
+    except (ValueError, AttributeError):
+        pass
+    cls = error_class_for_status(exc.status_code)
+    return cls(text, status_code=exc.status_code, method="GET", path=path,
+               endpoint=transport.endpoint)
 
-        Raises:
-            OperationError: the operation ended Failure or Cancelled (``.operation``,
-                ``.err``).
-            Timeout: it was still running when the timeout ran out.
-            NotFound: no such operation (also: it ended more than a few seconds ago).
-            ClientConnectionError, APIError: as for :meth:`request`.
-        """
-        op_id = operation_id(op_path_or_id)
-        server_timeout = -1 if timeout is None else max(0, math.ceil(timeout))
-        http_timeout = None if timeout is None else server_timeout + max(
-            self.timeout or 0, _WAIT_GRACE_SECONDS
-        )
-        path = f"/1.0/operations/{quote(op_id, safe='')}/wait"
+
+def _tls_socket(transport: Transport, host: str, port: int,
+                timeout: float | None) -> ssl.SSLSocket:
+    """A TLS connection checked BEFORE anything is sent over it.
+
+    The fingerprint has to be checked before the websocket handshake, which
+    would otherwise already carry the request (and the client certificate) to
+    an impostor; so the TLS socket is built here and handed to websocket-client.
+    """
+    context = ssl.create_default_context(
+        cafile=transport.verify if isinstance(transport.verify, str)
+        and transport.fingerprint is None else None
+    )
+    if transport.fingerprint is not None or transport.verify is False:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if transport.cert:
+        context.load_cert_chain(transport.cert[0], transport.cert[1])
+    raw = socket.create_connection((host, port), timeout=timeout)
+    try:
+        tls = context.wrap_socket(raw, server_hostname=host)
+    except BaseException:
+        raw.close()
+        raise
+    if transport.fingerprint is not None:
+        seen = hashlib.sha256(tls.getpeercert(binary_form=True) or b"").hexdigest()
+        if seen != transport.fingerprint:
+            tls.close()
+            raise ClientConnectionError(
+                f"websocket to {transport.endpoint}: the server certificate's fingerprint is "
+                f"{seen}, not the pinned {transport.fingerprint}; nothing was sent",
+                endpoint=transport.endpoint,
+            )
+    return tls
+
+
+def _connected_socket(transport: Transport, timeout: float | None) -> socket.socket:
+    if transport.kind == "unix":
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
         try:
-            result = self.request(
-                "GET", path, params={"timeout": server_timeout}, timeout=http_timeout
-            )
-        except APIError as exc:
-            # Newer LXD reports a failed operation as an error envelope inside an
-            # HTTP 200 reply; only a real HTTP error status means the wait itself failed.
-            response_status = getattr(exc.response, "status_code", None)
-            if response_status != 200:
-                raise
-            raise OperationError(
-                f"operation {op_id} on {self.endpoint} failed: {exc.error}",
-                operation=None,
-                err=exc.error,
-            ) from exc
-        operation = Operation.from_api(result.metadata or {})
-        if operation.status in _FINAL_FAILURES:
-            raise OperationError(
-                f"operation {op_id} ({operation.description}) on {self.endpoint} ended "
-                f"{operation.status}: {operation.err or 'no error text'}",
-                operation=operation,
-                err=operation.err,
-            )
-        if operation.status != "Success":
-            raise Timeout(
-                f"operation {op_id} ({operation.description}) on {self.endpoint} is still "
-                f"{operation.status} after {timeout} s"
-            )
-        return operation
+            sock.connect(transport.socket_path)
+        except OSError:
+            sock.close()
+            raise
+        return sock
+    parts = urlsplit(transport.base_url)
+    default_port = 443 if transport.kind == "https" else 80
+    if transport.kind == "https":
+        return _tls_socket(transport, parts.hostname, parts.port or default_port, timeout)
+    return socket.create_connection((parts.hostname, parts.port or default_port), timeout=timeout)
+
+
+def _connect_websocket(transport: Transport, path: str, timeout: float | None = None) -> websocket.WebSocket:
+    """Open a websocket to ``path`` on the transport's endpoint, with its TLS settings.
+
+    Raises:
+        ClientConnectionError: cannot connect, TLS failure, fingerprint mismatch.
+        APIError: the server refused the upgrade (e.g. 400 for an unknown event type).
+    """
+    connect_timeout = timeout if timeout is not None else transport.timeout
+    ws = websocket.WebSocket()
+    try:
+        sock = _connected_socket(transport, connect_timeout)
+        # websocket-client uses a given socket as is (no second TLS layer); the URL
+        # only supplies the Host header and the resource.
+        host = "lxd" if transport.kind == "unix" else urlsplit(transport.base_url).netloc
+        ws.connect(f"ws://{host}{path}", socket=sock, timeout=connect_timeout)
+    except websocket.WebSocketBadStatusException as exc:
+        raise _handshake_error(transport, path, exc) from exc
+    except ClientConnectionError:
+        raise
+    except (OSError, websocket.WebSocketException) as exc:
+        raise ClientConnectionError(
+            f"GET {path} (websocket) on {transport.endpoint}: cannot connect: {exc}; "
+            "is the server running? check endpoint=, verify= and cert=",
+            endpoint=transport.endpoint,
+        ) from exc
+    ws.settimeout(None)
+    return ws

@@ -3,6 +3,8 @@
 Helpers are imported by their package path (``tests.support.netns``); pytest puts the
 repository on ``sys.path`` because ``tests`` is a package.
 """
+import pytest
+
 pytest_plugins = [
     "tests.support.mockhttp",    # mock, http: a MockCluster and a plain requests session
     "tests.support.lxc",         # lxc_path, lxc, short_tmp: the real lxc client
@@ -12,3 +14,16 @@ pytest_plugins = [
     "tests.daemon.config.examples",  # refused: a configuration file that must be refused
     "tests.fuzz.profile",        # the hypothesis profile (short and fixed, or long: make fuzz)
 ]
+
+# The slow tier: real processes, network namespaces, real clients, installs. `make test-fast`
+# leaves it out (`-m "not system"`); `make test` runs everything.
+SYSTEM = ("tests/daemon/processes/", "tests/daemon/netns/", "tests/daemon/udp/test_multicast_lo.py",
+          "tests/integration/", "tests/parity/", "tests/jepsen/", "tests/fuzz/", "tests/cli/", "tests/docs/",
+          "tests/install/", "tests/mock/test_process.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        path = item.nodeid.split("::", 1)[0]
+        if path.startswith(SYSTEM):
+            item.add_marker(pytest.mark.system)

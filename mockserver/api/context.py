@@ -5,9 +5,9 @@ import os
 import platform
 from dataclasses import dataclass, field
 
+from mockserver.api.request import ApiRequest
 from mockserver.godecode import Struct, decode
 from mockserver.state import ClusterState
-from mockserver.api.request import ApiRequest
 
 # Exactly the API extensions this server implements; clients gate features on them.
 API_EXTENSIONS = (

@@ -8,6 +8,7 @@ import signal
 import sys
 
 from mockserver.daemon.config import ConfigError, load, render_template
+from mockserver.version import VERSION
 
 DESCRIPTION = """\
 Run one node of a pack: nodes find each other over UDP (broadcast, multicast or static
@@ -31,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument("--config", "-c", metavar="FILE", help="run a node with this configuration")
     what.add_argument("--check", metavar="FILE", help="validate FILE and exit (0 valid, 2 refused)")
     what.add_argument("--print-template", action="store_true", help="print every module's options and exit")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {VERSION}")
     parser.add_argument("--verbose", "-v", action="store_true",
                         help="log at debug detail: every membership change and every pack document version applied")
     return parser
@@ -60,8 +62,8 @@ def summary(config) -> str:
 
 
 async def run(config) -> int:
-    from mockserver.daemon.process import PackDaemon
     from mockserver.daemon.join import JoinError
+    from mockserver.daemon.process import PackDaemon
 
     daemon = PackDaemon(config)
     # Handlers first: a SIGTERM that arrives as soon as we say we run must still leave gracefully.

@@ -25,12 +25,12 @@ import asyncio
 import logging
 
 from mockserver.api import ApiRequest, AwaitCommit, ForwardTo, Later
+from mockserver.daemon.sync.engine import NotCommitted, NotPublished
 from mockserver.errors import ApiError
 from mockserver.http import FORWARDED_HEADER, READ_BACK, outcome_unknown
 from mockserver.wire import error_reply
-from mockserver.daemon.sync.engine import NotCommitted, NotPublished
 
-log = logging.getLogger("pylxd_cluster.daemon")
+log = logging.getLogger(__name__)
 
 CONSISTENCY_HEADER = "X-Pack-Consistency"
 # On the reply to a forwarded request: the pack document version the leader had applied

@@ -25,12 +25,12 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from mockserver.daemon.protocol.crypto import OpenError, Sealer
 from mockserver.errors import ApiError
 from mockserver.godecode import parse_json
 from mockserver.wire import Reply
-from mockserver.daemon.protocol.crypto import OpenError, Sealer
 
-log = logging.getLogger("pylxd_cluster.daemon")
+log = logging.getLogger(__name__)
 
 JOIN_PATH = "/internal/pack/join"
 PROOF_WINDOW = 300.0   # seconds between the joiner's clock and the leader's
@@ -49,7 +49,7 @@ class JoinToken:
     fingerprint: str = ""
 
     @classmethod
-    def decode(cls, text: str) -> "JoinToken":
+    def decode(cls, text: str) -> JoinToken:
         """Raises: JoinError for anything but a join token."""
         try:
             raw = json.loads(base64.b64decode(text.strip() + "=" * (-len(text.strip()) % 4), validate=True))
@@ -90,7 +90,11 @@ async def join(token_text: str, server_name: str) -> dict:
         raise JoinError(f"the join token expired at {token.expires_at:%Y-%m-%d %H:%M:%S} UTC; ask for a new one "
                         f"(pylxd-cluster add {server_name})")
     at = time.time()
-    body = {"server_name": server_name, "at": round(at, 3), "proof": join_proof(token.secret, server_name, round(at, 3))}
+    body = {
+        "server_name": server_name,
+        "at": round(at, 3),
+        "proof": join_proof(token.secret, server_name, round(at, 3)),
+    }
     failures = []
     async with ClientSession(timeout=ClientTimeout(total=30, sock_connect=5)) as session:
         for address in token.addresses:

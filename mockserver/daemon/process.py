@@ -15,29 +15,38 @@ import os
 import socket
 import time
 
-from mockserver.api import ApiServer
+from mockserver.api import ApiServer, ForwardTo
 from mockserver.api.context import API_EXTENSIONS
 from mockserver.api.router import Route
 from mockserver.daemon.backend import PackBackend
 from mockserver.daemon.config import DaemonConfig
-from mockserver.http import HttpTransport
-from mockserver.state import ClusterState, LoopScheduler
-from mockserver.tls import TlsSettings
-from mockserver.wire import Reply, error_reply, go_timestamp, now_utc
-from mockserver.daemon.protocol.crypto import Sealer
-from mockserver.daemon.protocol.messages import MemberRecord, Role, Status
-from mockserver.api import ForwardTo
-from mockserver.errors import ApiError
-from mockserver.http import FORWARDED_HEADER
 from mockserver.daemon.gate import PackGate
 from mockserver.daemon.join import JOIN_PATH, check_join, join, join_reply
-from mockserver.daemon.protocol.node import (BROADCAST, LIVE, MULTICAST, DocumentHeard, LeaderChange, LeaderConflict, MemberChange, NodeSettings,
-                   PackNode, PersistTerm, Send)
+from mockserver.daemon.protocol.crypto import Sealer
+from mockserver.daemon.protocol.messages import MemberRecord, Role, Status
+from mockserver.daemon.protocol.node import (
+    BROADCAST,
+    LIVE,
+    MULTICAST,
+    DocumentHeard,
+    LeaderChange,
+    LeaderConflict,
+    MemberChange,
+    NodeSettings,
+    PackNode,
+    PersistTerm,
+    Send,
+)
 from mockserver.daemon.sync.engine import PROOF_HEADER, SyncEngine
 from mockserver.daemon.sync.store import SyncStore
 from mockserver.daemon.udp import UdpEndpoint
+from mockserver.errors import ApiError
+from mockserver.http import FORWARDED_HEADER, HttpTransport
+from mockserver.state import ClusterState, LoopScheduler
+from mockserver.tls import TlsSettings
+from mockserver.wire import Reply, error_reply, now_utc
 
-log = logging.getLogger("pylxd_cluster.daemon")
+log = logging.getLogger(__name__)
 
 ROLES = {"leader": Role.LEADER, "follower": Role.FOLLOWER, "auto": Role.AUTO}
 # The pack's leader shows as LXD shows its database leader; followers hold no role.

@@ -72,7 +72,7 @@ import errno
 import ipaddress
 import logging
 import socket
-from typing import Awaitable, Callable, Optional, Union
+from typing import Awaitable, Callable
 
 __all__ = ["UdpEndpoint", "UdpError", "COUNTERS"]
 
@@ -107,20 +107,20 @@ COUNTERS = (
     "handler_errors",        # on_datagram raised
 )
 
-DatagramHandler = Callable[[bytes, "tuple[str, int]"], Union[None, Awaitable[None]]]
+DatagramHandler = Callable[[bytes, "tuple[str, int]"], None | Awaitable[None]]
 
 
 class UdpError(OSError):
     """A socket could not be set up; the message names the address, the port and the OS
     error. ``errno`` is the OS error number when there is one."""
 
-    def __init__(self, message: str, errno: Optional[int] = None):
+    def __init__(self, message: str, errno: int | None = None):
         super().__init__(message)
         self.errno = errno
 
 
 class _Protocol(asyncio.DatagramProtocol):
-    def __init__(self, endpoint: "UdpEndpoint", kind: str):
+    def __init__(self, endpoint: UdpEndpoint, kind: str):
         self.endpoint = endpoint
         self.kind = kind
         self.paused = False
@@ -156,8 +156,8 @@ class UdpEndpoint:
     logged (a warning the first time per kind of error, debug afterwards).
     """
 
-    def __init__(self, *, interface: str, port: int, broadcast: Optional[str] = None,
-                 multicast_group: Optional[str] = None, multicast_ttl: int = 1,
+    def __init__(self, *, interface: str, port: int, broadcast: str | None = None,
+                 multicast_group: str | None = None, multicast_ttl: int = 1,
                  on_datagram: DatagramHandler, queue_size: int = 1024,
                  max_datagram: int = 1400):
         self.interface = str(ipaddress.IPv4Address(interface))
@@ -169,7 +169,7 @@ class UdpEndpoint:
             group = ipaddress.IPv4Address(multicast_group)
             if not group.is_multicast:
                 raise ValueError(f"not a multicast group: {multicast_group!r}")
-            self.multicast_group: Optional[str] = str(group)
+            self.multicast_group: str | None = str(group)
         else:
             self.multicast_group = None
         if not 0 <= int(multicast_ttl) <= 255:
@@ -189,8 +189,8 @@ class UdpEndpoint:
         self.bound: dict[str, tuple[str, int]] = {}
         self._transports: dict[str, asyncio.DatagramTransport] = {}
         self._protocols: dict[str, _Protocol] = {}
-        self._queue: Optional[asyncio.Queue] = None
-        self._consumer: Optional[asyncio.Task] = None
+        self._queue: asyncio.Queue | None = None
+        self._consumer: asyncio.Task | None = None
         self._logged: set = set()
         self._local_ips: dict[str, bool] = {}
         self._sending = False
@@ -280,7 +280,7 @@ class UdpEndpoint:
             await asyncio.sleep(0)
         self._queue = None
 
-    async def __aenter__(self) -> "UdpEndpoint":
+    async def __aenter__(self) -> UdpEndpoint:
         await self.start()
         return self
 

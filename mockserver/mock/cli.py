@@ -8,11 +8,12 @@ import signal
 import sys
 from typing import NoReturn
 
-from mockserver.mock.routes import mock_api
 from mockserver.http import HttpTransport, parse_hostport
+from mockserver.mock.routes import mock_api
 from mockserver.mock.scripting import Script
 from mockserver.state import ClusterState, LoopScheduler
 from mockserver.tls import TlsSettings
+from mockserver.version import VERSION
 
 DESCRIPTION = """\
 Serve an in-memory LXD cluster over LXD's REST API, for integration tests of code
@@ -40,6 +41,7 @@ examples:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pylxd-cluster-mock", description=DESCRIPTION, epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {VERSION}")
     parser.add_argument("--members", type=int, default=3, metavar="N",
                         help="cluster members to start with; 0 is a standalone server (default: 3)")
     parser.add_argument("--listen", action="append", metavar="HOST:PORT",

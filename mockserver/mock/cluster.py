@@ -6,8 +6,8 @@ import os
 import tempfile
 import threading
 
-from mockserver.mock.routes import mock_api
 from mockserver.http import HttpTransport
+from mockserver.mock.routes import mock_api
 from mockserver.mock.scripting import Fault, Script
 from mockserver.state import ClusterState, LoopScheduler, MemberSpec
 from mockserver.tls import TlsSettings
@@ -55,7 +55,7 @@ class MockCluster:
 
     # ---- lifecycle --------------------------------------------------------------------
 
-    def start(self) -> "MockCluster":
+    def start(self) -> MockCluster:
         ready = threading.Event()
         failure: list[BaseException] = []
         self._loop = asyncio.new_event_loop()
@@ -94,7 +94,7 @@ class MockCluster:
             import shutil
             shutil.rmtree(self._tmpdir, ignore_errors=True)
 
-    def __enter__(self) -> "MockCluster":
+    def __enter__(self) -> MockCluster:
         return self.start()
 
     def __exit__(self, *exc_info) -> None:

@@ -16,7 +16,7 @@ import re
 import time
 from urllib.parse import parse_qsl, urlsplit
 
-from mockserver.api import ApiRequest, ApiServer, ForwardTo, StreamEvents, WaitForOperation
+from mockserver.api import ApiRequest, ForwardTo, StreamEvents, WaitForOperation
 from mockserver.mock.cluster import MockCluster
 from mockserver.mock.routes import mock_api
 from mockserver.mock.scripting import Script
@@ -44,7 +44,7 @@ class InProcessMock(MockCluster):
         self._owns_responses = responses_mock is None
         self._assert_fired = assert_all_requests_are_fired
 
-    def start(self) -> "InProcessMock":
+    def start(self) -> InProcessMock:
         import responses
 
         if self._responses is None:

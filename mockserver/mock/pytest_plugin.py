@@ -9,10 +9,21 @@
 """
 from __future__ import annotations
 
+import importlib
+
 import pytest
 
-from mockserver.mock.inprocess import InProcessMock
-from mockserver.mock.cluster import MockCluster
+SERVER_EXTRA = "pip install 'pylxd-cluster[server]'"
+
+
+def _mock_class(module: str, name: str):
+    """The mock's classes are imported when a fixture is used, so that the plugin loads
+    (pytest starts) in an environment with only the SDK installed."""
+    try:
+        return getattr(importlib.import_module(module), name)
+    except ImportError as exc:
+        pytest.fail(f"the {name} fixture needs the server extra, which is not installed ({exc}): "
+                    f"{SERVER_EXTRA}", pytrace=False)
 
 
 def pytest_configure(config):
@@ -22,10 +33,11 @@ def pytest_configure(config):
 
 @pytest.fixture
 def mock_cluster_factory():
-    started: list[MockCluster] = []
+    mock_cluster_class = _mock_class("mockserver.mock.cluster", "MockCluster")
+    started: list = []
 
-    def start(members: int = 3, **options) -> MockCluster:
-        cluster = MockCluster(members, **options).start()
+    def start(members: int = 3, **options):
+        cluster = mock_cluster_class(members, **options).start()
         started.append(cluster)
         return cluster
 
@@ -35,7 +47,7 @@ def mock_cluster_factory():
 
 
 @pytest.fixture
-def mock_cluster(request, mock_cluster_factory) -> MockCluster:
+def mock_cluster(request, mock_cluster_factory):
     marker = request.node.get_closest_marker("mock_cluster")
     options = dict(marker.kwargs) if marker else {}
     return mock_cluster_factory(**options)
@@ -45,7 +57,7 @@ def mock_cluster(request, mock_cluster_factory) -> MockCluster:
 def inprocess_mock(request):
     marker = request.node.get_closest_marker("mock_cluster")
     options = {k: v for k, v in (marker.kwargs if marker else {}).items() if k in ("members", "strict", "name_prefix")}
-    with InProcessMock(**options) as mock:
+    with _mock_class("mockserver.mock.inprocess", "InProcessMock")(**options) as mock:
         yield mock
 
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from functools import partial
 
+from mockserver.api.router import Router
+from mockserver.api.server import ApiServer
 from mockserver.errors import bad_request
 from mockserver.godecode import ANY, BOOL, INT64, STRING, ListOf, MapOf, Struct, decode
 from mockserver.mock.scripting import Fault, Script
 from mockserver.state import ClusterState, MemberSpec
 from mockserver.wire import lxd_url, sync_reply
-from mockserver.api.router import Router
-from mockserver.api.server import ApiServer
 
 MEMBER_POST = Struct("MockMemberPost", {
     "server_name": STRING, "address": STRING, "architecture": STRING, "description": STRING,

@@ -8,17 +8,18 @@ import hashlib
 from mockserver.errors import bad_request
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def generate(common_name: str = "pylxd-cluster-mock") -> tuple[str, str]:
     """Return (certificate PEM, key PEM) for a new ECDSA P-384 self-signed certificate.
 
     Cached per name: a certificate costs milliseconds, and tests build many states.
     """
+    import ipaddress
+
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
-    import ipaddress
 
     key = ec.generate_private_key(ec.SECP384R1())
     name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "pylxd-cluster"),

@@ -17,7 +17,13 @@ import time
 from mockserver.errors import ApiError, bad_request
 from mockserver.state import certificate
 from mockserver.state.backend import StateBackend, StaticBackend
-from mockserver.state.configuration import ConfigDocument, ModuleListError, modules_to_wire, parse_modules, patched_modules
+from mockserver.state.configuration import (
+    ConfigDocument,
+    ModuleListError,
+    modules_to_wire,
+    parse_modules,
+    patched_modules,
+)
 from mockserver.state.events import EventBus
 from mockserver.state.groups import DEFAULT_GROUP, Group, GroupRules
 from mockserver.state.members import Member, MemberRules, MemberSpec

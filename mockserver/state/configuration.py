@@ -129,7 +129,7 @@ class ConfigDocument:
         # Cached: a member applying a version looks at it several times (events, views).
         return hashlib.sha256(canonical_json(modules_to_wire(self.modules))).hexdigest()
 
-    def changed(self, modules) -> "ConfigDocument":
+    def changed(self, modules) -> ConfigDocument:
         """The next version with ``modules`` (the same document if nothing changed)."""
         modules = tuple(modules)
         if canonical_json(modules_to_wire(modules)) == canonical_json(modules_to_wire(self.modules)):

@@ -93,7 +93,9 @@ class GroupRules:
             self._check_known_members(members)
             for removed in [m for m in group.members if m not in members]:
                 if all(removed not in g.members for g in self.groups.values() if g.name != name):
-                    raise bad_request(f'Cannot remove "{removed}" from group as member needs to belong to at least one group')
+                    raise bad_request(
+                        f'Cannot remove "{removed}" from group as member needs to belong to at least one group'
+                    )
             group.description, group.members = description, members
             self._lifecycle("cluster-group-updated", lxd_url("1.0", "cluster", "groups", name), requestor,
                             {"description": description, "members": list(members)})
@@ -110,7 +112,9 @@ class GroupRules:
                 raise conflict(f'Name "{new_name}" already in use')
             group.name = new_name
             self.groups = {(new_name if key == name else key): value for key, value in self.groups.items()}
-            self._lifecycle("cluster-group-renamed", lxd_url("1.0", "cluster", "groups", new_name), requestor, {"old_name": name})
+            self._lifecycle(
+                "cluster-group-renamed", lxd_url("1.0", "cluster", "groups", new_name), requestor, {"old_name": name}
+            )
 
     def delete_group(self, name: str, requestor: dict | None) -> None:
         """Raises: ApiError 403 default; 404 unknown; 400 not empty."""

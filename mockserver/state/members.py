@@ -113,8 +113,15 @@ class MemberRules:
         Raises:
             ApiError: 400 on a standalone server; 409 if the name is taken.
         """
-        spec = MemberSpec(stored(spec.server_name), spec.address, stored(spec.architecture), stored(spec.description),
-                          stored(spec.failure_domain), tuple(stored(role) for role in spec.roles), stored_map(spec.config))
+        spec = MemberSpec(
+            stored(spec.server_name),
+            spec.address,
+            stored(spec.architecture),
+            stored(spec.description),
+            stored(spec.failure_domain),
+            tuple(stored(role) for role in spec.roles),
+            stored_map(spec.config),
+        )
         with self.lock:
             self._require_clustered("This server is not clustered: enable clustering first (PUT /1.0/cluster)", 400)
             if not spec.server_name or "/" in spec.server_name:
@@ -153,7 +160,9 @@ class MemberRules:
                 try:  # before anything changes: a since too large for a date changes nothing
                     heartbeat = now_utc() - _dt.timedelta(seconds=OFFLINE_THRESHOLD if since is None else since)
                 except (OverflowError, ValueError, TypeError):
-                    raise bad_request(f"No heartbeat for {since!r} seconds is not a time this server can show") from None
+                    raise bad_request(
+                        f"No heartbeat for {since!r} seconds is not a time this server can show"
+                    ) from None
                 member.offline, member.heartbeat = True, heartbeat
             elif status == "Evacuated":
                 member.offline, member.blocked_message, member.evacuated = False, None, True
@@ -372,7 +381,9 @@ class MemberRules:
                 raise bad_request(f'Unknown action "{action}"')
             modes = EVACUATE_MODES if action == "evacuate" else RESTORE_MODES
             if mode not in modes:
-                raise bad_request(f'Invalid {action} mode "{mode}" (expected one of: {", ".join(m for m in modes if m)})')
+                raise bad_request(
+                    f'Invalid {action} mode "{mode}" (expected one of: {", ".join(m for m in modes if m)})'
+                )
             if member.offline:
                 raise ApiError(503, f'Cluster member "{name}" is offline')
             description = "Evacuating cluster member" if action == "evacuate" else "Restoring cluster member"
@@ -384,7 +395,9 @@ class MemberRules:
                 if target is None:
                     self.operations.finish(op, "Cluster member not found")
                 elif target.evacuated == (action == "evacuate"):
-                    self.operations.finish(op, f"Cluster member is already {'evacuated' if target.evacuated else 'restored'}")
+                    self.operations.finish(
+                        op, f"Cluster member is already {'evacuated' if target.evacuated else 'restored'}"
+                    )
                 else:
                     target.evacuated = action == "evacuate"
                     self._lifecycle(f"cluster-member-{'evacuated' if target.evacuated else 'restored'}",

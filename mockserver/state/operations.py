@@ -7,8 +7,8 @@ import uuid
 from typing import Callable
 
 from mockserver.errors import bad_request, not_found
-from mockserver.wire import go_timestamp, now_utc
 from mockserver.state.events import EventBus
+from mockserver.wire import go_timestamp, now_utc
 
 STATUS_NAMES = {
     100: "Operation created", 101: "Started", 102: "Stopped", 103: "Running", 104: "Cancelling",
@@ -37,7 +37,7 @@ class Operation:
         self.location = location
         self.project = project
         self.expires_at: float | None = None
-        self._waiters: list[Callable[["Operation"], None]] = []
+        self._waiters: list[Callable[[Operation], None]] = []
 
     @property
     def url(self) -> str:
@@ -57,7 +57,7 @@ class Operation:
             "err": self.err, "location": self.location,
         }
 
-    def add_waiter(self, waiter: Callable[["Operation"], None]) -> None:
+    def add_waiter(self, waiter: Callable[[Operation], None]) -> None:
         """Call ``waiter`` once the operation is final (at once if it already is)."""
         if self.done:
             waiter(self)

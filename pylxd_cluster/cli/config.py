@@ -16,16 +16,16 @@ import shlex
 import subprocess
 import sys
 import tempfile
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 import yaml
 
-from .. import display
-from ..client import Client
-from ..exceptions import APIError, ClusterError, PreconditionFailed
-from ..managers.configuration import ConfigurationManager
-from ..models.configuration import PackConfiguration, describe_version
-from . import output
+from pylxd_cluster import display
+from pylxd_cluster.cli import output
+from pylxd_cluster.client import Client
+from pylxd_cluster.exceptions import APIError, ClusterError, PreconditionFailed
+from pylxd_cluster.managers.configuration import ConfigurationManager
+from pylxd_cluster.models.configuration import PackConfiguration, describe_version
 
 __all__ = ["add_parser", "run", "config_yaml", "parse_config_yaml", "parse_assignment"]
 
@@ -118,7 +118,7 @@ class EditError(ClusterError):
 # ---- the parser -------------------------------------------------------------------
 
 
-def parse_assignment(text: str) -> Tuple[str, Any]:
+def parse_assignment(text: str) -> tuple[str, Any]:
     """``KEY=VALUE`` -> ``(key, value)``, VALUE read as YAML (see ``config set --help``).
 
     Raises:
@@ -222,7 +222,7 @@ def render_written(version: Any, fmt: str) -> str:
 # ---- reading what was edited ------------------------------------------------------
 
 
-def parse_config_yaml(text: str) -> List[Dict[str, Any]]:
+def parse_config_yaml(text: str) -> list[dict[str, Any]]:
     """The modules of an edited configuration, as ``[{"Name": {options}}, ...]``.
 
     Takes the seed-style list (what ``config show`` prints) or an object with ``modules``
@@ -266,7 +266,7 @@ def _yaml_error(exc: yaml.YAMLError) -> str:
     return f"{where}{problem}" + (f" ({context})" if context else "")
 
 
-def _shown_version(text: str) -> Optional[Tuple[int, int, str]]:
+def _shown_version(text: str) -> tuple[int, int, str] | None:
     """(version, term, digest) of what ``config show`` printed: its header line, or the
     fields of its ``--format json`` object; None when the text has neither."""
     first = text.lstrip("\ufeff").split("\n", 1)[0]

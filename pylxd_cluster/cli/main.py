@@ -5,12 +5,12 @@ import argparse
 import os
 import sys
 import time
-from typing import Any, Optional
+from typing import Any
 
-from .. import display
-from ..client import Client
-from ..exceptions import ClusterError
-from . import config, output, status
+from pylxd_cluster import __version__, display
+from pylxd_cluster.cli import config, output, status
+from pylxd_cluster.client import Client
+from pylxd_cluster.exceptions import ClusterError
 
 DESCRIPTION = """\
 Look at and operate an LXD cluster through LXD's REST API: the members and their
@@ -65,6 +65,7 @@ def _global_options(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pylxd-cluster", description=DESCRIPTION, epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _global_options(parser)
     common = argparse.ArgumentParser(add_help=False)
     _global_options(common)
@@ -86,7 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     evacuate.add_argument("--mode", choices=["auto", "stop", "migrate", "live-migrate"],
                           help="what to do with the member's instances (server default: auto)")
     evacuate.add_argument("--force", action="store_true", help="evacuate without asking the member's instances")
-    restore = commands.add_parser("restore", parents=[common], help="bring an evacuated member back (waits for the operation)")
+    restore = commands.add_parser(
+        "restore", parents=[common], help="bring an evacuated member back (waits for the operation)"
+    )
     restore.add_argument("name")
     restore.add_argument("--mode", choices=["skip"], help="skip: do not restart the member's instances")
     events = commands.add_parser("events", parents=[common], help="print events as they happen (Ctrl-C to stop)")
@@ -97,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def default_endpoint() -> Optional[str]:
+def default_endpoint() -> str | None:
     return os.environ.get("PYLXD_CLUSTER_ENDPOINT") or os.environ.get("LXD_SOCKET") or None
 
 

@@ -1,12 +1,12 @@
 """Managers: one explicit class per collection of the cluster API."""
 
-from .base import Manager
-from .cluster import CertificateManager, ClusterManager
-from .configuration import ConfigurationManager
-from .groups import GroupManager
-from .members import MemberManager
-from .operations import OperationManager
-from .tokens import TokenManager
+from pylxd_cluster.managers.base import Manager
+from pylxd_cluster.managers.cluster import CertificateManager, ClusterManager
+from pylxd_cluster.managers.configuration import ConfigurationManager
+from pylxd_cluster.managers.groups import GroupManager
+from pylxd_cluster.managers.members import MemberManager
+from pylxd_cluster.managers.operations import OperationManager
+from pylxd_cluster.managers.tokens import TokenManager
 
 __all__ = [
     "CertificateManager",

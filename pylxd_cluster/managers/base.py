@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional, Tuple, Type, TypeVar
+from typing import Any, Mapping, TypeVar
 from urllib.parse import quote
 
-from ..exceptions import ClusterError, NotFound
-from ..models.base import WireModel
-from ..models.operation import Operation
-from ..transport import Result, Transport
+from pylxd_cluster.exceptions import ClusterError, NotFound
+from pylxd_cluster.models.base import WireModel
+from pylxd_cluster.models.operation import Operation
+from pylxd_cluster.transport import Result, Transport
 
 __all__ = ["Manager", "api_path"]
 
@@ -23,7 +23,7 @@ def api_path(*segments: str) -> str:
 class Manager:
     """Base of the managers: holds the transport and the generic read/write helpers."""
 
-    def __init__(self, transport: Transport, operations: Optional["Manager"] = None) -> None:
+    def __init__(self, transport: Transport, operations: Manager | None = None) -> None:
         self._transport = transport
         # The OperationManager the Operation models returned by this manager delegate to.
         self._operations = operations
@@ -38,13 +38,13 @@ class Manager:
     def _request(self, method: str, path: str, **kwargs: Any) -> Result:
         return self._transport.request(method, path, **kwargs)
 
-    def _get_model(self, path: str, model: Type[ModelT]) -> ModelT:
+    def _get_model(self, path: str, model: type[ModelT]) -> ModelT:
         """GET one object, keeping its ETag on the model."""
         result = self._request("GET", path)
         return model.from_api(result.metadata, manager=self, etag=result.etag)
 
-    def _list_models(self, path: str, model: Type[ModelT],
-                     params: Optional[Mapping[str, Any]] = None) -> Tuple[ModelT, ...]:
+    def _list_models(self, path: str, model: type[ModelT],
+                     params: Mapping[str, Any] | None = None) -> tuple[ModelT, ...]:
         """GET a collection with recursion=1: every object in ONE request."""
         query = {"recursion": 1, **(params or {})}
         result = self._request("GET", path, params=query)
@@ -63,17 +63,15 @@ class Manager:
             return False
         return True
 
-    def _if_match(self, etag: Optional[str]) -> Optional[Mapping[str, str]]:
+    def _if_match(self, etag: str | None) -> Mapping[str, str] | None:
         return {"If-Match": f'"{etag}"'} if etag else None
 
     def _operation(self, result: Result) -> Operation:
         """The Operation an async reply describes."""
         return Operation.from_api(result.metadata or {}, manager=self._operations)
 
-    def _finish(self, result: Result, wait: bool, timeout: Optional[float]) -> Operation:
+    def _finish(self, result: Result, wait: bool, timeout: float | None) -> Operation:
         """Wait on an async reply's operation when asked; return the (final) Operation."""
         if not wait:
             return self._operation(result)
-        final = self._transport.wait_operation(result.operation or self._operation(result).id,
-                                               timeout=timeout)
-        return final.evolve(manager=self._operations)
+        return self._operations.wait(result.operation or self._operation(result).id, timeout=timeout)

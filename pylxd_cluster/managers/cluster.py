@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Optional
+from typing import Callable, Iterable
 
-from ..models.cluster import Cluster
-from ..models.operation import Operation
-from ..transport import Transport
-from .base import Manager, api_path
-from .configuration import ConfigurationManager
-from .groups import GroupManager
-from .members import MemberManager
-from .operations import OperationManager
-from .tokens import TokenManager
+from pylxd_cluster.managers.base import Manager, api_path
+from pylxd_cluster.managers.configuration import ConfigurationManager
+from pylxd_cluster.managers.groups import GroupManager
+from pylxd_cluster.managers.members import MemberManager
+from pylxd_cluster.managers.operations import OperationManager
+from pylxd_cluster.managers.tokens import TokenManager
+from pylxd_cluster.models.cluster import Cluster
+from pylxd_cluster.models.operation import Operation
+from pylxd_cluster.transport import Transport
 
 __all__ = ["ClusterManager", "CertificateManager"]
 
@@ -45,8 +45,8 @@ class ClusterManager(Manager):
     :class:`ConfigurationManager` its own ``GET /1.0`` when given.
     """
 
-    def __init__(self, transport: Transport, operations: Optional[OperationManager] = None,
-                 api_extensions: Optional[Callable[[], Iterable[str]]] = None) -> None:
+    def __init__(self, transport: Transport, operations: OperationManager | None = None,
+                 api_extensions: Callable[[], Iterable[str]] | None = None) -> None:
         operations = operations or OperationManager(transport)
         super().__init__(transport, operations)
         self.members = MemberManager(transport, operations)
@@ -60,7 +60,7 @@ class ClusterManager(Manager):
         return self._get_model(api_path("cluster"), Cluster)
 
     def enable(self, server_name: str, wait: bool = True,
-               timeout: Optional[float] = None) -> Operation:
+               timeout: float | None = None) -> Operation:
         """Turn clustering on, with this server as the first member called ``server_name``.
 
         The server needs ``core.https_address`` set. Returns the final Operation when

@@ -7,13 +7,13 @@ it), not of LXD: the manager checks once, on its first call, that the server adv
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Iterable, Mapping
 
-from ..exceptions import NotFound, NotImplementedByServer
-from ..models.base import copy_json
-from ..models.configuration import ConfigurationVersion, PackConfiguration
-from ..transport import Result, Transport
-from .base import Manager, api_path
+from pylxd_cluster.exceptions import NotFound, NotImplementedByServer
+from pylxd_cluster.managers.base import Manager, api_path
+from pylxd_cluster.models.base import copy_json
+from pylxd_cluster.models.configuration import ConfigurationVersion, PackConfiguration
+from pylxd_cluster.transport import Result, Transport
 
 __all__ = ["ConfigurationManager", "EXTENSION"]
 
@@ -22,7 +22,7 @@ EXTENSION = "pack_configuration"
 
 #: What :meth:`ConfigurationManager.replace` takes: ``[{"Name": {options}}, ...]``,
 #: ``[("Name", {options}), ...]`` (e.g. ``config.modules``) or a mapping ``{"Name": {options}}``.
-Modules = Union[Mapping[str, Mapping[str, Any]], Iterable[Any]]
+Modules = Mapping[str, Mapping[str, Any]] | Iterable[Any]
 
 
 class ConfigurationManager(Manager):
@@ -44,11 +44,11 @@ class ConfigurationManager(Manager):
             ``Client``'s, already read); None: read ``GET /1.0`` on the first call.
     """
 
-    def __init__(self, transport: Transport, operations: Optional[Manager] = None,
-                 api_extensions: Optional[Callable[[], Iterable[str]]] = None) -> None:
+    def __init__(self, transport: Transport, operations: Manager | None = None,
+                 api_extensions: Callable[[], Iterable[str]] | None = None) -> None:
         super().__init__(transport, operations)
         self._api_extensions = api_extensions
-        self._extensions: Optional[Tuple[str, ...]] = None
+        self._extensions: tuple[str, ...] | None = None
 
     @property
     def path(self) -> str:
@@ -69,7 +69,7 @@ class ConfigurationManager(Manager):
 
     # ---- writing -------------------------------------------------------------------
 
-    def replace(self, modules: Modules, etag: Optional[str] = None) -> ConfigurationVersion:
+    def replace(self, modules: Modules, etag: str | None = None) -> ConfigurationVersion:
         """``PUT``: the shared modules become ``modules``, in that order.
 
         ``modules`` is a list of ``{"Name": {options}}`` (the wire form), a list of
@@ -86,8 +86,8 @@ class ConfigurationManager(Manager):
         """
         return self._write("PUT", _wire_modules(modules), etag)
 
-    def patch(self, changes: Mapping[str, Optional[Mapping[str, Any]]],
-              etag: Optional[str] = None) -> ConfigurationVersion:
+    def patch(self, changes: Mapping[str, Mapping[str, Any] | None],
+              etag: str | None = None) -> ConfigurationVersion:
         """``PATCH``: for each ``name: options`` of ``changes``, that module's options become
         ``options`` (it keeps its place, or is appended); ``name: None`` removes the module.
 
@@ -136,7 +136,7 @@ class ConfigurationManager(Manager):
         merged.update(_plain(options))
         return self.patch({module: merged}, etag=current.etag)
 
-    def unset(self, module: str, key: Optional[str] = None) -> ConfigurationVersion:
+    def unset(self, module: str, key: str | None = None) -> ConfigurationVersion:
         """Remove a whole module (``key`` None) or one option of it.
 
         Reads the configuration, then PATCHes with If-Match of what it read, as :meth:`set`.
@@ -165,7 +165,7 @@ class ConfigurationManager(Manager):
 
     # ---- helpers -------------------------------------------------------------------
 
-    def _write(self, method: str, modules: List[Dict[str, Any]], etag: Optional[str]) -> ConfigurationVersion:
+    def _write(self, method: str, modules: list[dict[str, Any]], etag: str | None) -> ConfigurationVersion:
         self._require_extension(method)
         result: Result = self._request(method, self.path, json={"modules": modules},
                                        headers=self._if_match(etag))
@@ -191,7 +191,7 @@ class ConfigurationManager(Manager):
             )
 
 
-def _wire_modules(modules: Modules) -> List[Dict[str, Any]]:
+def _wire_modules(modules: Modules) -> list[dict[str, Any]]:
     """Any of the forms :meth:`ConfigurationManager.replace` takes -> ``[{"Name": {options}}, ...]``.
 
     Raises:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, Optional, Tuple
+from typing import Any, Iterable
 
-from ..models.group import ClusterGroup
-from .base import Manager, api_path
+from pylxd_cluster.managers.base import Manager, api_path
+from pylxd_cluster.models.group import ClusterGroup
 
 __all__ = ["GroupManager"]
 
@@ -13,7 +13,7 @@ __all__ = ["GroupManager"]
 class GroupManager(Manager):
     """``client.cluster.groups``: list, create, edit, rename and delete cluster groups."""
 
-    def all(self) -> Tuple[ClusterGroup, ...]:
+    def all(self) -> tuple[ClusterGroup, ...]:
         """Every group, in ONE request (``recursion=1``).
 
         Raises:
@@ -45,14 +45,14 @@ class GroupManager(Manager):
         self._request("POST", api_path("cluster", "groups"), json=body)
         return self.get(name)
 
-    def update(self, name: str, description: Optional[str] = None,
-               members: Optional[Iterable[str]] = None) -> None:
+    def update(self, name: str, description: str | None = None,
+               members: Iterable[str] | None = None) -> None:
         """PATCH only the given fields; the others keep their values.
 
         Raises:
             NotFound: no such group, or an unknown member.
         """
-        body: Dict[str, Any] = {}
+        body: dict[str, Any] = {}
         if description is not None:
             body["description"] = description
         if members is not None:
@@ -60,7 +60,7 @@ class GroupManager(Manager):
         self._request("PATCH", api_path("cluster", "groups", name), json=body)
 
     def replace(self, name: str, description: str = "", members: Iterable[str] = (),
-                etag: Optional[str] = None) -> None:
+                etag: str | None = None) -> None:
         """PUT: set description and members; members not listed leave the group.
 
         Raises:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Dict, Iterable, Mapping, Optional, Union
+from typing import Any, Iterable, Mapping
 
-from ..exceptions import ClusterError, Timeout
-from ..models.member import ClusterMember, MemberList
-from ..models.operation import Operation
-from ..models.state import MemberState
-from .base import Manager, api_path
+from pylxd_cluster.exceptions import ClusterError, Timeout
+from pylxd_cluster.managers.base import Manager, api_path
+from pylxd_cluster.models.member import ClusterMember, MemberList
+from pylxd_cluster.models.operation import Operation
+from pylxd_cluster.models.state import MemberState
 
 __all__ = ["MemberManager"]
 
@@ -56,14 +56,14 @@ class MemberManager(Manager):
 
     def update(
         self,
-        name_or_member: Union[str, ClusterMember],
+        name_or_member: str | ClusterMember,
         *,
-        description: Optional[str] = None,
-        roles: Optional[Iterable[str]] = None,
-        failure_domain: Optional[str] = None,
-        config: Optional[Mapping[str, str]] = None,
-        groups: Optional[Iterable[str]] = None,
-        etag: Optional[str] = None,
+        description: str | None = None,
+        roles: Iterable[str] | None = None,
+        failure_domain: str | None = None,
+        config: Mapping[str, str] | None = None,
+        groups: Iterable[str] | None = None,
+        etag: str | None = None,
     ) -> None:
         """Change some writable fields and leave the others as they are.
 
@@ -90,7 +90,7 @@ class MemberManager(Manager):
             "config": None if config is None else dict(config),
             "groups": None if groups is None else tuple(groups),
         }
-        changes: Dict[str, Any] = {key: value for key, value in given.items() if value is not None}
+        changes: dict[str, Any] = {key: value for key, value in given.items() if value is not None}
         self.save(current.evolve(etag=etag or current.etag, **changes))
 
     def rename(self, name: str, new_name: str) -> None:
@@ -114,12 +114,12 @@ class MemberManager(Manager):
                       params={"force": 1} if force else None)
 
     def _change_state(self, name: str, body: Mapping[str, Any], wait: bool,
-                      timeout: Optional[float]) -> Operation:
+                      timeout: float | None) -> Operation:
         result = self._request("POST", api_path("cluster", "members", name, "state"), json=body)
         return self._finish(result, wait, timeout)
 
-    def evacuate(self, name: str, mode: Optional[str] = None, force: bool = False,
-                 wait: bool = True, timeout: Optional[float] = None) -> Operation:
+    def evacuate(self, name: str, mode: str | None = None, force: bool = False,
+                 wait: bool = True, timeout: float | None = None) -> Operation:
         """Move the member's instances away and mark it Evacuated.
 
         ``mode``: stop, migrate, live-migrate or auto (None: the server's default).
@@ -133,8 +133,8 @@ class MemberManager(Manager):
         body = {"action": "evacuate", "mode": mode or "", "force": bool(force)}
         return self._change_state(name, body, wait, timeout)
 
-    def restore(self, name: str, mode: Optional[str] = None, wait: bool = True,
-                timeout: Optional[float] = None) -> Operation:
+    def restore(self, name: str, mode: str | None = None, wait: bool = True,
+                timeout: float | None = None) -> Operation:
         """Bring an evacuated member back (``mode="skip"``: without restarting its instances).
 
         Returns the final Operation when ``wait`` (else the running one).
@@ -170,7 +170,7 @@ class MemberManager(Manager):
                 message gives the last status seen).
             NotFound: no such member.
         """
-        from ..events import EventStream
+        from pylxd_cluster.events import EventStream
 
         deadline = time.monotonic() + timeout
         wanted = status.lower()
@@ -179,7 +179,7 @@ class MemberManager(Manager):
             return member
         source = api_path("cluster", "members", name)
         try:
-            stream: Optional[EventStream] = EventStream(self._transport, types=("lifecycle",))
+            stream: EventStream | None = EventStream(self._transport, types=("lifecycle",))
         except ClusterError:
             stream = None
         try:

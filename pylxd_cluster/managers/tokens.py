@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import re
-from typing import Tuple, Union
 
-from ..exceptions import InvalidJoinToken, NotFound
-from ..models.token import JoinToken
-from .base import Manager, api_path
+from pylxd_cluster.exceptions import InvalidJoinToken, NotFound
+from pylxd_cluster.managers.base import Manager, api_path
+from pylxd_cluster.models.token import JoinToken
 
 __all__ = ["TokenManager"]
 
@@ -30,7 +29,7 @@ class TokenManager(Manager):
                                json={"server_name": server_name})
         return JoinToken.from_operation(result.metadata or {}, manager=self)
 
-    def all(self) -> Tuple[JoinToken, ...]:
+    def all(self) -> tuple[JoinToken, ...]:
         """The tokens still usable: running operations of class "token" (one request)."""
         result = self._request("GET", api_path("operations"), params={"recursion": 1})
         return tuple(
@@ -40,7 +39,7 @@ class TokenManager(Manager):
             if isinstance(op, dict) and op.get("class") == "token" and op.get("status") == "Running"
         )
 
-    def revoke(self, token: Union[JoinToken, str]) -> None:
+    def revoke(self, token: JoinToken | str) -> None:
         """Revoke a token: a JoinToken, a token string, an operation id, or a member name.
 
         A name or token string is looked up among :meth:`all` (one extra request).
@@ -51,7 +50,7 @@ class TokenManager(Manager):
         """
         self._request("DELETE", api_path("operations", self._operation_id_of(token)))
 
-    def _operation_id_of(self, token: Union[JoinToken, str]) -> str:
+    def _operation_id_of(self, token: JoinToken | str) -> str:
         if isinstance(token, JoinToken) and token.operation_id:
             return token.operation_id
         if isinstance(token, str) and _UUID.match(token):

@@ -1,14 +1,14 @@
 """Frozen models of LXD's cluster objects. They never touch HTTP."""
 
-from .base import ServerModel, WireModel
-from .cluster import Cluster, MemberConfigKey
-from .configuration import ConfigModule, ConfigurationVersion, PackConfiguration
-from .event import Event
-from .group import ClusterGroup
-from .member import ClusterMember, MemberList
-from .operation import Operation
-from .state import MemberState, MemberSysInfo
-from .token import JoinToken
+from pylxd_cluster.models.base import ServerModel, WireModel
+from pylxd_cluster.models.cluster import Cluster, MemberConfigKey
+from pylxd_cluster.models.configuration import ConfigModule, ConfigurationVersion, PackConfiguration
+from pylxd_cluster.models.event import Event
+from pylxd_cluster.models.group import ClusterGroup
+from pylxd_cluster.models.member import ClusterMember, MemberList
+from pylxd_cluster.models.operation import Operation
+from pylxd_cluster.models.state import MemberState, MemberSysInfo
+from pylxd_cluster.models.token import JoinToken
 
 __all__ = [
     "Cluster",

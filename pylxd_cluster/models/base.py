@@ -10,12 +10,12 @@ drop fields this SDK has never heard of.
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Tuple, TypeVar
+from typing import Any, Callable, Iterable, Mapping, TypeVar
 
 import attrs
 
-from ..exceptions import ClusterError
-from ..timestamps import Timestamp, format_timestamp, parse_timestamp
+from pylxd_cluster.exceptions import ClusterError
+from pylxd_cluster.timestamps import Timestamp, format_timestamp, parse_timestamp
 
 __all__ = [
     "WireModel",
@@ -38,7 +38,7 @@ ModelT = TypeVar("ModelT", bound="WireModel")
 
 @attrs.frozen
 class _WireSpec:
-    name: Optional[str]
+    name: str | None
     decode: Callable[[Any], Any]
     encode: Callable[[Any], Any]
     writable: bool
@@ -77,16 +77,16 @@ def as_int(value: Any) -> int:
     return 0 if value is None else int(value)
 
 
-def as_tuple(value: Any) -> Tuple[Any, ...]:
+def as_tuple(value: Any) -> tuple[Any, ...]:
     """JSON list (or null, which Go writes for an empty slice) -> tuple."""
     return tuple(value) if value is not None else ()
 
 
-def as_dict(value: Any) -> Dict[str, Any]:
+def as_dict(value: Any) -> dict[str, Any]:
     return copy_json(dict(value)) if value is not None else {}
 
 
-def as_timestamp(value: Any) -> Optional[Timestamp]:
+def as_timestamp(value: Any) -> Timestamp | None:
     return parse_timestamp(value)
 
 
@@ -98,12 +98,12 @@ def _encode_timestamp(value: Any) -> str:
     return format_timestamp(value)
 
 
-def nested(model: type) -> Tuple[Callable, Callable]:
+def nested(model: type) -> tuple[Callable, Callable]:
     """(decode, encode) for a field holding one nested model."""
     return (lambda value: model.from_api(value or {})), (lambda value: value.to_api())
 
 
-def nested_tuple(model: type) -> Tuple[Callable, Callable]:
+def nested_tuple(model: type) -> tuple[Callable, Callable]:
     """(decode, encode) for a field holding a list of nested models."""
     return (
         (lambda value: tuple(model.from_api(item) for item in (value or ()))),
@@ -111,20 +111,20 @@ def nested_tuple(model: type) -> Tuple[Callable, Callable]:
     )
 
 
-_DEFAULT_CODECS: Dict[Any, Tuple[Callable, Callable]] = {
+_DEFAULT_CODECS: dict[Any, tuple[Callable, Callable]] = {
     as_tuple: (as_tuple, _encode_tuple),
     as_timestamp: (as_timestamp, _encode_timestamp),
 }
 
 
 def wire_field(
-    wire: Optional[str] = None,
+    wire: str | None = None,
     *,
     decode: Callable[[Any], Any] = _identity,
-    encode: Optional[Callable[[Any], Any]] = None,
-    codec: Optional[Tuple[Callable, Callable]] = None,
+    encode: Callable[[Any], Any] | None = None,
+    codec: tuple[Callable, Callable] | None = None,
     default: Any = attrs.NOTHING,
-    factory: Optional[Callable[[], Any]] = None,
+    factory: Callable[[], Any] | None = None,
     writable: bool = False,
     omit_if_none: bool = False,
 ) -> Any:
@@ -146,7 +146,7 @@ def wire_field(
     return attrs.field(default=default, metadata={_WIRE: spec})
 
 
-def _wire_fields(cls: type) -> Iterable[Tuple[attrs.Attribute, _WireSpec]]:
+def _wire_fields(cls: type) -> Iterable[tuple[attrs.Attribute, _WireSpec]]:
     for field in attrs.fields(cls):
         spec = field.metadata.get(_WIRE)
         if spec is not None:
@@ -176,7 +176,7 @@ class _BuildPlan:
     required: tuple    # attributes without a default
 
 
-_BUILD_PLANS: Dict[type, _BuildPlan] = {}
+_BUILD_PLANS: dict[type, _BuildPlan] = {}
 _ABSENT = object()
 _TAKEN_AS_IS = {as_str: str, as_bool: bool}
 
@@ -207,7 +207,7 @@ class WireModel:
     extra: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
 
     @classmethod
-    def _context(cls, manager: Any, etag: Optional[str]) -> Dict[str, Any]:
+    def _context(cls, manager: Any, etag: str | None) -> dict[str, Any]:
         """Attributes (by attribute name) that come from the reader, not the wire."""
         return {}
 
@@ -216,7 +216,7 @@ class WireModel:
         cls: type[ModelT],
         data: Mapping[str, Any],
         manager: Any = None,
-        etag: Optional[str] = None,
+        etag: str | None = None,
     ) -> ModelT:
         """Build the model from a JSON object as LXD sends it.
 
@@ -231,7 +231,7 @@ class WireModel:
                 f"cannot build {cls.__name__} from {type(data).__name__}: {str(data)[:200]!r}"
             )
         plan = _build_plan(cls)
-        values: Dict[str, Any] = dict(plan.defaults)
+        values: dict[str, Any] = dict(plan.defaults)
         try:
             for name, key, decode, as_is in plan.steps:
                 value = data.get(key, _ABSENT)
@@ -264,8 +264,8 @@ class WireModel:
                     return ClusterError(f"cannot read {cls.__name__}.{name} from {key}={data[key]!r}: {exc}")
         return ClusterError(f"cannot build {cls.__name__} from {str(data)[:200]!r}")
 
-    def _render(self, writable_only: bool) -> Dict[str, Any]:
-        rendered: Dict[str, Any] = {}
+    def _render(self, writable_only: bool) -> dict[str, Any]:
+        rendered: dict[str, Any] = {}
         for field, spec in _wire_fields(type(self)):
             if writable_only and not spec.writable:
                 continue
@@ -276,11 +276,11 @@ class WireModel:
         rendered.update(copy_json(dict(self.extra)))
         return rendered
 
-    def to_api(self) -> Dict[str, Any]:
+    def to_api(self) -> dict[str, Any]:
         """The JSON object for this model: fields in LXD's order, then ``extra``."""
         return self._render(writable_only=False)
 
-    def to_put(self) -> Dict[str, Any]:
+    def to_put(self) -> dict[str, Any]:
         """The body of a PUT: the writable fields, then ``extra``.
 
         ``extra`` is included because a PUT replaces the object: a field this SDK
@@ -308,10 +308,10 @@ class ServerModel(WireModel):
     """
 
     _manager: Any = attrs.field(default=None, eq=False, repr=False)
-    etag: Optional[str] = attrs.field(default=None, eq=False, repr=False)
+    etag: str | None = attrs.field(default=None, eq=False, repr=False)
 
     @classmethod
-    def _context(cls, manager: Any, etag: Optional[str]) -> Dict[str, Any]:
+    def _context(cls, manager: Any, etag: str | None) -> dict[str, Any]:
         return {"_manager": manager, "etag": etag}
 
     @property

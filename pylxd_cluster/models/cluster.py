@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Tuple
+from typing import Any
 
 import attrs
 
-from .base import ServerModel, WireModel, as_bool, as_str, nested_tuple, wire_field
+from pylxd_cluster.models.base import ServerModel, WireModel, as_bool, as_str, nested_tuple, wire_field
 
 __all__ = ["Cluster", "MemberConfigKey"]
 
@@ -32,7 +32,7 @@ class Cluster(ServerModel):
 
     server_name: str = wire_field(decode=as_str, default="")
     enabled: bool = wire_field(decode=as_bool, default=False)
-    member_config: Tuple[MemberConfigKey, ...] = wire_field(
+    member_config: tuple[MemberConfigKey, ...] = wire_field(
         codec=nested_tuple(MemberConfigKey), factory=tuple
     )
 
@@ -51,7 +51,7 @@ class Cluster(ServerModel):
         """The :class:`~pylxd_cluster.managers.TokenManager`."""
         return self.manager.tokens
 
-    def refresh(self) -> "Cluster":
+    def refresh(self) -> Cluster:
         """Read the cluster object again; returns a new instance.
 
         Raises:
@@ -60,6 +60,6 @@ class Cluster(ServerModel):
         return self.manager.get()
 
     def _repr_html_(self) -> str:
-        from ..display import cluster_html
+        from pylxd_cluster.display import cluster_html
 
         return cluster_html(self)

@@ -12,11 +12,11 @@ from __future__ import annotations
 import html
 import json
 from types import MappingProxyType
-from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Tuple
+from typing import Any, Mapping, NamedTuple
 
 import attrs
 
-from .base import ServerModel, WireModel, as_int, as_str, as_tuple, copy_json, wire_field
+from pylxd_cluster.models.base import ServerModel, WireModel, as_int, as_str, as_tuple, copy_json, wire_field
 
 __all__ = ["ConfigModule", "ConfigurationVersion", "PackConfiguration", "describe_version"]
 
@@ -28,16 +28,16 @@ class ConfigModule(NamedTuple):
     """One module of the configuration: its name and its options (``{"WebGui": {"port": 80}}``)."""
 
     name: str
-    options: Dict[str, Any]
+    options: dict[str, Any]
 
-    def to_api(self) -> Dict[str, Any]:
+    def to_api(self) -> dict[str, Any]:
         """The module as it goes on the wire: ``{name: options}``."""
         return {self.name: copy_json(self.options)}
 
 
-def _decode_modules(value: Any) -> Tuple[ConfigModule, ...]:
+def _decode_modules(value: Any) -> tuple[ConfigModule, ...]:
     """``[{"Name": {options}}, ...]`` (or null) -> a tuple of :class:`ConfigModule`."""
-    modules: List[ConfigModule] = []
+    modules: list[ConfigModule] = []
     for index, item in enumerate(value or (), 1):
         if not isinstance(item, Mapping) or len(item) != 1:
             raise ValueError(f"item {index}: expected one {{\"ModuleName\": {{options}}}} mapping, got {item!r}")
@@ -49,7 +49,7 @@ def _decode_modules(value: Any) -> Tuple[ConfigModule, ...]:
     return tuple(modules)
 
 
-def _encode_modules(modules: Tuple[ConfigModule, ...]) -> List[Dict[str, Any]]:
+def _encode_modules(modules: tuple[ConfigModule, ...]) -> list[dict[str, Any]]:
     return [ConfigModule(*module).to_api() for module in modules]
 
 
@@ -87,15 +87,15 @@ class PackConfiguration(ServerModel):
         etag: the ETag it was read with; :meth:`save` sends it back as If-Match.
     """
 
-    modules: Tuple[ConfigModule, ...] = wire_field(decode=_decode_modules, encode=_encode_modules,
+    modules: tuple[ConfigModule, ...] = wire_field(decode=_decode_modules, encode=_encode_modules,
                                                    factory=tuple, writable=True)
     version: int = wire_field(decode=as_int, default=0)
     term: int = wire_field(decode=as_int, default=0)
     digest: str = wire_field(decode=as_str, default="")
-    local_modules: Tuple[str, ...] = wire_field(decode=as_tuple, factory=tuple)
+    local_modules: tuple[str, ...] = wire_field(decode=as_tuple, factory=tuple)
 
     @property
-    def names(self) -> Tuple[str, ...]:
+    def names(self) -> tuple[str, ...]:
         """The module names, in wire order."""
         return tuple(module.name for module in self.modules)
 
@@ -107,7 +107,7 @@ class PackConfiguration(ServerModel):
         """
         return MappingProxyType({name: MappingProxyType(options) for name, options in self.modules})
 
-    def module(self, name: str) -> Dict[str, Any]:
+    def module(self, name: str) -> dict[str, Any]:
         """A copy of the options of the module called ``name`` (edit it and pass it to a write).
 
         Raises:
@@ -118,7 +118,7 @@ class PackConfiguration(ServerModel):
                 return copy_json(options)
         raise KeyError(f"no module {name!r} in the configuration (modules: {', '.join(self.names) or 'none'})")
 
-    def modules_to_api(self) -> List[Dict[str, Any]]:
+    def modules_to_api(self) -> list[dict[str, Any]]:
         """The modules as the wire has them: ``[{"Name": {options}}, ...]``."""
         return _encode_modules(self.modules)
 
@@ -126,7 +126,7 @@ class PackConfiguration(ServerModel):
         """``"configuration version 3 (term 1), digest ab12cd34..."``."""
         return describe_version(self.version, self.term, self.digest)
 
-    def refresh(self) -> "PackConfiguration":
+    def refresh(self) -> PackConfiguration:
         """Read the configuration again; returns a NEW instance (models are frozen).
 
         Raises:
@@ -164,9 +164,9 @@ def _scalar(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), default=str)
 
 
-def configuration_html(config: PackConfiguration, caption: Optional[str] = None) -> str:
+def configuration_html(config: PackConfiguration, caption: str | None = None) -> str:
     """The configuration as an HTML table (MODULE, OPTIONS), its version and digest as caption."""
-    from ..display import _html_table
+    from pylxd_cluster.display import _html_table
 
     rows = [(html.escape(name), html.escape(_summary(options)) or "<i>no options</i>")
             for name, options in config.modules]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any
 from urllib.parse import unquote
 
 import attrs
 
-from ..timestamps import Timestamp
-from .base import WireModel, as_dict, as_str, as_timestamp, wire_field
+from pylxd_cluster.models.base import WireModel, as_dict, as_str, as_timestamp, wire_field
+from pylxd_cluster.timestamps import Timestamp
 
 __all__ = ["Event"]
 
@@ -18,23 +18,23 @@ class Event(WireModel):
     """One event. For ``type == "lifecycle"``, ``action``/``source``/``name`` read the metadata."""
 
     type: str = wire_field(decode=as_str, default="")
-    timestamp: Optional[Timestamp] = wire_field(decode=as_timestamp, default=None)
-    metadata: Dict[str, Any] = wire_field(decode=as_dict, factory=dict)
+    timestamp: Timestamp | None = wire_field(decode=as_timestamp, default=None)
+    metadata: dict[str, Any] = wire_field(decode=as_dict, factory=dict)
     location: str = wire_field(decode=as_str, default="")
     project: str = wire_field(decode=as_str, default="")
 
     @property
-    def action(self) -> Optional[str]:
+    def action(self) -> str | None:
         """The lifecycle action (e.g. ``cluster-member-updated``), or None."""
         return self.metadata.get("action") if self.type == "lifecycle" else None
 
     @property
-    def source(self) -> Optional[str]:
+    def source(self) -> str | None:
         """The lifecycle source path (e.g. ``/1.0/cluster/members/node1``), or None."""
         return self.metadata.get("source") if self.type == "lifecycle" else None
 
     @property
-    def name(self) -> Optional[str]:
+    def name(self) -> str | None:
         """The object's name: metadata ``name`` if sent, else the source's last segment."""
         if self.type != "lifecycle":
             return None
@@ -44,6 +44,6 @@ class Event(WireModel):
         return unquote(source.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]) or None
 
     @property
-    def context(self) -> Dict[str, Any]:
+    def context(self) -> dict[str, Any]:
         """The lifecycle context (e.g. ``{"old_name": ...}`` for a rename), or {}."""
         return dict(self.metadata.get("context") or {})

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Optional, Tuple
-
 import attrs
 
-from .base import ServerModel, as_str, as_tuple, wire_field
+from pylxd_cluster.models.base import ServerModel, as_str, as_tuple, wire_field
 
 __all__ = ["ClusterGroup"]
 
 
-def _optional_tuple(value) -> Optional[Tuple[str, ...]]:
+def _optional_tuple(value) -> tuple[str, ...] | None:
     return None if value is None else tuple(value)
 
 
@@ -20,13 +18,13 @@ class ClusterGroup(ServerModel):
     """A cluster group. ``used_by`` is None when the server does not send it (LXD 5.0)."""
 
     description: str = wire_field(decode=as_str, default="", writable=True)
-    members: Tuple[str, ...] = wire_field(decode=as_tuple, factory=tuple, writable=True)
+    members: tuple[str, ...] = wire_field(decode=as_tuple, factory=tuple, writable=True)
     name: str = wire_field(decode=as_str, default="")
-    used_by: Optional[Tuple[str, ...]] = wire_field(
+    used_by: tuple[str, ...] | None = wire_field(
         decode=_optional_tuple, encode=list, default=None, omit_if_none=True
     )
 
-    def refresh(self) -> "ClusterGroup":
+    def refresh(self) -> ClusterGroup:
         """Read the group again; returns a new instance.
 
         Raises:
@@ -62,6 +60,6 @@ class ClusterGroup(ServerModel):
         self.manager.delete(self.name)
 
     def _repr_html_(self) -> str:
-        from ..display import groups_html
+        from pylxd_cluster.display import groups_html
 
         return groups_html([self])

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Tuple
+from typing import Any
 
 import attrs
 
-from .base import ServerModel, as_bool, as_dict, as_str, as_tuple, wire_field
+from pylxd_cluster.models.base import ServerModel, as_bool, as_dict, as_str, as_tuple, wire_field
 
 __all__ = ["ClusterMember", "MemberList"]
 
@@ -20,11 +20,11 @@ class ClusterMember(ServerModel):
     when the server sends null (a member removed from every group).
     """
 
-    roles: Tuple[str, ...] = wire_field(decode=as_tuple, factory=tuple, writable=True)
+    roles: tuple[str, ...] = wire_field(decode=as_tuple, factory=tuple, writable=True)
     failure_domain: str = wire_field(decode=as_str, default="", writable=True)
     description: str = wire_field(decode=as_str, default="", writable=True)
-    config: Dict[str, str] = wire_field(decode=as_dict, factory=dict, writable=True)
-    groups: Tuple[str, ...] = wire_field(decode=as_tuple, factory=tuple, writable=True)
+    config: dict[str, str] = wire_field(decode=as_dict, factory=dict, writable=True)
+    groups: tuple[str, ...] = wire_field(decode=as_tuple, factory=tuple, writable=True)
     server_name: str = wire_field(decode=as_str, default="")
     url: str = wire_field(decode=as_str, default="")
     database: bool = wire_field(decode=as_bool, default=False)
@@ -37,7 +37,7 @@ class ClusterMember(ServerModel):
         """Same as ``server_name``."""
         return self.server_name
 
-    def refresh(self) -> "ClusterMember":
+    def refresh(self) -> ClusterMember:
         """Read the member again; returns a NEW instance (models are frozen).
 
         Raises:
@@ -76,8 +76,8 @@ class ClusterMember(ServerModel):
         """
         self.manager.delete(self.server_name, force=force)
 
-    def evacuate(self, mode: Optional[str] = None, force: bool = False, wait: bool = True,
-                 timeout: Optional[float] = None) -> Any:
+    def evacuate(self, mode: str | None = None, force: bool = False, wait: bool = True,
+                 timeout: float | None = None) -> Any:
         """Evacuate the member; see :meth:`MemberManager.evacuate`.
 
         Raises:
@@ -87,8 +87,8 @@ class ClusterMember(ServerModel):
         return self.manager.evacuate(self.server_name, mode=mode, force=force, wait=wait,
                                      timeout=timeout)
 
-    def restore(self, mode: Optional[str] = None, wait: bool = True,
-                timeout: Optional[float] = None) -> Any:
+    def restore(self, mode: str | None = None, wait: bool = True,
+                timeout: float | None = None) -> Any:
         """Restore an evacuated member; see :meth:`MemberManager.restore`.
 
         Raises:
@@ -106,7 +106,7 @@ class ClusterMember(ServerModel):
         return self.manager.state(self.server_name)
 
     def _repr_html_(self) -> str:
-        from ..display import member_html
+        from pylxd_cluster.display import member_html
 
         return member_html(self)
 
@@ -117,7 +117,7 @@ class MemberList(tuple):
     __slots__ = ()
 
     @property
-    def names(self) -> Tuple[str, ...]:
+    def names(self) -> tuple[str, ...]:
         return tuple(member.server_name for member in self)
 
     def by_name(self, name: str) -> ClusterMember:
@@ -133,12 +133,12 @@ class MemberList(tuple):
 
     def table(self) -> str:
         """A text table like ``lxc cluster list``."""
-        from ..display import members_table
+        from pylxd_cluster.display import members_table
 
         return members_table(self)
 
     def _repr_html_(self) -> str:
-        from ..display import members_html
+        from pylxd_cluster.display import members_html
 
         return members_html(self)
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any
 
 import attrs
 
-from ..timestamps import Timestamp
-from .base import ServerModel, as_bool, as_int, as_str, as_timestamp, wire_field
+from pylxd_cluster.models.base import ServerModel, as_bool, as_int, as_str, as_timestamp, wire_field
+from pylxd_cluster.timestamps import Timestamp
 
 __all__ = ["Operation", "FINAL_STATUSES"]
 
@@ -26,12 +26,12 @@ class Operation(ServerModel):
     id: str = wire_field(decode=as_str, default="")
     class_: str = wire_field("class", decode=as_str, default="")
     description: str = wire_field(decode=as_str, default="")
-    created_at: Optional[Timestamp] = wire_field(decode=as_timestamp, default=None)
-    updated_at: Optional[Timestamp] = wire_field(decode=as_timestamp, default=None)
+    created_at: Timestamp | None = wire_field(decode=as_timestamp, default=None)
+    updated_at: Timestamp | None = wire_field(decode=as_timestamp, default=None)
     status: str = wire_field(decode=as_str, default="")
     status_code: int = wire_field(decode=as_int, default=0)
-    resources: Optional[Dict[str, Any]] = wire_field(default=None)
-    metadata: Optional[Dict[str, Any]] = wire_field(default=None)
+    resources: dict[str, Any] | None = wire_field(default=None)
+    metadata: dict[str, Any] | None = wire_field(default=None)
     may_cancel: bool = wire_field(decode=as_bool, default=False)
     err: str = wire_field(decode=as_str, default="")
     location: str = wire_field(decode=as_str, default="")
@@ -44,7 +44,7 @@ class Operation(ServerModel):
     def succeeded(self) -> bool:
         return self.status == "Success"
 
-    def refresh(self) -> "Operation":
+    def refresh(self) -> Operation:
         """Read the operation again; returns a new instance.
 
         Raises:
@@ -53,7 +53,7 @@ class Operation(ServerModel):
         """
         return self.manager.get(self.id)
 
-    def wait(self, timeout: Optional[float] = None) -> "Operation":
+    def wait(self, timeout: float | None = None) -> Operation:
         """Wait until the operation ends; returns the final Operation.
 
         Raises:

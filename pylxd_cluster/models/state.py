@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Tuple
+from typing import Any
 
 import attrs
 
-from .base import WireModel, as_dict, as_int, as_tuple, nested, wire_field
+from pylxd_cluster.models.base import WireModel, as_dict, as_int, as_tuple, nested, wire_field
 
 __all__ = ["MemberState", "MemberSysInfo"]
 
@@ -16,7 +16,7 @@ class MemberSysInfo(WireModel):
     """The ``sysinfo`` part: uptime in seconds, sizes in bytes."""
 
     uptime: int = wire_field(decode=as_int, default=0)
-    load_averages: Tuple[float, ...] = wire_field(decode=as_tuple, factory=tuple)
+    load_averages: tuple[float, ...] = wire_field(decode=as_tuple, factory=tuple)
     total_ram: int = wire_field(decode=as_int, default=0)
     free_ram: int = wire_field(decode=as_int, default=0)
     shared_ram: int = wire_field(decode=as_int, default=0)
@@ -32,4 +32,4 @@ class MemberState(WireModel):
     """A member's state: ``sysinfo`` (:class:`MemberSysInfo`) and ``storage_pools``."""
 
     sysinfo: MemberSysInfo = wire_field(codec=nested(MemberSysInfo), factory=MemberSysInfo)
-    storage_pools: Dict[str, Any] = wire_field(decode=as_dict, factory=dict)
+    storage_pools: dict[str, Any] = wire_field(decode=as_dict, factory=dict)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any, Mapping, Optional, Tuple
+from typing import Any, Mapping
 
 import attrs
 
-from ..exceptions import InvalidJoinToken
-from ..timestamps import Timestamp
-from .base import ServerModel, as_str, as_timestamp, as_tuple, wire_field
+from pylxd_cluster.exceptions import InvalidJoinToken
+from pylxd_cluster.models.base import ServerModel, as_str, as_timestamp, as_tuple, wire_field
+from pylxd_cluster.timestamps import Timestamp
 
 __all__ = ["JoinToken", "go_json"]
 
@@ -49,13 +49,13 @@ class JoinToken(ServerModel):
 
     server_name: str = wire_field(decode=as_str, default="")
     fingerprint: str = wire_field(decode=as_str, default="")
-    addresses: Tuple[str, ...] = wire_field(decode=as_tuple, factory=tuple)
+    addresses: tuple[str, ...] = wire_field(decode=as_tuple, factory=tuple)
     secret: str = wire_field(decode=as_str, default="")
-    expires_at: Optional[Timestamp] = wire_field(decode=as_timestamp, default=None)
+    expires_at: Timestamp | None = wire_field(decode=as_timestamp, default=None)
     operation_id: str = ""
 
     @classmethod
-    def from_operation(cls, operation: Any, manager: Any = None) -> "JoinToken":
+    def from_operation(cls, operation: Any, manager: Any = None) -> JoinToken:
         """Build the token from its operation (an Operation model or the raw dict).
 
         Raises:
@@ -69,7 +69,7 @@ class JoinToken(ServerModel):
         return attrs.evolve(cls.from_api(token_json, manager=manager), operation_id=op_id)
 
     @classmethod
-    def decode(cls, token: str) -> "JoinToken":
+    def decode(cls, token: str) -> JoinToken:
         """Decode a token string (base64 of the token JSON).
 
         Raises:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from tests.support.rawhttp import exchange
 
 from mockserver import MockCluster
+from tests.support.rawhttp import exchange
 
 from .golden import GOLDEN
 

@@ -47,8 +47,9 @@ def test_lifecycle_events_have_lxd_shape(mock, transport):
 
 
 def test_unix_requestor_is_root_at(mock):
-    import requests_unixsocket
     from urllib.parse import quote
+
+    import requests_unixsocket
 
     ws = open_events(mock, "unix")
     try:

@@ -87,7 +87,7 @@ async def _forward_to_a_leader_that_dies(first_write: bool):
         writer.close()
 
     dying = await asyncio.start_server(on_connection, "127.0.0.1", 0)
-    address = "127.0.0.1:%d" % dying.sockets[0].getsockname()[1]
+    address = f"127.0.0.1:{dying.sockets[0].getsockname()[1]}"
     follower_api = ApiServer(ClusterState(3), gate=FollowerGate(address, []))
     follower = HttpTransport(follower_api, listen=["127.0.0.1:0"])
     await follower.start()

@@ -9,11 +9,11 @@ import time
 
 import pytest
 import websocket
-from mockserver.daemon.harness import wait_until
-from tests.support.rawhttp import connect, exchange, read_reply, request_bytes
 
 from mockserver import MockCluster
+from mockserver.daemon.harness import wait_until
 from mockserver.http import HttpLimits, HttpTransport
+from tests.support.rawhttp import connect, exchange, read_reply, request_bytes
 
 MEMBER = "/1.0/cluster/members/node2"
 GOOD_PUT = {"description": "d", "roles": ["database"], "groups": ["default"], "failure_domain": "default", "config": {}}
@@ -51,7 +51,9 @@ def _everything_reads(mock) -> None:
     ("PUT", "/1.0/cluster/config", '{"modules":[{"M\\ud800":{"k":"\\udfff"}}]}', "/1.0/cluster/config"),
 ])
 def test_a_lone_surrogate_becomes_u_fffd_and_poisons_nothing(mock, method, path, body, shown_at):
-    events = websocket.create_connection(mock.url.replace("http", "ws") + "/1.0/events?type=lifecycle,operation", timeout=10)
+    events = websocket.create_connection(
+        mock.url.replace("http", "ws") + "/1.0/events?type=lifecycle,operation", timeout=10
+    )
     try:
         reply = exchange(mock.unix_socket, method, path, body.encode(), [("Content-Type", "application/json")])
         assert reply.status in (200, 201, 202) and reply.is_envelope, reply.body

@@ -142,8 +142,11 @@ def mangled(draw, body: bytes) -> bytes:
         return b'{"' + draw(st.sampled_from(FIELDS)).encode() + b'":' + b"9" * draw(st.integers(4000, 6000)) + b"}"
     if edit == "utf8":
         at = draw(st.integers(0, len(body)))
-        return body[:at] + draw(st.sampled_from([b"\xff", b"\xc3", b"\xed\xa0\x80", b"\xe2\x82", b"\xf4\x90\x80\x80"])) \
+        return (
+            body[:at]
+            + draw(st.sampled_from([b"\xff", b"\xc3", b"\xed\xa0\x80", b"\xe2\x82", b"\xf4\x90\x80\x80"]))
             + body[at:]
+        )
     if edit == "truncate":
         return body[:draw(st.integers(0, max(0, len(body) - 1)))]
     if edit == "huge":
@@ -193,23 +196,45 @@ MOCK_WRITES = (
 PACK_WRITES = (("POST", "/internal/pack/join", "any"), ("GET", "/internal/pack/document", ""))
 
 member_bodies = st.fixed_dictionaries(
-    {"failure_domain": st.one_of(st.just("default"), names), "groups": st.one_of(st.just(["default"]), st.lists(names, max_size=2))},
-    optional={"description": st.one_of(names, json_values), "roles": st.sampled_from([["database"], [], ["event-hub"], ["x"]]),
-              "config": st.dictionaries(st.sampled_from(["user.a", "user.\n", "scheduler.instance", "bogus"]),
-                                        st.one_of(names, json_values), max_size=2)})
+    {
+        "failure_domain": st.one_of(st.just("default"), names),
+        "groups": st.one_of(st.just(["default"]), st.lists(names, max_size=2)),
+    },
+    optional={
+        "description": st.one_of(names, json_values),
+        "roles": st.sampled_from([["database"], [], ["event-hub"], ["x"]]),
+        "config": st.dictionaries(
+            st.sampled_from(["user.a", "user.\n", "scheduler.instance", "bogus"]),
+            st.one_of(names, json_values),
+            max_size=2,
+        ),
+    },
+)
 BODIES_BY_KIND = {
     "member": member_bodies,
     "server_name": st.fixed_dictionaries({"server_name": names}),
-    "state": st.fixed_dictionaries({"action": st.sampled_from(["evacuate", "restore", "x"])},
-                                   optional={"mode": st.sampled_from(["", "stop", "skip", "bogus"]), "force": json_values}),
-    "group": st.fixed_dictionaries({"name": names}, optional={"description": st.one_of(names, json_values),
-                                                              "members": st.lists(names, max_size=3)}),
-    "modules": st.fixed_dictionaries({"modules": st.lists(st.dictionaries(names, st.one_of(st.none(), json_values),
-                                                                          min_size=1, max_size=1), max_size=3)}),
-    "status": st.fixed_dictionaries({"status": st.sampled_from(["Online", "Offline", "Evacuated", "Blocked", "x"])},
-                                    optional={"since": json_values, "message": names}),
-    "fault": st.fixed_dictionaries({"path": st.one_of(names, st.just("/nothing/*"))},
-                                   optional={"status": json_values, "latency": json_values, "times": json_values}),
+    "state": st.fixed_dictionaries(
+        {"action": st.sampled_from(["evacuate", "restore", "x"])},
+        optional={"mode": st.sampled_from(["", "stop", "skip", "bogus"]), "force": json_values},
+    ),
+    "group": st.fixed_dictionaries(
+        {"name": names}, optional={"description": st.one_of(names, json_values), "members": st.lists(names, max_size=3)}
+    ),
+    "modules": st.fixed_dictionaries(
+        {
+            "modules": st.lists(
+                st.dictionaries(names, st.one_of(st.none(), json_values), min_size=1, max_size=1), max_size=3
+            )
+        }
+    ),
+    "status": st.fixed_dictionaries(
+        {"status": st.sampled_from(["Online", "Offline", "Evacuated", "Blocked", "x"])},
+        optional={"since": json_values, "message": names},
+    ),
+    "fault": st.fixed_dictionaries(
+        {"path": st.one_of(names, st.just("/nothing/*"))},
+        optional={"status": json_values, "latency": json_values, "times": json_values},
+    ),
     "any": objects,
     "": st.just(None),
 }
@@ -228,4 +253,6 @@ def aimed(draw, table):
 def requests(routes, writes) -> st.SearchStrategy:
     """Requests to ``routes`` (any method, any body) and ``writes`` (method, route and body
     kind as the server expects them), about one in four unaimed."""
-    return st.one_of(aimed(writes), aimed(writes), aimed(writes), st.builds(Request, METHODS, paths(routes), bodies, headers))
+    return st.one_of(
+        aimed(writes), aimed(writes), aimed(writes), st.builds(Request, METHODS, paths(routes), bodies, headers)
+    )

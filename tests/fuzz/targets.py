@@ -20,10 +20,9 @@ import json
 import random
 from urllib.parse import quote
 
+from mockserver.wire import lxd_url
 from tests.fuzz.hostile import Request
 from tests.support.rawhttp import RawReply, exchange
-
-from mockserver.wire import lxd_url
 
 LXD_500S = {"Server is not clustered"}
 IDENTS = ("node1", "node2", "node3")
@@ -92,7 +91,9 @@ class MockTarget:
         for member in members:
             name = member["server_name"]
             if idents[name] in IDENTS and name != idents[name]:
-                reply = exchange(socket, "POST", _once("members", name), json.dumps({"server_name": idents[name]}).encode())
+                reply = exchange(
+                    socket, "POST", _once("members", name), json.dumps({"server_name": idents[name]}).encode()
+                )
                 assert reply.status == 200, (name, reply)
         kept = [idents[m["server_name"]] for m in members if idents[m["server_name"]] in IDENTS]
         assert _metadata(exchange(socket, "GET", "/1.0/cluster/members")) == [lxd_url("1.0", "cluster", "members", n)

@@ -2,15 +2,15 @@
 TCP and the unix socket (see hostile.py for what is sent, targets.py for what is checked)."""
 from __future__ import annotations
 
-
 import pytest
-from tests.fuzz.hostile import MOCK_ROUTES, MOCK_WRITES, PACK_ROUTES, PACK_WRITES, ROUTES, WRITES, requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from mockserver.daemon.harness import PackProcs
-from tests.fuzz.targets import MockTarget, PackTarget, check_reply
 
 from mockserver import MockCluster
+from mockserver.daemon.harness import PackProcs
+from tests.fuzz.hostile import MOCK_ROUTES, MOCK_WRITES, PACK_ROUTES, PACK_WRITES, ROUTES, WRITES, requests
+from tests.fuzz.targets import MockTarget, PackTarget, check_reply
+
 
 def batches(routes, writes):
     """Lists of (member, transport, request): the member of a pack it goes to, and TCP (0)
@@ -57,7 +57,11 @@ def _harmless_on_a_pack(request) -> bool:
 
 
 @settings(max_examples=max(5, settings().max_examples // 2))   # a pack batch costs more
-@given(batch=batches(ROUTES + PACK_ROUTES, WRITES + PACK_WRITES).map(lambda items: [i for i in items if _harmless_on_a_pack(i[2])]))
+@given(
+    batch=batches(ROUTES + PACK_ROUTES, WRITES + PACK_WRITES).map(
+        lambda items: [i for i in items if _harmless_on_a_pack(i[2])]
+    )
+)
 def test_fuzz_a_pack_of_three_daemons(pack_target, batch):
     for member, transport, request in batch:
         check_reply(request, pack_target.send(member, request, transport), STATS_PACK)

@@ -198,7 +198,10 @@ def test_two_tokens_are_listed(lxc, mock_cluster):
 # ---- cluster groups ----------------------------------------------------------------------------
 
 def group_rows(lxc: Lxc) -> dict:
-    return {one(r["NAME"]): (one(r["DESCRIPTION"]), one(r["MEMBERS"])) for r in parse_table(lxc.ok("cluster", "group", "list"))}
+    return {
+        one(r["NAME"]): (one(r["DESCRIPTION"]), one(r["MEMBERS"]))
+        for r in parse_table(lxc.ok("cluster", "group", "list"))
+    }
 
 
 def test_group_lifecycle(lxc, mock_cluster):
@@ -254,7 +257,11 @@ def test_evacuate_and_restore(lxc_path, mock_cluster_factory, tmp_path, delay):
     mock.clear_requests()
     assert lxc.ok("cluster", "evacuate", "node2", "--force") == ""
     log = requests_of(mock)
-    assert log[:3] == [("GET", "/1.0", {}), ("GET", "/1.0/events", {}), ("POST", "/1.0/cluster/members/node2/state", {})]
+    assert log[:3] == [
+        ("GET", "/1.0", {}),
+        ("GET", "/1.0/events", {}),
+        ("POST", "/1.0/cluster/members/node2/state", {}),
+    ]
     assert json.loads(mock.requests[2].body)["action"] == "evacuate"
     assert any(path.startswith("/1.0/operations/") for _, path, _ in log[3:])
     member = mock.state.member_to_api("node2")

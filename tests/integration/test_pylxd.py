@@ -22,7 +22,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from mockserver import MockCluster
-
 from tests.support.lxc import MockProcess
 
 MEMBER_FIELDS = ("server_name", "url", "database", "status", "message", "roles", "architecture",

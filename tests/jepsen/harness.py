@@ -20,9 +20,9 @@ import threading
 import time
 from dataclasses import dataclass
 
+from mockserver.daemon.harness import wait_until
 from tests.jepsen.checker import History
 from tests.support.netns import rejoin, split
-from mockserver.daemon.harness import wait_until
 from tests.support.rawhttp import exchange
 
 JSON = [("Content-Type", "application/json")]

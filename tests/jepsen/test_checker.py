@@ -19,9 +19,14 @@ def read(value, level="", start=0.0, end=1.0, outcome="ok"):
 
 
 def test_a_good_history_passes():
-    history = _history(cas("a", "b", start=0, end=1), cas("b", "c", "info", start=2, end=3), read("b", start=1.5, end=2),
-                       cas("c", "d", start=4, end=5), cas("b", "x", "fail", start=2, end=3),
-                       read("d", "linearizable", start=6, end=7))
+    history = _history(
+        cas("a", "b", start=0, end=1),
+        cas("b", "c", "info", start=2, end=3),
+        read("b", start=1.5, end=2),
+        cas("c", "d", start=4, end=5),
+        cas("b", "x", "fail", start=2, end=3),
+        read("d", "linearizable", start=6, end=7),
+    )
     assert check(history, {"k": "a"}, {"k": "d"}) == []
 
 

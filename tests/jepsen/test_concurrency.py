@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 
+from mockserver.daemon.harness import DocumentSampler, PackProcs
 from tests.jepsen.checker import History, check
 from tests.jepsen.harness import Clients, Timing
-from mockserver.daemon.harness import DocumentSampler, PackProcs
 from tests.support.rawhttp import exchange
 
 NAMES = ("node1", "node2", "node3")

@@ -14,10 +14,11 @@ import random
 import signal
 
 import pytest
+
+from mockserver.daemon.harness import DocumentSampler, PackProcs
 from tests.jepsen.checker import History, check
 from tests.jepsen.harness import Clients, Nemesis, Timing
 from tests.support.netns import rejoin
-from mockserver.daemon.harness import DocumentSampler, PackProcs
 from tests.support.rawhttp import exchange
 
 NAMES = tuple(f"node{i}" for i in range(1, 6))
@@ -69,7 +70,9 @@ def test_no_acknowledged_write_is_lost_and_reads_keep_their_promise_under_faults
                     node.start(wait=False)
         pack.wait_until(lambda: pack.all_online() and pack.leader(), 10 * timing.dead + 20, what="healed")
 
-        pack.wait_until(lambda: len(pack.documents()) == 1, 4 * timing.dead + 10, what="every member shows one document")
+        pack.wait_until(
+            lambda: len(pack.documents()) == 1, 4 * timing.dead + 10, what="every member shows one document"
+        )
         documents.stop()
         final = {}
         for key in KEYS:

@@ -67,7 +67,7 @@ def test_tls_prints_the_fingerprint_it_serves(tmp_path):
     port = free_port()
     server = Server("--members", "2", "--listen", f"127.0.0.1:{port}", "--tls")
     try:
-        line = next(l for l in server.lines if "fingerprint" in l)
+        line = next(text for text in server.lines if "fingerprint" in text)
         printed = line.split(":")[-1].strip()
         der = ssl.get_server_certificate(("127.0.0.1", port))
         import hashlib

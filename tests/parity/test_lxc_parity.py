@@ -13,9 +13,8 @@ import json
 
 import yaml
 
-from tests.support.lxc import one, parse_table
-
 from tests.support.backends import assert_left
+from tests.support.lxc import one, parse_table
 
 FIELD_ORDER = ["roles", "failure_domain", "description", "config", "groups", "server_name", "url", "database",
                "status", "message", "architecture"]  # LXD's
@@ -88,7 +87,9 @@ def test_add_list_and_revoke_join_token(backend):
 
 
 def group_rows(lxc) -> dict:
-    return {name: (one(row["DESCRIPTION"]), one(row["MEMBERS"])) for name, row in table_rows(lxc, "group", "list").items()}
+    return {
+        name: (one(row["DESCRIPTION"]), one(row["MEMBERS"])) for name, row in table_rows(lxc, "group", "list").items()
+    }
 
 
 def test_group_lifecycle(backend):
@@ -133,8 +134,14 @@ def test_evacuate_and_restore(backend):
                        "evacuated", backend.lxc_views())
     assert lxc.ok("cluster", "restore", target, "--force") == ""
     assert listed(backend.lxc(backend.leader_socket))[target]["status"] == "Online"
-    backend.eventually(lambda v: (one(table_rows(v, "list")[target]["STATE"]), one(table_rows(v, "list")[target]["MESSAGE"]))
-                       == ("ONLINE", "Fully operational"), "restored", backend.lxc_views())
+    backend.eventually(
+        lambda v: (
+            (one(table_rows(v, "list")[target]["STATE"]), one(table_rows(v, "list")[target]["MESSAGE"]))
+            == ("ONLINE", "Fully operational")
+        ),
+        "restored",
+        backend.lxc_views(),
+    )
     unknown = lxc.run("cluster", "evacuate", "nope", "--force")
     assert unknown.returncode != 0 and "Cluster member not found" in unknown.stderr
 
@@ -157,7 +164,7 @@ def test_set_get_unset_member_config(backend):
     assert bad.returncode != 0 and 'Invalid cluster configuration key "scheduler.instance" value' in bad.stderr
 
 
-def knows_itself(lxc) -> "bool | str":
+def knows_itself(lxc) -> bool | str:
     """``lxc query /1.0`` names the member it asked as the member list does (a renamed
     member answers with its new name, as LXD's does)."""
     own, members = json.loads(lxc.ok("query", "/1.0"))["environment"]["server_name"], sorted(listed(lxc))

@@ -10,7 +10,6 @@ import contextlib
 import pytest
 
 import pylxd_cluster
-
 from tests.support.backends import assert_left, own_name
 
 
@@ -61,7 +60,7 @@ def test_save_with_etag_and_lost_update_refused(backend):
                        == ("second writer", {"user.rack": "a"}), "second save")
 
 
-def knows_itself(client) -> "bool | str":
+def knows_itself(client) -> bool | str:
     """A fresh ``GET /1.0`` names the member as its member list does (a renamed member
     answers with its new name, as LXD's does)."""
     own, listed = own_name(client), client.cluster.members.all().names
@@ -123,8 +122,17 @@ def test_groups(backend):
     groups.create("rack1", description="first", members=[target])
     groups.update("rack1", description="changed")
     groups.rename("rack1", "rack2")
-    backend.eventually(lambda c: (c.cluster.groups.get("rack2").description, list(c.cluster.groups.get("rack2").members),
-                                  c.cluster.groups.exists("rack1")) == ("changed", [target], False), "group renamed")
+    backend.eventually(
+        lambda c: (
+            (
+                c.cluster.groups.get("rack2").description,
+                list(c.cluster.groups.get("rack2").members),
+                c.cluster.groups.exists("rack1"),
+            )
+            == ("changed", [target], False)
+        ),
+        "group renamed",
+    )
     backend.eventually(lambda c: "rack2" in member(c, target).groups, "the member's groups")
     with pytest.raises(pylxd_cluster.Forbidden) as refused:
         groups.delete("default")

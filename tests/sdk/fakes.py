@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple
+from typing import Any
 
 import responses
-
 
 # Replies of a real LXD 5.0.2, kept with the tests (see tests/golden/README.md).
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
@@ -18,7 +17,7 @@ ENDPOINT = "http://127.0.0.1:9"  # refused for real connections (e.g. the event 
 _KEPT_HEADERS = ("etag", "location", "content-type", "x-content-type-options")
 
 
-def golden(name: str) -> Tuple[int, Dict[str, str], bytes]:
+def golden(name: str) -> tuple[int, dict[str, str], bytes]:
     """(HTTP status, headers, raw body) of a golden capture."""
     head = (GOLDEN / f"{name}.headers").read_text().splitlines()
     status = int(head[0].split()[1])
@@ -57,22 +56,22 @@ class FakeLXD:
                       content_type=content_type, **kwargs)
 
     def reply_json(self, method: str, path: str, payload: Any, status: int = 200,
-                   headers: Optional[Dict[str, str]] = None) -> None:
+                   headers: dict[str, str] | None = None) -> None:
         self.mock.add(method, self.base + path, json=payload, status=status, headers=headers)
 
     @property
     def calls(self):
         return self.mock.calls
 
-    def requests(self, method: Optional[str] = None):
+    def requests(self, method: str | None = None):
         return [c.request for c in self.mock.calls if method is None or c.request.method == method]
 
 
-def sync(metadata: Any) -> Dict[str, Any]:
+def sync(metadata: Any) -> dict[str, Any]:
     return {"type": "sync", "status": "Success", "status_code": 200, "operation": "",
             "error_code": 0, "error": "", "metadata": metadata}
 
 
-def error(code: int, text: str) -> Dict[str, Any]:
+def error(code: int, text: str) -> dict[str, Any]:
     return {"type": "error", "status": "", "status_code": 0, "operation": "",
             "error_code": code, "error": text, "metadata": None}

@@ -4,7 +4,6 @@ import pytest
 import responses
 
 from pylxd_cluster import Client
-
 from tests.sdk.fakes import ENDPOINT, FakeLXD
 
 

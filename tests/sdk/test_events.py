@@ -48,7 +48,7 @@ def test_iterates_events_in_order():
     with EventStream(Transport(ENDPOINT), connection=FakeWebSocket(lines), timeout=2) as stream:
         events = [next(stream) for _ in lines]
     assert all(isinstance(e, Event) for e in events)
-    assert [e.action for e in events] == [json.loads(l)["metadata"]["action"] for l in lines]
+    assert [e.action for e in events] == [json.loads(line)["metadata"]["action"] for line in lines]
 
 
 def test_next_times_out_when_idle():

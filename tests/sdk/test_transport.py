@@ -167,15 +167,14 @@ def test_session_is_reused_and_passed_in():
 
 def test_event_websocket_honours_fingerprint_over_tls(tmp_path):
     from pylxd_cluster import APIError
-    from pylxd_cluster.events import connect_websocket
 
     cert, key, fingerprint = make_certificate(tmp_path)
     with GoldenHTTPSServer(cert, key, {"/1.0": "GET_1.0"}) as server:
         # The right fingerprint gets through TLS; this server then refuses the upgrade (404).
         with pytest.raises(APIError) as info:
-            connect_websocket(Transport(server.url, verify=fingerprint, timeout=5), "/1.0/events?type=lifecycle")
+            Transport(server.url, verify=fingerprint, timeout=5).open_websocket("/1.0/events?type=lifecycle")
         assert info.value.status_code == 404
         assert server.seen_paths == ["/1.0/events?type=lifecycle"]
         with pytest.raises(ClientConnectionError, match="fingerprint"):
-            connect_websocket(Transport(server.url, verify="11" * 32, timeout=5), "/1.0/events")
+            Transport(server.url, verify="11" * 32, timeout=5).open_websocket("/1.0/events")
         assert len(server.seen_paths) == 1  # refused before the handshake was sent

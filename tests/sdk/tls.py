@@ -9,7 +9,6 @@ import ipaddress
 import ssl
 import threading
 from pathlib import Path
-from typing import Dict, Tuple
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -19,7 +18,7 @@ from cryptography.x509.oid import NameOID
 from .fakes import golden
 
 
-def make_certificate(directory: Path, name: str = "server") -> Tuple[Path, Path, str]:
+def make_certificate(directory: Path, name: str = "server") -> tuple[Path, Path, str]:
     """(cert path, key path, SHA-256 fingerprint) of a new self-signed cert for 127.0.0.1."""
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
@@ -49,7 +48,7 @@ def make_certificate(directory: Path, name: str = "server") -> Tuple[Path, Path,
 class GoldenHTTPSServer:
     """Serves ``routes`` ({path: golden capture name}) over HTTPS on 127.0.0.1."""
 
-    def __init__(self, cert: Path, key: Path, routes: Dict[str, str]) -> None:
+    def __init__(self, cert: Path, key: Path, routes: dict[str, str]) -> None:
         replies = {path: golden(name) for path, name in routes.items()}
         self.seen_paths = []
         seen = self.seen_paths
@@ -57,7 +56,9 @@ class GoldenHTTPSServer:
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802 - http.server's naming
                 seen.append(self.path)
-                status, headers, body = replies.get(self.path, (404, {}, b'{"type":"error","error_code":404,"error":"not found","metadata":null}'))
+                status, headers, body = replies.get(
+                    self.path, (404, {}, b'{"type":"error","error_code":404,"error":"not found","metadata":null}')
+                )
                 self.send_response(status)
                 for header, value in headers.items():
                     self.send_header(header, value)
@@ -75,7 +76,7 @@ class GoldenHTTPSServer:
         self.url = f"https://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
-    def __enter__(self) -> "GoldenHTTPSServer":
+    def __enter__(self) -> GoldenHTTPSServer:
         self.thread.start()
         return self
 

@@ -15,20 +15,17 @@ makes one body run against both.
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
-import sys
 import tempfile
 from pathlib import Path
-from typing import Callable, Dict, Iterable, List, Optional
+from typing import Callable, Iterable
 
 import pytest
 
 import pylxd_cluster
 from mockserver import MockCluster
-
-from tests.support.lxc import Lxc, lxc_binary
 from mockserver.daemon.harness import PackProcs, wait_until
+from tests.support.lxc import Lxc, lxc_binary
 
 CONVERGENCE = 5.0  # seconds for a write to reach every member's view
 NAMES = ("node1", "node2", "node3")
@@ -44,7 +41,7 @@ class Backend:
         leader, leader_socket: the member with the database-leader role (where operations run).
     """
 
-    def __init__(self, name: str, sockets: Dict[str, str], entry: str, home: Path,
+    def __init__(self, name: str, sockets: dict[str, str], entry: str, home: Path,
                  describe: Callable[[], str] = lambda: ""):
         self.name = name
         self.home = home
@@ -52,7 +49,7 @@ class Backend:
         self._clients = {member: pylxd_cluster.Client(path, timeout=15) for member, path in self._sockets.items()}
         self._describe = describe
         self._member_of = {client: member for member, client in self._clients.items()}
-        self.procs: Optional[PackProcs] = None  # the daemons, on a pack
+        self.procs: PackProcs | None = None  # the daemons, on a pack
         self.entry_socket = self._sockets[entry]
         self.entry_client = self._clients[entry]
         members = self.entry_client.cluster.members.all()
@@ -63,17 +60,17 @@ class Backend:
 
     # ---- the members' views ---------------------------------------------------------------
 
-    def views(self) -> List[pylxd_cluster.Client]:
+    def views(self) -> list[pylxd_cluster.Client]:
         """An SDK client per member endpoint (the entry's included)."""
         return list(self._clients.values())
 
-    def lxc(self, socket_path: Optional[str] = None) -> Lxc:
+    def lxc(self, socket_path: str | None = None) -> Lxc:
         """``lxc`` pointed at ``socket_path`` (default: the entry)."""
         socket_path = socket_path or self.entry_socket
         home = self.home / "lxc" / Path(socket_path).stem
         return Lxc(lxc_binary(), socket_path, home)
 
-    def lxc_views(self) -> List[Lxc]:
+    def lxc_views(self) -> list[Lxc]:
         """An ``lxc`` per member endpoint, in the order of :meth:`views`."""
         return [self.lxc(path) for path in self._sockets.values()]
 
@@ -85,14 +82,14 @@ class Backend:
             self._member_of.pop(client)
             client.close()
 
-    def eventually(self, predicate: Callable, what: str, targets: Optional[Iterable] = None,
+    def eventually(self, predicate: Callable, what: str, targets: Iterable | None = None,
                    timeout: float = CONVERGENCE) -> None:
         """Poll until ``predicate(view)`` is True for every view (SDK clients, or the given
         ``targets``, e.g. :meth:`lxc_views`) at once; fail naming the views that disagree with
         what their predicate last returned (anything but True, e.g. a text saying why, or
         the exception it raised)."""
         targets = list(targets) if targets is not None else self.views()
-        outcome: Dict[int, object] = {}
+        outcome: dict[int, object] = {}
 
         def check() -> bool:
             for index, view in enumerate(targets):
@@ -223,8 +220,8 @@ class Shared:
 
     def __init__(self, kind: str):
         self.kind = kind
-        self.stack: Optional[contextlib.ExitStack] = None
-        self.backend: Optional[Backend] = None
+        self.stack: contextlib.ExitStack | None = None
+        self.backend: Backend | None = None
 
     def get(self) -> Backend:
         if self.backend is None:

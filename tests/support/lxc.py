@@ -38,7 +38,7 @@ class MockProcess:
         self.argv = [mock_console_script(), *args]
         self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.lines: list[str] = []
-        self._queue: "queue.Queue[str | None]" = queue.Queue()
+        self._queue: queue.Queue[str | None] = queue.Queue()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         try:
@@ -121,13 +121,19 @@ class Lxc:
         home.mkdir(parents=True, exist_ok=True)
         self.home = home
         self.conf = home / "lxc-conf"
-        env = {key: value for key, value in os.environ.items()
-               if not key.startswith(("LXD_", "INCUS_", "SNAP")) and key not in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")}
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("LXD_", "INCUS_", "SNAP"))
+            and key not in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")
+        }
         env.update({"HOME": str(home), "LXD_CONF": str(self.conf), "LXD_SOCKET": socket_path,
                     "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TERM": "dumb", "NO_PROXY": "*"})
         self.env = env
 
-    def run(self, *args: str, input: str | None = None, timeout: float = COMMAND_TIMEOUT) -> subprocess.CompletedProcess:
+    def run(
+        self, *args: str, input: str | None = None, timeout: float = COMMAND_TIMEOUT
+    ) -> subprocess.CompletedProcess:
         try:
             return subprocess.run([self.binary, *args], env=self.env, cwd=str(self.home), input=input,
                                   capture_output=True, text=True, timeout=timeout,

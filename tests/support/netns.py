@@ -36,7 +36,7 @@ import shutil
 import signal
 import subprocess
 import time
-from typing import Iterator, List, Optional, Sequence
+from typing import Iterator, Sequence
 
 __all__ = ["Namespace", "NetnsUnavailable", "netns", "bridged_namespaces", "require_netns",
            "prerequisite_problem", "reap_stale", "list_namespaces", "netns_factory",
@@ -52,7 +52,7 @@ class NetnsUnavailable(RuntimeError):
     """The tests need root and iproute2; raised (a loud failure, not a skip) otherwise."""
 
 
-def prerequisite_problem() -> Optional[str]:
+def prerequisite_problem() -> str | None:
     """None if namespaces can be made here, else what is missing."""
     if not hasattr(os, "geteuid") or os.geteuid() != 0:
         return ("network-namespace tests must run as root (they create namespaces, veths and "
@@ -77,7 +77,7 @@ def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     return proc
 
 
-def list_namespaces(prefix: str = "") -> List[str]:
+def list_namespaces(prefix: str = "") -> list[str]:
     """Names of the network namespaces (``ip netns list``) starting with ``prefix``."""
     out = _ip("netns", "list").stdout
     names = [line.split()[0] for line in out.splitlines() if line.strip()]
@@ -94,7 +94,7 @@ def _unique_name(prefix: str) -> str:
     return f"{_check_prefix(prefix)}-{os.getpid()}-{next(_counter)}"
 
 
-def reap_stale(prefix: str) -> List[str]:
+def reap_stale(prefix: str) -> list[str]:
     """Delete namespaces named ``<prefix>-<pid>-<n>`` (made by this module) whose process
     ``pid`` is gone; returns their names."""
     reaped = []
@@ -146,15 +146,15 @@ class Namespace:
     def __init__(self, name: str):
         self.name = name
         #: set for members of :func:`bridged_namespaces`
-        self.address: Optional[str] = None
-        self.broadcast: Optional[str] = None
-        self.prefixlen: Optional[int] = None
-        self.ifname: Optional[str] = None
-        self._switch: Optional[str] = None
-        self._port: Optional[str] = None
-        self._procs: List[subprocess.Popen] = []
+        self.address: str | None = None
+        self.broadcast: str | None = None
+        self.prefixlen: int | None = None
+        self.ifname: str | None = None
+        self._switch: str | None = None
+        self._port: str | None = None
+        self._procs: list[subprocess.Popen] = []
 
-    def command(self, cmd: Sequence[str]) -> List[str]:
+    def command(self, cmd: Sequence[str]) -> list[str]:
         return ["ip", "netns", "exec", self.name, *map(str, cmd)]
 
     def run(self, cmd: Sequence[str], **kw) -> subprocess.CompletedProcess:
@@ -244,7 +244,7 @@ def netns(name_prefix: str = "pk") -> Iterator[Namespace]:
 
 @contextlib.contextmanager
 def bridged_namespaces(count: int, subnet: str = DEFAULT_SUBNET,
-                       name_prefix: str = "pk") -> Iterator[List[Namespace]]:
+                       name_prefix: str = "pk") -> Iterator[list[Namespace]]:
     """``count`` namespaces plugged into one bridge, as if into one switch.
 
     The bridge ``br0`` lives in its own "switch" namespace, so the host's network is
@@ -262,14 +262,14 @@ def bridged_namespaces(count: int, subnet: str = DEFAULT_SUBNET,
     hosts = list(itertools.islice(net.hosts(), count))
     if count < 1 or len(hosts) < count:
         raise ValueError(f"subnet {subnet} cannot hold {count} members")
-    made: List[Namespace] = []
+    made: list[Namespace] = []
     try:
         switch = _create(name_prefix)
         made.append(switch)
         switch.ip("link", "add", "name", "br0", "type", "bridge", "stp_state", "0",
                   "mcast_snooping", "0")
         switch.ip("link", "set", "dev", "br0", "up")
-        members: List[Namespace] = []
+        members: list[Namespace] = []
         for i, host in enumerate(hosts, start=1):
             ns = _create(name_prefix)
             made.append(ns)

@@ -1,11 +1,11 @@
 """/1.0/cluster and /1.0/cluster/certificate."""
 from __future__ import annotations
 
-from mockserver.errors import bad_request
-from mockserver.wire import async_reply, etag_of, sync_reply
 from mockserver.api import schemas
 from mockserver.api.context import ApiContext
 from mockserver.api.request import ApiRequest
+from mockserver.errors import bad_request
+from mockserver.wire import async_reply, etag_of, sync_reply
 
 
 def get_cluster(ctx: ApiContext, req: ApiRequest):

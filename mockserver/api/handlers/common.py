@@ -1,8 +1,8 @@
 """Pieces several handlers share."""
 from __future__ import annotations
 
-from mockserver.errors import precondition_failed
 from mockserver.api.request import ApiRequest
+from mockserver.errors import precondition_failed
 
 
 def check_if_match(req: ApiRequest, current_etag: str) -> None:

@@ -6,12 +6,12 @@ module name (``{"Name": null}`` removes one). Both honour If-Match, as LXD's PUT
 """
 from __future__ import annotations
 
+from mockserver.api.context import ApiContext
+from mockserver.api.handlers.common import check_if_match
+from mockserver.api.request import ApiRequest
 from mockserver.errors import bad_request
 from mockserver.godecode import parse_json
 from mockserver.wire import sync_reply
-from mockserver.api.context import ApiContext
-from mockserver.api.request import ApiRequest
-from mockserver.api.handlers.common import check_if_match
 
 
 def get_configuration(ctx: ApiContext, req: ApiRequest):

@@ -1,11 +1,11 @@
 """/1.0/cluster/groups and one group."""
 from __future__ import annotations
 
-from mockserver.wire import lxd_url, sync_reply
 from mockserver.api import filters, schemas
 from mockserver.api.context import ApiContext
-from mockserver.api.request import ApiRequest
 from mockserver.api.handlers.common import check_if_match
+from mockserver.api.request import ApiRequest
+from mockserver.wire import lxd_url, sync_reply
 
 
 def _url(name: str) -> str:

@@ -1,11 +1,11 @@
 """/1.0/cluster/members, one member, its state, and join tokens (POST on the collection)."""
 from __future__ import annotations
 
-from mockserver.wire import lxd_url, async_reply, sync_reply
 from mockserver.api import filters, schemas
 from mockserver.api.context import ApiContext
-from mockserver.api.request import ApiRequest, ForwardTo
 from mockserver.api.handlers.common import check_if_match
+from mockserver.api.request import ApiRequest, ForwardTo
+from mockserver.wire import async_reply, lxd_url, sync_reply
 
 
 def _url(name: str) -> str:

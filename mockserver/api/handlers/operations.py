@@ -1,11 +1,11 @@
 """/1.0/operations, waiting on one, and the /1.0/events websocket."""
 from __future__ import annotations
 
+from mockserver.api.context import ApiContext
+from mockserver.api.request import ApiRequest, StreamEvents, WaitForOperation
 from mockserver.errors import bad_request
 from mockserver.state.events import EVENT_TYPES
 from mockserver.wire import sync_reply
-from mockserver.api.context import ApiContext
-from mockserver.api.request import ApiRequest, StreamEvents, WaitForOperation
 
 
 def list_operations(ctx: ApiContext, req: ApiRequest):

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import socket
 
-from mockserver.errors import not_found
-from mockserver.wire import etag_of, sync_reply
 from mockserver.api.context import ApiContext
 from mockserver.api.request import ApiRequest
+from mockserver.errors import not_found
+from mockserver.wire import etag_of, sync_reply
 
 
 def get_root(ctx: ApiContext, req: ApiRequest):

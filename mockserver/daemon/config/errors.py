@@ -1,8 +1,6 @@
 """The one exception the configuration module raises."""
 from __future__ import annotations
 
-from typing import Optional
-
 
 class ConfigError(ValueError):
     """A configuration file that cannot be used.
@@ -13,8 +11,8 @@ class ConfigError(ValueError):
     ``key`` and ``line`` (1-based, of the offending YAML node when known; else None).
     """
 
-    def __init__(self, message: str, *, source: Optional[str] = None, module: Optional[str] = None,
-                 key: Optional[str] = None, line: Optional[int] = None):
+    def __init__(self, message: str, *, source: str | None = None, module: str | None = None,
+                 key: str | None = None, line: int | None = None):
         super().__init__(message)
         self.message = message
         self.source = source
@@ -30,7 +28,7 @@ class Invalid(Exception):
     option at fault, or None when the fault is the module's as a whole.
     """
 
-    def __init__(self, text: str, key: Optional[str] = None):
+    def __init__(self, text: str, key: str | None = None):
         super().__init__(text)
         self.text = text
         self.key = key

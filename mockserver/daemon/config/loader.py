@@ -11,14 +11,22 @@ import copy
 import dataclasses
 import difflib
 import os
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 import yaml
 
 from mockserver.daemon.config.errors import ConfigError, Invalid
-from mockserver.daemon.config.modules import MODULES, PACK, PACK_CONFIGURATION, API, ApiConfig, PackConfig, PackConfigurationConfig
-from mockserver.state.configuration import option_problem
+from mockserver.daemon.config.modules import (
+    API,
+    MODULES,
+    PACK,
+    PACK_CONFIGURATION,
+    ApiConfig,
+    PackConfig,
+    PackConfigurationConfig,
+)
 from mockserver.daemon.config.options import ModuleSpec, show
+from mockserver.state.configuration import option_problem
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,22 +39,22 @@ class DaemonConfig:
     """
 
     pack: PackConfig
-    api: Optional[ApiConfig]
-    modules: Tuple[Tuple[str, Dict[str, Any]], ...]
+    api: ApiConfig | None
+    modules: tuple[tuple[str, dict[str, Any]], ...]
     source: str = "<config>"
-    pack_configuration: Optional[PackConfigurationConfig] = None
+    pack_configuration: PackConfigurationConfig | None = None
 
     @property
-    def user_modules(self) -> Tuple[Tuple[str, Dict[str, Any]], ...]:
+    def user_modules(self) -> tuple[tuple[str, dict[str, Any]], ...]:
         """The modules that are not Pack, Api or PackConfiguration, in file order."""
         return tuple((name, options) for name, options in self.modules if name not in MODULES)
 
-    def to_data(self) -> List[Dict[str, Any]]:
+    def to_data(self) -> list[dict[str, Any]]:
         """The module list as YAML data (``yaml.safe_dump`` of it is an equivalent file)."""
         return [{name: copy.deepcopy(options)} for name, options in self.modules]
 
 
-def load(path: "os.PathLike[str] | str") -> DaemonConfig:
+def load(path: os.PathLike[str] | str) -> DaemonConfig:
     """Read and validate the configuration file at ``path``; raise :class:`ConfigError`."""
     source = os.fspath(path)
     try:
@@ -107,13 +115,13 @@ def _kind(value: Any) -> str:
 class _Validator:
     """One run of validation over a file; knows the YAML nodes to tell lines."""
 
-    def __init__(self, source: str, node: Optional[yaml.Node]):
+    def __init__(self, source: str, node: yaml.Node | None):
         self.source = source
         self.node = node
 
     # -- errors and lines --
 
-    def error(self, text: str, *, module: Optional[str] = None, key: Any = None, line: Optional[int] = None,
+    def error(self, text: str, *, module: str | None = None, key: Any = None, line: int | None = None,
               unknown: bool = False, named: bool = True) -> ConfigError:
         """``named=False``: the text names the module itself (the attribute is still set)."""
         if module is None or not named:
@@ -127,22 +135,22 @@ class _Validator:
         return ConfigError(message, source=self.source, module=module,
                            key=key if isinstance(key, str) else None, line=line)
 
-    def _item_node(self, index: int) -> Optional[yaml.Node]:
+    def _item_node(self, index: int) -> yaml.Node | None:
         if isinstance(self.node, yaml.SequenceNode) and index < len(self.node.value):
             return self.node.value[index]
         return None
 
-    def _options_node(self, index: int) -> Optional[yaml.Node]:
+    def _options_node(self, index: int) -> yaml.Node | None:
         item = self._item_node(index)
         if isinstance(item, yaml.MappingNode) and len(item.value) == 1:
             return item.value[0][1]
         return None
 
-    def item_line(self, index: int) -> Optional[int]:
+    def item_line(self, index: int) -> int | None:
         item = self._item_node(index)
         return item.start_mark.line + 1 if item is not None else None
 
-    def key_line(self, index: int, key: Any) -> Optional[int]:
+    def key_line(self, index: int, key: Any) -> int | None:
         options = self._options_node(index)
         if isinstance(options, yaml.MappingNode):
             for key_node, _ in options.value:
@@ -163,7 +171,7 @@ class _Validator:
                 continue
             visited.add(id(node))
             if isinstance(node, yaml.MappingNode):
-                seen: Dict[str, int] = {}
+                seen: dict[str, int] = {}
                 for key_node, value_node in node.value:
                     stack.append(value_node)
                     if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
@@ -181,9 +189,9 @@ class _Validator:
     def config(self, data: Any) -> DaemonConfig:
         if not isinstance(data, list):
             raise self.error(f"expected a list of modules (- ModuleName: {{...}}), got {_kind(data)}", line=1)
-        modules: List[Tuple[str, Dict[str, Any]]] = []
-        first_at: Dict[str, int] = {}
-        built: Dict[str, Any] = {}
+        modules: list[tuple[str, dict[str, Any]]] = []
+        first_at: dict[str, int] = {}
+        built: dict[str, Any] = {}
         for index, item in enumerate(data):
             name, options = self.module_item(index, item)
             if name in MODULES:
@@ -210,7 +218,7 @@ class _Validator:
             pack_configuration=built.get(PACK_CONFIGURATION.name),
         )
 
-    def module_item(self, index: int, item: Any) -> Tuple[str, Dict[str, Any]]:
+    def module_item(self, index: int, item: Any) -> tuple[str, dict[str, Any]]:
         line = self.item_line(index)
         where = f"item {index + 1}"
         if not isinstance(item, dict) or not item:
@@ -239,7 +247,7 @@ class _Validator:
 
     # -- one known module --
 
-    def module(self, spec: ModuleSpec, index: int, options: Dict[str, Any]) -> Any:
+    def module(self, spec: ModuleSpec, index: int, options: dict[str, Any]) -> Any:
         name = spec.name
         known = [option.key for option in spec.options] + [a for option in spec.options for a in option.aliases]
         for key in options:
@@ -248,7 +256,7 @@ class _Validator:
                                  module=name, key=key, unknown=True, line=self.key_line(index, key))
         # Keys set to something: null and an empty list are as good as absent.
         given = frozenset(key for key, value in options.items() if value is not None and value != [])
-        values: Dict[str, Any] = {}
+        values: dict[str, Any] = {}
         for option in spec.options:
             present = [k for k in (option.key,) + option.aliases if options.get(k) is not None]
             if not present:

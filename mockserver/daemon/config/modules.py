@@ -41,16 +41,14 @@ and the validation are both generated from them.
 """
 from __future__ import annotations
 
-# Member names travel in pack datagrams as a length byte and the name (mockserver.daemon.protocol.messages).
-MAX_NAME_BYTES = 64
-
 import dataclasses
 import socket
-from typing import Dict, Optional, Tuple
 
 from mockserver.daemon.config import options as o
 from mockserver.daemon.config.errors import Invalid
 
+# Member names travel in pack datagrams as a length byte and the name (mockserver.daemon.protocol.messages).
+MAX_NAME_BYTES = 64
 
 # --- the classes a valid file fills ---------------------------------------------------------
 
@@ -58,9 +56,9 @@ from mockserver.daemon.config.errors import Invalid
 class PackConfig:
     """The Pack module: discovery, liveness and leadership."""
 
-    name: Optional[str] = None
-    secret: Optional[str] = None
-    broadcast: Optional[str] = None
+    name: str | None = None
+    secret: str | None = None
+    broadcast: str | None = None
     interface: str = "0.0.0.0"
     port: int = 5252
     interval: int = 10
@@ -68,10 +66,10 @@ class PackConfig:
     server_name: str = dataclasses.field(default_factory=socket.gethostname)
     keepalive_interval_ms: int = 5000
     dead_interval_ms: int = 20000
-    mcast_group: Optional[str] = None
-    peers: Tuple[Tuple[str, int], ...] = ()
-    expected_members: Optional[int] = None
-    join_token: Optional[str] = None
+    mcast_group: str | None = None
+    peers: tuple[tuple[str, int], ...] = ()
+    expected_members: int | None = None
+    join_token: str | None = None
     join_token_expiry: int = 10800
 
     @property
@@ -89,10 +87,10 @@ class PackConfig:
 class ApiConfig:
     """The Api module: where the LXD REST API is served."""
 
-    listen: Optional[Tuple[str, int]] = None
-    unix: Optional[str] = None
-    tls_cert: Optional[str] = None
-    tls_key: Optional[str] = None
+    listen: tuple[str, int] | None = None
+    unix: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
 
     @property
     def https(self) -> bool:
@@ -105,9 +103,9 @@ class PackConfigurationConfig:
     """The PackConfiguration module: the leader's configuration synced to followers."""
 
     pack: str = "Pack"
-    ignore_modules: Tuple[str, ...] = ()
+    ignore_modules: tuple[str, ...] = ()
     interval: int = 60
-    state_dir: Optional[str] = None
+    state_dir: str | None = None
 
 
 # --- cross-option rules ---------------------------------------------------------------------
@@ -222,7 +220,7 @@ PACK_CONFIGURATION = o.ModuleSpec(
 )
 
 #: The known modules by name, in template order. Any other module name is a user module.
-MODULES: Dict[str, o.ModuleSpec] = {spec.name: spec for spec in (PACK, API, PACK_CONFIGURATION)}
+MODULES: dict[str, o.ModuleSpec] = {spec.name: spec for spec in (PACK, API, PACK_CONFIGURATION)}
 
 #: Every known module's option table: ``OPTIONS["Pack"]`` is a tuple of :class:`Option`.
-OPTIONS: Dict[str, Tuple[o.Option, ...]] = {name: spec.options for name, spec in MODULES.items()}
+OPTIONS: dict[str, tuple[o.Option, ...]] = {name: spec.options for name, spec in MODULES.items()}

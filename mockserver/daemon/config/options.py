@@ -13,7 +13,7 @@ import dataclasses
 import ipaddress
 import os
 import re
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Callable
 
 from mockserver.daemon.config.errors import Invalid
 
@@ -45,7 +45,7 @@ def _bad(expected: str, value: Any) -> Invalid:
 
 # --- converters -----------------------------------------------------------------------------
 
-def integer(minimum: Optional[int] = None, maximum: Optional[int] = None) -> Converter:
+def integer(minimum: int | None = None, maximum: int | None = None) -> Converter:
     """An int (booleans are not integers) within [minimum, maximum]."""
     if minimum is not None and maximum is not None:
         expected = f"an integer from {minimum} to {maximum}"
@@ -86,7 +86,7 @@ def string(*, empty: bool = False, forbid: str = "", max_bytes: int | None = Non
     return convert
 
 
-def choice(values: Tuple[str, ...]) -> Converter:
+def choice(values: tuple[str, ...]) -> Converter:
     expected = "one of " + ", ".join(repr(v) for v in values)
 
     def convert(value: Any) -> str:
@@ -130,13 +130,13 @@ def is_host_name(text: str) -> bool:
     return all(_LABEL.match(label) for label in text.rstrip(".").split("."))
 
 
-def _port(text: str) -> Optional[int]:
+def _port(text: str) -> int | None:
     if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= 65535:
         return None
     return int(text)
 
 
-def peer(value: Any) -> Tuple[str, Optional[int]]:
+def peer(value: Any) -> tuple[str, int | None]:
     """``host`` or ``host:port`` with an IPv4 host or a name; the port is None if not given."""
     expected = "'host' or 'host:port' (an IPv4 address or a name, port 1 to 65535)"
     if not isinstance(value, str):
@@ -153,7 +153,7 @@ def peer(value: Any) -> Tuple[str, Optional[int]]:
     return host, port
 
 
-def listen_address(value: Any) -> Tuple[str, int]:
+def listen_address(value: Any) -> tuple[str, int]:
     """``host:port``; the host is an IPv4 address, a name, or an IPv6 address in brackets."""
     expected = "'host:port' (IPv6 in brackets, e.g. '[::1]:8443')"
     if not isinstance(value, str):
@@ -224,12 +224,12 @@ class Option:
     convert: Converter
     default: Any = None
     required: bool = False
-    values: Tuple[str, ...] = ()
+    values: tuple[str, ...] = ()
     unit: str = ""                  # 'ms' or 's' for durations, shown in docs
-    default_factory: Optional[Callable[[], Any]] = None
-    default_text: Optional[str] = None
-    required_unless: Tuple[str, ...] = ()
-    aliases: Tuple[str, ...] = ()
+    default_factory: Callable[[], Any] | None = None
+    default_text: str | None = None
+    required_unless: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
 
     def default_value(self) -> Any:
         return self.default_factory() if self.default_factory is not None else self.default
@@ -238,7 +238,7 @@ class Option:
     def has_default(self) -> bool:
         return self.default is not None or self.default_factory is not None
 
-    def default_repr(self) -> Optional[str]:
+    def default_repr(self) -> str | None:
         """The default as the seed's template shows it (``'leader'``, ``5252``, ``[]``)."""
         if self.default_text is not None:
             return self.default_text
@@ -272,9 +272,9 @@ class ModuleSpec:
     name: str
     help: str
     cls: type
-    options: Tuple[Option, ...]
+    options: tuple[Option, ...]
     required: bool = False
-    check: Optional[Callable[[dict, frozenset], dict]] = None
+    check: Callable[[dict, frozenset], dict] | None = None
 
     def option(self, key: str) -> Option:
         for option in self.options:
@@ -283,5 +283,5 @@ class ModuleSpec:
         raise KeyError(key)
 
     @property
-    def keys(self) -> Tuple[str, ...]:
+    def keys(self) -> tuple[str, ...]:
         return tuple(option.key for option in self.options)

@@ -1,7 +1,7 @@
 """The configuration template, generated from the option tables (the seed's comment style)."""
 from __future__ import annotations
 
-from typing import Iterable, Optional
+from typing import Iterable
 
 from mockserver.daemon.config.modules import MODULES
 from mockserver.daemon.config.options import ModuleSpec
@@ -24,7 +24,7 @@ def render_module(spec: ModuleSpec, *, help: bool = True) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_template(modules: Optional[Iterable[str]] = None, *, help: bool = True) -> str:
+def render_template(modules: Iterable[str] | None = None, *, help: bool = True) -> str:
     """Every known module's template (or those named in ``modules``), in the seed's style.
 
     With ``help=False`` only the option lines are printed, exactly as the seed's templates.

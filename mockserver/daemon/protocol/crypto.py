@@ -45,7 +45,7 @@ class Sealer:
         self._aead = ChaCha20Poly1305(key)
 
     @classmethod
-    def for_pack(cls, secret: str, pack_name: str, purpose: str = "datagram") -> "Sealer":
+    def for_pack(cls, secret: str, pack_name: str, purpose: str = "datagram") -> Sealer:
         return cls(derive_key(secret, pack_name, purpose))
 
     def seal(self, plaintext: bytes) -> bytes:

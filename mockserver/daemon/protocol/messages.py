@@ -19,6 +19,7 @@ import struct
 from dataclasses import dataclass, field
 from enum import IntEnum
 
+
 # Append-only. Never renumber, never reuse.
 class Code(IntEnum):
     ANNOUNCE = 1    # "I am here": discovery by broadcast, multicast or static peers

@@ -8,9 +8,10 @@ to :meth:`PackNode.start`, :meth:`~PackNode.receive`, :meth:`~PackNode.tick` and
 
 Failure detection is SWIM with suspicion, as in memberlist: every ``keepalive`` period a
 node probes one member and expects an ACK within half a period (the targets rotate so that
-each member is probed once per period, see ``_next_target``); failing that, it asks ``indirect_checks`` other members to probe it; with no ACK
-by the end of the period the member is suspected. A suspect that does not refute (by
-announcing a higher incarnation) within the suspicion timeout is declared dead. So each
+each member is probed once per period, see ``_next_target``); failing that, it asks
+``indirect_checks`` other members to probe it; with no ACK by the end of the period the
+member is suspected. A suspect that does not refute (by announcing a higher incarnation)
+within the suspicion timeout is declared dead. So each
 node sends a constant number of probes per period whatever the pack's size.
 
 Membership changes spread by gossip: piggybacked on every message, and pushed to
@@ -36,8 +37,19 @@ import random
 from dataclasses import dataclass, replace
 
 from mockserver.daemon.protocol.crypto import OpenError, Sealer
-from mockserver.daemon.protocol.messages import (Code, DecodeError, DocumentFlag, MemberRecord, Message, Role, Status, decode, encode,
-                       encode_head, encode_record)
+from mockserver.daemon.protocol.messages import (
+    Code,
+    DecodeError,
+    DocumentFlag,
+    MemberRecord,
+    Message,
+    Role,
+    Status,
+    decode,
+    encode,
+    encode_head,
+    encode_record,
+)
 from mockserver.daemon.protocol.replay import ReplayGuard
 
 BROADCAST = "broadcast"

@@ -56,7 +56,7 @@ class PackDocument:
     def configuration(self) -> ConfigDocument:
         return ConfigDocument(self.modules, self.version, self.term)
 
-    def changed(self, modules=None, cluster=None, events=()) -> "PackDocument":
+    def changed(self, modules=None, cluster=None, events=()) -> PackDocument:
         """The next version with new ``modules`` and/or ``cluster`` (the same document when
         neither differs), carrying ``events`` (lifecycle event tuples) in its history."""
         modules = self.modules if modules is None else tuple(modules)
@@ -68,7 +68,7 @@ class PackDocument:
         changes = (self.changes + ((version, tuple(events)),))[-HISTORY:]
         return PackDocument(modules, version, self.term, cluster, changes)
 
-    def restamped(self, term: int) -> "PackDocument":
+    def restamped(self, term: int) -> PackDocument:
         """The same content issued by the leader of ``term`` (a new leader continues from it)."""
         return replace(self, term=term)
 
@@ -84,7 +84,7 @@ class PackDocument:
         return ('{"changes":[' + history + "]," + head[1:]).encode()
 
     @classmethod
-    def from_wire(cls, data: bytes) -> "PackDocument":
+    def from_wire(cls, data: bytes) -> PackDocument:
         """Raises: SyncError for anything but a complete document whose digest matches."""
         try:
             raw = json.loads(data)

@@ -41,17 +41,24 @@ import time
 import zlib
 
 from mockserver.daemon.config import ConfigError, load
-from mockserver.state import ClusterState
-from mockserver.state.configuration import NEVER_SHARED, ConfigDocument, modules_to_wire
 from mockserver.daemon.protocol.crypto import OpenError, Sealer
 from mockserver.daemon.protocol.messages import DocumentFlag
 from mockserver.daemon.sync.commit import CommitTracker
-from mockserver.daemon.sync.document import (HISTORY, PackDocument, SyncError, accept, effective_modules, module_from_wire,
-                       shareable_modules)
+from mockserver.daemon.sync.document import (
+    HISTORY,
+    PackDocument,
+    SyncError,
+    accept,
+    effective_modules,
+    module_from_wire,
+    shareable_modules,
+)
 from mockserver.daemon.sync.store import SyncStore
 from mockserver.daemon.sync.writer import DocumentWriter
+from mockserver.state import ClusterState
+from mockserver.state.configuration import NEVER_SHARED, ConfigDocument, modules_to_wire
 
-log = logging.getLogger("pylxd_cluster.sync")
+log = logging.getLogger(__name__)
 
 PROOF_HEADER = "X-Pack-Proof"
 PROOF_WINDOW = 30.0          # seconds: how old a pull request's proof may be
@@ -793,7 +800,9 @@ class SyncEngine:
                 "held": {"version": tip.version, "term": tip.term, "digest": tip.digest},
                 "counters": dict(self.counters)}
         if self.is_leader():
-            view["applied_by"] = {name: {"term": t, "version": v} for name, (t, v, _) in sorted(self.commits.acks.items())}
+            view["applied_by"] = {
+                name: {"term": t, "version": v} for name, (t, v, _) in sorted(self.commits.acks.items())
+            }
             view["quorum"] = self.quorum()
         return view
 

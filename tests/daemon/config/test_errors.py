@@ -2,7 +2,6 @@
 import pytest
 
 from mockserver.daemon.config import ConfigError, parse
-
 from tests.daemon.config.examples import EXAMPLE, MINIMAL, pack_with
 
 F = "node.yaml"
@@ -42,7 +41,9 @@ def test_a_list_item_must_be_one_module(refused):
 
 
 def test_module_options_must_be_a_mapping(refused):
-    assert str(refused(MINIMAL + "- Extra: [1, 2]\n")) == f"{F}: module Extra: expected a mapping of options, got a list"
+    assert (
+        str(refused(MINIMAL + "- Extra: [1, 2]\n")) == f"{F}: module Extra: expected a mapping of options, got a list"
+    )
     assert str(refused("- Pack: lab\n")) == f"{F}: module Pack: expected a mapping of options, got 'lab'"
 
 
@@ -123,43 +124,67 @@ def test_unknown_key_with_a_suggestion(refused):
 def test_unknown_key_without_a_suggestion_lists_the_keys(refused):
     assert str(refused(pack_with("zzz: 1"))) == (
         f"{F}: module Pack, unknown key 'zzz' (known keys: name, secret, broadcast, interface, port, interval,"
-        " pack, server_name, keepalive-interval, dead-interval, mcast-group, peers, expected_members, join_token, join_token_expiry)")
+        " pack, server_name, keepalive-interval, dead-interval, mcast-group, peers, expected_members, join_token,"
+        " join_token_expiry)"
+    )
 
 
-@pytest.mark.parametrize("line, key, expected", [
-    ("port: abc", "port", "expected an integer from 1 to 65535, got 'abc'"),
-    ("port: true", "port", "expected an integer from 1 to 65535, got true"),
-    ("port: 0", "port", "expected an integer from 1 to 65535, got 0"),
-    ("port: 65536", "port", "expected an integer from 1 to 65535, got 65536"),
-    ("port: 52.5", "port", "expected an integer from 1 to 65535, got 52.5"),
-    ("port: '5252'", "port", "expected an integer from 1 to 65535, got '5252'"),
-    ("interval: 0", "interval", "expected an integer >= 1, got 0"),
-    ("interval: false", "interval", "expected an integer >= 1, got false"),
-    ("keepalive-interval: 49", "keepalive-interval", "expected an integer >= 50, got 49"),
-    ("dead-interval: 0", "dead-interval", "expected an integer >= 1, got 0"),
-    ("expected_members: 0", "expected_members", "expected an integer >= 1, got 0"),
-    ("expected_members: yes", "expected_members", "expected an integer >= 1, got true"),
-    ("pack: boss", "pack", "expected one of 'leader', 'follower', 'auto', got 'boss'"),
-    ("pack: [leader]", "pack", "expected one of 'leader', 'follower', 'auto', got a list"),
-    ("interface: 300.1.1.1", "interface", "expected an IPv4 address, got '300.1.1.1'"),
-    ("interface: eth0", "interface", "expected an IPv4 address, got 'eth0'"),
-    ("interface: '::1'", "interface", "expected an IPv4 address, got '::1'"),
-    ("server_name: a/b", "server_name", "expected a non-empty string without '/' of at most 64 bytes, got 'a/b'"),
-    ("server_name: ''", "server_name", "expected a non-empty string without '/' of at most 64 bytes, got ''"),
-    ("mcast-group: 198.51.100.1", "mcast-group", "expected an IPv4 multicast address (224.0.0.0/4), got '198.51.100.1'"),
-    ("mcast-group: ff02::1", "mcast-group", "expected an IPv4 multicast address (224.0.0.0/4), got 'ff02::1'"),
-    ("peers: 198.51.100.2", "peers", "expected a list, got '198.51.100.2'"),
-    ("peers: ['x:0']", "peers",
-     "item 1: expected 'host' or 'host:port' (an IPv4 address or a name, port 1 to 65535), got 'x:0'"),
-    ("peers: [a, 'b:http']", "peers",
-     "item 2: expected 'host' or 'host:port' (an IPv4 address or a name, port 1 to 65535), got 'b:http'"),
-    ("peers: ['[::1]:5252']", "peers",
-     "item 1: expected 'host' or 'host:port' (an IPv4 address or a name, port 1 to 65535), got '[::1]:5252'"),
-    ("peers: [999.1.1.1]", "peers",
-     "item 1: expected 'host' or 'host:port' (an IPv4 address or a name, port 1 to 65535), got '999.1.1.1'"),
-    ("peers: [{a: 1}]", "peers",
-     "item 1: expected 'host' or 'host:port' (an IPv4 address or a name, port 1 to 65535), got a mapping"),
-])
+@pytest.mark.parametrize(
+    "line, key, expected",
+    [
+        ("port: abc", "port", "expected an integer from 1 to 65535, got 'abc'"),
+        ("port: true", "port", "expected an integer from 1 to 65535, got true"),
+        ("port: 0", "port", "expected an integer from 1 to 65535, got 0"),
+        ("port: 65536", "port", "expected an integer from 1 to 65535, got 65536"),
+        ("port: 52.5", "port", "expected an integer from 1 to 65535, got 52.5"),
+        ("port: '5252'", "port", "expected an integer from 1 to 65535, got '5252'"),
+        ("interval: 0", "interval", "expected an integer >= 1, got 0"),
+        ("interval: false", "interval", "expected an integer >= 1, got false"),
+        ("keepalive-interval: 49", "keepalive-interval", "expected an integer >= 50, got 49"),
+        ("dead-interval: 0", "dead-interval", "expected an integer >= 1, got 0"),
+        ("expected_members: 0", "expected_members", "expected an integer >= 1, got 0"),
+        ("expected_members: yes", "expected_members", "expected an integer >= 1, got true"),
+        ("pack: boss", "pack", "expected one of 'leader', 'follower', 'auto', got 'boss'"),
+        ("pack: [leader]", "pack", "expected one of 'leader', 'follower', 'auto', got a list"),
+        ("interface: 300.1.1.1", "interface", "expected an IPv4 address, got '300.1.1.1'"),
+        ("interface: eth0", "interface", "expected an IPv4 address, got 'eth0'"),
+        ("interface: '::1'", "interface", "expected an IPv4 address, got '::1'"),
+        ("server_name: a/b", "server_name", "expected a non-empty string without '/' of at most 64 bytes, got 'a/b'"),
+        ("server_name: ''", "server_name", "expected a non-empty string without '/' of at most 64 bytes, got ''"),
+        (
+            "mcast-group: 198.51.100.1",
+            "mcast-group",
+            "expected an IPv4 multicast address (224.0.0.0/4), got '198.51.100.1'",
+        ),
+        ("mcast-group: ff02::1", "mcast-group", "expected an IPv4 multicast address (224.0.0.0/4), got 'ff02::1'"),
+        ("peers: 198.51.100.2", "peers", "expected a list, got '198.51.100.2'"),
+        (
+            "peers: ['x:0']",
+            "peers",
+            "item 1: expected 'host' or 'host:port' (an IPv4 address or a name, port 1 to 65535), got 'x:0'",
+        ),
+        (
+            "peers: [a, 'b:http']",
+            "peers",
+            "item 2: expected 'host' or 'host:port' (an IPv4 address or a name, port 1 to 65535), got 'b:http'",
+        ),
+        (
+            "peers: ['[::1]:5252']",
+            "peers",
+            "item 1: expected 'host' or 'host:port' (an IPv4 address or a name, port 1 to 65535), got '[::1]:5252'",
+        ),
+        (
+            "peers: [999.1.1.1]",
+            "peers",
+            "item 1: expected 'host' or 'host:port' (an IPv4 address or a name, port 1 to 65535), got '999.1.1.1'",
+        ),
+        (
+            "peers: [{a: 1}]",
+            "peers",
+            "item 1: expected 'host' or 'host:port' (an IPv4 address or a name, port 1 to 65535), got a mapping",
+        ),
+    ],
+)
 def test_pack_values(refused, line, key, expected):
     error = refused(pack_with(line))
     assert str(error) == f"{F}: module Pack, key {key!r}: {expected}"
@@ -258,7 +283,9 @@ def test_api_tls_cert_and_key_go_together(refused):
 
 
 def test_api_unknown_key(refused):
-    assert str(refused(api("listne: 127.0.0.1:80"))) == f"{F}: module Api, unknown key 'listne' (did you mean 'listen'?)"
+    assert (
+        str(refused(api("listne: 127.0.0.1:80"))) == f"{F}: module Api, unknown key 'listne' (did you mean 'listen'?)"
+    )
 
 
 # --- PackConfiguration --------------------------------------------------------------------

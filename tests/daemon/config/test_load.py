@@ -2,9 +2,16 @@ import socket
 
 import pytest
 
-from mockserver.daemon.config import (ApiConfig, ConfigError, DaemonConfig, PackConfig, PackConfigurationConfig, load,
-                               parse, validate)
-
+from mockserver.daemon.config import (
+    ApiConfig,
+    ConfigError,
+    DaemonConfig,
+    PackConfig,
+    PackConfigurationConfig,
+    load,
+    parse,
+    validate,
+)
 from tests.daemon.config.examples import EXAMPLE, MINIMAL, pack_with
 
 

@@ -6,8 +6,10 @@ from mockserver.daemon import config as cfg
 from mockserver.daemon.config import MODULES, OPTIONS, parse, render_template
 from mockserver.daemon.config import modules as modules_module
 
-COMMENT = re.compile(r"^    (?P<key>[\w-]+):(?P<pad> +)# <(?:default: (?P<default>[^;]+); )?type: (?P<type>string|integer|list);"
-                     r"(?: values: (?P<values>\[[^]]*\]);)? is: (?P<is>required|optional)>$")
+COMMENT = re.compile(
+    r"^    (?P<key>[\w-]+):(?P<pad> +)# <(?:default: (?P<default>[^;]+); )?type: (?P<type>string|integer|list);"
+    r"(?: values: (?P<values>\[[^]]*\]);)? is: (?P<is>required|optional)>$"
+)
 
 
 def option_lines(text):
@@ -106,7 +108,9 @@ def test_the_docstring_table_lists_every_option():
     for name, options in OPTIONS.items():
         assert f"**{name}**" in doc
         for option in options:
-            assert re.search(rf"^{re.escape(option.key)} +{re.escape(option.attr)} +{option.type} ", doc, re.M), option.key
+            assert re.search(rf"^{re.escape(option.key)} +{re.escape(option.attr)} +{option.type} ", doc, re.M), (
+                option.key
+            )
 
 
 def test_the_option_attributes_are_the_fields_of_the_classes():

@@ -8,7 +8,8 @@ import time
 import pytest
 
 from tests.support import netns
-from tests.support.netns import bridged_namespaces, list_namespaces, netns as make_netns
+from tests.support.netns import bridged_namespaces, list_namespaces
+from tests.support.netns import netns as make_netns
 
 
 def test_prerequisites_are_met_here():

@@ -9,6 +9,7 @@ import threading
 import time
 
 import pytest
+
 from mockserver.daemon.harness import DocumentSampler, PackProcs, config_of, modules
 from tests.support.rawhttp import exchange
 

@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 import pytest
 import websocket
+
 from mockserver.daemon.harness import PackProcs
 from tests.support.rawhttp import connect, exchange, request_bytes
 
@@ -78,7 +79,9 @@ def test_refused_writes_are_go_400s_and_change_nothing_anywhere(pack, method, pa
 def test_a_lone_surrogate_becomes_u_fffd_on_every_member_and_writes_go_on(pack):
     put = b'{"description":"\\ud800x","failure_domain":"default","groups":["default"]}'
     assert send(pack, "node3", "PUT", "/1.0/cluster/members/node2", put).status == 200
-    assert send(pack, "node2", "POST", "/1.0/cluster/groups", b'{"name":"g\\udfff","description":"\\ud800"}').status == 201
+    assert (
+        send(pack, "node2", "POST", "/1.0/cluster/groups", b'{"name":"g\\udfff","description":"\\ud800"}').status == 201
+    )
     modules = b'{"modules":[{"Mod\\ud800":{"key":"\\udfff"}}]}'
     assert send(pack, "node3", "PUT", "/1.0/cluster/config", modules).status == 200
     settle(pack)

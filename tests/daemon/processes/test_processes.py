@@ -22,10 +22,9 @@ import time
 import pytest
 
 from mockserver.daemon.config.modules import OPTIONS
+from mockserver.daemon.harness import LEADER_ROLES, BroadcastCapture, PackProcs, daemon_command, raw_request, wait_until
 from mockserver.daemon.protocol.crypto import HEADER, OVERHEAD
 from mockserver.daemon.protocol.messages import DecodeError, decode
-
-from mockserver.daemon.harness import LEADER_ROLES, BroadcastCapture, PackProcs, daemon_command, raw_request, wait_until
 
 KEEPALIVE = 0.2
 DEAD = 1.0
@@ -453,8 +452,10 @@ def test_wrong_secret_or_other_pack_never_appears(shared):
             assert after[name] - before[name] >= 4, (name, before, after)
         for name in strangers:
             counters = shared[name].counters()
-            assert counters.get("dropped_auth", 0) > 0, counters     # it hears the pack, cannot read it
-            assert counters.get("received", 0) == counters.get("dropped_auth", 0) + counters.get("dropped_own", 0), counters
+            assert counters.get("dropped_auth", 0) > 0, counters  # it hears the pack, cannot read it
+            assert counters.get("received", 0) == counters.get("dropped_auth", 0) + counters.get("dropped_own", 0), (
+                counters
+            )
     finally:
         for name in strangers:
             node = shared.nodes.pop(name, None)
@@ -601,7 +602,7 @@ def sealer_open(pack: PackProcs, data: bytes) -> bytes:
 def _socket_stats(address: str, port: int) -> tuple:
     """(bytes waiting, drops) of the UDP socket bound to address:port, from /proc/net/udp:
     what the kernel holds for the daemon, and what it dropped because the buffer was full."""
-    local = "%08X:%04X" % (struct.unpack("=I", socket.inet_aton(address))[0], port)
+    local = "{:08X}:{:04X}".format(struct.unpack("=I", socket.inet_aton(address))[0], port)
     with open("/proc/net/udp") as f:
         for line in f.readlines()[1:]:
             fields = line.split()

@@ -9,10 +9,9 @@ from __future__ import annotations
 import asyncio
 import json
 
-from mockserver.daemon.harness import free_tcp_port, free_udp_port, random_block, render_yaml
-
 from mockserver.api import ApiRequest, AwaitCommit
 from mockserver.daemon.config import parse
+from mockserver.daemon.harness import free_tcp_port, free_udp_port, random_block, render_yaml
 from mockserver.daemon.process import PackDaemon
 from mockserver.wire import Reply, sync_reply
 

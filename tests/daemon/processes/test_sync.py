@@ -381,8 +381,8 @@ def test_a_whole_pack_restarted_elects_above_its_documents_term_and_takes_writes
 
 
 def test_the_cli_status_shows_the_configuration_version_a_member_applied(pack):
-    from pathlib import Path
     import sys
+    from pathlib import Path
 
     cli = Path(sys.executable).with_name("pylxd-cluster")
     node = pack["node2"]

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Callable, List, Optional, Tuple
+from typing import Callable
 
 CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_endpoint_child.py")
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -36,12 +36,12 @@ class Recorder:
     """An on_datagram callback that keeps what it got."""
 
     def __init__(self):
-        self.got: List[Tuple[bytes, Tuple[str, int]]] = []
+        self.got: list[tuple[bytes, tuple[str, int]]] = []
 
     def __call__(self, data: bytes, source) -> None:
         self.got.append((data, source))
 
-    def payloads(self) -> List[bytes]:
+    def payloads(self) -> list[bytes]:
         return [d for d, _ in self.got]
 
     def count(self, payload: bytes) -> int:
@@ -51,8 +51,8 @@ class Recorder:
 class ChildNode:
     """A UdpEndpoint running in a process inside a namespace (see _endpoint_child.py)."""
 
-    def __init__(self, ns, *, interface: str, port: int, broadcast: Optional[str] = None,
-                 group: Optional[str] = None):
+    def __init__(self, ns, *, interface: str, port: int, broadcast: str | None = None,
+                 group: str | None = None):
         cmd = [sys.executable, CHILD, "--interface", interface, "--port", str(port)]
         if broadcast:
             cmd += ["--broadcast", broadcast]
@@ -62,13 +62,13 @@ class ChildNode:
         self.name = interface
         self.proc = ns.popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True, bufsize=1, env=env)
-        self.lines: "queue.Queue[str]" = queue.Queue()
-        self.recv: List[Tuple[str, str, int, bool]] = []
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.recv: list[tuple[str, str, int, bool]] = []
         self._lock = threading.Lock()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
-        self.local_address: Optional[Tuple[str, int]] = None
-        self.error: Optional[str] = None
+        self.local_address: tuple[str, int] | None = None
+        self.error: str | None = None
 
     def _read(self) -> None:
         for line in self.proc.stdout:
@@ -92,7 +92,7 @@ class ChildNode:
             return "(running)"
         return self.proc.stderr.read()
 
-    def start(self, timeout: float = 10.0) -> "ChildNode":
+    def start(self, timeout: float = 10.0) -> ChildNode:
         line = self._line(timeout)
         if line.startswith("READY "):
             _, ip, port = line.split()
@@ -114,7 +114,7 @@ class ChildNode:
         assert line.startswith("COUNTERS "), line
         return json.loads(line[len("COUNTERS "):])
 
-    def got(self, payload: str) -> List[Tuple[str, int, bool]]:
+    def got(self, payload: str) -> list[tuple[str, int, bool]]:
         with self._lock:
             return [(ip, port, own) for p, ip, port, own in self.recv if p == payload]
 
