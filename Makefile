@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: venv system-deps bench-deps demo demo-mock test fuzz jepsen docs bench clean
+.PHONY: venv system-deps bench-deps demo demo-mock lint test test-fast fuzz jepsen docs bench clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +30,18 @@ demo: venv
 demo-mock: venv
 	$(PY) docs/examples/demo.py
 
-test: venv system-deps
+# The linter (ruff: line length, import order, one spelling of types; see pyproject.toml).
+lint: venv
+	$(PY) -m ruff check .
+
+# Everything: the linter, then every test (what .ci/run calls).
+test: venv system-deps lint
 	$(PY) -m pytest
+
+# Unit and in-process tests only (under a minute): no daemon processes, network
+# namespaces, real clients or installs (the tests marked `system`).
+test-fast: venv lint
+	$(PY) -m pytest -m "not system" -q
 
 # The hostile-input fuzz at length, with a random seed (make test runs a short one with a
 # fixed seed). FUZZ_SEED=<seed> replays a run; FUZZ_EXAMPLES sets its length.
@@ -61,7 +71,7 @@ bench: venv bench-deps
 	@$(PY) -c 'import pysyncobj' 2>/dev/null || { \
 	  echo "installing the bench extra (pysyncobj)"; \
 	  $(PY) -m pip install --quiet -e '.[server,test,docs,bench]'; }
-	$(PY) benchmarks/run.py
+	$(PY) -m benchmarks.run
 
 clean:
 	rm -rf $(VENV) docs/_build build *.egg-info .pytest_cache

@@ -20,8 +20,12 @@ each node process runs its own tick loop (autoTick off, ticks of at most 2 ms) a
 ``_getLeader()`` with its clock the moment it changes. The killed node is restarted
 between trials, and the next trial waits until all three agree again.
 
-Only 127.0.0.0/8 is used; every process is stopped at the end (and killed if this
-process dies: pdeathsig, plus the pysyncobj nodes exit when their stdin closes).
+Our daemons are started with the shared harness (:mod:`mockserver.daemon.harness`, through
+:class:`benchmarks.pack_processes.Pack`). Only 127.0.0.0/8 is used; every process is stopped
+at the end (and killed if this process dies: pdeathsig, plus the pysyncobj nodes exit when
+their stdin closes).
+
+Run alone: ``python -m benchmarks.pack_failover --trials 5``.
 """
 from __future__ import annotations
 
@@ -29,17 +33,16 @@ import argparse
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+from benchmarks.common import ROOT, ms, percentile, table
+from benchmarks.pack_processes import Pack, wait_for
+from mockserver.daemon.harness import all_show, die_with_parent, free_tcp_port
 
-
-# ---- a pysyncobj node (this file run with --syncobj-node) ------------------------------------
+# ---- a pysyncobj node (this module run with --syncobj-node) ----------------------------------
 
 def syncobj_node(argv) -> int:
     parser = argparse.ArgumentParser()
@@ -72,12 +75,6 @@ def syncobj_node(argv) -> int:
 
 # ---- the peer's cluster ----------------------------------------------------------------------
 
-def free_tcp_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class SyncObjNode:
     def __init__(self, address: str, partners: list, min_timeout: float, max_timeout: float, period: float):
         self.address = address
@@ -88,15 +85,13 @@ class SyncObjNode:
         self.tail: list = []
         self._ready = threading.Event()
 
-    def start(self) -> "SyncObjNode":
-        from pack_processes import die_with_us
-
+    def start(self) -> SyncObjNode:
         self.leader, self.leader_at, self.tail = "-", 0.0, []
         self._ready.clear()
-        self.proc = subprocess.Popen(die_with_us([sys.executable, os.path.abspath(__file__), "--syncobj-node"]
-                                                 + self.args),
+        command = [sys.executable, "-m", "benchmarks.pack_failover", "--syncobj-node", *self.args]
+        self.proc = subprocess.Popen(die_with_parent(command),
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True)
+                                     text=True, cwd=ROOT)
         threading.Thread(target=self._read, args=(self.proc,), daemon=True).start()
         if not self._ready.wait(30) or self.proc.poll() is not None:
             raise RuntimeError(f"pysyncobj node {self.address} did not start:\n" + "".join(self.tail))
@@ -147,9 +142,7 @@ def agreed(nodes) -> str:
 
 
 def syncobj_trials(min_timeout: float, max_timeout: float, period: float, trials: int, rng: random.Random) -> list:
-    from pack_processes import wait_for
-
-    addresses = [f"127.0.0.1:{free_tcp_port()}" for _ in range(3)]
+    addresses = [f"127.0.0.1:{free_tcp_port('127.0.0.1')}" for _ in range(3)]
     nodes = {a: SyncObjNode(a, [p for p in addresses if p != a], min_timeout, max_timeout, period) for a in addresses}
     times = []
     try:
@@ -180,17 +173,14 @@ def syncobj_trials(min_timeout: float, max_timeout: float, period: float, trials
 
 # ---- ours ------------------------------------------------------------------------------------
 
-def pack_trials(workdir: str, keepalive_ms: int, dead_ms: int, trials: int, rng: random.Random) -> dict:
-    from pack_processes import Pack, all_show, wait_for
-
-    pack = Pack(workdir, 3, keepalive_ms=keepalive_ms, dead_ms=dead_ms, first_host=161, label="failover")
+def pack_trials(keepalive_ms: int, dead_ms: int, trials: int, rng: random.Random) -> dict:
     times, terms_ok = [], 0
-    try:
-        pack.start_all()
+    with Pack(3, keepalive_ms=keepalive_ms, dead_ms=dead_ms, label="failover") as pack:
+        pack.start_watched()
         for _ in range(trials):
             time.sleep(0.3 + rng.uniform(0, keepalive_ms / 1000))
-            victim = pack.daemons[pack.leader()]
-            survivors = [pack.watchers[d.name] for d in pack.live() if d is not victim]
+            victim = pack[pack.watched_leader()]
+            survivors = [pack.watchers[n.name] for n in pack.running() if n is not victim]
             killed = time.time()
             victim.kill9()
 
@@ -202,24 +192,15 @@ def pack_trials(workdir: str, keepalive_ms: int, dead_ms: int, trials: int, rng:
             try:
                 times.append(wait_for(new_leader, 15, "a new leader on both survivors") - killed)
                 # Cross-check with the API: member state and roles agree with the events.
-                from pylxd_cluster.transport import Transport
-                agree = set()
-                for w in survivors:
-                    t = Transport(pack.daemons[w.node].socket, timeout=10)
-                    try:
-                        agree.add(t.request("GET", f"/1.0/cluster/members/{w.node}/state").metadata["pack"]["leader"])
-                    finally:
-                        t.close()
+                agree = {w.node.pack_state(timeout=10)["leader"] for w in survivors}
                 terms_ok += agree == {survivors[0].leader}
             except TimeoutError:
                 times.append(float("inf"))
-            victim.start().wait_ready()
-            pack.watch(victim)
-            others = [pack.watchers[d.name] for d in pack.live() if d is not victim]
-            wait_for(lambda: all_show(others, victim.name, "Online", victim.spawned), 15, "the old leader back")
+            victim.start(timeout=30.0)
+            pack.watch(victim.name)
+            others = [pack.watchers[n.name] for n in pack.running() if n is not victim]
+            wait_for(lambda: all_show(others, victim.name, "Online", victim.spawned_wall), 15, "the old leader back")
             pack.wait_converged()
-    finally:
-        pack.stop()
     return {"times": times, "api_agrees": terms_ok}
 
 
@@ -232,22 +213,13 @@ PEER_SETTINGS = (("0.2-0.6 s (the issue's reference setting)", 0.2, 0.6, 50),
 # ---- the report ------------------------------------------------------------------------------
 
 def run(trials: int = 20, seed: int = 11) -> dict:
-    sys.path.insert(0, HERE)
-    from common import table
-    from pack_processes import ms, percentile
-
     rng = random.Random(seed)
     keepalive, dead = 50, 300
     bound = (keepalive + dead) / 1000
     print(f"\nLeader failover (kill -9 the leader, until both survivors name the same new leader), "
           f"{trials} trials each, 3 nodes on loopback", flush=True)
     started = time.monotonic()
-    workdir = tempfile.mkdtemp(prefix="pack-failover-")
-    try:
-        ours = pack_trials(workdir, keepalive, dead, trials, rng)
-    finally:
-        import shutil
-        shutil.rmtree(workdir, ignore_errors=True)
+    ours = pack_trials(keepalive, dead, trials, rng)
     print(f"  ours: done in {time.monotonic() - started:.0f} s", flush=True)
     peers = {}
     note = ""

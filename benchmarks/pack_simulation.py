@@ -9,6 +9,8 @@ Per size it reports:
 - false positives: live members ever marked dead.
 
 Nodes join through three seed peers (static peers), as large deployments do.
+
+Run alone: ``python -m benchmarks.pack_simulation --sizes 1000``.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import random
 import statistics
 import time
 
+from benchmarks.common import percentile
 from mockserver.daemon.protocol.crypto import Sealer
 from mockserver.daemon.protocol.memnet import MemoryNetwork
 from mockserver.daemon.protocol.messages import Role, Status
@@ -24,11 +27,6 @@ from mockserver.daemon.protocol.node import MemberChange, NodeSettings, PackNode
 
 KEEPALIVE, DEAD, LOSS = 1.0, 4.0, 0.01
 SEALER = Sealer.for_pack("simulation-secret", "sim")
-
-
-def percentile(values, fraction):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else float("nan")
 
 
 class Simulation:
@@ -85,7 +83,8 @@ class Simulation:
         # Crashes: detection from the crash to each survivor's dead mark.
         # The seeds survive: the newcomer below joins through them.
         seeds = {f"n{i}" for i in range(len(self.seeds))}
-        victims = self.rng.sample([n for n in loads if n != leader and n not in seeds], 4) + ([leader] if leader else [])
+        others = [n for n in loads if n != leader and n not in seeds]
+        victims = self.rng.sample(others, 4) + ([leader] if leader else [])
         for name in victims:
             self.deaths[name] = self.net.now
             self.net.crash(name)

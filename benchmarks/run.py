@@ -1,21 +1,24 @@
-"""``make bench``: every benchmark, each printing ratios against a peer measured in the same run."""
+"""``make bench``: every benchmark, each printing ratios against a peer measured in the same run.
+
+Run from the repository root: ``python -m benchmarks.run``.
+"""
 from __future__ import annotations
 
-import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import config_propagation  # noqa: E402
-import pack_failover  # noqa: E402
-import pack_processes  # noqa: E402
-import pack_simulation  # noqa: E402
-import sdk_members  # noqa: E402
-import server_throughput  # noqa: E402
+from benchmarks import (
+    config_propagation,
+    pack_failover,
+    pack_processes,
+    pack_simulation,
+    sdk_members,
+    server_throughput,
+)
+from benchmarks.common import ms, percentile
 
 # N = 1000 takes more than 5 minutes of this run's 10-minute budget on a 2-core machine:
-# run it alone with `python benchmarks/pack_simulation.py --sizes 1000`.
+# run it alone with `python -m benchmarks.pack_simulation --sizes 1000`.
 SIMULATION_SIZES = "10,100"
 
 
@@ -26,21 +29,22 @@ def main() -> int:
     server = server_throughput.run()
     simulation = pack_simulation.main(["--sizes", SIMULATION_SIZES])
     print(f"  (sizes {SIMULATION_SIZES} here; N=1000 runs longer than this run's budget: "
-          "benchmarks/pack_simulation.py --sizes 1000)")
+          "python -m benchmarks.pack_simulation --sizes 1000)")
     processes = pack_processes.run()
     failover = pack_failover.run()
     propagation = config_propagation.run()
 
     goal_sdk = sdk["sdk_ratio"] <= 1.5
     print(f"\nSDK members.all(): {sdk['sdk_ratio']:.2f}x the bare GET (goal: within 1.5x) "
-          f"{'met' if goal_sdk else 'NOT met'}; pylxd: {sdk['pylxd_ratio']:.1f}x with {sdk['counts']['pylxd']} requests")
+          f"{'met' if goal_sdk else 'NOT met'}; pylxd: {sdk['pylxd_ratio']:.1f}x with "
+          f"{sdk['counts']['pylxd']} requests")
     print(f"Mock server: {server['ratio']:.2f} of bare aiohttp's throughput")
     largest = simulation[-1]
     print(f"Pack simulation N={largest['size']}: at most {largest['max_load']:.1f} pkt/s per node, detection p99 "
           f"{largest['detect_p99']:.2f} s, {largest['false_positives']} false positives")
     for size, r in processes["sizes"].items():
-        print(f"Pack processes N={size}: detection p99 {pack_processes.ms(pack_processes.percentile(r['detect'], 0.99))} "
-              f"(bound 1200 ms), join p99 {pack_processes.ms(pack_processes.percentile(r['join'], 0.99))} "
+        print(f"Pack processes N={size}: detection p99 {ms(percentile(r['detect'], 0.99))} "
+              f"(bound 1200 ms), join p99 {ms(percentile(r['join'], 0.99))} "
               f"(bound 400 ms)")
     idle = processes["idle"]
     print(f"Idle daemon: {max(r['cpu'] for r in idle):.2f}% CPU at most, "

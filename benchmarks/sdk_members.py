@@ -7,7 +7,8 @@ import pylxd
 import requests
 
 import pylxd_cluster
-from common import best_of, free_port, interleaved, mock_server, table
+from benchmarks.common import best_of, interleaved, mock_server, table
+from mockserver.daemon.harness import free_tcp_port
 
 MEMBERS = 100
 
@@ -17,7 +18,7 @@ def count_requests(base: str) -> int:
 
 
 def run() -> dict:
-    port = free_port()
+    port = free_tcp_port("127.0.0.1")
     base = f"http://127.0.0.1:{port}"
     with mock_server(MEMBERS, port):
         session = requests.Session()

@@ -15,7 +15,8 @@ import time
 
 import aiohttp
 
-from common import free_port, mock_server, process, table
+from benchmarks.common import mock_server, process, table
+from mockserver.daemon.harness import free_tcp_port
 
 PATH = "/1.0/cluster/members?recursion=1"
 MEMBERS = 100
@@ -45,7 +46,7 @@ async def drive(url: str, seconds: float) -> float:
 
 
 def run() -> dict:
-    mock_port, bare_port = free_port(), free_port()
+    mock_port, bare_port = free_tcp_port("127.0.0.1"), free_tcp_port("127.0.0.1")
     with mock_server(MEMBERS, mock_port):
         import requests
         body = requests.get(f"http://127.0.0.1:{mock_port}{PATH}", timeout=10).content

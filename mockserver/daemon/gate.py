@@ -25,7 +25,7 @@ import asyncio
 import logging
 
 from mockserver.api import ApiRequest, AwaitCommit, ForwardTo, Later
-from mockserver.daemon.sync.engine import NotCommitted, NotPublished
+from mockserver.daemon.sync.core import NotCommitted, NotPublished
 from mockserver.errors import ApiError
 from mockserver.http import FORWARDED_HEADER, READ_BACK, outcome_unknown
 from mockserver.wire import error_reply

@@ -24,6 +24,20 @@ Usage::
 
 Teardown (``close()``, also on errors in ``with``) kills every process still running and
 removes the directory.
+
+For benchmarks and demos there is more (none of it changes the above):
+
+- ``PackProcs(pdeathsig=True)``: every daemon is SIGKILLed by the kernel if this process dies
+  (even of SIGKILL), see :func:`die_with_parent`;
+- :meth:`PackProcs.stop_all` / :meth:`Node.stop`: a graceful stop that asserts nothing and
+  never raises (SIGTERM to every node at once, SIGKILL for any that outstays the grace);
+- wall-clock times, comparable with the daemons' event timestamps: :attr:`Node.spawned_wall`,
+  :meth:`Node.line_time` (when the reader read an output line), :meth:`Node.socket_ctime`
+  (when the daemon bound its API socket);
+- :func:`poll_until`: :func:`wait_until` that returns the predicate's value;
+- :class:`MemberWatcher`: a thread that follows one node's view of the pack through its
+  lifecycle events, timed by the events' own timestamps (no polling load on the daemons),
+  and :func:`all_show` over several of them.
 """
 from __future__ import annotations
 
@@ -42,7 +56,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Dict, Iterable, List, Optional
+from typing import Any, Callable, Iterable
 from urllib.parse import quote
 
 import pylxd_cluster
@@ -56,13 +70,25 @@ LEADER_ROLES = ("database-leader", "database")
 DEFAULTS = {"keepalive-interval": 200, "dead-interval": 1000}
 
 
-def daemon_command() -> List[str]:
+def daemon_command() -> list[str]:
     """The ``pylxd-cluster-daemon`` console script next to this interpreter (so that
     ``pgrep -f pylxd-cluster-daemon`` finds it), else ``python -m mockserver.daemon.cli``."""
     script = Path(sys.executable).with_name("pylxd-cluster-daemon")
     if script.exists():
         return [str(script)]
     return [sys.executable, "-m", "mockserver.daemon.cli"]
+
+
+def die_with_parent(args: list[str]) -> list[str]:
+    """``args`` prefixed so that the child gets SIGKILL when this process dies, whatever the
+    cause (``setpriv --pdeathsig KILL``, which sets PR_SET_PDEATHSIG and then execs the
+    command: the pid stays the child's, ``pgrep -f`` still finds the command line). Without
+    util-linux's ``setpriv``, ``args`` unchanged.
+
+    The kernel sends the signal when the *thread* that started the child ends: start such
+    children from a thread that lives as long as they should (the main thread)."""
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "KILL", "--", *args] if setpriv else list(args)
 
 
 def _port_is_free(port: int) -> bool:
@@ -86,6 +112,7 @@ def free_udp_port(rng: random.Random = random) -> int:
 
 
 def free_tcp_port(host: str) -> int:
+    """A TCP port free on ``host`` now (the kernel picks it from its ephemeral range)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return s.getsockname()[1]
@@ -105,7 +132,7 @@ def yaml_scalar(value) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def render_yaml(modules: List[tuple]) -> str:
+def render_yaml(modules: list[tuple]) -> str:
     """``[("Pack", {...}), ("Api", {...})]`` as the daemon's YAML list of modules."""
     lines = []
     for name, options in modules:
@@ -126,7 +153,7 @@ class DaemonError(AssertionError):
 class Node:
     """One daemon: its configuration, its process and its output."""
 
-    def __init__(self, owner: "PackProcs", name: str, interface: str, pack_options: dict, netns=None):
+    def __init__(self, owner: PackProcs, name: str, interface: str, pack_options: dict, netns=None):
         self.owner = owner
         self.name = name
         self.interface = interface
@@ -136,30 +163,34 @@ class Node:
         self.config_path = self.dir / f"{name}.yaml"
         self.socket_path = str(self.dir / f"{name}.socket")
         self.log_path = self.dir / f"{name}.log"
-        self.proc: Optional[subprocess.Popen] = None
-        self.lines: List[str] = []
-        self.running_at: Optional[float] = None   # monotonic time the "running;" line was read
+        self.proc: subprocess.Popen | None = None
+        self.lines: list[str] = []
+        self.running_at: float | None = None   # monotonic time the "running;" line was read
+        # Wall clock (time.time(), comparable with the daemons' own timestamps): just before
+        # the spawn, and (time, line) of every stdout line as the reader thread read it.
+        self.spawned_wall: float | None = None
+        self.line_times: list[tuple[float, str]] = []
         self.starts = 0
-        self._queue: "queue.Queue[Optional[str]]" = queue.Queue()
-        self._client: Optional[pylxd_cluster.Client] = None
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._client: pylxd_cluster.Client | None = None
         # With ``PackProcs(listen=True)`` each node also serves its API over TCP (members
         # pull the pack document from the leader over HTTP).
         self.listen = None
         if owner.listen:  # a namespace has ports of its own: any will do there
             port = owner.rng.randrange(20000, 32000) if netns is not None else free_tcp_port(interface)
             self.listen = f"{interface}:{port}"
-        self.extra_modules: List[tuple] = [("PackConfiguration", {})] if owner.listen else []
+        self.extra_modules: list[tuple] = [("PackConfiguration", {})] if owner.listen else []
         self.write_config()
 
     # ---- configuration ------------------------------------------------------------------
 
-    def modules(self) -> List[tuple]:
+    def modules(self) -> list[tuple]:
         api = {"unix": self.socket_path}
         if self.listen:
             api["listen"] = self.listen
         return [("Pack", self.pack_options), ("Api", api), *self.extra_modules]
 
-    def set_modules(self, modules: List[tuple]) -> None:
+    def set_modules(self, modules: list[tuple]) -> None:
         """Replace the modules after Pack and Api (user modules, PackConfiguration) and
         rewrite the file (a running daemon notices the edit)."""
         self.extra_modules = list(modules)
@@ -171,13 +202,13 @@ class Node:
     # ---- life -----------------------------------------------------------------------------
 
     @property
-    def pid(self) -> Optional[int]:
+    def pid(self) -> int | None:
         return self.proc.pid if self.proc is not None else None
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def start(self, wait: bool = True, timeout: float = 20.0) -> "Node":
+    def start(self, wait: bool = True, timeout: float = 20.0) -> Node:
         if self.alive():
             raise RuntimeError(f"{self.name} is already running")
         self.close_client()
@@ -186,31 +217,56 @@ class Node:
         cmd = [*daemon_command(), "--config", str(self.config_path)]
         if self.netns is not None:
             cmd = self.netns.command(cmd)
+        if self.owner.pdeathsig:
+            cmd = die_with_parent(cmd)
         env = dict(os.environ, PYTHONUNBUFFERED="1",
                    PYTHONPATH=str(IMPORT_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-        self.lines, self.running_at = [], None
+        self.lines, self.running_at, self.line_times = [], None, []
         self._queue = queue.Queue()
         log = open(self.log_path, "a")
         log.write(f"---- start {self.starts + 1}: {' '.join(cmd)}\n")
         log.flush()
         try:
+            self.spawned_wall = time.time()
             self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
                                          text=True, bufsize=1, env=env, cwd=str(self.dir))
         finally:
             log.close()
         self.starts += 1
-        threading.Thread(target=self._read, args=(self.proc, self._queue), daemon=True,
+        threading.Thread(target=self._read, args=(self.proc, self._queue, self.line_times), daemon=True,
                          name=f"stdout-{self.name}").start()
         if wait:
             self.wait_running(timeout)
         return self
 
-    def _read(self, proc: subprocess.Popen, lines: "queue.Queue") -> None:
-        for line in proc.stdout:
-            lines.put(line.rstrip("\n"))
+    def _read(self, proc: subprocess.Popen, lines: queue.Queue,
+              stamps: list[tuple[float, str]] | None = None) -> None:
+        for line in proc.stdout:  # always drained: the daemon never blocks on a full pipe
+            line = line.rstrip("\n")
+            if stamps is not None:
+                stamps.append((time.time(), line))
+            lines.put(line)
         lines.put(None)
 
-    def _take_lines(self, timeout: float) -> Optional[str]:
+    def line_time(self, text: str) -> float | None:
+        """Wall-clock time (``time.time()``) at which the reader thread read the first line
+        of the current run containing ``text`` (None while there is none). Unlike
+        :attr:`running_at`, it does not depend on when anyone waited for the line."""
+        for when, line in list(self.line_times):
+            if text in line:
+                return when
+        return None
+
+    def socket_ctime(self) -> float | None:
+        """Wall-clock time the daemon created its API socket (the inode's ctime, a kernel
+        timestamp; the daemon binds it right before its first announcement), or None if
+        the socket is not there."""
+        try:
+            return os.stat(self.socket_path).st_ctime
+        except OSError:
+            return None
+
+    def _take_lines(self, timeout: float) -> str | None:
         """Move one line (or the end marker None) from the reader into ``lines``."""
         line = self._queue.get(timeout=timeout)
         if line is not None:
@@ -244,7 +300,7 @@ class Node:
         self.running_at = time.monotonic()
         return self.running_at
 
-    def output(self) -> List[str]:
+    def output(self) -> list[str]:
         """Every stdout line read so far (drains what the reader thread has)."""
         while True:
             try:
@@ -283,14 +339,14 @@ class Node:
         self.proc.send_signal(signal.SIGTERM)
         return t0
 
-    def terminate(self, timeout: float = 10.0, expect_exit: Optional[int] = 0) -> float:
+    def terminate(self, timeout: float = 10.0, expect_exit: int | None = 0) -> float:
         """SIGTERM (a graceful leave); asserts the exit code and the farewell line.
         Returns the monotonic time just before the signal."""
         t0 = self.sigterm()
         self.wait_stopped(timeout, expect_exit)
         return t0
 
-    def wait_stopped(self, timeout: float = 10.0, expect_exit: Optional[int] = 0) -> int:
+    def wait_stopped(self, timeout: float = 10.0, expect_exit: int | None = 0) -> int:
         """Wait for the process to end after :meth:`sigterm`; asserts the exit code and the
         farewell line (unless ``expect_exit`` is None). Returns the exit code."""
         try:
@@ -306,7 +362,30 @@ class Node:
             self.wait_for_line(STOPPED, 5)
         return code
 
-    def restart(self, wait: bool = True, timeout: float = 20.0) -> "Node":
+    def stop(self, timeout: float = 10.0, *, signal_first: bool = True) -> int | None:
+        """A graceful stop that checks nothing and never raises: SIGTERM (the daemon leaves
+        the pack), SIGKILL if it has not exited within ``timeout`` s. Returns the exit code
+        (also of a process that had already ended), None if the node never started.
+        ``signal_first=False``: the SIGTERM was already sent, only wait (a second one could
+        kill a daemon that has already put its handlers away on its way out)."""
+        self.close_client()
+        proc = self.proc
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            if signal_first:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=max(0.0, timeout))
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=10)
+        return proc.returncode
+
+    def restart(self, wait: bool = True, timeout: float = 20.0) -> Node:
         if self.alive():
             self.kill9()
         return self.start(wait=wait, timeout=timeout)
@@ -343,13 +422,13 @@ class Node:
                 self._client.close()
             self._client = None
 
-    def members(self) -> Dict[str, "pylxd_cluster.models.member.ClusterMember"]:
+    def members(self) -> dict[str, pylxd_cluster.models.member.ClusterMember]:
         return {m.server_name: m for m in self.client.cluster.members.all()}
 
-    def statuses(self) -> Dict[str, str]:
+    def statuses(self) -> dict[str, str]:
         return {name: m.status for name, m in self.members().items()}
 
-    def leaders(self) -> List[str]:
+    def leaders(self) -> list[str]:
         """The members this node's API shows with the leader roles (and database true)."""
         return sorted(name for name, m in self.members().items()
                       if tuple(m.roles) == LEADER_ROLES and m.database)
@@ -365,7 +444,7 @@ class Node:
             raise DaemonError(f"{self.name}: member state answered {status}: {state}")
         return dict(state["metadata"]["pack"])
 
-    def counters(self) -> Dict[str, int]:
+    def counters(self) -> dict[str, int]:
         return dict(self.pack_state()["counters"])
 
     def __repr__(self) -> str:
@@ -377,12 +456,15 @@ class PackProcs:
 
     ``defaults``: Pack options for every node (name, secret, port, broadcast... are filled
     in unless given). ``broadcast=False`` leaves the broadcast option out (for multicast or
-    peers only packs).
+    peers only packs). ``pdeathsig=True``: the kernel kills every daemon if this process
+    dies (see :func:`die_with_parent`; start them from the main thread).
     """
 
-    def __init__(self, *, defaults: Optional[dict] = None, broadcast: bool = True,
-                 seed: Optional[int] = None, tmp_prefix: str = "pkd-", listen: bool = False):
+    def __init__(self, *, defaults: dict | None = None, broadcast: bool = True,
+                 seed: int | None = None, tmp_prefix: str = "pkd-", listen: bool = False,
+                 pdeathsig: bool = False):
         self.listen = listen
+        self.pdeathsig = pdeathsig
         self.rng = random.Random(seed)
         self.dir = Path(tempfile.mkdtemp(prefix=tmp_prefix))  # short: unix socket paths <= 107 bytes
         self.block = random_block(self.rng)
@@ -392,7 +474,7 @@ class PackProcs:
         self.secret = f"s3cret-{self.rng.randrange(1 << 32):x}"
         self.use_broadcast = broadcast
         self.defaults = dict(DEFAULTS, **(defaults or {}))
-        self.nodes: Dict[str, Node] = {}
+        self.nodes: dict[str, Node] = {}
         self._next_host = 11
 
     # ---- building -------------------------------------------------------------------------
@@ -400,7 +482,7 @@ class PackProcs:
     def address(self, host: int) -> str:
         return f"{self.block}{host}"
 
-    def add(self, name: str, pack: str = "follower", *, start: bool = False, interface: Optional[str] = None,
+    def add(self, name: str, pack: str = "follower", *, start: bool = False, interface: str | None = None,
             netns=None, **options) -> Node:
         """Add a node (``pack``: leader, follower or auto). Options use the YAML keys; an
         underscore in a keyword becomes a dash for the VyOS keys (keepalive_interval,
@@ -429,7 +511,7 @@ class PackProcs:
             node.start()
         return node
 
-    def peers_of(self, name: str) -> List[str]:
+    def peers_of(self, name: str) -> list[str]:
         """'host:port' of every other node (for ``peers``)."""
         return [f"{n.interface}:{self.port}" for other, n in self.nodes.items() if other != name]
 
@@ -439,7 +521,7 @@ class PackProcs:
             node.pack_options["peers"] = self.peers_of(name)
             node.write_config()
 
-    def sealer(self, secret: Optional[str] = None, pack_name: Optional[str] = None):
+    def sealer(self, secret: str | None = None, pack_name: str | None = None):
         """The pack's datagram sealer (the tests know the secret: to read captures, or to
         seal datagrams of their own)."""
         from mockserver.daemon.protocol.crypto import Sealer
@@ -451,7 +533,7 @@ class PackProcs:
 
     # ---- life -----------------------------------------------------------------------------
 
-    def start_all(self, names: Optional[Iterable[str]] = None, timeout: float = 30.0) -> None:
+    def start_all(self, names: Iterable[str] | None = None, timeout: float = 30.0) -> None:
         """Start the nodes (all at once, then wait for each one's "running;" line)."""
         chosen = [self.nodes[n] for n in names] if names is not None else list(self.nodes.values())
         for node in chosen:
@@ -469,15 +551,27 @@ class PackProcs:
     def restart(self, name: str, **kw) -> Node:
         return self.nodes[name].restart(**kw)
 
-    def running(self) -> List[Node]:
+    def running(self) -> list[Node]:
         return [n for n in self.nodes.values() if n.alive()]
+
+    def stop_all(self, timeout: float = 10.0) -> dict[str, int | None]:
+        """Stop every node gracefully and at once (they leave the pack in parallel): SIGTERM
+        to each running one, then SIGKILL for any still there ``timeout`` s later. Checks
+        nothing, never raises; returns ``{name: exit code}`` of every node ever started
+        (also of those that had already ended, e.g. after :meth:`kill9`)."""
+        for node in self.running():
+            with contextlib.suppress(ProcessLookupError):
+                node.proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        return {name: node.stop(deadline - time.monotonic(), signal_first=False)
+                for name, node in self.nodes.items() if node.proc is not None}
 
     def close(self) -> None:
         for node in self.nodes.values():
             node.stop_quietly()
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def __enter__(self) -> "PackProcs":
+    def __enter__(self) -> PackProcs:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -495,13 +589,13 @@ class PackProcs:
         self.wait_until(lambda: self.all_online() and self.leader(), timeout, what="one leader")
         return self.leader()
 
-    def leader(self, names: Optional[Iterable[str]] = None) -> str:
+    def leader(self, names: Iterable[str] | None = None) -> str:
         """The leader every node in ``names`` (default: every running node) shows, or ""
         while they do not agree or show none."""
         views = {tuple(self.nodes[name].leaders()) for name in (names or [n.name for n in self.running()])}
         return views.pop()[0] if len(views) == 1 and () not in views else ""
 
-    def documents(self, names: Optional[Iterable[str]] = None) -> set:
+    def documents(self, names: Iterable[str] | None = None) -> set:
         """The (version, term, digest) each node in ``names`` (default: every running one)
         shows: one element once they agree."""
         shown = set()
@@ -510,12 +604,12 @@ class PackProcs:
             shown.add((document["version"], document["term"], document["digest"]))
         return shown
 
-    def views(self, names: Optional[Iterable[str]] = None) -> Dict[str, Dict[str, str]]:
+    def views(self, names: Iterable[str] | None = None) -> dict[str, dict[str, str]]:
         """{observer: {member: status}} for the running nodes (or ``names``)."""
         observers = list(names) if names is not None else [n.name for n in self.running()]
         return {name: self.nodes[name].statuses() for name in observers}
 
-    def all_online(self, names: Optional[Iterable[str]] = None, expected: Optional[Iterable[str]] = None) -> bool:
+    def all_online(self, names: Iterable[str] | None = None, expected: Iterable[str] | None = None) -> bool:
         """True if every observer lists exactly ``expected`` (default: the observers), all Online."""
         observers = list(names) if names is not None else [n.name for n in self.running()]
         want = set(expected) if expected is not None else set(observers)
@@ -543,24 +637,43 @@ class PackProcs:
         return wait_until(predicate, timeout, interval, what=what, describe=self.describe)
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.02, what: str = "",
-               describe: Optional[Callable[[], str]] = None) -> float:
-    """Poll ``predicate`` every ``interval`` seconds until it returns true; return the
-    monotonic time at which it did. Exceptions from the predicate count as false (the last
-    one is reported)."""
+class WaitTimeout(AssertionError, TimeoutError):
+    """:func:`poll_until` gave up: an AssertionError for tests, a TimeoutError for others."""
+
+
+def _poll(predicate: Callable[[], Any], timeout: float, interval: float, what: str,
+          describe: Callable[[], str] | None, error: type) -> Any:
     deadline = time.monotonic() + timeout
-    last_error: Optional[BaseException] = None
+    last_error: BaseException | None = None
     while True:
         try:
-            if predicate():
-                return time.monotonic()
+            value = predicate()
+            if value:
+                return value
         except Exception as exc:  # noqa: BLE001 - e.g. a node not answering yet
             last_error = exc
         if time.monotonic() > deadline:
             detail = f"; last error: {last_error!r}" if last_error else ""
             state = f"\n{describe()}" if describe else ""
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}{detail}{state}")
+            raise error(f"timed out after {timeout}s waiting for {what or predicate}{detail}{state}")
         time.sleep(interval)
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.02, what: str = "",
+               describe: Callable[[], str] | None = None) -> float:
+    """Poll ``predicate`` every ``interval`` seconds until it returns true; return the
+    monotonic time at which it did. Exceptions from the predicate count as false (the last
+    one is reported)."""
+    _poll(predicate, timeout, interval, what, describe, AssertionError)
+    return time.monotonic()
+
+
+def poll_until(predicate: Callable[[], Any], timeout: float, interval: float = 0.02, what: str = "",
+               describe: Callable[[], str] | None = None) -> Any:
+    """As :func:`wait_until`, but return the predicate's first truthy value (e.g. the time
+    an event says something happened, rather than when the poll noticed it). Raises
+    :class:`WaitTimeout` (both an AssertionError and a TimeoutError) on timeout."""
+    return _poll(predicate, timeout, interval, what, describe, WaitTimeout)
 
 
 class DocumentSampler:
@@ -593,6 +706,148 @@ class DocumentSampler:
     def stop(self):
         self._stop.set()
         self._thread.join(5)
+
+
+# ---- following a node's view of the pack through its events ---------------------------------
+
+def event_time(text: str) -> float:
+    """An event's RFC 3339 ``timestamp`` (nanoseconds allowed) as POSIX seconds, comparable
+    with ``time.time()`` (the daemons share the host clock)."""
+    stamp = pylxd_cluster.parse_timestamp(text)
+    if stamp is None:
+        raise ValueError(f"not an RFC 3339 timestamp: {text!r}")
+    return stamp.timestamp() + (stamp.nanosecond % 1000) / 1e9
+
+
+def _unix_websocket(socket_path: str, path: str, timeout: float = 10.0):
+    """A websocket (websocket-client) to ``path`` of the API on the unix socket ``socket_path``;
+    blocking reads once connected."""
+    import websocket
+
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(timeout)
+        sock.connect(socket_path)
+        ws = websocket.WebSocket()
+        ws.connect(f"ws://localhost{path}", socket=sock, timeout=timeout)
+    except BaseException:
+        sock.close()
+        raise
+    ws.settimeout(None)
+    return ws
+
+
+class MemberWatcher(threading.Thread):
+    """Follows one node's view of the pack through its API, without polling it: its
+    ``/1.0/events?type=lifecycle`` stream, and the member list read after each
+    ``cluster-member-*`` event. Started by the constructor (after subscribing, it reads the
+    member list and the node's leader once, so that nothing falls in between).
+
+    ``status(name)`` is ``(status, since)``: ``since`` is when the member took that status,
+    as the timestamp of the node's own event (the daemon's clock, when its API state changed;
+    a wall-clock time, see :func:`event_time`); ``leader``/``leader_at`` the same for the
+    node's leader (from ``cluster-leader-changed``). ``lag`` lists, per event, its arrival
+    here minus its timestamp. ``close()`` ends it (so does the node's death)."""
+
+    def __init__(self, node: Node, timeout: float = 10.0):
+        super().__init__(daemon=True, name=f"watch-{node.name}")
+        self.node = node  # the watched Node (``node.name``: whose view this is)
+        self.timeout = timeout
+        self.lock = threading.Lock()
+        self.view: dict[str, tuple] = {}     # member -> (status, roles)
+        self.since: dict[str, float] = {}    # member -> wall time the status in view was taken
+        self.leader, self.leader_at = "", 0.0
+        self.events = 0
+        self.lag: list[float] = []
+        self.closed = False
+        self.ws = _unix_websocket(node.socket_path, "/1.0/events?type=lifecycle", timeout)
+        try:
+            now = time.time()
+            self._refresh(now, None)
+            state = self._get(f"/1.0/cluster/members/{quote(node.name, safe='')}/state")
+        except BaseException:
+            self.close()
+            raise
+        with self.lock:
+            self.leader, self.leader_at = ((state or {}).get("pack") or {}).get("leader") or "", now
+        self.start()
+
+    def _get(self, path: str):
+        status, reply = raw_request(self.node.socket_path, "GET", path, timeout=self.timeout)
+        if status != 200:
+            raise DaemonError(f"{self.node.name}: GET {path} answered {status}: {reply}")
+        return reply["metadata"]
+
+    def _refresh(self, when: float, about: str | None) -> None:
+        members = self._get("/1.0/cluster/members?recursion=1") or []
+        view = {m["server_name"]: (m["status"], tuple(m.get("roles") or ())) for m in members}
+        with self.lock:
+            for name, (status, _) in view.items():
+                if name not in self.view or self.view[name][0] != status:
+                    # The event about this member is what changed it; for any other change
+                    # seen meanwhile its own event follows and is recorded then.
+                    self.since[name] = when if about in (None, name) else time.time()
+            self.view = view
+
+    def run(self) -> None:
+        try:
+            while True:
+                opcode, data = self.ws.recv_data()
+                arrived = time.time()
+                if opcode == 8:  # close
+                    break
+                try:
+                    event = json.loads(data)
+                except ValueError:
+                    continue
+                if event.get("type") != "lifecycle":
+                    continue
+                meta = event.get("metadata") or {}
+                stamp = event_time(event["timestamp"])
+                self.events += 1
+                self.lag.append(arrived - stamp)
+                action = meta.get("action", "")
+                if action == "cluster-leader-changed":
+                    with self.lock:
+                        self.leader, self.leader_at = (meta.get("context") or {}).get("leader") or "", stamp
+                elif action.startswith("cluster-member-"):
+                    about = (meta.get("source") or "").rstrip("/").rsplit("/", 1)[-1]
+                    self._refresh(stamp, about)
+        except Exception:  # noqa: BLE001 - the node went away (killed) or we closed the stream
+            pass
+        finally:
+            self.closed = True
+
+    def status(self, name: str) -> tuple:
+        """``(status, since)`` of member ``name`` in this node's view (``(None, 0.0)`` if absent)."""
+        with self.lock:
+            entry = self.view.get(name)
+            return (entry[0], self.since.get(name, 0.0)) if entry else (None, 0.0)
+
+    def online(self) -> set:
+        with self.lock:
+            return {n for n, (s, _) in self.view.items() if s == "Online"}
+
+    def leaders_by_role(self) -> set:
+        with self.lock:
+            return {n for n, (s, roles) in self.view.items() if "database-leader" in roles and s == "Online"}
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.ws.shutdown()
+
+
+def all_show(watchers: Iterable[MemberWatcher], name: str, status: str, after: float) -> float | None:
+    """The time at which the last of ``watchers`` showed member ``name`` with ``status``
+    (taken at or after the wall time ``after``), or None while one does not (for
+    :func:`poll_until`)."""
+    times = []
+    for watcher in watchers:
+        seen, since = watcher.status(name)
+        if seen != status or since < after:
+            return None
+        times.append(since)
+    return max(times) if times else None
 
 
 
@@ -660,7 +915,7 @@ class BroadcastCapture:
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         self.sock.bind((address, port))
         self.sock.settimeout(0.1)
-        self.datagrams: List[tuple] = []
+        self.datagrams: list[tuple] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name=f"capture-{port}")
         self._thread.start()
@@ -669,7 +924,7 @@ class BroadcastCapture:
         while not self._stop.is_set():
             try:
                 data, source = self.sock.recvfrom(65535)
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 return
@@ -680,7 +935,7 @@ class BroadcastCapture:
         self._thread.join(timeout=2)
         self.sock.close()
 
-    def __enter__(self) -> "BroadcastCapture":
+    def __enter__(self) -> BroadcastCapture:
         return self
 
     def __exit__(self, *exc) -> None:

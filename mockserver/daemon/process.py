@@ -37,7 +37,8 @@ from mockserver.daemon.protocol.node import (
     PersistTerm,
     Send,
 )
-from mockserver.daemon.sync.engine import PROOF_HEADER, SyncEngine
+from mockserver.daemon.sync.core import SendDocument, SyncCore, SyncSettings
+from mockserver.daemon.sync.driver import PROOF_HEADER, SyncDriver
 from mockserver.daemon.sync.store import SyncStore
 from mockserver.daemon.udp import UdpEndpoint
 from mockserver.errors import ApiError
@@ -102,6 +103,41 @@ def _resolve(peer: tuple) -> tuple:
         return (host, port)
 
 
+class NodeMembership:
+    """What the sync core reads of the pack (``sync.core.Membership``): the protocol core's view."""
+
+    def __init__(self, daemon: PackDaemon):
+        self._daemon = daemon
+
+    @property
+    def leader(self) -> str:
+        node = self._daemon.node
+        return node.leader if node is not None else ""
+
+    @property
+    def term(self) -> int:
+        node = self._daemon.node
+        return node.term if node is not None else 0
+
+    @property
+    def max_payload(self) -> int:
+        node = self._daemon.node
+        return node.max_document_payload if node is not None else 0
+
+    def live_members(self) -> list[str]:
+        node = self._daemon.node
+        return [name for name in node.alive_names() if name != node.settings.name] if node is not None else []
+
+    def alive_count(self) -> int:
+        node = self._daemon.node
+        return node.alive_count() if node is not None else 1
+
+    def api_of(self, name: str) -> str:
+        node = self._daemon.node
+        peer = node.peers.get(name) if node is not None else None
+        return peer.record.api if peer is not None else ""
+
+
 class PackDaemon:
     """Run with ``await daemon.start()`` then ``await daemon.wait_closed()``; ``stop()`` leaves
     the pack gracefully (the others mark it Offline at once)."""
@@ -122,7 +158,7 @@ class PackDaemon:
         self._ticking = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wall_offset = 0.0
-        self.sync: SyncEngine | None = None
+        self.sync: SyncDriver | None = None
         self.gate: PackGate | None = None
         self.api: ApiServer | None = None
         self.removed = asyncio.Event()   # set when the pack removed this member (it then leaves)
@@ -143,7 +179,7 @@ class PackDaemon:
         # in the queue until the protocol node exists.
         await self.udp.start(deliver=False)
         self.scheduler.attach(self._loop)
-        self.sync = SyncEngine(self, store, secret, pack_name)
+        self.sync = self._sync_driver(store, secret, pack_name)
         self.gate = PackGate(self, commit_timeout=max(2.0, 2 * self.settings.dead_interval))
         api = ApiServer(self.state, gate=self.gate, max_body=DOCUMENT_BODY_LIMIT, extensions=DAEMON_EXTENSIONS,
                         extra_routes=[
@@ -173,6 +209,25 @@ class PackDaemon:
         self._ticking = True
         self._schedule_tick()
         self.udp.deliver()
+
+    def _sync_driver(self, store: SyncStore, secret: str, pack_name: str) -> SyncDriver:
+        sync = self.config.pack_configuration
+        core = SyncCore(SyncSettings(self.settings.name, self.settings.keepalive,
+                                     float(sync.interval) if sync else 60.0, self.settings.expected_members),
+                        NodeMembership(self), file_modules=self.config.modules,
+                        ignore=tuple(sync.ignore_modules) if sync else (), local=store.load_local())
+        return SyncDriver(core, state=self.state, store=store, config=self.config,
+                          sealer=Sealer.for_pack(secret, pack_name, purpose="document"),
+                          send=self._send_document, announce=self._announce_document, removed=self.removed_from_pack)
+
+    def _send_document(self, send: SendDocument) -> None:
+        if self.node is not None:
+            self._apply(self.node.send_document(list(send.names), send.flags, self._loop.time(), send.payload,
+                                                document=send.document))
+
+    def _announce_document(self, document: tuple) -> None:
+        if self.node is not None:
+            self.node.set_document(*document)
 
     async def _credentials(self, store: SyncStore) -> tuple:
         """The pack's name and secret: from the file, or from an earlier join (kept in the
@@ -275,7 +330,6 @@ class PackDaemon:
             elif isinstance(effect, DocumentHeard):
                 self.sync.on_document_heard(effect)
 
-    apply_effects = _apply
 
     def _send(self, send: Send) -> None:
         if send.to == BROADCAST:

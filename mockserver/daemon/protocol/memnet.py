@@ -94,6 +94,11 @@ class MemoryNetwork:
         heapq.heappush(self._queue, (self.now if at is None else at, next(self._order), "deliver",
                                      (destination, source, datagram)))
 
+    def schedule(self, at: float, callback: Callable[[], None]) -> None:
+        """Call ``callback`` at simulated time ``at`` (what a layer above the nodes does
+        later: a disk write that completes, an HTTP reply)."""
+        heapq.heappush(self._queue, (max(at, self.now), next(self._order), "call", callback))
+
     # ---- running ------------------------------------------------------------------------
 
     def run(self, seconds: float) -> None:
@@ -103,7 +108,9 @@ class MemoryNetwork:
         while self._queue and self._queue[0][0] <= end:
             when, _, kind, payload = heapq.heappop(self._queue)
             self.now = when
-            if kind == "tick":
+            if kind == "call":
+                payload()
+            elif kind == "tick":
                 slot = self.slots.get(payload)
                 if slot is None or not slot.alive or slot.tick_at != when:
                     continue
