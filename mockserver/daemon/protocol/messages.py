@@ -50,6 +50,10 @@ class Status(IntEnum):
     LEFT = 4
 
 
+# The statuses of a member that counts as present (a suspect may still refute).
+LIVE = (Status.ALIVE, Status.SUSPECT)
+
+
 class Role(IntEnum):
     FOLLOWER = 0
     LEADER = 1      # a static leader (pack: leader)

@@ -37,7 +37,17 @@ import random
 from dataclasses import dataclass, replace
 
 from mockserver.daemon.protocol.crypto import OpenError, Sealer
+from mockserver.daemon.protocol.effects import (
+    DocumentHeard,
+    LeaderChange,
+    LeaderConflict,
+    MemberChange,
+    PersistTerm,
+    Send,
+)
+from mockserver.daemon.protocol.leadership import Candidacy, LeadershipRules
 from mockserver.daemon.protocol.messages import (
+    LIVE,
     Code,
     DecodeError,
     DocumentFlag,
@@ -51,120 +61,29 @@ from mockserver.daemon.protocol.messages import (
     encode_record,
 )
 from mockserver.daemon.protocol.replay import ReplayGuard
+from mockserver.daemon.protocol.settings import BROADCAST, MULTICAST, NodeSettings
 
-BROADCAST = "broadcast"
-MULTICAST = "multicast"
+# Re-exported: the daemon and the tests take these from here.
+__all__ = ["PackNode", "NodeSettings", "BROADCAST", "MULTICAST", "LIVE", "Send", "MemberChange", "LeaderChange",
+           "PersistTerm", "LeaderConflict", "DocumentHeard", "Peer"]
 
 
 # ---- what a node is told, and what it answers --------------------------------------------
 
-@dataclass(frozen=True)
-class NodeSettings:
-    name: str
-    host: str
-    port: int
-    role: Role = Role.LEADER
-    keepalive: float = 5.0            # seconds: the probe period (VyOS keepalive-interval)
-    dead_interval: float = 20.0       # seconds: VyOS dead-interval, > 2 x keepalive
-    announce_interval: float = 10.0   # seconds: the seed's `interval`
-    broadcast: bool = False
-    multicast: bool = False
-    peers: tuple = ()                 # static (host, port) peers
-    expected_members: int | None = None
-    api: str = ""
-    # The members exchange which pack document they have (pack/sync): then no one claims
-    # leadership before it has heard, from every live candidate, which one it has since it
-    # met that candidate and since it lost its leader.
-    documents: bool = False
-    indirect_checks: int = 3
-    gossip_fanout: int = 2
-    retransmit_mult: int = 3
-    max_datagram: int = 1400
-    max_skew: float = 30.0
-
-    @property
-    def probe_timeout(self) -> float:
-        return self.keepalive / 2
-
-    @property
-    def suspicion_timeout(self) -> float:
-        # A member dies at most just after an answered probe; the next probe of it comes
-        # within 2 periods (each member is probed once per period) and fails by the end of
-        # the 3rd. Suspicion then
-        # runs this long, so a dead member is Offline within dead-interval, and everywhere
-        # within dead-interval + keepalive once gossip carries it. At least one period, so
-        # that a suspect that is alive has time to refute.
-        return max(self.keepalive, self.dead_interval - 3 * self.keepalive)
-
-    @property
-    def gossip_interval(self) -> float:
-        return self.keepalive / 2
-
-    @property
-    def election_grace(self) -> float:
-        # Time to hear the existing pack (and its leader) before claiming leadership.
-        return 2 * self.keepalive
 
 
-@dataclass(frozen=True)
-class Send:
-    """Send ``datagram`` to ``to``: a (host, port), BROADCAST or MULTICAST."""
-
-    datagram: bytes
-    to: object
 
 
-@dataclass(frozen=True)
-class MemberChange:
-    """``member`` changed: it is new, its status changed, or it restarted."""
-
-    member: MemberRecord
-    previous: Status | None
-    restarted: bool = False
 
 
-@dataclass(frozen=True)
-class LeaderChange:
-    leader: str        # "" when the pack has no leader (no quorum, or none elected yet)
-    term: int
-    previous: str
 
 
-@dataclass(frozen=True)
-class PersistTerm:
-    """Write ``term`` and ``voted_for`` (whom this member voted for in it) to disk before
-    carrying out the effects that follow: a member that forgot its vote could vote twice
-    in one term after a restart."""
-
-    term: int
-    voted_for: str
 
 
-@dataclass
-class _Candidacy:
-    term: int
-    votes: set
-    started: float
 
 
-@dataclass(frozen=True)
-class LeaderConflict:
-    """Several static leaders are alive at once (``leaders``); empty when it is resolved."""
-
-    leaders: tuple
 
 
-@dataclass(frozen=True)
-class DocumentHeard:
-    """``sender`` has version ``version`` of the pack document, issued in ``term``
-    (``flags``: DocumentFlag bits: a leader's push, or a follower's "applied")."""
-
-    sender: str
-    term: int
-    version: int
-    digest: str
-    flags: int
-    payload: bytes = b""
 
 
 @dataclass
@@ -199,7 +118,6 @@ class _News:
     transmits: int = 0
 
 
-LIVE = (Status.ALIVE, Status.SUSPECT)
 # Every counter a node keeps, so that readers see zeros rather than missing keys.
 COUNTERS = ("sent", "received", "dropped_truncated", "dropped_not_pack", "dropped_version", "dropped_auth",
             "dropped_malformed", "dropped_replay", "dropped_stale", "dropped_own", "dropped_name_conflict",
@@ -209,7 +127,7 @@ URGENT_FANOUT = 3
 MAX_SHARED_DOUBTS = 16   # records of suspect/dead members sent per interval (fits one datagram)
 
 
-class PackNode:
+class PackNode(LeadershipRules):
     """One member of a pack. See the module docstring for the protocol."""
 
     def __init__(self, settings: NodeSettings, sealer: Sealer, *, boot: int, now: float,
@@ -227,7 +145,7 @@ class PackNode:
         self.leader = ""
         self.term = term
         self.voted_for = voted_for      # whom we voted for in ``term`` ("" if nobody)
-        self._candidacy: _Candidacy | None = None
+        self._candidacy: Candidacy | None = None
         self.conflict: tuple = ()
         self.left = False
         self._seq = 0
@@ -761,175 +679,19 @@ class PackNode:
 
     # ---- leadership ------------------------------------------------------------------------
 
-    def _raise_term(self, term: int) -> None:
-        """A newer term exists: no vote is cast in it yet, and our candidacy (older) is over."""
-        if term > self.term:
-            self.term, self.voted_for = term, ""
-            if self._candidacy is not None and self._candidacy.term < term:
-                self._candidacy = None
 
-    def _set_leader(self, leader: str, term: int) -> None:
-        if term > self.term:
-            self.voted_for = ""
-        if leader != self.leader or term != self.term:
-            previous = self.leader
-            self.leader, self.term = leader, term
-            self._urgent = bool(leader)
-            if leader != previous:
-                self._effects.append(LeaderChange(leader, term, previous))
 
-    def _observe_leader(self, leader: str, term: int, now: float) -> None:
-        if self._static_leaders():
-            return
-        if not leader:
-            return
-        if leader == self.settings.name:
-            if self.leader != self.settings.name or term != self.term:
-                # Others still follow us in a term we led before a restart: that leadership
-                # is gone; we stand again above it, never take it back.
-                self._raise_term(term)
-            return
-        if leader != self.settings.name:
-            peer = self.peers.get(leader)
-            if peer is None or peer.record.status not in LIVE:
-                if term > self.term:
-                    # A leader we cannot see yet (we are merging after a partition): wait
-                    # for it rather than claim, or we would unseat it when it reaches us.
-                    self._claim_after = max(self._claim_after, now + self.settings.election_grace)
-                return
-        if term > self.term or (term == self.term and (not self.leader or leader < self.leader)):
-            self._candidacy = None   # a leader of our candidacy's term (or above) won it
-            self._set_leader(leader, term)
 
-    def _static_leaders(self) -> list[str]:
-        leaders = set(self._live_by_role[Role.LEADER])
-        if self.settings.role == Role.LEADER and not self.left:
-            leaders.add(self.settings.name)
-        return sorted(leaders)
 
-    def _evaluate_leadership(self, now: float) -> None:
-        static = self._static_leaders()
-        conflict = tuple(static) if len(static) > 1 else ()
-        if conflict != self.conflict:
-            self.conflict = conflict
-            self._effects.append(LeaderConflict(conflict))
-        if static:
-            self._set_leader(static[0], self.term)
-            return
-        if self.leader and self.leader != self.settings.name and self.leader not in self._live:
-            self._drop_leader(now)
-        quorum = self.has_quorum()
-        if quorum and not self._had_quorum:
-            self._claim_after = max(self._claim_after, now + self.settings.election_grace)
-        self._had_quorum = quorum
-        if not quorum:
-            if self.leader:
-                self._drop_leader(now)
-            return
-        if self.leader or self._candidacy is not None or self.settings.role != Role.AUTO or now < self._claim_after:
-            return
-        candidates = self._live_by_role[Role.AUTO] | {self.settings.name}
-        if self.settings.documents and not self._documents_known(candidates, now):
-            return
-        # The members with the newest pack document are the candidates (a write a majority
-        # confirmed is on at least one of them), then the lowest name. Votes decide: a
-        # voter refuses a candidate whose document is older than its own.
-        newest = max(self._document_of(name) for name in candidates)
-        if min(n for n in candidates if self._document_of(n) == newest) == self.settings.name:
-            self._campaign(now)
 
-    def _election_quorum(self) -> int:
-        expected = self.settings.expected_members
-        return (expected if expected else self.alive_count()) // 2 + 1
 
-    def _campaign(self, now: float) -> None:
-        """Stand for the next term: vote for ourselves (persisted first), ask every live member."""
-        term = self.term + 1
-        self.term, self.voted_for = term, self.settings.name
-        self._effects.append(PersistTerm(term, self.settings.name))
-        self._candidacy = _Candidacy(term, {self.settings.name}, now)
-        self._count_votes(now)
-        if self._candidacy is not None:
-            term_, version = self.document
-            self._send_each(Code.VOTE_REQUEST, [p.record.address for p in map(self.peers.get, sorted(self._live))],
-                            now, vote_term=term, doc_term=term_, doc_version=version, doc_digest=self._digest)
 
-    def _count_votes(self, now: float) -> None:
-        candidacy = self._candidacy
-        if candidacy is not None and len(candidacy.votes) >= self._election_quorum():
-            self._candidacy = None
-            self._set_leader(self.settings.name, candidacy.term)
-            self.counters["elections_won"] += 1
-            self._urgent = True
 
-    def _on_vote_request(self, message: Message, source, now: float) -> None:
-        term, candidate = message.vote_term, message.sender
-        leader_live = self.leader == self.settings.name or (self.leader and self.leader in self._live)
-        if term < self.term or (leader_live and self.leader != candidate):
-            # An old term; or we follow (or are) a live leader: a member that merely lost
-            # sight of it must not unseat it (and our term stays, so that it cannot either).
-            self.counters["votes_refused"] += 1
-            self._send(Code.VOTE, source, now, vote_term=max(term, self.term), vote_granted=False)
-            return
-        self._raise_term(term)
-        newer_or_same = (message.doc_term, message.doc_version) >= self.document
-        granted = newer_or_same and self.voted_for in ("", candidate) and self.settings.role != Role.LEADER
-        if granted:
-            self.voted_for = candidate
-            self._effects.append(PersistTerm(term, candidate))
-            self.counters["votes_granted"] += 1
-        else:
-            self.counters["votes_refused"] += 1
-        self._send(Code.VOTE, source, now, vote_term=term, vote_granted=granted)
 
-    def _on_vote(self, message: Message, source, now: float) -> None:
-        candidacy = self._candidacy
-        if message.vote_term > self.term:
-            self._raise_term(message.vote_term)
-            return
-        if candidacy is None or message.vote_term != candidacy.term or not message.vote_granted:
-            return
-        candidacy.votes.add(message.sender)
-        self._count_votes(now)
 
-    def _drop_leader(self, now: float) -> None:
-        """Follow no leader. Members do not tell each other every version they apply (only
-        the leader hears each one): with the leader gone, ask every live member which
-        document it has, and tell ours, before anyone may claim."""
-        self._set_leader("", self.term)
-        if not self.settings.documents:
-            return
-        self._leader_lost_at = now
-        self._tell_document(sorted(self._live), DocumentFlag.ASK, now)
 
-    def _tell_document(self, names, flags: int, now: float, payload: bytes = b"",
-                       document: tuple | None = None) -> None:
-        """One DOCUMENT message to the live members among ``names``."""
-        addresses = [peer.record.address for peer in map(self.peers.get, names)
-                     if peer is not None and peer.record.status in LIVE]
-        term, version = self.document
-        digest = self._digest
-        if document is not None:
-            term, version, digest = document[0], document[1], bytes.fromhex(document[2])
-        self._send_each(Code.DOCUMENT, addresses, now, doc_term=term, doc_version=version,
-                        doc_digest=digest, doc_flags=flags, doc_payload=payload)
 
-    def _documents_known(self, candidates, now: float) -> bool:
-        """Whether every live candidate told us its document since it (last) became live
-        to us and since we lost our leader: after a partition heals, what we knew of the
-        other side is stale, and after the leader's death what we knew of the others'
-        versions is; a member with an older document must not win. A candidate that says
-        nothing for a dead-interval is not waited for."""
-        for name in candidates:
-            if name == self.settings.name:
-                continue
-            since = max(self._met.get(name, self.started), self._leader_lost_at)
-            if self._documents_at.get(name, float("-inf")) < since and now < since + self.settings.dead_interval:
-                return False
-        return True
 
-    def _document_of(self, name: str) -> tuple:
-        return self.document if name == self.settings.name else self.documents.get(name, (0, 0))
 
     def _gossip_now(self, now: float) -> None:
         """Tell the pack at once (a new leader, for instance) instead of at the next tick."""

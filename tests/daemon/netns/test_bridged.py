@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 
+from mockserver.daemon.harness import hold_for
 from tests.daemon.udp._helpers import ChildNode, wait_for
 
 PORT = 5252
@@ -41,10 +42,12 @@ def send_until(sender, kind, payload_base, receivers, timeout=10.0):
                                      f"{[r.name for r in receivers if not r.got(payload)]}")
 
 
-def settle(nodes):
-    for node in nodes:  # a round trip to every node: what was read is recorded
+def settle(nodes, holds, what):
+    """``holds()`` stays true for 0.3 s, after a round trip to every node (what was read is
+    recorded): late or duplicated datagrams would break it meanwhile."""
+    for node in nodes:
         node.counters()
-    time.sleep(0.3)
+    hold_for(holds, 0.3, what=what)
 
 
 def test_broadcast_and_multicast_reach_all_three(bridged_factory):
@@ -58,7 +61,12 @@ def test_broadcast_and_multicast_reach_all_three(bridged_factory):
         made_it["mc", i] = send_until(sender, "multicast", f"mc{i}", nodes)
     nodes[0].command("unicast", addrs[2], PORT, "uni-0-2")
     wait_for(lambda: nodes[2].got("uni-0-2"), what="unicast across the bridge")
-    settle(nodes)
+    def once_each():
+        return all(node.got(made_it[kind, j]) == [(addrs[j], PORT, i == j)]
+                   for i, node in enumerate(nodes) for j in range(3) for kind in ("bc", "mc")) \
+            and nodes[2].got("uni-0-2") == [(addrs[0], PORT, False)] and nodes[1].got("uni-0-2") == []
+
+    settle(nodes, once_each, "every datagram delivered once, unicast to its target only")
     for i, node in enumerate(nodes):
         for j in range(3):
             for kind in ("bc", "mc"):
@@ -85,11 +93,12 @@ def test_link_down_partitions_a_node_and_link_up_heals(bridged_factory):
         payload = send_until(nodes[0], kind, tag, nodes[:2])
         # ... the unplugged node hears nobody, and nobody hears it.
         isolated = send_until(nodes[2], kind, f"{tag}-iso", nodes[2:])
-        settle(nodes)
+        settle(nodes, lambda: nodes[2].got(payload) == [] and nodes[0].got(isolated) == nodes[1].got(isolated) == [],
+               "nothing crosses the cut")
         assert nodes[2].got(payload) == []
         assert nodes[0].got(isolated) == [] and nodes[1].got(isolated) == []
     nodes[0].command("unicast", members[2].address, PORT, "uni-cut")
-    settle(nodes)
+    settle(nodes, lambda: nodes[2].got("uni-cut") == [], "no unicast across the cut")
     assert nodes[2].got("uni-cut") == []
 
     members[2].link_up()

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from mockserver.daemon.harness import LEADER_ROLES, PackProcs, config_of, modules, write
+from mockserver.daemon.harness import LEADER_ROLES, PackProcs, config_of, hold_for, modules, write
 
 NAMES = ("node1", "node2", "node3")
 
@@ -107,11 +107,9 @@ def test_partition_and_heal_with_expected_members(lan):
     new_term = pack[new].pack_state()["term"]
     assert new_term > term
     # No split brain while it lasts.
-    end = time.monotonic() + 1.5
-    while time.monotonic() < end:
-        assert pack[isolated].leaders() == [] and pack[isolated].pack_state()["leader"] == "", pack.describe()
-        assert single_leader(majority) == new, pack.describe()
-        time.sleep(0.1)
+    hold_for(lambda: pack[isolated].leaders() == [] and pack[isolated].pack_state()["leader"] == ""
+             and single_leader(majority) == new, 1.5, 0.1, what="one leader, on the majority side",
+             describe=pack.describe)
     for name in majority:
         message = pack[name].members()[isolated].message
         assert message.startswith("No heartbeat for"), message
@@ -125,10 +123,8 @@ def test_partition_and_heal_with_expected_members(lan):
         healed = single_leader(NAMES)
         print(f"TIMING heal: all Online with one leader ({healed}) after {(time.monotonic() - t1) * 1000:.0f} ms")
         # It stays so.
-        end = time.monotonic() + 2
-        while time.monotonic() < end:
-            assert pack.all_online() and single_leader(NAMES) == healed, pack.describe()
-            time.sleep(0.1)
+        hold_for(lambda: pack.all_online() and single_leader(NAMES) == healed, 2, 0.1,
+                 what="every node Online with one leader", describe=pack.describe)
         changes = []
         while True:
             event = stream.next_event(timeout=0.2)

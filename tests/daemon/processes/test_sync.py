@@ -252,9 +252,12 @@ def test_a_leader_killed_during_a_write_loses_nothing_it_acknowledged(pack):
         outcome["reply"] = raw_request(pack[follower].socket_path, "PUT", "/1.0/cluster/config",
                                        {"modules": [{"InFlight": {"n": 1}}]}, timeout=15)
 
+    held = pack[leader].pack_state()["document"]["held"]["version"]
     thread = threading.Thread(target=put)
     thread.start()
-    time.sleep(0.002)
+    # Killed as soon as it has applied the write: before or after a majority had it.
+    pack.wait_until(lambda: pack[leader].pack_state()["document"]["held"]["version"] > held, 10, interval=0.001,
+                    what=f"{leader} applies the write")
     pack.kill9(leader)
     thread.join(15)
     survivors = [n for n in NAMES if n != leader]
@@ -368,9 +371,12 @@ def test_a_whole_pack_restarted_elects_above_its_documents_term_and_takes_writes
         procs.start_all()
         wait_leader(procs)
         write(procs["node2"], "PUT", "/1.0/cluster/config", {"modules": [{"First": {}}]})
-        for name in NAMES:  # one by one: each stop moves the leadership (and the term) on
+        for index, name in enumerate(NAMES):  # one by one: each stop moves the leadership (and the term) on
             procs.terminate(name)
-            time.sleep(0.3)
+            remaining = NAMES[index + 1:]
+            if len(remaining) >= 2:   # a majority of three: they elect one of them
+                procs.wait_until(lambda rest=remaining: procs.leader(rest) in rest, 10,
+                                 what=f"a leader among {', '.join(remaining)}")
         procs.start_all()
         wait_leader(procs)
         term = max(config_of(procs[n])["term"] for n in NAMES)

@@ -17,8 +17,10 @@ class Disk:
         self.fail_with: OSError | None = None
         self.gate = threading.Event()
         self.gate.set()
+        self.entered = threading.Event()   # a save has started (and may be waiting at the gate)
 
     def save(self, document, wire: bytes) -> None:
+        self.entered.set()
         self.gate.wait(5)
         if self.fail_with is not None:
             raise self.fail_with
@@ -28,6 +30,15 @@ class Disk:
 
 def run(scenario):
     return asyncio.run(scenario())
+
+
+async def until(condition, timeout: float = 5.0) -> None:
+    """Let the loop run (the writer's callbacks come through it) until ``condition()``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, f"timed out waiting for {condition}"
+        await asyncio.sleep(0.001)
 
 
 def test_a_write_runs_after_the_callbacks_already_scheduled_and_on_the_loop_thread():
@@ -58,14 +69,11 @@ def test_large_documents_go_to_a_thread_and_versions_queued_behind_it_are_coales
         confirmed = []
         disk.gate.clear()                       # the first (large) write stalls on its thread
         writer.write(1, b"x" * 1000, lambda: confirmed.append(1), print)
-        await asyncio.sleep(0.05)
+        await until(disk.entered.is_set)        # its thread is writing it
         for version in (2, 3, 4):               # queue up behind it: only the newest is written
             writer.write(version, b"y", lambda v=version: confirmed.append(v), print)
         disk.gate.set()
-        for _ in range(100):
-            if confirmed[-1:] == [4]:
-                break
-            await asyncio.sleep(0.01)
+        await until(lambda: confirmed[-1:] == [4])
         writer.close()
         return confirmed
 
@@ -82,10 +90,10 @@ def test_a_failed_write_is_reported_and_the_next_one_still_happens():
         outcomes = []
         disk.fail_with = OSError(28, "No space left on device")
         writer.write(1, b"x", lambda: outcomes.append("written 1"), lambda error: outcomes.append(str(error)))
-        await asyncio.sleep(0.01)
+        await until(lambda: len(outcomes) == 1)
         disk.fail_with = None
         writer.write(2, b"x", lambda: outcomes.append("written 2"), lambda error: outcomes.append(str(error)))
-        await asyncio.sleep(0.01)
+        await until(lambda: len(outcomes) == 2)
         writer.close()
         return outcomes
 

@@ -24,6 +24,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+async def holds(predicate: Callable[[], bool], seconds: float, what: str = "") -> None:
+    """``predicate`` stays true for ``seconds`` (nothing more arrives meanwhile)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert predicate(), f"no longer true: {what or predicate}"
+        await asyncio.sleep(0.01)
+
+
 async def wait_until(predicate: Callable[[], bool], timeout: float = 3.0, what: str = "") -> None:
     deadline = time.monotonic() + timeout
     while not predicate():

@@ -12,8 +12,7 @@ import socket
 import pytest
 
 from mockserver.daemon.udp import COUNTERS, UdpEndpoint, UdpError
-
-from ._helpers import Recorder, free_port, wait_until
+from tests.daemon.udp._helpers import Recorder, free_port, holds, wait_until
 
 ADDRS = ["127.0.0.11", "127.0.0.12", "127.0.0.13"]
 LO_BROADCAST = "127.255.255.255"
@@ -76,7 +75,7 @@ def test_unicast_between_three_nodes_on_one_port():
                     if i != j:
                         src.send_unicast(f"{i}->{j}".encode(), dst.local_address)
             await wait_until(lambda: all(len(r.got) == 2 for r in recorders), what="unicasts")
-            await asyncio.sleep(0.1)  # nothing more arrives
+            await holds(lambda: all(len(r.got) == 2 for r in recorders), 0.1, what="nothing more arrives")
             for j, r in enumerate(recorders):
                 assert sorted(r.got) == sorted(
                     (f"{i}->{j}".encode(), endpoints[i].local_address) for i in range(3) if i != j)
@@ -98,7 +97,8 @@ def test_broadcast_reaches_all_three_once():
         try:
             endpoints[0].send_broadcast(b"hello-all")
             await wait_until(lambda: all(r.count(b"hello-all") for r in recorders), what="broadcast")
-            await asyncio.sleep(0.1)
+            await holds(lambda: all(r.got == [(b"hello-all", endpoints[0].local_address)] for r in recorders), 0.1,
+                        what="each got it once")
             for ep, r in zip(endpoints, recorders):
                 assert r.got == [(b"hello-all", endpoints[0].local_address)]
                 assert ep.counters["received_broadcast"] == 1
@@ -151,7 +151,7 @@ def test_oversize_refused_at_send_and_dropped_at_receive(caplog):
                 s.sendto(b"w" * 200, ep_b.local_address)  # bypasses the send check
                 s.sendto(b"after", ep_b.local_address)
             await wait_until(lambda: len(b.got) == 2, what="datagrams")
-            await asyncio.sleep(0.05)
+            await holds(lambda: len(b.got) == 2, 0.05, what="nothing more arrives")
             assert b.payloads() == [b"z" * 100, b"after"]
             assert ep_b.counters["dropped_oversize"] == 1
             assert ep_b.counters["received"] == 2
@@ -344,7 +344,7 @@ def test_wildcard_interface_gets_broadcasts_once_and_knows_its_own():
                 other = s.getsockname()
             ep.send_broadcast(b"from-me")
             await wait_until(lambda: len(rec.got) >= 2, what="broadcasts")
-            await asyncio.sleep(0.1)
+            await holds(lambda: len(rec.got) == 2, 0.1, what="no double delivery")
             assert sorted(rec.payloads()) == [b"from-me", b"from-other"]
             sources = dict(rec.got)
             assert sources[b"from-other"] == other

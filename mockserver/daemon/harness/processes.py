@@ -1,73 +1,35 @@
-"""Run packs of ``pylxd-cluster-daemon`` processes: for tests, benchmarks and demos.
-
-The daemon's counterpart of memberlist's mock transport: free addresses, waiting on
-conditions, and packs of real processes to start, kill -9, stop gracefully and restart.
-
-Every node is a real process started with :class:`subprocess.Popen` from a YAML file written
-into a temporary directory; its API is reached through its unix socket with the SDK.
-
-Each :class:`PackProcs` picks its own loopback block ``127.<a>.<b>.0/24`` and its own free
-UDP port (and multicast group), so packs of different tests (or of parallel runs) never hear
-each other: on loopback the broadcast address is always ``127.255.255.255``, and what tells
-two packs apart is the port. Traffic only ever goes to 127.0.0.0/8, or stays inside network
-namespaces the caller made (``netns=``, see ``tests/support/netns.py``).
-
-Usage::
-
-    with PackProcs() as pack:
-        pack.add("node1", pack="leader")
-        pack.add("node2"); pack.add("node3")      # pack: follower by default
-        pack.start_all()
-        pack.wait_until(lambda: pack.all_online(), 5, what="pack formed")
-        t0 = pack.kill9("node3")
-        ...
-
-Teardown (``close()``, also on errors in ``with``) kills every process still running and
-removes the directory.
-
-For benchmarks and demos there is more (none of it changes the above):
-
-- ``PackProcs(pdeathsig=True)``: every daemon is SIGKILLed by the kernel if this process dies
-  (even of SIGKILL), see :func:`die_with_parent`;
-- :meth:`PackProcs.stop_all` / :meth:`Node.stop`: a graceful stop that asserts nothing and
-  never raises (SIGTERM to every node at once, SIGKILL for any that outstays the grace);
-- wall-clock times, comparable with the daemons' event timestamps: :attr:`Node.spawned_wall`,
-  :meth:`Node.line_time` (when the reader read an output line), :meth:`Node.socket_ctime`
-  (when the daemon bound its API socket);
-- :func:`poll_until`: :func:`wait_until` that returns the predicate's value;
-- :class:`MemberWatcher`: a thread that follows one node's view of the pack through its
-  lifecycle events, timed by the events' own timestamps (no polling load on the daemons),
-  and :func:`all_show` over several of them.
-"""
+"""Daemon processes: one Node, and PackProcs, a pack of them."""
 from __future__ import annotations
 
 import contextlib
-import http.client
-import json
 import os
 import queue
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Callable, Iterable
 from urllib.parse import quote
 
 import pylxd_cluster
+from mockserver.daemon.harness.addresses import LO_BROADCAST, free_tcp_port, free_udp_port, random_block
+from mockserver.daemon.harness.configfile import DEFAULTS, render_yaml
+from mockserver.daemon.harness.unixhttp import raw_request
+from mockserver.daemon.harness.waiting import wait_until
 
 # Where the mockserver package is imported from: the daemons import the same code.
-IMPORT_ROOT = Path(__file__).resolve().parents[2]
-LO_BROADCAST = "127.255.255.255"
+IMPORT_ROOT = Path(__file__).resolve().parents[3]
+
 READY = "running;"
+
 STOPPED = "left the pack, stopped"
+
 LEADER_ROLES = ("database-leader", "database")
-DEFAULTS = {"keepalive-interval": 200, "dead-interval": 1000}
 
 
 def daemon_command() -> list[str]:
@@ -89,61 +51,6 @@ def die_with_parent(args: list[str]) -> list[str]:
     children from a thread that lives as long as they should (the main thread)."""
     setpriv = shutil.which("setpriv")
     return [setpriv, "--pdeathsig", "KILL", "--", *args] if setpriv else list(args)
-
-
-def _port_is_free(port: int) -> bool:
-    # A wildcard bind (without SO_REUSEADDR) fails if anyone holds the port on any address.
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        try:
-            s.bind(("0.0.0.0", port))
-        except OSError:
-            return False
-    return True
-
-
-def free_udp_port(rng: random.Random = random) -> int:
-    """A UDP port nobody holds, below the kernel's ephemeral range (so that no client socket
-    is handed it meanwhile)."""
-    for _ in range(200):
-        port = rng.randrange(20000, 32000)
-        if _port_is_free(port):
-            return port
-    raise RuntimeError("no free UDP port found in 20000-32000")
-
-
-def free_tcp_port(host: str) -> int:
-    """A TCP port free on ``host`` now (the kernel picks it from its ephemeral range)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
-def random_block(rng: random.Random = random) -> str:
-    """``127.a.b.`` : a loopback /24 for one test (never 127.0.0.x nor 127.255.x.x)."""
-    return f"127.{rng.randrange(16, 250)}.{rng.randrange(0, 256)}."
-
-
-def yaml_scalar(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    text = str(value)
-    return "'" + text.replace("'", "''") + "'"
-
-
-def render_yaml(modules: list[tuple]) -> str:
-    """``[("Pack", {...}), ("Api", {...})]`` as the daemon's YAML list of modules."""
-    lines = []
-    for name, options in modules:
-        lines.append(f"- {name}:")
-        for key, value in options.items():
-            if isinstance(value, (list, tuple)):
-                lines.append(f"    {key}:")
-                lines.extend(f"      - {yaml_scalar(item)}" for item in value)
-            else:
-                lines.append(f"    {key}: {yaml_scalar(value)}")
-    return "\n".join(lines) + "\n"
 
 
 class DaemonError(AssertionError):
@@ -635,308 +542,3 @@ class PackProcs:
         """Poll ``predicate`` every ``interval`` s until true; returns the monotonic time it
         first held. Raises AssertionError (with every node's view) on timeout."""
         return wait_until(predicate, timeout, interval, what=what, describe=self.describe)
-
-
-class WaitTimeout(AssertionError, TimeoutError):
-    """:func:`poll_until` gave up: an AssertionError for tests, a TimeoutError for others."""
-
-
-def _poll(predicate: Callable[[], Any], timeout: float, interval: float, what: str,
-          describe: Callable[[], str] | None, error: type) -> Any:
-    deadline = time.monotonic() + timeout
-    last_error: BaseException | None = None
-    while True:
-        try:
-            value = predicate()
-            if value:
-                return value
-        except Exception as exc:  # noqa: BLE001 - e.g. a node not answering yet
-            last_error = exc
-        if time.monotonic() > deadline:
-            detail = f"; last error: {last_error!r}" if last_error else ""
-            state = f"\n{describe()}" if describe else ""
-            raise error(f"timed out after {timeout}s waiting for {what or predicate}{detail}{state}")
-        time.sleep(interval)
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.02, what: str = "",
-               describe: Callable[[], str] | None = None) -> float:
-    """Poll ``predicate`` every ``interval`` seconds until it returns true; return the
-    monotonic time at which it did. Exceptions from the predicate count as false (the last
-    one is reported)."""
-    _poll(predicate, timeout, interval, what, describe, AssertionError)
-    return time.monotonic()
-
-
-def poll_until(predicate: Callable[[], Any], timeout: float, interval: float = 0.02, what: str = "",
-               describe: Callable[[], str] | None = None) -> Any:
-    """As :func:`wait_until`, but return the predicate's first truthy value (e.g. the time
-    an event says something happened, rather than when the poll noticed it). Raises
-    :class:`WaitTimeout` (both an AssertionError and a TimeoutError) on timeout."""
-    return _poll(predicate, timeout, interval, what, describe, WaitTimeout)
-
-
-class DocumentSampler:
-    """Samples every running member's shown and held documents in the background: one
-    (term, version) must never name two documents (``conflicts`` lists any). A member
-    marked ``paused`` (SIGSTOP) is left alone."""
-
-    def __init__(self, pack, names):
-        self.pack, self.names, self.seen, self.conflicts = pack, names, {}, []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True, name="documents")
-        self._thread.start()
-
-    def _run(self):
-        while not self._stop.is_set():
-            for name in self.names:
-                node = self.pack[name]
-                if not node.alive() or getattr(node, "paused", False):
-                    continue
-                try:
-                    document = node.pack_state(timeout=0.5)["document"]
-                except Exception:  # noqa: BLE001 - a member starting or stopping answers nothing
-                    continue
-                for entry in (document, document["held"]):
-                    key = (entry["term"], entry["version"])
-                    if self.seen.setdefault(key, entry["digest"]) != entry["digest"]:
-                        self.conflicts.append((name, key, entry["digest"], self.seen[key]))
-            self._stop.wait(0.01)
-
-    def stop(self):
-        self._stop.set()
-        self._thread.join(5)
-
-
-# ---- following a node's view of the pack through its events ---------------------------------
-
-def event_time(text: str) -> float:
-    """An event's RFC 3339 ``timestamp`` (nanoseconds allowed) as POSIX seconds, comparable
-    with ``time.time()`` (the daemons share the host clock)."""
-    stamp = pylxd_cluster.parse_timestamp(text)
-    if stamp is None:
-        raise ValueError(f"not an RFC 3339 timestamp: {text!r}")
-    return stamp.timestamp() + (stamp.nanosecond % 1000) / 1e9
-
-
-def _unix_websocket(socket_path: str, path: str, timeout: float = 10.0):
-    """A websocket (websocket-client) to ``path`` of the API on the unix socket ``socket_path``;
-    blocking reads once connected."""
-    import websocket
-
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        sock.settimeout(timeout)
-        sock.connect(socket_path)
-        ws = websocket.WebSocket()
-        ws.connect(f"ws://localhost{path}", socket=sock, timeout=timeout)
-    except BaseException:
-        sock.close()
-        raise
-    ws.settimeout(None)
-    return ws
-
-
-class MemberWatcher(threading.Thread):
-    """Follows one node's view of the pack through its API, without polling it: its
-    ``/1.0/events?type=lifecycle`` stream, and the member list read after each
-    ``cluster-member-*`` event. Started by the constructor (after subscribing, it reads the
-    member list and the node's leader once, so that nothing falls in between).
-
-    ``status(name)`` is ``(status, since)``: ``since`` is when the member took that status,
-    as the timestamp of the node's own event (the daemon's clock, when its API state changed;
-    a wall-clock time, see :func:`event_time`); ``leader``/``leader_at`` the same for the
-    node's leader (from ``cluster-leader-changed``). ``lag`` lists, per event, its arrival
-    here minus its timestamp. ``close()`` ends it (so does the node's death)."""
-
-    def __init__(self, node: Node, timeout: float = 10.0):
-        super().__init__(daemon=True, name=f"watch-{node.name}")
-        self.node = node  # the watched Node (``node.name``: whose view this is)
-        self.timeout = timeout
-        self.lock = threading.Lock()
-        self.view: dict[str, tuple] = {}     # member -> (status, roles)
-        self.since: dict[str, float] = {}    # member -> wall time the status in view was taken
-        self.leader, self.leader_at = "", 0.0
-        self.events = 0
-        self.lag: list[float] = []
-        self.closed = False
-        self.ws = _unix_websocket(node.socket_path, "/1.0/events?type=lifecycle", timeout)
-        try:
-            now = time.time()
-            self._refresh(now, None)
-            state = self._get(f"/1.0/cluster/members/{quote(node.name, safe='')}/state")
-        except BaseException:
-            self.close()
-            raise
-        with self.lock:
-            self.leader, self.leader_at = ((state or {}).get("pack") or {}).get("leader") or "", now
-        self.start()
-
-    def _get(self, path: str):
-        status, reply = raw_request(self.node.socket_path, "GET", path, timeout=self.timeout)
-        if status != 200:
-            raise DaemonError(f"{self.node.name}: GET {path} answered {status}: {reply}")
-        return reply["metadata"]
-
-    def _refresh(self, when: float, about: str | None) -> None:
-        members = self._get("/1.0/cluster/members?recursion=1") or []
-        view = {m["server_name"]: (m["status"], tuple(m.get("roles") or ())) for m in members}
-        with self.lock:
-            for name, (status, _) in view.items():
-                if name not in self.view or self.view[name][0] != status:
-                    # The event about this member is what changed it; for any other change
-                    # seen meanwhile its own event follows and is recorded then.
-                    self.since[name] = when if about in (None, name) else time.time()
-            self.view = view
-
-    def run(self) -> None:
-        try:
-            while True:
-                opcode, data = self.ws.recv_data()
-                arrived = time.time()
-                if opcode == 8:  # close
-                    break
-                try:
-                    event = json.loads(data)
-                except ValueError:
-                    continue
-                if event.get("type") != "lifecycle":
-                    continue
-                meta = event.get("metadata") or {}
-                stamp = event_time(event["timestamp"])
-                self.events += 1
-                self.lag.append(arrived - stamp)
-                action = meta.get("action", "")
-                if action == "cluster-leader-changed":
-                    with self.lock:
-                        self.leader, self.leader_at = (meta.get("context") or {}).get("leader") or "", stamp
-                elif action.startswith("cluster-member-"):
-                    about = (meta.get("source") or "").rstrip("/").rsplit("/", 1)[-1]
-                    self._refresh(stamp, about)
-        except Exception:  # noqa: BLE001 - the node went away (killed) or we closed the stream
-            pass
-        finally:
-            self.closed = True
-
-    def status(self, name: str) -> tuple:
-        """``(status, since)`` of member ``name`` in this node's view (``(None, 0.0)`` if absent)."""
-        with self.lock:
-            entry = self.view.get(name)
-            return (entry[0], self.since.get(name, 0.0)) if entry else (None, 0.0)
-
-    def online(self) -> set:
-        with self.lock:
-            return {n for n, (s, _) in self.view.items() if s == "Online"}
-
-    def leaders_by_role(self) -> set:
-        with self.lock:
-            return {n for n, (s, roles) in self.view.items() if "database-leader" in roles and s == "Online"}
-
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.ws.shutdown()
-
-
-def all_show(watchers: Iterable[MemberWatcher], name: str, status: str, after: float) -> float | None:
-    """The time at which the last of ``watchers`` showed member ``name`` with ``status``
-    (taken at or after the wall time ``after``), or None while one does not (for
-    :func:`poll_until`)."""
-    times = []
-    for watcher in watchers:
-        seen, since = watcher.status(name)
-        if seen != status or since < after:
-            return None
-        times.append(since)
-    return max(times) if times else None
-
-
-
-# ---- raw HTTP over a unix socket (to see status codes and bodies as they are) ----------------
-
-class _UnixHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float = 5.0):
-        super().__init__("localhost", timeout=timeout)
-        self.unix_path = path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        sock.connect(self.unix_path)
-        self.sock = sock
-
-
-def raw_request(socket_path: str, method: str, path: str, body=None, timeout: float = 5.0):
-    """``(status, parsed JSON or text)`` of one request to the API on ``socket_path``."""
-    conn = _UnixHTTPConnection(socket_path, timeout)
-    try:
-        data = None if body is None else json.dumps(body)
-        headers = {"Content-Type": "application/json"} if body is not None else {}
-        conn.request(method, path, body=data, headers=headers)
-        response = conn.getresponse()
-        raw = response.read().decode()
-        try:
-            return response.status, json.loads(raw)
-        except ValueError:
-            return response.status, raw
-    finally:
-        conn.close()
-
-
-def config_of(node) -> dict:
-    """GET /1.0/cluster/config on ``node`` (metadata)."""
-    status, reply = raw_request(node.socket_path, "GET", "/1.0/cluster/config")
-    assert status == 200, reply
-    return reply["metadata"]
-
-
-def modules(view: dict, key: str = "effective") -> dict:
-    """A config view's module list (``effective`` or ``modules``) as {name: options}."""
-    return {name: options for item in view[key] for name, options in item.items()}
-
-
-def write(node, method: str, path: str, body=None, expect: int = 200) -> dict:
-    """One request to ``node``'s API; asserts the status and returns the reply."""
-    status, reply = raw_request(node.socket_path, method, path, body, timeout=15)
-    assert status == expect, (method, path, status, reply)
-    return reply
-
-
-# ---- capturing the pack's datagrams ----------------------------------------------------------
-
-class BroadcastCapture:
-    """A socket bound to ``(address, port)`` with SO_REUSEADDR + SO_REUSEPORT: on loopback,
-    bound to 127.255.255.255, it receives a copy of every broadcast the pack sends (the
-    kernel delivers a broadcast to every socket bound to that address and port).
-    ``datagrams`` is a list of ``(data, source)``; use as a context manager."""
-
-    def __init__(self, port: int, address: str = LO_BROADCAST):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        self.sock.bind((address, port))
-        self.sock.settimeout(0.1)
-        self.datagrams: list[tuple] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True, name=f"capture-{port}")
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                data, source = self.sock.recvfrom(65535)
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.datagrams.append((data, source))
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=2)
-        self.sock.close()
-
-    def __enter__(self) -> BroadcastCapture:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()

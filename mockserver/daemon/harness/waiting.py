@@ -1,0 +1,63 @@
+"""Waiting on conditions (never on sleeps), with a description of what was awaited."""
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+
+class WaitTimeout(AssertionError, TimeoutError):
+    """:func:`poll_until` gave up: an AssertionError for tests, a TimeoutError for others."""
+
+
+def _poll(predicate: Callable[[], Any], timeout: float, interval: float, what: str,
+          describe: Callable[[], str] | None, error: type) -> Any:
+    deadline = time.monotonic() + timeout
+    last_error: BaseException | None = None
+    while True:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except Exception as exc:  # noqa: BLE001 - e.g. a node not answering yet
+            last_error = exc
+        if time.monotonic() > deadline:
+            detail = f"; last error: {last_error!r}" if last_error else ""
+            state = f"\n{describe()}" if describe else ""
+            raise error(f"timed out after {timeout}s waiting for {what or predicate}{detail}{state}")
+        time.sleep(interval)
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.02, what: str = "",
+               describe: Callable[[], str] | None = None) -> float:
+    """Poll ``predicate`` every ``interval`` seconds until it returns true; return the
+    monotonic time at which it did. Exceptions from the predicate count as false (the last
+    one is reported)."""
+    _poll(predicate, timeout, interval, what, describe, AssertionError)
+    return time.monotonic()
+
+
+def poll_until(predicate: Callable[[], Any], timeout: float, interval: float = 0.02, what: str = "",
+               describe: Callable[[], str] | None = None) -> Any:
+    """As :func:`wait_until`, but return the predicate's first truthy value (e.g. the time
+    an event says something happened, rather than when the poll noticed it). Raises
+    :class:`WaitTimeout` (both an AssertionError and a TimeoutError) on timeout."""
+    return _poll(predicate, timeout, interval, what, describe, WaitTimeout)
+
+
+def hold_for(predicate: Callable[[], bool], seconds: float, interval: float = 0.02, what: str = "",
+             describe: Callable[[], str] | None = None) -> None:
+    """Check that ``predicate`` stays true for ``seconds`` (polled every ``interval``): a
+    state that must last, such as a member that stays Offline, or a count that must not grow.
+
+    Raises:
+        AssertionError: the first time it is false, saying since when it held.
+    """
+    started = time.monotonic()
+    while True:
+        if not predicate():
+            state = f"\n{describe()}" if describe else ""
+            raise AssertionError(f"{what or predicate} held for {time.monotonic() - started:.2f}s only, "
+                                 f"not {seconds}s{state}")
+        if time.monotonic() - started >= seconds:
+            return
+        time.sleep(interval)
