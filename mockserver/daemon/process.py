@@ -39,6 +39,7 @@ from mockserver.daemon.protocol.node import (
 )
 from mockserver.daemon.sync.core import SendDocument, SyncCore, SyncSettings
 from mockserver.daemon.sync.driver import PROOF_HEADER, SyncDriver
+from mockserver.daemon.sync.membership import NodeMembership
 from mockserver.daemon.sync.store import SyncStore
 from mockserver.daemon.udp import UdpEndpoint
 from mockserver.errors import ApiError
@@ -101,41 +102,6 @@ def _resolve(peer: tuple) -> tuple:
         return (socket.gethostbyname(host), port)
     except OSError:
         return (host, port)
-
-
-class NodeMembership:
-    """What the sync core reads of the pack (``sync.core.Membership``): the protocol core's view."""
-
-    def __init__(self, daemon: PackDaemon):
-        self._daemon = daemon
-
-    @property
-    def leader(self) -> str:
-        node = self._daemon.node
-        return node.leader if node is not None else ""
-
-    @property
-    def term(self) -> int:
-        node = self._daemon.node
-        return node.term if node is not None else 0
-
-    @property
-    def max_payload(self) -> int:
-        node = self._daemon.node
-        return node.max_document_payload if node is not None else 0
-
-    def live_members(self) -> list[str]:
-        node = self._daemon.node
-        return [name for name in node.alive_names() if name != node.settings.name] if node is not None else []
-
-    def alive_count(self) -> int:
-        node = self._daemon.node
-        return node.alive_count() if node is not None else 1
-
-    def api_of(self, name: str) -> str:
-        node = self._daemon.node
-        peer = node.peers.get(name) if node is not None else None
-        return peer.record.api if peer is not None else ""
 
 
 class PackDaemon:
@@ -214,7 +180,7 @@ class PackDaemon:
         sync = self.config.pack_configuration
         core = SyncCore(SyncSettings(self.settings.name, self.settings.keepalive,
                                      float(sync.interval) if sync else 60.0, self.settings.expected_members),
-                        NodeMembership(self), file_modules=self.config.modules,
+                        NodeMembership(lambda: self.node), file_modules=self.config.modules,
                         ignore=tuple(sync.ignore_modules) if sync else (), local=store.load_local())
         return SyncDriver(core, state=self.state, store=store, config=self.config,
                           sealer=Sealer.for_pack(secret, pack_name, purpose="document"),

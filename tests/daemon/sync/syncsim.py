@@ -29,42 +29,11 @@ from mockserver.daemon.sync.core import (
     SyncSettings,
     Wake,
 )
+from mockserver.daemon.sync.membership import NodeMembership
 from tests.daemon.protocol.sim import KEEPALIVE, Pack
 
 PERSIST_DELAY = 0.002   # seconds a disk write takes
 PULL_DELAY = 0.01       # seconds a pull over HTTP takes
-
-
-class SimMembership:
-    """The sync core's view of the pack, read from the member's PackNode."""
-
-    def __init__(self, pack: SyncPack, name: str):
-        self._pack, self._name = pack, name
-
-    @property
-    def _node(self):
-        return self._pack.node(self._name)
-
-    @property
-    def leader(self) -> str:
-        return self._node.leader
-
-    @property
-    def term(self) -> int:
-        return self._node.term
-
-    @property
-    def max_payload(self) -> int:
-        return self._node.max_document_payload
-
-    def live_members(self) -> list[str]:
-        return [name for name in self._node.alive_names() if name != self._name]
-
-    def alive_count(self) -> int:
-        return self._node.alive_count()
-
-    def api_of(self, name: str) -> str:
-        return f"http://{name}.sim:8443"
 
 
 @dataclass
@@ -93,10 +62,16 @@ class SyncPack(Pack):
 
     # ---- members ------------------------------------------------------------------------
 
+    def settings_for(self, name, **overrides):
+        # Every member serves an API: where its pulls go (the simulation answers them).
+        overrides.setdefault("api", f"http://{name}.sim:8443")
+        overrides.setdefault("documents", True)
+        return super().settings_for(name, **overrides)
+
     def start(self, name, **kwargs):
         node = super().start(name, **kwargs)
         core = SyncCore(SyncSettings(name, KEEPALIVE, interval=1.0, expected_members=self.expected),
-                        SimMembership(self, name))
+                        NodeMembership(lambda: self.node(name)))
         self.members[name] = Member(name, core)
         self.apply(name, core.start(None, None, self.net.now))
         return node
