@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .test_cli import CLI, run
+from tests.cli.test_cli import CLI, run
 
 HEADER = re.compile(r"^# configuration version (\d+) \(term (\d+)\), digest ([0-9a-f]{64})$")
 

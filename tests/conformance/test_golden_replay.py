@@ -18,8 +18,7 @@ import pytest
 from mockserver.api import ApiRequest, ApiServer
 from mockserver.state import ClusterState
 from mockserver.wire import Reply, sync_reply
-
-from .golden import GOLDEN, captures, dumps, normalize, shape
+from tests.conformance.golden import GOLDEN, captures, dumps, normalize, shape
 
 ADDRESS = "127.0.0.1:18443"
 

@@ -13,9 +13,8 @@ import json
 import pytest
 
 from mockserver import MockCluster
+from tests.conformance.golden import GOLDEN
 from tests.support.rawhttp import exchange
-
-from .golden import GOLDEN
 
 HOSTILE = GOLDEN / "hostile"
 ADDRESS = "127.0.0.1:18443"   # where the capture server listened (members' url)

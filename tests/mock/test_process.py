@@ -12,13 +12,11 @@ import time
 import pytest
 import requests
 
+from mockserver.daemon.harness import free_tcp_port
+
 MOCK = [sys.executable, "-m", "mockserver"]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Server:
@@ -47,7 +45,7 @@ class Server:
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_serves_tcp_and_unix_and_stops_cleanly(tmp_path, signum):
-    port, sock_path = free_port(), str(tmp_path / "lxd.socket")
+    port, sock_path = free_tcp_port("127.0.0.1"), str(tmp_path / "lxd.socket")
     server = Server("--members", "4", "--listen", f"127.0.0.1:{port}", "--unix", sock_path)
     try:
         assert f"  listening on http://127.0.0.1:{port}" in server.lines
@@ -64,7 +62,7 @@ def test_serves_tcp_and_unix_and_stops_cleanly(tmp_path, signum):
 
 
 def test_tls_prints_the_fingerprint_it_serves(tmp_path):
-    port = free_port()
+    port = free_tcp_port("127.0.0.1")
     server = Server("--members", "2", "--listen", f"127.0.0.1:{port}", "--tls")
     try:
         line = next(text for text in server.lines if "fingerprint" in text)

@@ -4,8 +4,7 @@ import re
 
 from pylxd_cluster import Cluster, ClusterGroup, ClusterMember, MemberList
 from pylxd_cluster.display import STATUS_COLOURS, groups_table, members_html, members_table
-
-from .fakes import golden_cli_block, golden_metadata
+from tests.sdk.fakes import golden_cli_block, golden_metadata
 
 
 def test_member_table_matches_lxc_cluster_list():

@@ -11,8 +11,7 @@ from pylxd_cluster import (
     NotImplementedByServer,
     PreconditionFailed,
 )
-
-from .fakes import ENDPOINT, error, sync
+from tests.sdk.fakes import ENDPOINT, error, sync
 
 
 def test_sync_reply_gives_metadata_and_etag(client, lxd):

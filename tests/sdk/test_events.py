@@ -11,8 +11,7 @@ import websocket
 from pylxd_cluster import ClientConnectionError, Event, Timeout
 from pylxd_cluster.events import EventStream
 from pylxd_cluster.transport import Transport
-
-from .fakes import ENDPOINT, GOLDEN, golden
+from tests.sdk.fakes import ENDPOINT, GOLDEN, golden
 
 
 class FakeWebSocket:

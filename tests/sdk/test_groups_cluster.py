@@ -5,8 +5,7 @@ import json
 import pytest
 
 from pylxd_cluster import APIError, ClusterGroup, Forbidden, OperationError
-
-from .fakes import ENDPOINT, sync
+from tests.sdk.fakes import ENDPOINT, sync
 
 
 def test_groups_all_is_one_request(client, lxd):

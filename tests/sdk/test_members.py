@@ -13,8 +13,7 @@ from pylxd_cluster import (
     PreconditionFailed,
     Timeout,
 )
-
-from .fakes import ENDPOINT, sync
+from tests.sdk.fakes import ENDPOINT, sync
 
 NODE1_ETAG = "474196ecb7015d519187cd2664a6e08c65c2a64d163ac6986cfe81996d74fb42"
 

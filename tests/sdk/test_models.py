@@ -17,8 +17,7 @@ from pylxd_cluster import (
     format_timestamp,
     parse_timestamp,
 )
-
-from .fakes import GOLDEN, golden, golden_metadata
+from tests.sdk.fakes import GOLDEN, golden, golden_metadata
 
 
 def compact(value):

@@ -11,8 +11,7 @@ import responses
 
 from pylxd_cluster import ClientConnectionError, ClusterError, OutcomeUnknown, Timeout
 from pylxd_cluster.transport import Transport
-
-from .fakes import ENDPOINT
+from tests.sdk.fakes import ENDPOINT
 
 UNKNOWN = {"type": "error", "status": "", "status_code": 0, "operation": "", "error_code": 503,
            "error": "The leader applied the change (version 7) but could not get it confirmed", "metadata": None}

@@ -6,8 +6,7 @@ import re
 import pytest
 
 from pylxd_cluster import InvalidJoinToken, JoinToken, NotFound
-
-from .fakes import ENDPOINT, GOLDEN, golden_metadata
+from tests.sdk.fakes import ENDPOINT, GOLDEN, golden_metadata
 
 
 def golden_tokens():

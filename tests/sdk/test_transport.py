@@ -9,9 +9,8 @@ import responses
 from pylxd_cluster import Client, ClientConnectionError, Timeout
 from pylxd_cluster import transport as transport_module
 from pylxd_cluster.transport import FingerprintAdapter, Transport, normalize_fingerprint
-
-from .fakes import ENDPOINT, golden
-from .tls import GoldenHTTPSServer, make_certificate
+from tests.sdk.fakes import ENDPOINT, golden
+from tests.sdk.tls import GoldenHTTPSServer, make_certificate
 
 FP = "3fb432145bd76cc71039db0e5caa9415c6591eabf54978fb5f6e2b1781a8ab24"
 

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from .fakes import golden
+from tests.sdk.fakes import golden
 
 
 def make_certificate(directory: Path, name: str = "server") -> tuple[Path, Path, str]:

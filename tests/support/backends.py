@@ -5,7 +5,7 @@ was after each test) or ``backend4`` (4 members, fresh, for the destructive memb
 removal). Both are parametrized ``mock`` / ``pack``:
 
 * ``mock``: ``MockCluster(3)`` on its unix socket; the members' views are that one server.
-* ``pack``: real ``pylxd-cluster-daemon`` processes (``mockserver/daemon/harness.py``). The scenario
+* ``pack``: real ``pylxd-cluster-daemon`` processes (``mockserver.daemon.harness``). The scenario
   writes through a FOLLOWER (so every write is forwarded to the leader), and checks are made
   on EVERY member's own socket, polling until they hold since replication is asynchronous.
 

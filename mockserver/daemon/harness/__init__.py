@@ -53,7 +53,14 @@ from mockserver.daemon.harness.processes import (
     die_with_parent,
 )
 from mockserver.daemon.harness.unixhttp import config_of, modules, raw_request, write
-from mockserver.daemon.harness.waiting import WaitTimeout, hold_for, poll_until, wait_until
+from mockserver.daemon.harness.waiting import (
+    WaitTimeout,
+    async_hold_for,
+    async_wait_until,
+    hold_for,
+    poll_until,
+    wait_until,
+)
 from mockserver.daemon.harness.watch import BroadcastCapture, DocumentSampler, MemberWatcher, all_show, event_time
 
 __all__ = [
@@ -68,6 +75,8 @@ __all__ = [
     "wait_until",
     "poll_until",
     "hold_for",
+    "async_wait_until",
+    "async_hold_for",
     "IMPORT_ROOT",
     "READY",
     "STOPPED",

@@ -1,6 +1,7 @@
 """Waiting on conditions (never on sleeps), with a description of what was awaited."""
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any, Callable
 
@@ -27,7 +28,7 @@ def _poll(predicate: Callable[[], Any], timeout: float, interval: float, what: s
         time.sleep(interval)
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.02, what: str = "",
+def wait_until(predicate: Callable[[], bool], timeout: float = 5.0, interval: float = 0.02, what: str = "",
                describe: Callable[[], str] | None = None) -> float:
     """Poll ``predicate`` every ``interval`` seconds until it returns true; return the
     monotonic time at which it did. Exceptions from the predicate count as false (the last
@@ -61,3 +62,33 @@ def hold_for(predicate: Callable[[], bool], seconds: float, interval: float = 0.
         if time.monotonic() - started >= seconds:
             return
         time.sleep(interval)
+
+
+async def async_wait_until(predicate: Callable[[], bool], timeout: float = 5.0, interval: float = 0.005,
+                           what: str = "") -> None:
+    """:func:`wait_until` for a test running on an event loop: the loop runs meanwhile (what
+    the predicate waits for arrives through it).
+
+    Raises:
+        AssertionError: on timeout.
+    """
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
+        await asyncio.sleep(interval)
+
+
+async def async_hold_for(predicate: Callable[[], bool], seconds: float, interval: float = 0.005,
+                         what: str = "") -> None:
+    """:func:`hold_for` for a test running on an event loop.
+
+    Raises:
+        AssertionError: the first time ``predicate`` is false.
+    """
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        if not predicate():
+            raise AssertionError(f"{what or predicate} held for {time.monotonic() - started:.2f}s only, "
+                                 f"not {seconds}s")
+        await asyncio.sleep(interval)

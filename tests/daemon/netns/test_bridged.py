@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import time
 
-from mockserver.daemon.harness import hold_for
-from tests.daemon.udp._helpers import ChildNode, wait_for
+from mockserver.daemon.harness import hold_for, wait_until
+from tests.daemon.udp._helpers import ChildNode
 
 PORT = 5252
 GROUP = "239.255.52.52"
@@ -34,7 +34,7 @@ def send_until(sender, kind, payload_base, receivers, timeout=10.0):
         payload = f"{payload_base}-{n}"
         sender.command(kind, payload)
         try:
-            wait_for(lambda: all(r.got(payload) for r in receivers), timeout=0.2)
+            wait_until(lambda: all(r.got(payload) for r in receivers), timeout=0.2)
             return payload
         except AssertionError:
             if time.monotonic() > deadline:
@@ -60,7 +60,7 @@ def test_broadcast_and_multicast_reach_all_three(bridged_factory):
         made_it["bc", i] = send_until(sender, "broadcast", f"bc{i}", nodes)
         made_it["mc", i] = send_until(sender, "multicast", f"mc{i}", nodes)
     nodes[0].command("unicast", addrs[2], PORT, "uni-0-2")
-    wait_for(lambda: nodes[2].got("uni-0-2"), what="unicast across the bridge")
+    wait_until(lambda: nodes[2].got("uni-0-2"), what="unicast across the bridge")
     def once_each():
         return all(node.got(made_it[kind, j]) == [(addrs[j], PORT, i == j)]
                    for i, node in enumerate(nodes) for j in range(3) for kind in ("bc", "mc")) \
@@ -106,6 +106,6 @@ def test_link_down_partitions_a_node_and_link_up_heals(bridged_factory):
     send_until(nodes[2], "broadcast", "healed-back", nodes)
     send_until(nodes[1], "multicast", "mhealed", nodes)
     nodes[0].command("unicast", members[2].address, PORT, "uni-healed")
-    wait_for(lambda: nodes[2].got("uni-healed"), what="unicast after healing")
+    wait_until(lambda: nodes[2].got("uni-healed"), what="unicast after healing")
     for node in nodes:
         assert node.quit() == 0

@@ -1,7 +1,7 @@
 """The pack daemon as real processes on loopback: discovery, liveness bounds, leadership,
 events, security (wrong secret, replay, fuzz), writes refused, and the command line.
 
-Every pack uses its own 127.a.b.0/24 block and its own UDP port (see mockserver/daemon/harness.py), so
+Every pack uses its own 127.a.b.0/24 block and its own UDP port (see mockserver.daemon.harness), so
 nothing here hears another test's pack; traffic only goes to 127.0.0.0/8. Unless noted,
 keepalive-interval is 200 ms and dead-interval 1000 ms, the issue's reference settings.
 

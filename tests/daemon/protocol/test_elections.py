@@ -9,8 +9,7 @@ import pytest
 
 from mockserver.daemon.protocol.messages import Code, Message, Role, decode, encode
 from mockserver.daemon.protocol.node import LeaderChange, NodeSettings, PackNode, PersistTerm, Send
-
-from .sim import DEAD, KEEPALIVE, SEALER, Pack, leaders_by_term
+from tests.daemon.protocol.sim import DEAD, KEEPALIVE, SEALER, Pack, leaders_by_term
 
 
 def leaders(pack):

@@ -16,8 +16,7 @@ import pytest
 from mockserver.daemon.protocol.crypto import Sealer
 from mockserver.daemon.protocol.messages import Code, Message, encode
 from mockserver.daemon.protocol.node import LeaderConflict
-
-from .sim import DEAD, KEEPALIVE, LeaderChange, MemberChange, Pack, Role, Status
+from tests.daemon.protocol.sim import DEAD, KEEPALIVE, LeaderChange, MemberChange, Pack, Role, Status
 
 
 def everyone_sees(pack, name, status):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 
+from mockserver.daemon.harness import async_wait_until
 from mockserver.daemon.sync.writer import DocumentWriter
 
 
@@ -32,13 +33,6 @@ def run(scenario):
     return asyncio.run(scenario())
 
 
-async def until(condition, timeout: float = 5.0) -> None:
-    """Let the loop run (the writer's callbacks come through it) until ``condition()``."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, f"timed out waiting for {condition}"
-        await asyncio.sleep(0.001)
 
 
 def test_a_write_runs_after_the_callbacks_already_scheduled_and_on_the_loop_thread():
@@ -69,11 +63,11 @@ def test_large_documents_go_to_a_thread_and_versions_queued_behind_it_are_coales
         confirmed = []
         disk.gate.clear()                       # the first (large) write stalls on its thread
         writer.write(1, b"x" * 1000, lambda: confirmed.append(1), print)
-        await until(disk.entered.is_set)        # its thread is writing it
+        await async_wait_until(disk.entered.is_set)        # its thread is writing it
         for version in (2, 3, 4):               # queue up behind it: only the newest is written
             writer.write(version, b"y", lambda v=version: confirmed.append(v), print)
         disk.gate.set()
-        await until(lambda: confirmed[-1:] == [4])
+        await async_wait_until(lambda: confirmed[-1:] == [4])
         writer.close()
         return confirmed
 
@@ -90,10 +84,10 @@ def test_a_failed_write_is_reported_and_the_next_one_still_happens():
         outcomes = []
         disk.fail_with = OSError(28, "No space left on device")
         writer.write(1, b"x", lambda: outcomes.append("written 1"), lambda error: outcomes.append(str(error)))
-        await until(lambda: len(outcomes) == 1)
+        await async_wait_until(lambda: len(outcomes) == 1)
         disk.fail_with = None
         writer.write(2, b"x", lambda: outcomes.append("written 2"), lambda error: outcomes.append(str(error)))
-        await until(lambda: len(outcomes) == 2)
+        await async_wait_until(lambda: len(outcomes) == 2)
         writer.close()
         return outcomes
 

@@ -1,43 +1,15 @@
 """Helpers shared by the pack transport tests."""
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import queue
-import socket
 import subprocess
 import sys
 import threading
-import time
-from typing import Callable
 
 CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_endpoint_child.py")
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-
-
-def free_port() -> int:
-    """A high UDP port that nobody holds on any address right now (the wildcard bind
-    would fail otherwise)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("0.0.0.0", 0))
-        return s.getsockname()[1]
-
-
-async def holds(predicate: Callable[[], bool], seconds: float, what: str = "") -> None:
-    """``predicate`` stays true for ``seconds`` (nothing more arrives meanwhile)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        assert predicate(), f"no longer true: {what or predicate}"
-        await asyncio.sleep(0.01)
-
-
-async def wait_until(predicate: Callable[[], bool], timeout: float = 3.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
-        await asyncio.sleep(0.01)
 
 
 class Recorder:
@@ -131,9 +103,3 @@ class ChildNode:
         return self.proc.wait(timeout=10)
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float = 5.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
-        time.sleep(0.02)

@@ -11,8 +11,9 @@ import socket
 
 import pytest
 
+from mockserver.daemon.harness import async_hold_for, async_wait_until, free_udp_port
 from mockserver.daemon.udp import COUNTERS, UdpEndpoint, UdpError
-from tests.daemon.udp._helpers import Recorder, free_port, holds, wait_until
+from tests.daemon.udp._helpers import Recorder
 
 ADDRS = ["127.0.0.11", "127.0.0.12", "127.0.0.13"]
 LO_BROADCAST = "127.255.255.255"
@@ -64,7 +65,7 @@ def test_counters_all_present_at_zero():
 
 def test_unicast_between_three_nodes_on_one_port():
     async def main():
-        port = free_port()
+        port = free_udp_port()
         endpoints, recorders = await start_three(port)
         try:
             for ep in endpoints:
@@ -74,8 +75,8 @@ def test_unicast_between_three_nodes_on_one_port():
                 for j, dst in enumerate(endpoints):
                     if i != j:
                         src.send_unicast(f"{i}->{j}".encode(), dst.local_address)
-            await wait_until(lambda: all(len(r.got) == 2 for r in recorders), what="unicasts")
-            await holds(lambda: all(len(r.got) == 2 for r in recorders), 0.1, what="nothing more arrives")
+            await async_wait_until(lambda: all(len(r.got) == 2 for r in recorders), what="unicasts")
+            await async_hold_for(lambda: all(len(r.got) == 2 for r in recorders), 0.1, what="nothing more arrives")
             for j, r in enumerate(recorders):
                 assert sorted(r.got) == sorted(
                     (f"{i}->{j}".encode(), endpoints[i].local_address) for i in range(3) if i != j)
@@ -92,13 +93,13 @@ def test_unicast_between_three_nodes_on_one_port():
 
 def test_broadcast_reaches_all_three_once():
     async def main():
-        port = free_port()
+        port = free_udp_port()
         endpoints, recorders = await start_three(port)
         try:
             endpoints[0].send_broadcast(b"hello-all")
-            await wait_until(lambda: all(r.count(b"hello-all") for r in recorders), what="broadcast")
-            await holds(lambda: all(r.got == [(b"hello-all", endpoints[0].local_address)] for r in recorders), 0.1,
-                        what="each got it once")
+            await async_wait_until(lambda: all(r.count(b"hello-all") for r in recorders), what="broadcast")
+            once = [(b"hello-all", endpoints[0].local_address)]
+            await async_hold_for(lambda: all(r.got == once for r in recorders), 0.1, what="each got it once")
             for ep, r in zip(endpoints, recorders):
                 assert r.got == [(b"hello-all", endpoints[0].local_address)]
                 assert ep.counters["received_broadcast"] == 1
@@ -122,7 +123,7 @@ def test_port_zero_picks_one_port_for_every_socket():
             assert port != 0
             assert ep.bound == {"unicast": ("127.0.0.11", port), "broadcast": (LO_BROADCAST, port)}
             ep.send_broadcast(b"self")
-            await wait_until(lambda: rec.got, what="own broadcast")
+            await async_wait_until(lambda: rec.got, what="own broadcast")
             assert rec.got == [(b"self", ("127.0.0.11", port))]
             assert ep.is_own(rec.got[0][1])
         finally:
@@ -132,7 +133,7 @@ def test_port_zero_picks_one_port_for_every_socket():
 
 def test_oversize_refused_at_send_and_dropped_at_receive(caplog):
     async def main():
-        port = free_port()
+        port = free_udp_port()
         a, b = Recorder(), Recorder()
         ep_a = make("127.0.0.11", port, a, max_datagram=100)
         ep_b = make("127.0.0.12", port, b, max_datagram=100)
@@ -150,8 +151,8 @@ def test_oversize_refused_at_send_and_dropped_at_receive(caplog):
             with raw_sender() as s:
                 s.sendto(b"w" * 200, ep_b.local_address)  # bypasses the send check
                 s.sendto(b"after", ep_b.local_address)
-            await wait_until(lambda: len(b.got) == 2, what="datagrams")
-            await holds(lambda: len(b.got) == 2, 0.05, what="nothing more arrives")
+            await async_wait_until(lambda: len(b.got) == 2, what="datagrams")
+            await async_hold_for(lambda: len(b.got) == 2, 0.05, what="nothing more arrives")
             assert b.payloads() == [b"z" * 100, b"after"]
             assert ep_b.counters["dropped_oversize"] == 1
             assert ep_b.counters["received"] == 2
@@ -162,7 +163,7 @@ def test_oversize_refused_at_send_and_dropped_at_receive(caplog):
 
 def test_full_queue_drops_and_counts():
     async def main():
-        port = free_port()
+        port = free_udp_port()
         gate = asyncio.Event()
         got = []
 
@@ -175,15 +176,15 @@ def test_full_queue_drops_and_counts():
         try:
             with raw_sender() as s:
                 s.sendto(b"first", ep.local_address)
-                await wait_until(lambda: got == [b"first"], what="consumer busy")
+                await async_wait_until(lambda: got == [b"first"], what="consumer busy")
                 for i in range(10):
                     s.sendto(b"m%d" % i, ep.local_address)
-            await wait_until(lambda: ep.counters["received"] + ep.counters["dropped_queue_full"] == 11,
+            await async_wait_until(lambda: ep.counters["received"] + ep.counters["dropped_queue_full"] == 11,
                              what="all read")
             assert ep.counters["dropped_queue_full"] == 6
             assert ep.counters["received"] == 5
             gate.set()
-            await wait_until(lambda: len(got) == 5, what="queue drained")
+            await async_wait_until(lambda: len(got) == 5, what="queue drained")
             assert got == [b"first", b"m0", b"m1", b"m2", b"m3"]
             assert ep.counters["delivered"] == 5
         finally:
@@ -193,7 +194,7 @@ def test_full_queue_drops_and_counts():
 
 def test_handler_exceptions_are_counted_and_do_not_stop_the_consumer():
     async def main():
-        port = free_port()
+        port = free_udp_port()
         seen = []
 
         def handler(data, source):
@@ -207,7 +208,7 @@ def test_handler_exceptions_are_counted_and_do_not_stop_the_consumer():
             with raw_sender() as s:
                 for payload in (b"boom1", b"ok1", b"boom2", b"ok2"):
                     s.sendto(payload, ep.local_address)
-            await wait_until(lambda: len(seen) == 4, what="all handled")
+            await async_wait_until(lambda: len(seen) == 4, what="all handled")
             assert ep.counters["handler_errors"] == 2
             assert ep.counters["delivered"] == 2
             assert ep._consumer is not None and not ep._consumer.done()
@@ -218,7 +219,7 @@ def test_handler_exceptions_are_counted_and_do_not_stop_the_consumer():
 
 def test_async_handler_exception_is_counted():
     async def main():
-        port = free_port()
+        port = free_udp_port()
         seen = []
 
         async def handler(data, source):
@@ -231,7 +232,7 @@ def test_async_handler_exception_is_counted():
             with raw_sender() as s:
                 s.sendto(b"a", ep.local_address)
                 s.sendto(b"b", ep.local_address)
-            await wait_until(lambda: ep.counters["handler_errors"] == 2, what="errors counted")
+            await async_wait_until(lambda: ep.counters["handler_errors"] == 2, what="errors counted")
             assert seen == [b"a", b"b"]
         finally:
             await ep.close()
@@ -240,7 +241,7 @@ def test_async_handler_exception_is_counted():
 
 def test_close_releases_every_port_and_start_again_works():
     async def main():
-        port = free_port()
+        port = free_udp_port()
         rec = Recorder()
         ep = make("127.0.0.11", port, rec, broadcast=LO_BROADCAST)
         await ep.start()
@@ -256,7 +257,7 @@ def test_close_releases_every_port_and_start_again_works():
         await ep.start()
         try:
             ep.send_broadcast(b"again")
-            await wait_until(lambda: rec.got, what="datagram after restart")
+            await async_wait_until(lambda: rec.got, what="datagram after restart")
             assert rec.got == [(b"again", ("127.0.0.11", port))]
         finally:
             await ep.close()
@@ -266,7 +267,7 @@ def test_close_releases_every_port_and_start_again_works():
 
 def test_same_unicast_address_twice_is_a_clear_error():
     async def main():
-        port = free_port()
+        port = free_udp_port()
         first = make("127.0.0.11", port, broadcast=LO_BROADCAST)
         await first.start()
         try:
@@ -284,7 +285,7 @@ def test_same_unicast_address_twice_is_a_clear_error():
 
 def test_bind_error_names_address_port_and_os_error():
     async def main():
-        port = free_port()
+        port = free_udp_port()
         # Not an address of this host: bind() fails, nothing is sent anywhere.
         ep = make("203.0.113.77", port)
         with pytest.raises(UdpError) as info:
@@ -297,7 +298,7 @@ def test_bind_error_names_address_port_and_os_error():
 
 def test_failed_group_socket_closes_the_unicast_socket():
     async def main():
-        port = free_port()
+        port = free_udp_port()
         blocker = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # no SO_REUSEPORT
         blocker.bind((LO_BROADCAST, port))
         try:
@@ -333,7 +334,7 @@ def test_send_errors_are_counted_not_raised():
 
 def test_wildcard_interface_gets_broadcasts_once_and_knows_its_own():
     async def main():
-        port = free_port()
+        port = free_udp_port()
         rec = Recorder()
         ep = make("0.0.0.0", port, rec, broadcast=LO_BROADCAST)
         await ep.start()
@@ -343,8 +344,8 @@ def test_wildcard_interface_gets_broadcasts_once_and_knows_its_own():
                 s.sendto(b"from-other", (LO_BROADCAST, port))
                 other = s.getsockname()
             ep.send_broadcast(b"from-me")
-            await wait_until(lambda: len(rec.got) >= 2, what="broadcasts")
-            await holds(lambda: len(rec.got) == 2, 0.1, what="no double delivery")
+            await async_wait_until(lambda: len(rec.got) >= 2, what="broadcasts")
+            await async_hold_for(lambda: len(rec.got) == 2, 0.1, what="no double delivery")
             assert sorted(rec.payloads()) == [b"from-me", b"from-other"]
             sources = dict(rec.got)
             assert sources[b"from-other"] == other

@@ -10,7 +10,8 @@ import textwrap
 
 import pytest
 
-from ._helpers import ChildNode, wait_for
+from mockserver.daemon.harness import wait_until
+from tests.daemon.udp._helpers import ChildNode
 
 PORT = 5252
 GROUP = "239.255.52.52"
@@ -39,11 +40,11 @@ def test_multicast_reaches_three_nodes_on_lo(netns_factory, lo_setup):
     for i, sender in enumerate(nodes):
         payload = f"mc-from-{i}"
         sender.command("multicast", payload)
-        wait_for(lambda: all(n.got(payload) for n in nodes), what=f"{payload} everywhere")
+        wait_until(lambda: all(n.got(payload) for n in nodes), what=f"{payload} everywhere")
     # Broadcast on lo in the namespace too, and unicast.
     nodes[2].command("broadcast", "bc-from-2")
     nodes[0].command("unicast", "127.0.0.13", PORT, "uni-0-2")
-    wait_for(lambda: all(n.got("bc-from-2") for n in nodes) and nodes[2].got("uni-0-2"),
+    wait_until(lambda: all(n.got("bc-from-2") for n in nodes) and nodes[2].got("uni-0-2"),
              what="broadcast and unicast")
     counters = [n.counters() for n in nodes]  # a round trip: all datagrams are in
     for i, node in enumerate(nodes):
@@ -66,7 +67,7 @@ def test_nodes_in_another_group_hear_nothing(netns_factory):
     a = ChildNode(ns, interface="127.0.0.11", port=PORT, group=GROUP).start()
     b = ChildNode(ns, interface="127.0.0.12", port=PORT, group="239.255.52.53").start()
     a.command("multicast", "only-group-a")
-    wait_for(lambda: a.got("only-group-a"), what="own multicast")
+    wait_until(lambda: a.got("only-group-a"), what="own multicast")
     b.counters()
     assert b.got("only-group-a") == []
     assert b.counters()["received"] == 0
@@ -96,7 +97,7 @@ def test_wildcard_interface_with_route_receives_multicast_once(netns_factory):
     assert node.error is None, node.error
     ns.run([sys.executable, "-c", SEND, "from-raw", GROUP, PORT])
     node.command("multicast", "from-self")
-    wait_for(lambda: node.got("from-raw") and node.got("from-self"), what="multicasts")
+    wait_until(lambda: node.got("from-raw") and node.got("from-self"), what="multicasts")
     counters = node.counters()
     assert len(node.got("from-raw")) == 1 and node.got("from-raw")[0][2] is False
     # Its own comes back once, recognised as own. Its source address is 0.0.0.0 on
