@@ -22,13 +22,6 @@ EVENT_QUEUE_SIZE = 1024
 # After a reply sent before the whole body came (413, 408), what is left of the body is read
 # and dropped this long, so that the client reads the reply rather than a reset connection.
 LINGERING_TIME = 2.0
-# Set on requests one member forwards to another, so that they are never forwarded twice.
-FORWARDED_HEADER = "X-Pack-Forwarded"
-# On a 503 for a write that may or may not have taken effect: "unknown" (the SDK raises
-# OutcomeUnknown for it).
-OUTCOME_HEADER = "X-Pack-Outcome"
-
-
 @dataclass(frozen=True)
 class HttpLimits:
     """How long a client may take, so that slow or idle clients cannot hold connections
@@ -49,18 +42,6 @@ class HttpLimits:
     # aiohttp's default (8 KiB) refused paths that name objects LXD serves (a 5,000-character
     # name escaped twice is 50 KB).
     max_line: int = 64 * 1024
-
-
-READ_BACK = ("read it back with the header X-Pack-Consistency: linearizable (pylxd_cluster: "
-             'consistency="linearizable") before you send it again')
-
-
-def outcome_unknown(text: str) -> Reply:
-    """A 503 for a write that may or may not have taken effect (the header says so to
-    programs, the text says what to do)."""
-    reply = error_reply(503, text)
-    reply.headers[OUTCOME_HEADER] = "unknown"
-    return reply
 
 
 def _too_large(limit: int) -> Reply:
@@ -295,13 +276,13 @@ class HttpTransport:
         text = f'Cluster member "{forward.member}" at {forward.address} did not answer: {why}'
         if request.method == "GET":
             return error_reply(503, f"{text}; retry")
-        return outcome_unknown(f"{text}. The request was sent: it may or may not have taken effect; {READ_BACK}")
+        return self._unknown_outcome(text)
 
     async def _forward_once(self, request: web.BaseRequest, forward: ForwardTo, body: bytes):
         from aiohttp import ClientConnectorError, ClientError, ClientSession, ClientTimeout
 
         base = forward.address if "://" in forward.address else f"http://{forward.address}"
-        headers = {"Accept": "application/json", FORWARDED_HEADER: "1"}
+        headers = {"Accept": "application/json", **self._forward_headers()}
         headers.update({k: v for k, v in request.headers.items()
                         if k.lower() in ("if-match", "content-type") or k.lower() in forward.copy_headers})
         timeout = ClientTimeout(total=None, sock_connect=5)
@@ -318,8 +299,9 @@ class HttpTransport:
             async with self._forwarder.request(request.method, f"{base}{request.rel_url}", ssl=False,
                                                data=body or None, headers=headers, timeout=timeout) as reply:
                 body = await reply.read()
-                headers = {k: v for k, v in reply.headers.items()
-                           if k.lower() in ("content-type", "etag", "location", OUTCOME_HEADER.lower())}
+                kept = ("content-type", "etag", "location") + \
+                    (self.api.gate.kept_reply_headers if self.api.gate is not None else ())
+                headers = {k: v for k, v in reply.headers.items() if k.lower() in kept}
                 reply_headers = reply.headers
                 if reply.status == 202 and forward.relay_operations:
                     self._relay_operation(base, body)
@@ -330,10 +312,18 @@ class HttpTransport:
             text = f'Lost cluster member "{forward.member}" at {forward.address}: {exc or type(exc).__name__}'
             if request.method == "GET":
                 return error_reply(503, f"{text}; retry")
-            return outcome_unknown(f"{text}. The request was sent: it may or may not have taken effect; {READ_BACK}")
+            return self._unknown_outcome(text)
         if self.api.gate is not None and reply.status < 400:
             await self.api.gate.caught_up(reply_headers)
         return Reply(reply.status, body, headers)
+
+    def _unknown_outcome(self, text: str) -> Reply:
+        """A write was forwarded and its answer lost: it may or may not have taken effect."""
+        text = f"{text}. The request was sent: it may or may not have taken effect"
+        return self.api.gate.unknown_outcome(text) if self.api.gate is not None else error_reply(503, text)
+
+    def _forward_headers(self) -> dict:
+        return self.api.gate.forward_headers() if self.api.gate is not None else {}
 
     def _relay_operation(self, base: str, body: bytes) -> None:
         """An operation another member runs for a request we forwarded: its events reach
@@ -350,7 +340,7 @@ class HttpTransport:
             bus.publish("operation", operation, project=project)
             try:
                 async with self._forwarder.get(f"{base}/1.0/operations/{op_id}/wait?timeout=-1", ssl=False,
-                                               headers={FORWARDED_HEADER: "1"}) as reply:
+                                               headers=self._forward_headers()) as reply:
                     final = (await reply.json())["metadata"]
                     reply_headers = reply.headers
             except Exception as exc:  # noqa: BLE001 - the client still has GET /1.0/operations/<id>

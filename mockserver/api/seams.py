@@ -67,3 +67,14 @@ class Gate(Protocol):
     async def caught_up(self, reply_headers: Mapping[str, str]) -> None:
         """After a forwarded request's successful answer: wait until what it changed shows
         here (read your writes)."""
+
+    def forward_headers(self) -> dict:
+        """Headers added to every request this member forwards (the far side must know)."""
+
+    #: Headers of a forwarded request's answer passed back to the client (lower case),
+    #: beyond Content-Type, ETag and Location.
+    kept_reply_headers: tuple
+
+    def unknown_outcome(self, text: str) -> Reply:
+        """The answer to a write whose forwarded request was sent and whose answer was
+        lost (``text`` says so)."""

@@ -27,21 +27,40 @@ import logging
 from mockserver.api import ApiRequest, AwaitCommit, ForwardTo, Later
 from mockserver.daemon.sync.core import NotCommitted, NotPublished
 from mockserver.errors import ApiError
-from mockserver.http import FORWARDED_HEADER, READ_BACK, outcome_unknown
-from mockserver.wire import error_reply
+from mockserver.wire import Reply, error_reply
 
 log = logging.getLogger(__name__)
 
+# The daemon's headers (the SDK knows CONSISTENCY_HEADER and OUTCOME_HEADER too):
+# set on requests one member forwards to another, so that they are never forwarded twice;
+FORWARDED_HEADER = "X-Pack-Forwarded"
+# on a 503 for a write that may or may not have taken effect: "unknown" (the SDK raises
+# OutcomeUnknown for it);
+OUTCOME_HEADER = "X-Pack-Outcome"
+# asked by a client for a read through the leader, once it confirmed it leads.
 CONSISTENCY_HEADER = "X-Pack-Consistency"
 # On the reply to a forwarded request: the pack document version the leader had applied
 # ("term.version"); the forwarding member waits until it has it too (read your writes).
 DOCUMENT_HEADER = "X-Pack-Document"
 LINEARIZABLE = "linearizable"
+READ_BACK = ("read it back with the header X-Pack-Consistency: linearizable (pylxd_cluster: "
+             'consistency="linearizable") before you send it again')
 NO_TCP = ('Cluster-wide writes go through the pack\'s leader "{name}", which serves no TCP API: members reach '
           "the leader (and pull what it writes) over HTTP, so give every member an Api listen address")
 
 
+def outcome_unknown(text: str) -> Reply:
+    """A 503 for a write that may or may not have taken effect (the header says so to
+    programs, the text says what to do)."""
+    reply = error_reply(503, text)
+    reply.headers[OUTCOME_HEADER] = "unknown"
+    return reply
+
+
 class PackGate:
+    """The daemon's Gate (``mockserver.api.seams.Gate``)."""
+
+    kept_reply_headers = (OUTCOME_HEADER.lower(),)
     def __init__(self, daemon, commit_timeout: float):
         self.daemon = daemon
         self.commit_timeout = commit_timeout
@@ -162,6 +181,12 @@ class PackGate:
         if self._leader_moved is not None and not self._leader_moved.done():
             self._leader_moved.set_result(None)
         self._release_writers()
+
+    def forward_headers(self) -> dict:
+        return {FORWARDED_HEADER: "1"}
+
+    def unknown_outcome(self, text: str) -> Reply:
+        return outcome_unknown(f"{text}; {READ_BACK}")
 
     def reply_headers(self, req_headers) -> dict:
         """On the reply to a request another member forwarded: the document version this

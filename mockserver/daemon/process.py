@@ -20,7 +20,7 @@ from mockserver.api.context import API_EXTENSIONS
 from mockserver.api.router import Route
 from mockserver.daemon.backend import PackBackend
 from mockserver.daemon.config import DaemonConfig
-from mockserver.daemon.gate import PackGate
+from mockserver.daemon.gate import FORWARDED_HEADER, PackGate
 from mockserver.daemon.join import JOIN_PATH, check_join, join, join_reply
 from mockserver.daemon.protocol.crypto import Sealer
 from mockserver.daemon.protocol.messages import MemberRecord, Role, Status
@@ -43,7 +43,7 @@ from mockserver.daemon.sync.membership import NodeMembership
 from mockserver.daemon.sync.store import SyncStore
 from mockserver.daemon.udp import UdpEndpoint
 from mockserver.errors import ApiError
-from mockserver.http import FORWARDED_HEADER, HttpTransport
+from mockserver.http import HttpTransport
 from mockserver.state import ClusterState, LoopScheduler
 from mockserver.tls import TlsSettings
 from mockserver.wire import Reply, error_reply, now_utc

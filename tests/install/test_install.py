@@ -88,3 +88,29 @@ def test_the_server_extra_runs_the_mock_in_process_and_every_command_has_a_versi
     assert run(bin_dir / "python", "-c", script).stdout.strip() == "['node1', 'node2', 'node3']"
     for command in ("pylxd-cluster-mock", "pylxd-cluster-daemon"):
         assert run(bin_dir / command, "--version").stdout.startswith(f"{command} ")
+
+
+FLOORS = ("attrs==21.3.0", "requests-unixsocket==0.4.0", "websocket-client==1.2.0", "PyYAML==6.0.1")
+
+
+def test_the_declared_floors_are_enough(wheel, tmp_path):
+    """The oldest versions setup.cfg accepts: the SDK over a unix socket (requests-unixsocket),
+    models (attrs), events (websocket-client) and the daemon's YAML (PyYAML)."""
+    bin_dir = fresh_venv(tmp_path / "venv")
+    run(bin_dir / "python", "-m", "pip", "install", "--quiet", f"{wheel}[server]", *FLOORS)
+    script = textwrap.dedent("""
+        from mockserver import MockCluster
+        from mockserver.daemon.config import parse
+        import pylxd_cluster
+        with MockCluster(3) as mock:
+            client = pylxd_cluster.Client(mock.unix_socket)
+            with client.events() as stream:
+                client.cluster.members.update("node2", description="floors")
+                event = stream.wait_for(action="cluster-member-updated", timeout=10)
+            print(event.action, client.cluster.members.get("node2").description)
+        print(parse("- Pack:\\n    name: lab\\n    secret: s\\n    broadcast: 198.51.100.255\\n", "n.yaml").pack.name)
+    """)
+    assert run(bin_dir / "python", "-c", script).stdout.split() == ["cluster-member-updated", "floors", "lab"]
+    installed = run(bin_dir / "python", "-m", "pip", "freeze").stdout.lower()
+    for pin in FLOORS:
+        assert pin.lower() in installed, installed

@@ -63,7 +63,6 @@ def integer(minimum: int | None = None, maximum: int | None = None) -> Converter
             raise _bad(expected, value)
         return value
 
-    convert.expected = expected  # type: ignore[attr-defined]
     return convert
 
 
