@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 
+from mockserver.daemon.groups.config import configuration_problem
 from mockserver.wire import go_timestamp
 
 
@@ -47,3 +48,6 @@ class PackBackend:
 
     def after_write(self, finish) -> None:
         self._daemon.gate.after_write(finish)
+
+    def configuration_problem(self, modules: tuple, members: list[str]) -> str | None:
+        return configuration_problem(modules, members)

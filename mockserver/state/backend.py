@@ -34,6 +34,11 @@ class StateBackend(Protocol):
         """Call ``finish`` once a write made outside a request (an evacuation's operation)
         is durable."""
 
+    def configuration_problem(self, modules: tuple, members: list[str]) -> str | None:
+        """Why the back end cannot take this shared configuration (``(name, options)``
+        pairs) with these members, or None. A write that gets a text is refused (400)
+        before anything changes."""
+
 
 class StaticBackend:
     """The mock's back end: every member is here, roles are LXD's, writes are durable at once."""
@@ -50,3 +55,6 @@ class StaticBackend:
 
     def after_write(self, finish: Finish) -> None:
         finish()
+
+    def configuration_problem(self, modules: tuple, members: list[str]) -> str | None:
+        return None

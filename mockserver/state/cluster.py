@@ -190,8 +190,9 @@ class ClusterState(MemberRules, GroupRules, TokenRules, ReplicatedView):
         """Replace (PUT) or merge (PATCH: modules by name, null removes one) the shared modules.
 
         Raises:
-            ApiError: 400 for a module list that is not ``[{"Name": {options}}, ...]`` or that
-            names a per-member module (Pack, PackConfiguration, Api).
+            ApiError: 400 for a module list that is not ``[{"Name": {options}}, ...]``, that
+            names a per-member module (Pack, PackConfiguration, Api), or that the back end
+            cannot take (a pack daemon: a service group that is not valid).
         """
         try:
             modules = parse_modules(raw_modules, removals=patch)
@@ -200,6 +201,9 @@ class ClusterState(MemberRules, GroupRules, TokenRules, ReplicatedView):
         with self.lock:
             if patch:
                 modules = patched_modules(self.configuration.modules, modules)
+            problem = self.backend.configuration_problem(tuple(modules), list(self.members))
+            if problem:
+                raise bad_request(problem)
             document = self.configuration.changed(modules)
             if document is not self.configuration:
                 self.configuration = document

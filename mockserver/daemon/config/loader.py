@@ -26,6 +26,8 @@ from mockserver.daemon.config.modules import (
     PackConfigurationConfig,
 )
 from mockserver.daemon.config.options import ModuleSpec, show
+from mockserver.daemon.groups.config import MODULE as GROUPS_MODULE
+from mockserver.daemon.groups.config import GroupError, parse_groups
 from mockserver.state.configuration import option_problem
 
 
@@ -238,6 +240,14 @@ class _Validator:
         # Config sync hashes, stores and sends user modules as JSON: refuse what JSON cannot
         # carry here, where the file can still be fixed.
         problem = option_problem(options) if name not in MODULES else None
+        if problem is None and name == GROUPS_MODULE:
+            try:
+                parse_groups(options)
+            except GroupError as exc:
+                key = exc.group if exc.group is not None else None
+                raise self.error(exc.text if exc.group is None else
+                                 f"group {exc.group!r}" + (f", key {exc.key!r}" if exc.key else "") + f": {exc.text}",
+                                 module=name, line=self.key_line(index, key) if key else line) from None
         if problem:
             path, reason = problem
             key = path.split(".")[0].split("[")[0] or None

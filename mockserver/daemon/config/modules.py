@@ -1,43 +1,46 @@
 """The daemon's modules: their option tables and the frozen classes they fill.
 
-=====================  =====================  =======  ===========  =======================================
-Module / key           attribute              type     default      meaning
-=====================  =====================  =======  ===========  =======================================
+=====================  ========================  =======  ===========  =======================================
+Module / key           attribute                 type     default      meaning
+=====================  ========================  =======  ===========  =======================================
 **Pack**
-name                   name                   string   (required*)  pack name (*or join_token); members
-                                                                    with the same name and secret form a pack
-secret                 secret                 string   (required)   pre-shared secret (VyOS name:
-                                                                    ``pre-shared-secret``)
-broadcast              broadcast              string   (required*)  IPv4 address for UDP broadcasts
-                                                                    (*not needed with mcast-group or peers)
-interface              interface              string   '0.0.0.0'    IPv4 address to listen on
-port                   port                   integer  5252         UDP port (1..65535)
-interval               interval               integer  10           discovery/announce period, s (>= 1)
-pack                   pack                   string   'leader'     'leader', 'follower' or 'auto'
-server_name            server_name            string   host name    this member's name (no '/')
-keepalive-interval     keepalive_interval_ms  integer  5000         probe period, ms (>= 50)
-dead-interval          dead_interval_ms       integer  20000        silence before Offline, ms
-                                                                    (> 2 x keepalive-interval)
-mcast-group            mcast_group            string   none         IPv4 multicast group (224.0.0.0/4)
-peers                  peers                  list     []           static peers 'host[:port]'
-expected_members       expected_members       integer  none         pack size; with pack: auto only a side
-                                                                    that sees a majority has a leader
-join_token             join_token             string   none         join with this token (no name/secret)
-join_token_expiry      join_token_expiry      integer  10800        validity of tokens made here, s
+name                   name                      string   (required*)  pack name (*or join_token); members
+                                                                       with the same name and secret form a pack
+secret                 secret                    string   (required)   pre-shared secret (VyOS name:
+                                                                       ``pre-shared-secret``)
+broadcast              broadcast                 string   (required*)  IPv4 address for UDP broadcasts
+                                                                       (*not needed with mcast-group or peers)
+interface              interface                 string   '0.0.0.0'    IPv4 address to listen on
+port                   port                      integer  5252         UDP port (1..65535)
+interval               interval                  integer  10           discovery/announce period, s (>= 1)
+pack                   pack                      string   'leader'     'leader', 'follower' or 'auto'
+server_name            server_name               string   host name    this member's name (no '/')
+keepalive-interval     keepalive_interval_ms     integer  5000         probe period, ms (>= 50)
+dead-interval          dead_interval_ms          integer  20000        silence before Offline, ms
+                                                                       (> 2 x keepalive-interval)
+monitor-dead-interval  monitor_dead_interval_ms  integer  20000        silence before a group's
+                                                                       monitor address is Unreachable, ms
+mcast-group            mcast_group               string   none         IPv4 multicast group (224.0.0.0/4)
+peers                  peers                     list     []           static peers 'host[:port]'
+expected_members       expected_members          integer  none         pack size; with pack: auto only a side
+                                                                       that sees a majority has a leader
+join_token             join_token                string   none         join with this token (no name/secret)
+join_token_expiry      join_token_expiry         integer  10800        validity of tokens made here, s
 **Api**
-listen                 listen                 string   none         'host:port' (IPv6 in brackets)
-unix                   unix                   string   none         unix socket path
-tls_cert               tls_cert               string   none         certificate file (with tls_key: HTTPS)
-tls_key                tls_key                string   none         private key file (with tls_cert)
+listen                 listen                    string   none         'host:port' (IPv6 in brackets)
+unix                   unix                      string   none         unix socket path
+tls_cert               tls_cert                  string   none         certificate file (with tls_key: HTTPS)
+tls_key                tls_key                   string   none         private key file (with tls_cert)
 **PackConfiguration**
-pack                   pack                   string   'Pack'       name of the pack module
-ignore_modules         ignore_modules         list     []           modules not synced to followers
-interval               interval               integer  60           seconds between anti-entropy checks
-state_dir              state_dir              string   next to file where the synced copy is kept
-=====================  =====================  =======  ===========  =======================================
+pack                   pack                      string   'Pack'       name of the pack module
+ignore_modules         ignore_modules            list     []           modules not synced to followers
+interval               interval                  integer  60           seconds between anti-entropy checks
+state_dir              state_dir                 string   next to file where the synced copy is kept
+=====================  ========================  =======  ===========  =======================================
 
 The same facts, machine-readable, are in :data:`MODULES` (and :data:`OPTIONS`): the template
-and the validation are both generated from them.
+and the validation are both generated from them. The shared ServiceGroups module is
+validated by ``mockserver.daemon.groups.config``.
 """
 from __future__ import annotations
 
@@ -66,6 +69,7 @@ class PackConfig:
     server_name: str = dataclasses.field(default_factory=socket.gethostname)
     keepalive_interval_ms: int = 5000
     dead_interval_ms: int = 20000
+    monitor_dead_interval_ms: int = 20000
     mcast_group: str | None = None
     peers: tuple[tuple[str, int], ...] = ()
     expected_members: int | None = None
@@ -81,6 +85,11 @@ class PackConfig:
     def dead_interval(self) -> float:
         """dead-interval in seconds."""
         return self.dead_interval_ms / 1000
+
+    @property
+    def monitor_dead_interval(self) -> float:
+        """monitor-dead-interval in seconds."""
+        return self.monitor_dead_interval_ms / 1000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,6 +124,10 @@ def _check_pack(values: dict, given: frozenset) -> dict:
     if dead <= 2 * keepalive:
         raise Invalid(f"must be more than 2 x keepalive-interval (2 x {keepalive} = {2 * keepalive} ms),"
                       f" got {dead}", key="dead-interval")
+    monitor_dead = values["monitor_dead_interval_ms"]
+    if monitor_dead <= 2 * keepalive:
+        raise Invalid(f"must be more than 2 x keepalive-interval (2 x {keepalive} = {2 * keepalive} ms),"
+                      f" got {monitor_dead}", key="monitor-dead-interval")
     values["peers"] = tuple((host, values["port"] if port is None else port) for host, port in values["peers"])
     return values
 
@@ -171,6 +184,9 @@ PACK = o.ModuleSpec(
                  o.integer(50), default=5000, unit="ms"),
         o.Option("dead-interval", "dead_interval_ms", "integer", "Silence in milliseconds after which a member is"
                  " Offline; more than 2 x keepalive-interval (VyOS).", o.integer(1), default=20000, unit="ms"),
+        o.Option("monitor-dead-interval", "monitor_dead_interval_ms", "integer", "Silence in milliseconds after"
+                 " which a service group's monitor address is Unreachable; 300 to 30000, more than 2 x"
+                 " keepalive-interval (VyOS).", o.integer(300, 30000), default=20000, unit="ms"),
         o.Option("mcast-group", "mcast_group", "string", "IPv4 multicast group for discovery (224.0.0.0/4; TTL 1).",
                  o.ipv4_multicast),
         o.Option("peers", "peers", "list", "Static unicast peers: 'host' or 'host:port' (port: this module's port).",

@@ -5,6 +5,7 @@ from typing import Iterable
 
 from mockserver.daemon.config.modules import MODULES
 from mockserver.daemon.config.options import ModuleSpec
+from mockserver.daemon.groups.config import DEFAULT_FAILBACK_DELAY_MS
 
 #: The column of the ``# <...>`` comments, as in the seed's Pack template.
 COMMENT_COLUMN = 42
@@ -24,10 +25,37 @@ def render_module(spec: ModuleSpec, *, help: bool = True) -> str:
     return "\n".join(lines) + "\n"
 
 
+# The shared ServiceGroups module, as comments: a group names members, so a template cannot
+# hold a valid one (and the filled-in template must stay a valid file).
+GROUPS_TEMPLATE = (
+    ("# ServiceGroups: addresses and services that fail over between members (VyOS: cluster group);", None),
+    ("# shared by every member (PackConfiguration syncs it). Remove the leading '# ' to use it.", None),
+    ("# - ServiceGroups:", None),
+    ("#     GROUP:", "<a group name, without '/'>"),
+    ("#       primary:", "<type: string; is: required> the member that owns it when it can"),
+    ("#       secondary:", "<type: list; is: required> members that take over, in order"),
+    ("#       service:", "<type: list; is: required> address/prefix/interface, a systemd unit,"),
+    ("#", "  or exec: {start: CMD, stop: CMD, check: CMD}; addresses come up first"),
+    ("#       monitor:", "<default: []; type: list; is: optional> addresses the owner must reach"),
+    ("#       auto-failback:", "<default: false; type: boolean; is: optional> back to the primary"),
+    ("#       failback-delay:", f"<default: {DEFAULT_FAILBACK_DELAY_MS}; type: integer; is: optional> ms the"),
+    ("#", "  primary must be healthy before the group moves back"),
+)
+
+
+def render_groups_template() -> str:
+    lines = []
+    for text, comment in GROUPS_TEMPLATE:
+        lines.append(text if comment is None else text.ljust(COMMENT_COLUMN) + "# " + comment)
+    return "\n".join(lines) + "\n"
+
+
 def render_template(modules: Iterable[str] | None = None, *, help: bool = True) -> str:
-    """Every known module's template (or those named in ``modules``), in the seed's style.
+    """Every known module's template (or those named in ``modules``), in the seed's style,
+    then the shared ServiceGroups module as a commented example (when every module is asked).
 
     With ``help=False`` only the option lines are printed, exactly as the seed's templates.
     """
     names = list(MODULES) if modules is None else list(modules)
-    return "\n".join(render_module(MODULES[name], help=help) for name in names)
+    text = "\n".join(render_module(MODULES[name], help=help) for name in names)
+    return text + "\n" + render_groups_template() if modules is None and help else text

@@ -1,6 +1,8 @@
 """Daemon configuration files, written from module lists."""
 from __future__ import annotations
 
+import json
+
 DEFAULTS = {"keepalive-interval": 200, "dead-interval": 1000}
 
 
@@ -19,7 +21,10 @@ def render_yaml(modules: list[tuple]) -> str:
     for name, options in modules:
         lines.append(f"- {name}:")
         for key, value in options.items():
-            if isinstance(value, (list, tuple)):
+            if isinstance(value, dict) or (isinstance(value, (list, tuple))
+                                           and any(isinstance(item, (dict, list, tuple)) for item in value)):
+                lines.append(f"    {key}: {json.dumps(value)}")   # JSON is YAML: nested values as flow
+            elif isinstance(value, (list, tuple)):
                 lines.append(f"    {key}:")
                 lines.extend(f"      - {yaml_scalar(item)}" for item in value)
             else:

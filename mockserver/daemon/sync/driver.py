@@ -36,7 +36,7 @@ from mockserver.daemon.sync.core import (
     SyncCore,
     Wake,
 )
-from mockserver.daemon.sync.document import PackDocument, SyncError
+from mockserver.daemon.sync.document import PackDocument, SyncError, shareable_modules
 from mockserver.daemon.sync.store import SyncStore
 from mockserver.daemon.sync.writer import DocumentWriter
 from mockserver.state import ClusterState
@@ -402,4 +402,12 @@ class SyncDriver:
             log.warning("%s: Pack and Api changes take effect at the next restart", self.config.source)
         sync = config.pack_configuration
         ignore = tuple(sync.ignore_modules) if sync else ()
+        if self.core.is_leader():   # what the leader exports must be taken by the pack: checked before
+            problem = self.state.backend.configuration_problem(
+                shareable_modules(config.modules, ignore), self.state.member_names())
+            if problem:
+                self.core.file_refused()
+                log.error("the edited configuration file is refused, the running configuration stays: %s: %s",
+                          self.config.source, problem)
+                return
         self.apply(self.core.file_changed(config.modules, ignore, self.state.export_shared()))
