@@ -13,6 +13,8 @@ ROOT = Path(__file__).resolve().parents[2]
 FRONT_END = ("mockserver/api", "mockserver/state", "mockserver/http.py", "mockserver/wire.py",
              "mockserver/errors.py", "mockserver/tls.py", "mockserver/godecode.py")
 SANS_IO = ("mockserver/daemon/protocol", "mockserver/daemon/sync/core.py", "mockserver/daemon/sync/commit.py",
+           "mockserver/daemon/groups/config.py", "mockserver/daemon/groups/placement.py",
+           "mockserver/daemon/groups/ownership.py",
            "mockserver/daemon/sync/document.py")
 IO_MODULES = ("asyncio", "socket", "time", "threading", "selectors", "subprocess", "aiohttp", "requests", "ssl")
 

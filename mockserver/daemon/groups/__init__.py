@@ -2,4 +2,7 @@
 ``cluster group``).
 
 - ``config``: the ServiceGroups module (shared by every member) and its validation.
+- ``placement``: where each group should run (the leader's decision, a pure function).
+- ``ownership``: who may hold a group, and when: leases renewed with a majority, and
+  takeovers that wait out the older claims (sans-IO; never two holders).
 """
