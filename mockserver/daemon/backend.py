@@ -44,7 +44,8 @@ class PackBackend:
                    for peer_name, peer in sorted(node.peers.items())}
         return {"incarnation": node.incarnation, "leader": node.leader, "term": node.term,
                 "conflict": list(node.conflict), "members": members,
-                "counters": dict(sorted(counters.items())), "pid": os.getpid(), "document": daemon.sync.describe()}
+                "counters": dict(sorted(counters.items())), "pid": os.getpid(), "document": daemon.sync.describe(),
+                "groups": daemon.groups.describe()}
 
     def after_write(self, finish) -> None:
         self._daemon.gate.after_write(finish)

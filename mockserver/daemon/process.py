@@ -21,8 +21,10 @@ from mockserver.api.router import Route
 from mockserver.daemon.backend import PackBackend
 from mockserver.daemon.config import DaemonConfig
 from mockserver.daemon.gate import FORWARDED_HEADER, PackGate
+from mockserver.daemon.groups.runtime import GroupsRuntime, PackView
 from mockserver.daemon.join import JOIN_PATH, check_join, join, join_reply
 from mockserver.daemon.protocol.crypto import Sealer
+from mockserver.daemon.protocol.effects import ClaimHeard
 from mockserver.daemon.protocol.messages import MemberRecord, Role, Status
 from mockserver.daemon.protocol.node import (
     BROADCAST,
@@ -37,7 +39,7 @@ from mockserver.daemon.protocol.node import (
     PersistTerm,
     Send,
 )
-from mockserver.daemon.sync.core import SendDocument, SyncCore, SyncSettings
+from mockserver.daemon.sync.core import NotPublished, SendDocument, SyncCore, SyncSettings
 from mockserver.daemon.sync.driver import PROOF_HEADER, SyncDriver
 from mockserver.daemon.sync.membership import NodeMembership
 from mockserver.daemon.sync.store import SyncStore
@@ -128,6 +130,10 @@ class PackDaemon:
         self.gate: PackGate | None = None
         self.api: ApiServer | None = None
         self.removed = asyncio.Event()   # set when the pack removed this member (it then leaves)
+        self.groups = GroupsRuntime(self.settings.name, lease=self.settings.dead_interval - self.settings.keepalive,
+                                    keepalive=self.settings.keepalive, view=self._pack_view,
+                                    send_claim=self._send_claim, publish=self._publish_groups)
+        self._groups_timer: asyncio.TimerHandle | None = None
 
     # ---- life -----------------------------------------------------------------------------
 
@@ -174,6 +180,7 @@ class PackDaemon:
         self._apply(self.node.start(self._loop.time()))
         self._ticking = True
         self._schedule_tick()
+        self._groups_step(self.groups.pack_changed)
         self.udp.deliver()
 
     def _sync_driver(self, store: SyncStore, secret: str, pack_name: str) -> SyncDriver:
@@ -184,7 +191,64 @@ class PackDaemon:
                         ignore=tuple(sync.ignore_modules) if sync else (), local=store.load_local())
         return SyncDriver(core, state=self.state, store=store, config=self.config,
                           sealer=Sealer.for_pack(secret, pack_name, purpose="document"),
-                          send=self._send_document, announce=self._announce_document, removed=self.removed_from_pack)
+                          send=self._send_document, announce=self._announce_document, removed=self.removed_from_pack,
+                          extras=self.groups.shared, shown=self._document_shown)
+
+    # ---- service groups ---------------------------------------------------------------------
+
+    def _pack_view(self) -> PackView:
+        node = self.node
+        if node is None:
+            return PackView("", (self.settings.name,), 1)
+        known = [r for r in node.members().values() if r.status != Status.LEFT]
+        evacuated = frozenset(m.ident for m in self.state.members.values() if m.evacuated)
+        return PackView(node.leader, tuple(node.alive_names()), self.settings.expected_members or len(known),
+                        evacuated)
+
+    def _send_claim(self, names, kind: int, seq: int, items) -> None:
+        if self.node is not None:
+            self._apply(self.node.send_claim(list(names), kind, seq, items, self._loop.time()))
+
+    def _publish_groups(self) -> None:
+        """The leader placed a group anew: publish it with the next version (soon, not from
+        inside the step that decided it)."""
+        if self._loop is not None:
+            self._loop.call_soon(self._publish_now)
+
+    def _publish_now(self) -> None:
+        if self.sync is None or not self.sync.is_leader():
+            return
+        try:
+            self.sync.publish()
+        except NotPublished as exc:
+            log.error("cannot publish the service-group assignments: %s", exc)
+
+    def _document_shown(self, document) -> None:
+        self.groups.document_shown(document.modules, document.cluster, document.version, self._loop.time())
+        self._schedule_groups()
+
+    def _groups_step(self, step) -> None:
+        step(self._loop.time())
+        self._schedule_groups()
+
+    def _schedule_groups(self) -> None:
+        if not self._ticking:
+            return
+        deadline = min(self.groups.next_deadline(), self._loop.time() + self.settings.keepalive)
+        timer = self._groups_timer
+        if timer is not None:
+            if timer.when() <= deadline:
+                return
+            timer.cancel()
+        self._groups_timer = self._loop.call_at(deadline, self._on_groups_timer)
+
+    def _on_groups_timer(self) -> None:
+        self._groups_timer = None
+        try:
+            self.groups.tick(self._loop.time())
+        except Exception:  # a bug must not stop the groups' timers: say so and go on
+            log.exception("error in the service groups' timers; continuing")
+        self._schedule_groups()
 
     def _send_document(self, send: SendDocument) -> None:
         if self.node is not None:
@@ -231,6 +295,9 @@ class PackDaemon:
         if self._tick_timer is not None:
             self._tick_timer.cancel()
             self._tick_timer = None
+        if self._groups_timer is not None:
+            self._groups_timer.cancel()
+            self._groups_timer = None
         if self.sync is not None:
             await self.sync.stop()
         if self.udp is not None:
@@ -295,6 +362,8 @@ class PackDaemon:
                 self._leader_conflict(effect)
             elif isinstance(effect, DocumentHeard):
                 self.sync.on_document_heard(effect)
+            elif isinstance(effect, ClaimHeard):
+                self._groups_step(lambda now, heard=effect: self.groups.heard(heard, now))
 
 
     def _send(self, send: Send) -> None:
@@ -327,6 +396,7 @@ class PackDaemon:
             self.sync.tell_durable([record.name])
         what = "restarted" if change.restarted else record.status.name.lower()
         log.info("member %s %s (incarnation %d)", record.name, what, record.incarnation)
+        self._groups_step(lambda now: self.groups.member_changed(record.name, record.status in LIVE, now))
 
     def _leader_changed(self, change: LeaderChange) -> None:
         if change.previous:
@@ -339,6 +409,7 @@ class PackDaemon:
         self.state.emit(LEADER_CHANGED, source, {"leader": change.leader, "previous": change.previous,
                                                  "term": change.term})
         log.info("leader: %s (term %d; was %s)", change.leader or "none", change.term, change.previous or "none")
+        self._groups_step(self.groups.pack_changed)
 
     def _note(self, name: str) -> str | None:
         if name in self.node.conflict:

@@ -58,3 +58,14 @@ class DocumentHeard:
     digest: str
     flags: int
     payload: bytes = b""
+
+
+@dataclass(frozen=True)
+class ClaimHeard:
+    """A CLAIM message (service-group ownership) from ``sender``: ``kind`` a ClaimKind,
+    ``items`` (group, epoch, yes, age_ms) each."""
+
+    sender: str
+    kind: int
+    seq: int
+    items: tuple

@@ -32,6 +32,15 @@ class Code(IntEnum):
     DOCUMENT = 8    # "I have applied version V of the pack document" (see pack/sync)
     VOTE_REQUEST = 9  # a candidate asks for votes for a term, naming the document it has
     VOTE = 10       # the answer: granted or not, for that term
+    CLAIM = 11      # service-group ownership: a renewal, its answer, a takeover, its answer
+
+
+class ClaimKind(IntEnum):
+    """What a CLAIM message is (see mockserver.daemon.groups.ownership). Append-only."""
+    RENEW = 1            # "renew my claims" (items: group, epoch)
+    RENEWED = 2          # the answer (items: group, epoch, yes)
+    TAKEOVER = 3         # "when did you last renew an older claim?" (one item: group, epoch)
+    TAKEOVER_REPLY = 4   # the answer (one item: group, epoch, age in ms)
 
 
 class DocumentFlag(IntEnum):
@@ -104,6 +113,9 @@ class Message:
     doc_payload: bytes = b""    # DOCUMENT: with INLINE, the compressed content
     vote_term: int = 0          # VOTE_REQUEST, VOTE: the term the vote is for
     vote_granted: bool = False  # VOTE
+    claim_kind: int = 0         # CLAIM: a ClaimKind
+    claim_seq: int = 0          # CLAIM: the renewal's number (RENEW, RENEWED)
+    claims: tuple = ()          # CLAIM: (group, epoch, yes, age_ms) each; age_ms NO_AGE: none
     updates: tuple = field(default=(), compare=False)
 
 
@@ -115,6 +127,9 @@ _RECORD_TAIL = struct.Struct(">QBHB")  # incarnation, status, port, role
 _DOCUMENT = struct.Struct(">QQB")      # term, version, flags (then the 32-byte digest)
 _VOTE_REQUEST = struct.Struct(">QQQ")  # vote term, document term, document version (then the digest)
 _VOTE = struct.Struct(">QB")           # vote term, granted
+_CLAIM_HEAD = struct.Struct(">BQB")    # kind, seq, item count
+_CLAIM_ITEM = struct.Struct(">QBI")    # epoch, yes, age in ms (after the group name)
+NO_AGE = 0xFFFFFFFF                    # CLAIM: "never" (no older claim was renewed)
 
 
 def _put_str(out: bytearray, text: str) -> None:
@@ -164,6 +179,13 @@ def encode_head(message: Message) -> bytearray:
         out += message.doc_digest.ljust(32, b"\0")[:32]
     elif code == Code.VOTE:
         out += _VOTE.pack(message.vote_term, 1 if message.vote_granted else 0)
+    elif code == Code.CLAIM:
+        if len(message.claims) > 255:
+            raise ValueError("at most 255 claims in one message")
+        out += _CLAIM_HEAD.pack(message.claim_kind, message.claim_seq, len(message.claims))
+        for group, epoch, yes, age_ms in message.claims:
+            _put_str(out, group)
+            out += _CLAIM_ITEM.pack(epoch, 1 if yes else 0, min(int(age_ms), NO_AGE))
     return out
 
 
@@ -247,6 +269,18 @@ def decode(data: bytes) -> Message:
     elif code == Code.VOTE:
         fields["vote_term"], granted = reader.unpack(_VOTE)
         fields["vote_granted"] = bool(granted)
+    elif code == Code.CLAIM:
+        kind, fields["claim_seq"], count = reader.unpack(_CLAIM_HEAD)
+        try:
+            fields["claim_kind"] = ClaimKind(kind)
+        except ValueError:
+            raise DecodeError(f"unknown claim kind {kind}") from None
+        items = []
+        for _ in range(count):
+            group = reader.string()
+            epoch, yes, age_ms = reader.unpack(_CLAIM_ITEM)
+            items.append((group, epoch, bool(yes), age_ms))
+        fields["claims"] = tuple(items)
     updates = tuple(_record(reader) for _ in range(reader.u8()))
     if reader.pos != len(data):
         raise DecodeError(f"{len(data) - reader.pos} trailing bytes")

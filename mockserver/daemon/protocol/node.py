@@ -38,6 +38,7 @@ from dataclasses import dataclass, replace
 
 from mockserver.daemon.protocol.crypto import OpenError, Sealer
 from mockserver.daemon.protocol.effects import (
+    ClaimHeard,
     DocumentHeard,
     LeaderChange,
     LeaderConflict,
@@ -65,7 +66,7 @@ from mockserver.daemon.protocol.settings import BROADCAST, MULTICAST, NodeSettin
 
 # Re-exported: the daemon and the tests take these from here.
 __all__ = ["PackNode", "NodeSettings", "BROADCAST", "MULTICAST", "LIVE", "Send", "MemberChange", "LeaderChange",
-           "PersistTerm", "LeaderConflict", "DocumentHeard", "Peer"]
+           "PersistTerm", "LeaderConflict", "DocumentHeard", "ClaimHeard", "Peer"]
 
 
 # ---- what a node is told, and what it answers --------------------------------------------
@@ -531,6 +532,16 @@ class PackNode(LeadershipRules):
             self._tell_document([message.sender], 0, now)
         self._effects.append(DocumentHeard(message.sender, message.doc_term, message.doc_version,
                                            message.doc_digest.hex(), message.doc_flags, message.doc_payload))
+
+    def _on_claim(self, message: Message, source, now: float) -> None:
+        self._effects.append(ClaimHeard(message.sender, message.claim_kind, message.claim_seq, message.claims))
+
+    def send_claim(self, names, kind: int, seq: int, items, now: float) -> list:
+        """A CLAIM message (service-group ownership) to each live member among ``names``."""
+        addresses = [peer.record.address for peer in map(self.peers.get, names)
+                     if peer is not None and peer.record.status in LIVE]
+        self._send_each(Code.CLAIM, addresses, now, claim_kind=kind, claim_seq=seq, claims=tuple(items))
+        return self._flush(now)
 
     def _on_gossip(self, message: Message, source, now: float) -> None:
         pass  # its updates were applied with every message's

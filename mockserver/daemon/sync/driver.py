@@ -60,13 +60,17 @@ class SyncDriver:
 
     def __init__(self, core: SyncCore, *, state: ClusterState, store: SyncStore, sealer: Sealer,
                  config: DaemonConfig, send: Callable[[SendDocument], None],
-                 announce: Callable[[tuple], None], removed: Callable[[], None]):
+                 announce: Callable[[tuple], None], removed: Callable[[], None],
+                 extras: Callable[[], dict] = dict, shown: Callable[[PackDocument], None] | None = None):
         self.core = core
         self.state = state
         self.store = store
         self.sealer = sealer
         self.config = config
         self._send, self._announce, self._removed = send, announce, removed
+        # The daemon's own shared data beside the cluster state's (service-group
+        # assignments), and who hears of each document shown.
+        self._extras, self._on_shown = extras, shown
         self._writer = DocumentWriter(store.save_document)
         self._committed_writer = DocumentWriter(store.save_committed)
         self._pending_events: list = []
@@ -163,7 +167,7 @@ class SyncDriver:
         if modules is None:
             modules = self.state.configuration.modules
         try:
-            effects = self.core.write(modules, self.state.export_shared(), events)
+            effects = self.core.write(modules, self._shared(), events)
         except NotPublished as exc:
             self.apply(exc.effects)
             raise
@@ -178,13 +182,16 @@ class SyncDriver:
     def on_leader_change(self, leader: str, term: int, previous: str = "") -> None:
         if previous == self.core.name and leader != self.core.name:
             self._pending_events.clear()
-        self.apply(self.core.leader_changed(leader, term, previous, self.state.export_shared()))
+        self.apply(self.core.leader_changed(leader, term, previous, self._shared()))
 
     def on_document_heard(self, heard: DocumentHeard) -> None:
         self.apply(self.core.heard(heard))
 
     def tell_durable(self, names) -> None:
         self.apply(self.core.tell_durable(names))
+
+    def _shared(self) -> dict:
+        return {**self.state.export_shared(), **self._extras()}
 
     # ---- effects --------------------------------------------------------------------------
 
@@ -214,6 +221,8 @@ class SyncDriver:
                         self.state.emit(action, source, context, requestor)
             elif kind is Shown:
                 self._shown((effect.term, effect.version))
+                if self._on_shown is not None:
+                    self._on_shown(self.core.document)
             elif kind is Committed:
                 self._committed(effect.term, effect.version)
             elif kind is FailWaiters:
@@ -410,4 +419,4 @@ class SyncDriver:
                 log.error("the edited configuration file is refused, the running configuration stays: %s: %s",
                           self.config.source, problem)
                 return
-        self.apply(self.core.file_changed(config.modules, ignore, self.state.export_shared()))
+        self.apply(self.core.file_changed(config.modules, ignore, self._shared()))
