@@ -21,6 +21,7 @@ from mockserver.api.router import Route
 from mockserver.daemon.backend import PackBackend
 from mockserver.daemon.config import DaemonConfig
 from mockserver.daemon.gate import FORWARDED_HEADER, PackGate
+from mockserver.daemon.groups.host import HostActions
 from mockserver.daemon.groups.runtime import GroupsRuntime, PackView
 from mockserver.daemon.join import JOIN_PATH, check_join, join, join_reply
 from mockserver.daemon.protocol.crypto import Sealer
@@ -132,7 +133,8 @@ class PackDaemon:
         self.removed = asyncio.Event()   # set when the pack removed this member (it then leaves)
         self.groups = GroupsRuntime(self.settings.name, lease=self.settings.dead_interval - self.settings.keepalive,
                                     keepalive=self.settings.keepalive, view=self._pack_view,
-                                    send_claim=self._send_claim, publish=self._publish_groups)
+                                    send_claim=self._send_claim, publish=self._publish_groups,
+                                    actions=HostActions())
         self._groups_timer: asyncio.TimerHandle | None = None
 
     # ---- life -----------------------------------------------------------------------------
@@ -288,6 +290,8 @@ class PackDaemon:
             return TlsSettings(cert.read(), key.read())
 
     async def stop(self, graceful: bool = True) -> None:
+        if self._loop is not None:
+            self.groups.stop(self._loop.time())   # addresses down before the others may take them
         if self.node is not None and graceful and not self.node.left:
             self._apply(self.node.leave(self._loop.time()))
             await asyncio.sleep(0.05)  # let the LEAVE datagrams go out before the socket closes

@@ -247,6 +247,15 @@ class OwnershipCore:
         claim.takeover_heard[sender] = float("-inf") if age is None else now - age * (1 - self.drift)
         return self._acquire_ready(now)
 
+    def stop(self, now: float) -> list:
+        """This member stops: it lets go of everything and claims nothing more."""
+        self._now = max(self._now, now)
+        effects = [self._release(group, claim, "lease expired: the member is stopping")
+                   for group, claim in self._claims.items() if claim.held]
+        self._claims.clear()
+        self.table = {}
+        return effects
+
     # ---- the owner's side ------------------------------------------------------------------
 
     def _says_yes(self, sender: str, group: str, epoch: int) -> bool:

@@ -41,6 +41,9 @@ class GroupActions(Protocol):
 
     def release(self, group: GroupSpec, epoch: int, reason: str) -> None: ...
 
+    def clean(self, groups) -> None:
+        """At start: undo what an earlier run left (addresses a kill -9 left up)."""
+
 
 class LoggedActions:
     """Holding a group changes nothing on the host: it is logged (and shown in the member
@@ -51,6 +54,9 @@ class LoggedActions:
 
     def release(self, group: GroupSpec, epoch: int, reason: str) -> None:
         log.info("group %s: released here (epoch %d): %s", group.name, epoch, reason)
+
+    def clean(self, groups) -> None:
+        pass
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,7 @@ class GroupsRuntime:
         self.proposed: dict[str, Assignment] | None = None   # the leader's, until it is shown
         self._healthy_since: dict[str, float] = {}
         self.problem: str | None = None                 # why the shown ServiceGroups cannot be used
+        self._cleaned = False
 
     # ---- what the document holds -----------------------------------------------------------
 
@@ -92,6 +99,9 @@ class GroupsRuntime:
         try:
             self.specs = {spec.name: spec for spec in parse_groups(options)}
             self.problem = None
+            if not self._cleaned:   # the first groups this run knows: nothing may be up yet
+                self._cleaned = True
+                self.actions.clean(self.specs.values())
         except GroupError as exc:   # refused before it replicates: only a bug gets here
             self.problem = str(exc)
             log.error("the shown %s cannot be used, the groups stay as they were: %s", MODULE, exc)
@@ -140,6 +150,11 @@ class GroupsRuntime:
 
     def next_deadline(self) -> float:
         return self.core.next_deadline()
+
+    def stop(self, now: float) -> None:
+        """The member stops: whatever it holds goes down now, addresses first (the others
+        take over once its lease is over)."""
+        self._carry(self.core.stop(now))
 
     # ---- the leader: placing groups ----------------------------------------------------------
 

@@ -10,7 +10,7 @@ import pytest
 from mockserver.daemon.harness import PackProcs, hold_for, write
 
 NAMES = ("node1", "node2", "node3")
-WEB = {"primary": "node2", "secondary": ["node3", "node1"], "service": ["198.51.100.10/24/veth0"]}
+WEB = {"primary": "node2", "secondary": ["node3", "node1"], "service": ["198.51.100.10/24/absent0"]}
 DB = {"primary": "node3", "secondary": ["node1"], "service": ["db.service"]}
 
 
