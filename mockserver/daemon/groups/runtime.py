@@ -85,6 +85,9 @@ class GroupsRuntime:
         self._healthy_since: dict[str, float] = {}
         self.problem: str | None = None                 # why the shown ServiceGroups cannot be used
         self._cleaned = False
+        # Every group's newest definition, removed ones included: a group taken out of the
+        # configuration is released with what it was (its addresses, its services).
+        self._released_as: dict[str, GroupSpec] = {}
 
     # ---- what the document holds -----------------------------------------------------------
 
@@ -97,8 +100,15 @@ class GroupsRuntime:
         """A committed document is shown: its groups and its assignments."""
         options = dict(modules).get(MODULE)
         try:
-            self.specs = {spec.name: spec for spec in parse_groups(options)}
+            previous, self.specs = self.specs, {spec.name: spec for spec in parse_groups(options)}
+            self._released_as.update(self.specs)
             self.problem = None
+            for group, epoch in self.core.held().items():
+                old, new = previous.get(group), self.specs.get(group)
+                if old is not None and new is not None and old.services != new.services:
+                    # Held here, redefined: what it was goes down, what it is comes up.
+                    self.actions.release(old, epoch, "its definition changed")
+                    self.actions.acquire(new, epoch)
             if not self._cleaned:   # the first groups this run knows: nothing may be up yet
                 self._cleaned = True
                 self.actions.clean(self.specs.values())
@@ -116,9 +126,7 @@ class GroupsRuntime:
     # ---- the pack --------------------------------------------------------------------------
 
     def member_changed(self, name: str, alive: bool, now: float) -> None:
-        if alive:
-            self._healthy_since.setdefault(name, now)
-        else:
+        if not alive:
             self._healthy_since.pop(name, None)
         self.pack_changed(now)
 
@@ -164,6 +172,12 @@ class GroupsRuntime:
             self.proposed = None
             return
         current = self.proposed if self.proposed is not None else self.table
+        for name in {name for spec in self.specs.values() for name in spec.members}:
+            # Healthy since it was first seen alive and available (an evacuation ends it).
+            if name in view.alive and name not in view.evacuated:
+                self._healthy_since.setdefault(name, now)
+            else:
+                self._healthy_since.pop(name, None)
         candidates = {name: Candidate(name, alive=name in view.alive, evacuated=name in view.evacuated,
                                       reaches=frozenset(spec_ip for spec in self.specs.values()
                                                         for spec_ip in spec.monitors),
@@ -205,7 +219,7 @@ class GroupsRuntime:
                 if spec is not None:
                     self.actions.acquire(spec, effect.epoch)
             elif isinstance(effect, Release):
-                spec = self.specs.get(effect.group)
+                spec = self.specs.get(effect.group) or self._released_as.get(effect.group)
                 if spec is not None:
                     self.actions.release(spec, effect.epoch, effect.reason)
 

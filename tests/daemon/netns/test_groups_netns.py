@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import json
-import socket
 
 import pytest
 
@@ -93,3 +92,76 @@ def test_an_owner_cut_off_lets_go_before_the_majority_takes_over(lan):
     assert answered(client)
     rejoin(list(members.values()) + [client])
     hold_for(lambda: holders(members) == ["node2"], 1.0, what="node2 keeps it after the heal")
+
+
+def test_evacuate_moves_services_down_in_reverse_order_and_restore_leaves_the_group(lan, tmp_path):
+    """An exec service records, when it starts and stops, whether the address is up: it is,
+    both times (addresses first up, last down). Evacuating the owner hands the group over."""
+    pack, members, client = lan
+    log = tmp_path / "web.log"
+    probe = f"ip -o addr show dev eth0 | grep -c ' {VIP}/' || true"
+    web = {**WEB, "service": [f"{VIP}/24/eth0", {"exec": {
+        "start": ["sh", "-c", f"echo \"start $(hostname) $({probe})\" >> {log}"],
+        "stop": ["sh", "-c", f"echo \"stop $(hostname) $({probe})\" >> {log}"]}}]}
+    write(pack[pack.leader()], "PATCH", "/1.0/cluster/config", {"modules": [{"ServiceGroups": {"web": web}}]})
+    pack.wait_until(lambda: holders(members) == ["node1"] and log.exists() and "start" in log.read_text(), 10,
+                    what="node1 holds web, its service started")
+    write(pack["node2"], "POST", "/1.0/cluster/members/node1/state", {"action": "evacuate"}, expect=202)
+    pack.wait_until(lambda: holders(members) == ["node2"] and log.read_text().count("start") == 2, 10,
+                    what="node2 holds web after node1 is evacuated")
+    lines = [line.split() for line in log.read_text().splitlines()]
+    assert [(what, up) for what, _, up in lines] == [("start", "1"), ("stop", "1"), ("start", "1")], lines
+    assert answered(client) and client_neighbour(client) == mac(members["node2"])
+    write(pack["node2"], "POST", "/1.0/cluster/members/node1/state", {"action": "restore"}, expect=202)
+    hold_for(lambda: holders(members) == ["node2"], 1.5, what="no auto-failback: node2 keeps it")
+
+
+def test_auto_failback_returns_the_group_to_the_primary_after_its_delay(lan):
+    pack, members, client = lan
+    web = {**WEB, "auto-failback": True, "failback-delay": 1000}
+    write(pack[pack.leader()], "PATCH", "/1.0/cluster/config", {"modules": [{"ServiceGroups": {"web": web}}]})
+    pack.wait_until(lambda: holders(members) == ["node1"], 10, what="node1 holds web")
+    write(pack["node2"], "POST", "/1.0/cluster/members/node1/state", {"action": "evacuate"}, expect=202)
+    pack.wait_until(lambda: holders(members) == ["node2"], 10, what="node2 holds web")
+    write(pack["node2"], "POST", "/1.0/cluster/members/node1/state", {"action": "restore"}, expect=202)
+    pack.wait_until(lambda: holders(members) == ["node1"], 10, what="back on node1")
+    assert client_neighbour(client) is None or answered(client)
+
+
+def test_groups_are_added_changed_and_removed_live_without_touching_the_others(lan):
+    pack, members, client = lan
+    db_vip = "198.51.100.101"
+    db = {"primary": "node3", "secondary": ["node1"], "service": [f"{db_vip}/24/eth0", "2001:db8::101/64/eth0"]}
+    leader = pack[pack.leader()]
+    write(leader, "PATCH", "/1.0/cluster/config", {"modules": [{"ServiceGroups": {"web": WEB}}]})
+    pack.wait_until(lambda: holders(members) == ["node1"], 10, what="web on node1")
+    write(leader, "PATCH", "/1.0/cluster/config", {"modules": [{"ServiceGroups": {"web": WEB, "db": db}}]})
+
+    def db_on(name) -> bool:
+        out = json.loads(members[name].run(["ip", "-j", "addr", "show", "dev", "eth0"]).stdout)
+        locals_ = {a.get("local") for link in out for a in link.get("addr_info", [])}
+        return {db_vip, "2001:db8::101"} <= locals_
+
+    pack.wait_until(lambda: db_on("node3"), 10, what="db (IPv4 and IPv6) on node3")
+    assert holders(members) == ["node1"]          # web untouched
+    # Redefined in place: web's address changes, on the member that holds it.
+    moved = {**WEB, "service": ["198.51.100.102/24/eth0"]}
+    write(leader, "PATCH", "/1.0/cluster/config", {"modules": [{"ServiceGroups": {"web": moved, "db": db}}]})
+
+    def on(name, address) -> bool:
+        out = json.loads(members[name].run(["ip", "-j", "addr", "show", "dev", "eth0"]).stdout)
+        return address in {a.get("local") for link in out for a in link.get("addr_info", [])}
+
+    pack.wait_until(lambda: on("node1", "198.51.100.102") and not on("node1", VIP), 10, what="web's new address")
+    write(leader, "PATCH", "/1.0/cluster/config", {"modules": [{"ServiceGroups": {"web": WEB, "db": db}}]})
+    pack.wait_until(lambda: holders(members) == ["node1"] and not on("node1", "198.51.100.102"), 10,
+                    what="web's address back")
+    # Changed: node3 is no longer in db's list, so db moves to its new primary (without
+    # auto-failback a group does not move merely because the primary changed).
+    write(leader, "PATCH", "/1.0/cluster/config",
+          {"modules": [{"ServiceGroups": {"web": WEB, "db": {**db, "primary": "node2", "secondary": ["node1"]}}}]})
+    pack.wait_until(lambda: db_on("node2") and not db_on("node3"), 10, what="db moves to node2")
+    # Removed: its addresses go, web stays.
+    write(leader, "PATCH", "/1.0/cluster/config", {"modules": [{"ServiceGroups": {"web": WEB}}]})
+    pack.wait_until(lambda: not any(db_on(n) for n in NAMES), 10, what="db gone")
+    hold_for(lambda: holders(members) == ["node1"], 0.5, what="web untouched")
