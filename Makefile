@@ -65,6 +65,10 @@ bench-deps:
 	  echo "installing Debian package etcd-server (the etcd peer of benchmarks/config_propagation.py)"; \
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends etcd-server; }
+	@command -v keepalived >/dev/null 2>&1 || { \
+	  echo "installing Debian package keepalived (the peer of python -m benchmarks.service_failover)"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends keepalived; }
 
 # The `bench` extra: pysyncobj, the Raft peer the leader failover is measured against.
 bench: venv bench-deps

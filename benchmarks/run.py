@@ -14,6 +14,7 @@ from benchmarks import (
     pack_simulation,
     sdk_members,
     server_throughput,
+    service_failover,
 )
 from benchmarks.common import ms, percentile
 
@@ -33,6 +34,7 @@ def main() -> int:
     processes = pack_processes.run()
     failover = pack_failover.run()
     propagation = config_propagation.run()
+    services = service_failover.run()
 
     goal_sdk = sdk["sdk_ratio"] <= 1.5
     print(f"\nSDK members.all(): {sdk['sdk_ratio']:.2f}x the bare GET (goal: within 1.5x) "
@@ -63,6 +65,15 @@ def main() -> int:
         print(f"Config propagation N={size}: p50 {config_propagation.fms(r['our_p50'])} / p99 "
               f"{config_propagation.fms(r['our_p99'])}{ratios}; p50 within 3x of etcd {p50_goal}, "
               f"p99 < 50 ms {p99_goal}")
+    for label, row in services.get("settings", {}).items():
+        ratio = row["ratio_p99"]
+        verdict = ("met" if ratio <= 1 else "NOT met") if ratio == ratio else "not comparable"
+        print(f"Service failover at {label}: ours p50 {ms(percentile(row['ours'], 0.5))} / p99 "
+              f"{ms(percentile(row['ours'], 0.99))}, keepalived p50 {ms(percentile(row['keepalived'], 0.5))} / p99 "
+              f"{ms(percentile(row['keepalived'], 0.99))}; our p99 <= keepalived's: {verdict}"
+              + (f" ({ratio:.2f}x)" if ratio == ratio else ""))
+    if services.get("error"):
+        print(f"Service failover: NOT measured ({services['error']})")
     print(f"\nall benchmarks: {time.monotonic() - started:.0f} s")
     if propagation["errors"]:
         for error in propagation["errors"]:

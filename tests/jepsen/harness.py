@@ -21,8 +21,8 @@ import time
 from dataclasses import dataclass
 
 from mockserver.daemon.harness import wait_until
+from mockserver.daemon.harness.netns import rejoin, split
 from tests.jepsen.checker import History
-from tests.support.netns import rejoin, split
 from tests.support.rawhttp import exchange
 
 JSON = [("Content-Type", "application/json")]

@@ -16,9 +16,9 @@ import signal
 import pytest
 
 from mockserver.daemon.harness import DocumentSampler, PackProcs
+from mockserver.daemon.harness.netns import rejoin
 from tests.jepsen.checker import History, check
 from tests.jepsen.harness import Clients, Nemesis, Timing
-from tests.support.netns import rejoin
 from tests.support.rawhttp import exchange
 
 NAMES = tuple(f"node{i}" for i in range(1, 6))

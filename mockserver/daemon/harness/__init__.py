@@ -10,7 +10,7 @@ Each :class:`PackProcs` picks its own loopback block ``127.<a>.<b>.0/24`` and it
 UDP port (and multicast group), so packs of different tests (or of parallel runs) never hear
 each other: on loopback the broadcast address is always ``127.255.255.255``, and what tells
 two packs apart is the port. Traffic only ever goes to 127.0.0.0/8, or stays inside network
-namespaces the caller made (``netns=``, see ``tests/support/netns.py``).
+namespaces the caller made (``netns=``, see ``mockserver/daemon/harness/netns.py``).
 
 Usage::
 

@@ -73,7 +73,7 @@ def test_the_address_is_up_on_the_owner_alone_and_moves_on_kill_9(lan):
 
 
 def test_an_owner_cut_off_lets_go_before_the_majority_takes_over(lan):
-    from tests.support.netns import rejoin, split
+    from mockserver.daemon.harness.netns import rejoin, split
 
     pack, members, client = lan
     write(pack[pack.leader()], "PATCH", "/1.0/cluster/config", {"modules": [{"ServiceGroups": {"web": WEB}}]})

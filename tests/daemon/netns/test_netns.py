@@ -1,5 +1,5 @@
 """The pack daemon across a real (virtual) LAN: one daemon per network namespace, the
-namespaces plugged into one bridge (tests/support/netns.py), addresses 198.51.100.x.
+namespaces plugged into one bridge (mockserver/daemon/harness/netns.py), addresses 198.51.100.x.
 
 Subnet broadcast and multicast discovery, and a partition (one node's link down) and its
 heal with ``pack: auto`` and ``expected_members: 3``. Each daemon's API is a unix socket in

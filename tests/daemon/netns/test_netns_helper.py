@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from tests.support import netns
-from tests.support.netns import bridged_namespaces, list_namespaces
-from tests.support.netns import netns as make_netns
+from mockserver.daemon.harness import netns
+from mockserver.daemon.harness.netns import bridged_namespaces, list_namespaces
+from mockserver.daemon.harness.netns import netns as make_netns
 
 
 def test_prerequisites_are_met_here():

@@ -125,7 +125,7 @@ def test_a_configuration_only_the_next_leader_held_survives_and_the_next_write_b
     """The leader and one follower, cut off from three others, take a write they cannot
     commit; the leader dies, the follower rejoins and wins (it holds the newest document),
     commits that write, and the next write through it keeps it."""
-    from tests.support.netns import rejoin, split
+    from mockserver.daemon.harness.netns import rejoin, split
 
     names = ("node1", "node2", "node3", "node4", "node5")
     members = bridged_factory(5, prefix="pkf")

@@ -6,7 +6,7 @@ root namespace is the name under ``/run/netns`` while a namespace exists.
 
 Usage::
 
-    from tests.support.netns import netns, bridged_namespaces
+    from mockserver.daemon.harness.netns import netns, bridged_namespaces
 
     with netns("pk") as ns:                     # lo is up inside
         ns.run(["ip", "addr"])                  # subprocess.run via ``ip netns exec``
