@@ -44,6 +44,7 @@ from mockserver.daemon.sync.core import NotPublished, SendDocument, SyncCore, Sy
 from mockserver.daemon.sync.driver import PROOF_HEADER, SyncDriver
 from mockserver.daemon.sync.membership import NodeMembership
 from mockserver.daemon.sync.store import SyncStore
+from mockserver.daemon.timer import DeadlineTimer
 from mockserver.daemon.udp import UdpEndpoint
 from mockserver.errors import ApiError
 from mockserver.http import HttpTransport
@@ -123,8 +124,10 @@ class PackDaemon:
         self.udp: UdpEndpoint | None = None
         self.http: HttpTransport | None = None
         self._closed = asyncio.Event()
-        self._tick_timer: asyncio.TimerHandle | None = None
-        self._ticking = False
+        # The protocol core's timers; armed after each datagram only when it brought the
+        # deadline forward (see DeadlineTimer).
+        self._tick_timer = DeadlineTimer(lambda: self.node.next_deadline(), self._tick, what="protocol",
+                                         retry=self.settings.keepalive)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wall_offset = 0.0
         self.sync: SyncDriver | None = None
@@ -135,7 +138,11 @@ class PackDaemon:
                                     keepalive=self.settings.keepalive, view=self._pack_view,
                                     send_claim=self._send_claim, publish=self._publish_groups,
                                     actions=HostActions())
-        self._groups_timer: asyncio.TimerHandle | None = None
+        # The service groups' timers, and at least every keepalive: the leader places groups
+        # anew (a member healthy long enough for auto-failback).
+        self._groups_timer = DeadlineTimer(
+            lambda: min(self.groups.next_deadline(), self._loop.time() + self.settings.keepalive),
+            self.groups.tick, what="service groups", retry=self.settings.keepalive)
 
     # ---- life -----------------------------------------------------------------------------
 
@@ -180,8 +187,8 @@ class PackDaemon:
         # new leader's documents as stale).
         self.node.term = max(self.node.term, self.sync.tip.term)
         self._apply(self.node.start(self._loop.time()))
-        self._ticking = True
-        self._schedule_tick()
+        self._tick_timer.start(self._loop)
+        self._groups_timer.start(self._loop)
         self._groups_step(self.groups.pack_changed)
         self.udp.deliver()
 
@@ -227,30 +234,11 @@ class PackDaemon:
 
     def _document_shown(self, document) -> None:
         self.groups.document_shown(document.modules, document.cluster, document.version, self._loop.time())
-        self._schedule_groups()
+        self._groups_timer.arm()
 
     def _groups_step(self, step) -> None:
         step(self._loop.time())
-        self._schedule_groups()
-
-    def _schedule_groups(self) -> None:
-        if not self._ticking:
-            return
-        deadline = min(self.groups.next_deadline(), self._loop.time() + self.settings.keepalive)
-        timer = self._groups_timer
-        if timer is not None:
-            if timer.when() <= deadline:
-                return
-            timer.cancel()
-        self._groups_timer = self._loop.call_at(deadline, self._on_groups_timer)
-
-    def _on_groups_timer(self) -> None:
-        self._groups_timer = None
-        try:
-            self.groups.tick(self._loop.time())
-        except Exception:  # a bug must not stop the groups' timers: say so and go on
-            log.exception("error in the service groups' timers; continuing")
-        self._schedule_groups()
+        self._groups_timer.arm()
 
     def _send_document(self, send: SendDocument) -> None:
         if self.node is not None:
@@ -295,13 +283,8 @@ class PackDaemon:
         if self.node is not None and graceful and not self.node.left:
             self._apply(self.node.leave(self._loop.time()))
             await asyncio.sleep(0.05)  # let the LEAVE datagrams go out before the socket closes
-        self._ticking = False
-        if self._tick_timer is not None:
-            self._tick_timer.cancel()
-            self._tick_timer = None
-        if self._groups_timer is not None:
-            self._groups_timer.cancel()
-            self._groups_timer = None
+        self._tick_timer.stop()
+        self._groups_timer.stop()
         if self.sync is not None:
             await self.sync.stop()
         if self.udp is not None:
@@ -317,33 +300,10 @@ class PackDaemon:
 
     def _on_datagram(self, data: bytes, source: tuple) -> None:
         self._apply(self.node.receive(data, source, self._loop.time()))
-        self._schedule_tick()
+        self._tick_timer.arm()
 
-    def _schedule_tick(self) -> None:
-        """Arm one loop timer for the node's next deadline. Re-armed only when a datagram
-        brought the deadline forward: most datagrams do not, and waking the timers for each
-        one cost more CPU than handling it."""
-        if not self._ticking:
-            return
-        deadline = self.node.next_deadline()
-        timer = self._tick_timer
-        if timer is not None:
-            if timer.when() <= deadline:
-                return
-            timer.cancel()
-        self._tick_timer = self._loop.call_at(deadline, self._on_tick)
-
-    def _on_tick(self) -> None:
-        self._tick_timer = None
-        if not self._ticking:
-            return
-        try:
-            self._apply(self.node.tick(self._loop.time()))
-        except Exception:  # a bug must not stop the node's timers: say so and go on
-            log.exception("error in the protocol timers; continuing")
-            self._tick_timer = self._loop.call_later(self.settings.keepalive, self._on_tick)
-            return
-        self._schedule_tick()
+    def _tick(self, now: float) -> None:
+        self._apply(self.node.tick(now))
 
     def _apply(self, effects: list) -> None:
         for index, effect in enumerate(effects):
@@ -400,7 +360,7 @@ class PackDaemon:
             self.sync.tell_durable([record.name])
         what = "restarted" if change.restarted else record.status.name.lower()
         log.info("member %s %s (incarnation %d)", record.name, what, record.incarnation)
-        self._groups_step(lambda now: self.groups.member_changed(record.name, record.status in LIVE, now))
+        self._groups_step(self.groups.pack_changed)
 
     def _leader_changed(self, change: LeaderChange) -> None:
         if change.previous:

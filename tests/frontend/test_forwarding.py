@@ -34,10 +34,14 @@ class LeaderGate:
 
 
 class FollowerGate:
-    """Forwards every write to ``leader``; records what it was asked to catch up with."""
+    """Forwards every write to ``leader``; records what it was asked to catch up with, and
+    holds the catch-up until the test releases it (``hold``)."""
 
-    def __init__(self, leader: str, log: list):
+    def __init__(self, leader: str, log: list, hold: bool = False):
         self.leader, self.log = leader, log
+        self.catching_up, self.release = asyncio.Event(), asyncio.Event()
+        if not hold:
+            self.release.set()
 
     kept_reply_headers = (OUTCOME_HEADER.lower(),)
 
@@ -46,7 +50,8 @@ class FollowerGate:
 
     async def caught_up(self, reply_headers):
         self.log.append(("caught up with", reply_headers.get(STAMP_HEADER)))
-        await asyncio.sleep(0.05)   # a slow catch-up: the client's answer waits for it
+        self.catching_up.set()
+        await self.release.wait()
 
     def reply_headers(self, req_headers) -> dict:
         return {}
@@ -65,9 +70,16 @@ async def scenario():
     leader_api = ApiServer(ClusterState(3), gate=LeaderGate())
     leader = HttpTransport(leader_api, listen=["127.0.0.1:0"])
     await leader.start()
-    follower_api = ApiServer(ClusterState(3), gate=FollowerGate(leader.addresses[0], log))
+    gate = FollowerGate(leader.addresses[0], log, hold=True)
+    follower_api = ApiServer(ClusterState(3), gate=gate)
     follower = HttpTransport(follower_api, listen=["127.0.0.1:0"])
     await follower.start()
+
+    async def release_once_caught_up_is_awaited():
+        await gate.catching_up.wait()   # the transport now waits on the catch-up, the client too
+        gate.release.set()
+
+    releaser = asyncio.ensure_future(release_once_caught_up_is_awaited())
     try:
         async with aiohttp.ClientSession() as session:
             async with session.post(f"http://{follower.addresses[0]}/1.0/cluster/groups",
@@ -78,6 +90,7 @@ async def scenario():
                                    headers={FORWARDED_HEADER: "1"}) as reply:
                 stamped = reply.headers.get(STAMP_HEADER)
     finally:
+        releaser.cancel()
         await follower.stop()
         await leader.stop()
     return log, client_headers, stamped, leader_api

@@ -5,9 +5,10 @@ clients sit next to each node) and, per operation, pick a member, a register (a 
 group's description) and an action: a swap (GET, then PUT with If-Match to a value nobody
 wrote before), a default read, or a linearizable read. The nemesis (in network
 namespaces) cuts the leader off with a minority, isolates a follower, kills the leader and
-restarts it at once, and pauses it (SIGSTOP) for longer than the dead-interval. A sampler
-(packproc.DocumentSampler) watches every member's documents: one (term, version) must never
-name two of them.
+restarts it at once, and pauses it (SIGSTOP); each fault lasts until the pack has reacted
+to it (a new leader, a member marked Offline). A sampler (mockserver.daemon.harness's
+DocumentSampler) watches every member's documents: one (term, version) must never name two
+of them.
 """
 from __future__ import annotations
 
@@ -61,6 +62,9 @@ class Clients:
     def start(self):
         for thread in self._threads:
             thread.start()
+
+    def completed(self, kind: str, outcome: str) -> int:
+        return sum(1 for op in self.history.ops if op.end and op.kind == kind and op.outcome == outcome)
 
     def stop(self):
         self._stop.set()
@@ -135,38 +139,49 @@ class Nemesis:
         self.pack, self.names, self.namespaces = pack, names, dict(zip(names, namespaces))
         self.timing, self.rng, self.log = timing, rng, log
 
+    def _reachable(self) -> list:
+        return [n for n in self.names if self.pack[n].alive() and not getattr(self.pack[n], "paused", False)]
+
     def leader(self) -> str:
-        for name in self.rng.sample(list(self.names), len(self.names)):
-            node = self.pack[name]
-            if node.alive() and not getattr(node, "paused", False):
-                try:
-                    leaders = node.leaders()
-                except Exception:  # noqa: BLE001
-                    continue
-                if leaders:
-                    return leaders[0]
-        return ""
+        """The leader every running member shows ("" while they disagree or show none)."""
+        try:
+            return self.pack.leader(self._reachable())
+        except Exception:  # noqa: BLE001 - a member not answering yet
+            return ""
 
     def settle(self) -> None:
-        """Until some member shows a leader (the next fault needs one to aim at), or give up
-        after a while: a run without a leader is still a run the checker reads."""
+        """Until every running member shows one leader (the next fault needs one to aim at),
+        or give up after a while: a run without a leader is still a run the checker reads."""
         with contextlib.suppress(AssertionError):
-            wait_until(self.leader, 4 * self.timing.dead + 5, interval=0.05, what="a leader")
+            wait_until(self.leader, 4 * self.timing.dead + 5, interval=0.05, what="one leader")
+
+    def _leader_among(self, names) -> str:
+        """The leader every one of ``names`` shows ("" while they disagree or show none)."""
+        return self.pack.leader(names)
+
+    def _hold(self, took_effect, what: str) -> None:
+        """Keep the fault until it has taken effect (the pack reacted to it), at most a few
+        dead-intervals: a fault the pack never notices still ends, and the run goes on."""
+        with contextlib.suppress(AssertionError):
+            wait_until(took_effect, 4 * self.timing.dead + 5, interval=0.05, what=what)
 
     def run(self, fault: str) -> None:
         leader = self.leader() or self.rng.choice(self.names)
-        hold = 1.5 * self.timing.dead + 0.5
         started = time.monotonic()
+        others = [n for n in self.names if n != leader]
         if fault == "leader-with-minority":
-            friend = self.rng.choice([n for n in self.names if n != leader])
+            friend = self.rng.choice(others)
+            majority = [n for n in self.names if n not in (leader, friend)]
             minority = [self.namespaces[leader], self.namespaces[friend]]
-            split([ns for n, ns in self.namespaces.items() if n not in (leader, friend)], minority)
-            time.sleep(hold)
+            split([self.namespaces[n] for n in majority], minority)
+            self._hold(lambda: self._leader_among(majority) not in ("", leader), "a leader on the majority side")
             rejoin(list(self.namespaces.values()))
         elif fault == "isolated-follower":
-            follower = self.rng.choice([n for n in self.names if n != leader])
+            follower = self.rng.choice(others)
             self.namespaces[follower].link_down()
-            time.sleep(hold)
+            rest = [n for n in self.names if n != follower]
+            self._hold(lambda: all(self.pack[n].statuses().get(follower) == "Offline" for n in rest),
+                       f"{follower} Offline on the others")
             self.namespaces[follower].link_up()
         elif fault == "kill-restart-leader":
             self.pack[leader].kill9()
@@ -177,7 +192,7 @@ class Nemesis:
             node.paused = True
             node.proc.send_signal(signal.SIGSTOP)
             try:
-                time.sleep(hold)
+                self._hold(lambda: self._leader_among(others) not in ("", leader), "a new leader while paused")
             finally:
                 node.proc.send_signal(signal.SIGCONT)
                 node.paused = False

@@ -8,6 +8,7 @@ fault at both, with a random seed (JEPSEN_SEED replays one).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -15,7 +16,7 @@ import signal
 
 import pytest
 
-from mockserver.daemon.harness import DocumentSampler, PackProcs
+from mockserver.daemon.harness import DocumentSampler, PackProcs, wait_until
 from mockserver.daemon.harness.netns import rejoin
 from tests.jepsen.checker import History, check
 from tests.jepsen.harness import Clients, Nemesis, Timing
@@ -57,6 +58,11 @@ def test_no_acknowledged_write_is_lost_and_reads_keep_their_promise_under_faults
             nemesis = Nemesis(pack, NAMES, namespaces, timing, random.Random(SEED), log)
             for fault in faults:
                 nemesis.run(fault)
+            # Faults end as soon as the pack has reacted: let the clients go on until the
+            # healed pack has answered enough of them to judge its liveness (bounded).
+            with contextlib.suppress(AssertionError):
+                wait_until(lambda: clients.completed("cas", "ok") >= 10 and clients.completed("read", "ok") >= 10,
+                           10 * timing.dead + 20, interval=0.1, what="enough acknowledged operations")
         finally:
             clients.stop()
             rejoin(namespaces)

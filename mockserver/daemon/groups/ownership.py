@@ -280,16 +280,15 @@ class OwnershipCore:
         for group, claim in self._claims.items():
             if not claim.takeover_done and self.live:
                 effects.append(SendTakeover(self.live, group, claim.epoch))
-        effects += self._takeover_self(now)
+        self._takeover_self()
         return effects + self._extend(round_, now)
 
-    def _takeover_self(self, now: float) -> list:
+    def _takeover_self(self) -> None:
         """Our own answer to our takeover question (we are a member of the majority too)."""
         for group, claim in self._claims.items():
             if not claim.takeover_done and self.name not in claim.takeover_heard:
                 newest = self._newest_yes_before(group, claim.epoch)
                 claim.takeover_heard[self.name] = float("-inf") if newest is None else newest
-        return []
 
     # ---- what we said yes to ----------------------------------------------------------------
 

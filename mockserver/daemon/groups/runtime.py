@@ -125,12 +125,8 @@ class GroupsRuntime:
 
     # ---- the pack --------------------------------------------------------------------------
 
-    def member_changed(self, name: str, alive: bool, now: float) -> None:
-        if not alive:
-            self._healthy_since.pop(name, None)
-        self.pack_changed(now)
-
     def pack_changed(self, now: float) -> None:
+        """A member came, went or changed, or the leader did."""
         view = self._view()
         self._carry(self.core.membership(view.alive, view.size, now))
         self.place(now)
@@ -172,17 +168,18 @@ class GroupsRuntime:
             self.proposed = None
             return
         current = self.proposed if self.proposed is not None else self.table
-        for name in {name for spec in self.specs.values() for name in spec.members}:
+        names = {name for spec in self.specs.values() for name in spec.members}
+        for name in names:
             # Healthy since it was first seen alive and available (an evacuation ends it).
             if name in view.alive and name not in view.evacuated:
                 self._healthy_since.setdefault(name, now)
             else:
                 self._healthy_since.pop(name, None)
+        # Monitors are not pinged yet: every member counts as reaching all of them.
+        reaches = frozenset(ip for spec in self.specs.values() for ip in spec.monitors)
         candidates = {name: Candidate(name, alive=name in view.alive, evacuated=name in view.evacuated,
-                                      reaches=frozenset(spec_ip for spec in self.specs.values()
-                                                        for spec_ip in spec.monitors),
-                                      healthy_since=self._healthy_since.get(name, now))
-                      for spec in self.specs.values() for name in spec.members}
+                                      reaches=reaches, healthy_since=self._healthy_since.get(name, now))
+                      for name in names}
         table: dict[str, Assignment] = {}
         for group, spec in self.specs.items():
             assigned = current.get(group, Assignment(None, 0))

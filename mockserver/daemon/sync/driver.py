@@ -39,6 +39,7 @@ from mockserver.daemon.sync.core import (
 from mockserver.daemon.sync.document import PackDocument, SyncError, shareable_modules
 from mockserver.daemon.sync.store import SyncStore
 from mockserver.daemon.sync.writer import DocumentWriter
+from mockserver.daemon.timer import DeadlineTimer
 from mockserver.state import ClusterState
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,8 @@ class SyncDriver:
         self._waiters: list[tuple[int, int, asyncio.Future]] = []        # wait_committed
         self._catching_up: list[tuple[tuple, asyncio.Future]] = []      # wait_applied
         self._visible_waiters: list[asyncio.Future] = []                # woken when anything moves
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer = DeadlineTimer(lambda: self.core.next_deadline(), lambda now: self.apply(self.core.tick(now)),
+                                    what="pack document's", retry=core.settings.keepalive)
         self._tasks: set[asyncio.Task] = set()
         self._session = None
         self._file_stamp = self._stat()
@@ -111,15 +113,14 @@ class SyncDriver:
     def start(self) -> None:
         """Start from what is on disk, and watch the configuration file."""
         self._loop = asyncio.get_running_loop()
+        self._timer.start(self._loop)
         self.state.events.hold_writes(self._pending_events.append)
         self.apply(self.core.start(self.store.load_document(), self.store.load_committed(), self._loop.time()))
         self._spawn(self._watch_file())
 
     async def stop(self) -> None:
         self.state.events.hold_writes(None)
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._timer.stop()
         for task in list(self._tasks):
             task.cancel()
         self._fail_waiters("the member is stopping")
@@ -133,26 +134,6 @@ class SyncDriver:
         task = asyncio.ensure_future(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-    def _schedule(self) -> None:
-        """One loop timer for the core's next deadline (re-armed only when it moves earlier)."""
-        if self._loop is None:
-            return
-        deadline = self.core.next_deadline()
-        if deadline == float("inf"):
-            return
-        if self._timer is not None:
-            if self._timer.when() <= deadline:
-                return
-            self._timer.cancel()
-        self._timer = self._loop.call_at(deadline, self._on_timer)
-
-    def _on_timer(self) -> None:
-        self._timer = None
-        try:
-            self.apply(self.core.tick(self._loop.time()))
-        except Exception:  # a bug must not stop replication: say so and go on
-            log.exception("error in the pack document's timers; continuing")
 
     # ---- inputs ---------------------------------------------------------------------------
 
@@ -233,7 +214,7 @@ class SyncDriver:
                 self._removed()
             else:
                 raise TypeError(f"unknown sync effect {effect!r}")
-        self._schedule()
+        self._timer.arm()
 
     def _persist(self, effect: Persist) -> None:
         document = effect.document

@@ -32,6 +32,7 @@ from mockserver.daemon.harness import (
 )
 from mockserver.daemon.protocol.crypto import HEADER, OVERHEAD
 from mockserver.daemon.protocol.messages import DecodeError, decode
+from tests.daemon.config.examples import EXAMPLE
 
 KEEPALIVE = 0.2
 DEAD = 1.0
@@ -674,21 +675,7 @@ def test_fuzz_10000_datagrams_leave_the_daemon_up_and_unchanged(shared):
 
 # ---- the command line ----------------------------------------------------------------------
 
-GOOD = """\
-- Pack:
-    name: lab
-    secret: s3cret-lab
-    broadcast: 127.255.255.255
-    interface: 127.0.0.11
-    port: 5252
-    pack: leader
-    server_name: node1
-    keepalive-interval: 200
-    dead-interval: 1000
-- Api:
-    listen: 127.0.0.11:8443
-    unix: /tmp/lab/node1.socket
-"""
+GOOD = EXAMPLE   # a valid file: the configuration tests' example
 
 
 @pytest.mark.parametrize("bad, module, key", [
