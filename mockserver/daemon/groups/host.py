@@ -6,11 +6,11 @@ Order, as heartbeat's haresources had it:
 - **Up:** addresses first, in the order given, each announced at once and again
   (``announce_count`` times, ``announce_interval`` apart: VyOS's IPaddr2 sent 5, 200 ms apart);
   then services, in order, one at a time.
-- **Down:** services in reverse order, then addresses. When the lease was lost (the member
-  no longer has a majority), addresses go first and at once: another member may take them
-  as soon as the lease is over. Services follow. When the group is handed over while the
-  lease still runs, the addresses are removed after the services stop, but within
-  ``address_deadline`` seconds whatever the services do.
+- **Down:** services in reverse order, then addresses. When the lease is over (the member
+  no longer has a majority, or it stops), addresses go first and at once: another member may
+  take them now. Services follow. When the group is handed over while the lease still runs,
+  the addresses are removed after the services stop, but before the lease ends (and within
+  ``address_deadline`` seconds) whatever the services do.
 
 Every group's steps run one at a time, in order (a group's next transition waits for the
 previous one).
@@ -159,14 +159,17 @@ class HostActions:
             self._add(group, service)
         self._then(group, self._start_services(group))
 
-    def release(self, group: GroupSpec, epoch: int, reason: str) -> None:
-        if reason.startswith("lease expired"):
+    def release(self, group: GroupSpec, epoch: int, reason: str, until: float) -> None:
+        loop = asyncio.get_running_loop()
+        left = until - loop.time()
+        if left <= 0:
             for service in reversed(group.addresses):   # first and at once: the lease is over
                 self._remove(group, service)
             self._then(group, self._stop_services(group))
             return
-        loop = asyncio.get_running_loop()
-        deadline = loop.call_later(self.address_deadline, self._remove_addresses, group)
+        # Handed over while the lease runs: services stop first, but the addresses go by the
+        # lease's end whatever the services do (the new owner may take them then).
+        deadline = loop.call_later(min(self.address_deadline, 0.9 * left), self._remove_addresses, group)
 
         async def handover():
             await self._stop_services(group)

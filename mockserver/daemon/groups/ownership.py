@@ -84,10 +84,12 @@ class Acquire:
 
 @dataclass(frozen=True)
 class Release:
-    """Take the group down here (services first, then addresses)."""
+    """Take the group down here (services first, then addresses). ``until``: when the lease
+    ends (the core's clock): nothing of the group may stay up past it."""
     group: str
     epoch: int
     reason: str
+    until: float = float("-inf")
 
 
 @dataclass(frozen=True)
@@ -250,8 +252,11 @@ class OwnershipCore:
     def stop(self, now: float) -> list:
         """This member stops: it lets go of everything and claims nothing more."""
         self._now = max(self._now, now)
-        effects = [self._release(group, claim, "lease expired: the member is stopping")
-                   for group, claim in self._claims.items() if claim.held]
+        effects = []
+        for group, claim in self._claims.items():
+            if claim.held:
+                claim.lease_until = min(claim.lease_until, now)   # given up now: all goes down at once
+                effects.append(self._release(group, claim, "the member is stopping"))
         self._claims.clear()
         self.table = {}
         return effects
@@ -335,4 +340,4 @@ class OwnershipCore:
     def _release(self, group: str, claim: _Claim, reason: str) -> Release:
         claim.held = False
         self.counters["released"] += 1
-        return Release(group, claim.epoch, reason)
+        return Release(group, claim.epoch, reason, until=claim.lease_until)

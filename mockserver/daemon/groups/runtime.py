@@ -39,7 +39,9 @@ class GroupActions(Protocol):
 
     def acquire(self, group: GroupSpec, epoch: int) -> None: ...
 
-    def release(self, group: GroupSpec, epoch: int, reason: str) -> None: ...
+    def release(self, group: GroupSpec, epoch: int, reason: str, until: float) -> None:
+        """Take it down; its addresses by ``until`` at the latest (the loop's clock: when the
+        lease ends, another member may take them)."""
 
     def clean(self, groups) -> None:
         """At start: undo what an earlier run left (addresses a kill -9 left up)."""
@@ -52,7 +54,7 @@ class LoggedActions:
     def acquire(self, group: GroupSpec, epoch: int) -> None:
         log.info("group %s: active here (epoch %d)", group.name, epoch)
 
-    def release(self, group: GroupSpec, epoch: int, reason: str) -> None:
+    def release(self, group: GroupSpec, epoch: int, reason: str, until: float) -> None:
         log.info("group %s: released here (epoch %d): %s", group.name, epoch, reason)
 
     def clean(self, groups) -> None:
@@ -107,7 +109,8 @@ class GroupsRuntime:
                 old, new = previous.get(group), self.specs.get(group)
                 if old is not None and new is not None and old.services != new.services:
                     # Held here, redefined: what it was goes down, what it is comes up.
-                    self.actions.release(old, epoch, "its definition changed")
+                    # Still held here, by this member alone: no hurry for the addresses.
+                    self.actions.release(old, epoch, "its definition changed", float("inf"))
                     self.actions.acquire(new, epoch)
             if not self._cleaned:   # the first groups this run knows: nothing may be up yet
                 self._cleaned = True
@@ -218,7 +221,7 @@ class GroupsRuntime:
             elif isinstance(effect, Release):
                 spec = self.specs.get(effect.group) or self._released_as.get(effect.group)
                 if spec is not None:
-                    self.actions.release(spec, effect.epoch, effect.reason)
+                    self.actions.release(spec, effect.epoch, effect.reason, effect.until)
 
     def describe(self) -> dict:
         """The member state's ``pack.groups``: each group's assignment, and whether it is
