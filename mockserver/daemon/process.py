@@ -21,6 +21,8 @@ from mockserver.api.router import Route
 from mockserver.daemon.backend import PackBackend
 from mockserver.daemon.config import DaemonConfig
 from mockserver.daemon.gate import FORWARDED_HEADER, PackGate
+from mockserver.daemon.groups.api import EXTENSION as GROUPS_EXTENSION
+from mockserver.daemon.groups.api import MOVED, ServiceGroupsApi, group_url
 from mockserver.daemon.groups.host import HostActions
 from mockserver.daemon.groups.runtime import GroupsRuntime, PackView
 from mockserver.daemon.join import JOIN_PATH, check_join, join, join_reply
@@ -63,7 +65,7 @@ LEADER_CONFLICT = "cluster-leader-conflict"
 # What a pack daemon implements of LXD's API: the mock's extensions but joining and re-keying
 # through PUT /1.0/cluster (a member joins with a join token at start), and its own.
 DAEMON_EXTENSIONS = tuple(e for e in API_EXTENSIONS if e not in ("clustering_join", "clustering_update_cert")) + (
-    "pack_membership",)
+    "pack_membership", GROUPS_EXTENSION)
 # Configurations of a few MB travel through PUT /1.0/cluster/config (LXD's own limit does not apply).
 DOCUMENT_BODY_LIMIT = 4 * 1024 * 1024
 
@@ -137,7 +139,7 @@ class PackDaemon:
         self.groups = GroupsRuntime(self.settings.name, lease=self.settings.dead_interval - self.settings.keepalive,
                                     keepalive=self.settings.keepalive, view=self._pack_view,
                                     send_claim=self._send_claim, publish=self._publish_groups,
-                                    actions=HostActions())
+                                    actions=HostActions(), moved=self._group_moved)
         # The service groups' timers, and at least every keepalive: the leader places groups
         # anew (a member healthy long enough for auto-failback).
         self._groups_timer = DeadlineTimer(
@@ -169,7 +171,8 @@ class PackDaemon:
                             # membership, or of a join token) is the authentication.
                             Route("/internal/pack/document", {"GET": self._serve_document}, untrusted=True,
                                   gated=False),
-                            Route(JOIN_PATH, {"POST": self._serve_join}, untrusted=True, gated=False)])
+                            Route(JOIN_PATH, {"POST": self._serve_join}, untrusted=True, gated=False),
+                            *ServiceGroupsApi(self.groups, written=self.gate.written, now=self.now).routes()])
         self.api = api
         self._pack_secret, self._pack_name = secret, pack_name
         if self.config.api is not None:
@@ -231,6 +234,10 @@ class PackDaemon:
             self.sync.publish()
         except NotPublished as exc:
             log.error("cannot publish the service-group assignments: %s", exc)
+
+    def _group_moved(self, group: str, previous: str | None, owner: str | None, epoch: int, reason: str) -> None:
+        self.state.emit(MOVED, group_url(group), {"owner": owner or "", "previous": previous or "", "epoch": epoch,
+                                                  "reason": reason})
 
     def _document_shown(self, document) -> None:
         self.groups.document_shown(document.modules, document.cluster, document.version, self._loop.time())

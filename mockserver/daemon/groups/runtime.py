@@ -9,8 +9,9 @@ messages (through the membership core), documents to publish (on the leader), an
 """
 from __future__ import annotations
 
+import ipaddress
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Protocol
 
 from mockserver.daemon.groups.config import MODULE, GroupError, GroupSpec, parse_groups
@@ -71,32 +72,86 @@ class PackView:
     evacuated: frozenset = frozenset()
 
 
+@dataclass(frozen=True)
+class Entry:
+    """One group's line in the document: who owns it (epoch: the ownership's term), the
+    member an operator moved it to (kept while that member can own it), and why it moved
+    last."""
+
+    owner: str | None
+    epoch: int
+    requested: str | None = None
+    reason: str = ""
+
+    @property
+    def assignment(self) -> Assignment:
+        return Assignment(self.owner, self.epoch)
+
+    def to_document(self) -> dict:
+        entry = {"owner": self.owner, "epoch": self.epoch, "reason": self.reason}
+        if self.requested:
+            entry["requested"] = self.requested
+        return entry
+
+    @classmethod
+    def from_document(cls, raw: dict) -> Entry:
+        return cls(raw.get("owner"), int(raw.get("epoch", 0)), raw.get("requested") or None,
+                   str(raw.get("reason") or ""))
+
+
+NOBODY = Entry(None, 0)
+
+
+class MoveRefused(Exception):
+    """A move by hand that cannot be done: ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, status: int, text: str):
+        super().__init__(text)
+        self.status, self.text = status, text
+
+
+#: Called on every member when the shown document moves a group: (group, previous owner,
+#: new owner, epoch, reason).
+MovedCallback = Callable[[str, "str | None", "str | None", int, str], None]
+
+
 class GroupsRuntime:
     """``send_claim(names, kind, seq, items)`` sends a CLAIM message; ``publish()`` asks the
-    sync driver to publish a new version (on the leader); ``view()`` reads the pack."""
+    sync driver to publish a new version (on the leader); ``view()`` reads the pack;
+    ``moved`` is told of every move the shown document makes."""
 
     def __init__(self, name: str, *, lease: float, keepalive: float, view: Callable[[], PackView],
-                 send_claim: Callable, publish: Callable[[], None], actions: GroupActions | None = None):
+                 send_claim: Callable, publish: Callable[[], None], actions: GroupActions | None = None,
+                 moved: MovedCallback | None = None):
         self.name = name
+        self.lease = lease
         self.core = OwnershipCore(name, lease=lease, keepalive=keepalive)
         self._view, self._send_claim, self._publish = view, send_claim, publish
+        self._moved = moved or (lambda *args: None)
         self.actions: GroupActions = actions or LoggedActions()
         self.specs: dict[str, GroupSpec] = {}
-        self.table: dict[str, Assignment] = {}          # committed: what the shown document says
-        self.proposed: dict[str, Assignment] | None = None   # the leader's, until it is shown
+        self.table: dict[str, Entry] = {}               # committed: what the shown document says
+        self.proposed: dict[str, Entry] | None = None   # the leader's, until it is shown
         self._healthy_since: dict[str, float] = {}
         self.problem: str | None = None                 # why the shown ServiceGroups cannot be used
         self._cleaned = False
         # Every group's newest definition, removed ones included: a group taken out of the
         # configuration is released with what it was (its addresses, its services).
         self._released_as: dict[str, GroupSpec] = {}
+        # member -> {monitor address: reachable}, as each member last reported it. A member
+        # that has not reported counts as reaching every address (it has not had a
+        # monitor-dead-interval to find otherwise).
+        self.reach: dict[str, dict[str, bool]] = {}
+        # group -> (owner, epoch, when): the last renewal heard in which the owner said it holds
+        # the group (for the status; holding is the owner's own decision).
+        self._active_heard: dict[str, tuple] = {}
 
     # ---- what the document holds -----------------------------------------------------------
 
     def shared(self) -> dict:
         """The assignments to publish with the next version (the leader's newest)."""
         table = self.proposed if self.proposed is not None else self.table
-        return {DOCUMENT_KEY: {group: {"owner": a.owner, "epoch": a.epoch} for group, a in sorted(table.items())}}
+        return {DOCUMENT_KEY: {group: entry.to_document() for group, entry in sorted(table.items())}}
 
     def document_shown(self, modules, cluster: dict | None, version: int, now: float) -> None:
         """A committed document is shown: its groups and its assignments."""
@@ -119,11 +174,15 @@ class GroupsRuntime:
             self.problem = str(exc)
             log.error("the shown %s cannot be used, the groups stay as they were: %s", MODULE, exc)
         raw = (cluster or {}).get(DOCUMENT_KEY) or {}
-        self.table = {group: Assignment(entry.get("owner"), int(entry.get("epoch", 0)))
-                      for group, entry in raw.items() if isinstance(entry, dict)}
-        if self.proposed is not None and all(self.table.get(g) == a for g, a in self.proposed.items()):
+        before, self.table = self.table, {group: Entry.from_document(entry) for group, entry in raw.items()
+                                          if isinstance(entry, dict)}
+        for group, entry in self.table.items():
+            old = before.get(group, NOBODY)
+            if entry.epoch > old.epoch and entry.owner != old.owner:
+                self._moved(group, old.owner, entry.owner, entry.epoch, entry.reason)
+        if self.proposed is not None and all(self.table.get(g) == e for g, e in self.proposed.items()):
             self.proposed = None
-        self._carry(self.core.assignments(self.table, now, version))
+        self._carry(self.core.assignments({g: e.assignment for g, e in self.table.items()}, now, version))
         self.place(now)
 
     # ---- the pack --------------------------------------------------------------------------
@@ -134,9 +193,19 @@ class GroupsRuntime:
         self._carry(self.core.membership(view.alive, view.size, now))
         self.place(now)
 
+    def monitors_heard(self, member: str, results: dict[str, bool], now: float) -> None:
+        """``member`` reports which monitor addresses it reaches (this member's own pinger
+        reports here too)."""
+        if self.reach.get(member) != results:
+            self.reach[member] = dict(results)
+            self.place(now)
+
     def heard(self, heard: ClaimHeard, now: float) -> None:
         core, sender = self.core, heard.sender
         if heard.kind == ClaimKind.RENEW:
+            for group, epoch, holding, _ in heard.items:
+                if holding:
+                    self._active_heard[group] = (sender, epoch, now)
             effects = core.heard_renew(sender, heard.seq, [(g, e) for g, e, _, _ in heard.items], now)
         elif heard.kind == ClaimKind.RENEWED:
             effects = core.heard_renewed(sender, heard.seq, [(g, e, yes) for g, e, yes, _ in heard.items], now)
@@ -171,6 +240,53 @@ class GroupsRuntime:
             self.proposed = None
             return
         current = self.proposed if self.proposed is not None else self.table
+        table = self._placed(current, view, now)
+        if table != current:
+            self.proposed = table
+            self._publish()
+
+    def request_move(self, group: str, member: str, now: float) -> None:
+        """An operator moves ``group`` to ``member`` (VyOS's ``force cluster active`` on that
+        member); "" hands the group back to the rules (auto-failback, order). The leader's
+        proposal changes; the caller publishes it.
+
+        Raises:
+            MoveRefused: 404 for an unknown group; 400 for a member not in the group, or one
+                that cannot own it now (down, evacuated, missing a monitor address others
+                reach); 503 when this member does not lead the pack.
+        """
+        spec = self.specs.get(group)
+        if spec is None:
+            raise MoveRefused(404, "Service group not found")
+        view = self._view()
+        if view.leader != self.name or self.problem is not None:
+            raise MoveRefused(503, "This member does not lead the pack right now; retry in a moment")
+        current = dict(self.proposed if self.proposed is not None else self.table)
+        entry = current.get(group, NOBODY)
+        if member:
+            if member not in spec.members:
+                raise MoveRefused(400, f"Member {member!r} cannot own service group {group!r}: it is neither its "
+                                       f"primary ({spec.primary}) nor one of its secondaries "
+                                       f"({', '.join(spec.secondary)})")
+            placement = place(spec, entry.owner, self._candidates(view, now), now, requested=member)
+            if placement.owner != member:
+                raise MoveRefused(400, f"Member {member!r} cannot own service group {group!r} now: "
+                                       f"{self._why_not(spec, member, view)}")
+        current[group] = replace(entry, requested=member or None)
+        self.proposed = self._placed(current, view, now)
+
+    def _why_not(self, spec: GroupSpec, member: str, view: PackView) -> str:
+        if member not in view.alive:
+            return "it is not alive"
+        if member in view.evacuated:
+            return "it is evacuated (restore it first)"
+        missing = [str(ip) for ip in spec.monitors if not self._reaches(member, str(ip))]
+        return f"it cannot reach monitor {', '.join(missing)}" if missing else "it is not available"
+
+    def _reaches(self, member: str, address: str) -> bool:
+        return self.reach.get(member, {}).get(address, True)
+
+    def _candidates(self, view: PackView, now: float) -> dict[str, Candidate]:
         names = {name for spec in self.specs.values() for name in spec.members}
         for name in names:
             # Healthy since it was first seen alive and available (an evacuation ends it).
@@ -178,32 +294,37 @@ class GroupsRuntime:
                 self._healthy_since.setdefault(name, now)
             else:
                 self._healthy_since.pop(name, None)
-        # Monitors are not pinged yet: every member counts as reaching all of them.
-        reaches = frozenset(ip for spec in self.specs.values() for ip in spec.monitors)
-        candidates = {name: Candidate(name, alive=name in view.alive, evacuated=name in view.evacuated,
-                                      reaches=reaches, healthy_since=self._healthy_since.get(name, now))
-                      for name in names}
-        table: dict[str, Assignment] = {}
+        monitors = {str(ip) for spec in self.specs.values() for ip in spec.monitors}
+        return {name: Candidate(name, alive=name in view.alive, evacuated=name in view.evacuated,
+                                reaches=frozenset(ipaddress.ip_address(ip) for ip in monitors
+                                                  if self._reaches(name, ip)),
+                                healthy_since=self._healthy_since.get(name, now))
+                for name in names}
+
+    def _placed(self, current: dict[str, Entry], view: PackView, now: float) -> dict[str, Entry]:
+        candidates = self._candidates(view, now)
+        table: dict[str, Entry] = {}
         for group, spec in self.specs.items():
-            assigned = current.get(group, Assignment(None, 0))
-            placement = place(spec, assigned.owner, candidates, now)
-            if placement.owner != assigned.owner:
-                log.info("group %s: %s -> %s (%s)", group, assigned.owner or "nobody", placement.owner or "nobody",
+            entry = current.get(group, NOBODY)
+            placement = place(spec, entry.owner, candidates, now, requested=entry.requested)
+            # An operator's choice lasts while that member owns the group.
+            requested = entry.requested if placement.owner == entry.requested else None
+            if placement.owner != entry.owner:
+                log.info("group %s: %s -> %s (%s)", group, entry.owner or "nobody", placement.owner or "nobody",
                          placement.reason)
-                table[group] = Assignment(placement.owner, assigned.epoch + 1)
+                table[group] = Entry(placement.owner, entry.epoch + 1, requested, placement.reason)
             else:
-                table[group] = assigned
-        if table != current:
-            self.proposed = table
-            self._publish()
+                table[group] = replace(entry, requested=requested)
+        return table
 
     # ---- effects ----------------------------------------------------------------------------
 
     def _carry(self, effects: list) -> None:
         for effect in effects:
             if isinstance(effect, SendRenew):
+                # Each claim says whether it is held here (for the others' status).
                 self._send_claim(effect.to, ClaimKind.RENEW, effect.seq,
-                                 [(g, e, False, 0) for g, e in effect.claims])
+                                 [(g, e, self.core.holds(g), 0) for g, e in effect.claims])
             elif isinstance(effect, SendRenewed):
                 self._send_claim([effect.to], ClaimKind.RENEWED, effect.seq,
                                  [(g, e, yes, 0) for g, e, yes in effect.answers])
@@ -223,11 +344,69 @@ class GroupsRuntime:
                 if spec is not None:
                     self.actions.release(spec, effect.epoch, effect.reason, effect.until)
 
+    # ---- what is shown ------------------------------------------------------------------------
+
     def describe(self) -> dict:
         """The member state's ``pack.groups``: each group's assignment, and whether it is
         held here."""
         held = self.core.held()
-        return {group: {"owner": self.table.get(group, Assignment(None, 0)).owner,
-                        "epoch": self.table.get(group, Assignment(None, 0)).epoch,
+        return {group: {"owner": self.table.get(group, NOBODY).owner,
+                        "epoch": self.table.get(group, NOBODY).epoch,
                         "held_here": group in held}
                 for group in sorted(set(self.specs) | set(self.table))}
+
+    def active_on(self, group: str, now: float) -> str | None:
+        """The member this one knows to hold ``group`` now: itself, or the committed owner
+        whose renewal, saying it holds the group, was heard within a lease."""
+        entry = self.table.get(group, NOBODY)
+        if self.core.holds(group):
+            return self.name
+        heard = self._active_heard.get(group)
+        if heard is not None and entry.owner == heard[0] and entry.epoch == heard[1] and now - heard[2] < self.lease:
+            return entry.owner
+        return None
+
+    def status(self, group: str, now: float) -> dict:
+        """One group as the API shows it (``/1.0/cluster/service-groups/<name>``).
+
+        Raises:
+            KeyError: no such group.
+        """
+        spec = self.specs[group]
+        view = self._view()
+        entry = self.table.get(group, NOBODY)
+        active = self.active_on(group, now)
+        placement = place(spec, entry.owner, self._candidates(view, now), now, requested=entry.requested)
+        if active is not None:
+            state, message = "Active", entry.reason or "Active"
+        elif entry.owner is not None:
+            state, message = "Starting", f"Taking over on {entry.owner}"
+        else:
+            state, message = "Down", entry.reason or "No member of the group is alive and available"
+        if placement.notes:
+            message = "; ".join((message,) + placement.notes)
+        members = []
+        for member in spec.members:
+            if member == active:
+                member_state = "Active"
+            elif member not in view.alive:
+                member_state = "Offline"
+            elif member in view.evacuated:
+                member_state = "Evacuated"
+            else:
+                member_state = "Standby"
+            members.append({"name": member, "role": "primary" if member == spec.primary else "secondary",
+                            "status": member_state, "this_node": member == self.name,
+                            "monitors": {str(ip): self._monitor_word(member, str(ip)) for ip in spec.monitors}})
+        return {"name": group, "primary": spec.primary, "secondary": list(spec.secondary),
+                "services": [str(service) for service in spec.services],
+                "monitors": [str(ip) for ip in spec.monitors], "auto_failback": spec.auto_failback,
+                "failback_delay": spec.failback_delay_ms, "owner": entry.owner or "", "epoch": entry.epoch,
+                "requested": entry.requested or "", "status": state, "message": message, "members": members}
+
+    def _monitor_word(self, member: str, address: str) -> str:
+        reported = self.reach.get(member, {}).get(address)
+        return "Unknown" if reported is None else "Reachable" if reported else "Unreachable"
+
+    def statuses(self, now: float) -> list[dict]:
+        return [self.status(group, now) for group in self.specs]

@@ -19,10 +19,11 @@ class _UnixHTTPConnection(http.client.HTTPConnection):
 
 
 def raw_request(socket_path: str, method: str, path: str, body=None, timeout: float = 5.0):
-    """``(status, parsed JSON or text)`` of one request to the API on ``socket_path``."""
+    """``(status, parsed JSON or text)`` of one request to the API on ``socket_path``
+    (``body``: JSON data, or bytes sent as they are)."""
     conn = _UnixHTTPConnection(socket_path, timeout)
     try:
-        data = None if body is None else json.dumps(body)
+        data = body if body is None or isinstance(body, bytes) else json.dumps(body)
         headers = {"Content-Type": "application/json"} if body is not None else {}
         conn.request(method, path, body=data, headers=headers)
         response = conn.getresponse()
