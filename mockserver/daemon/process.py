@@ -24,11 +24,13 @@ from mockserver.daemon.gate import FORWARDED_HEADER, PackGate
 from mockserver.daemon.groups.api import EXTENSION as GROUPS_EXTENSION
 from mockserver.daemon.groups.api import MOVED, ServiceGroupsApi, group_url
 from mockserver.daemon.groups.host import HostActions
+from mockserver.daemon.groups.monitor import MonitorCore
+from mockserver.daemon.groups.monitoring import Monitoring
 from mockserver.daemon.groups.runtime import GroupsRuntime, PackView
 from mockserver.daemon.join import JOIN_PATH, check_join, join, join_reply
 from mockserver.daemon.protocol.crypto import Sealer
 from mockserver.daemon.protocol.effects import ClaimHeard
-from mockserver.daemon.protocol.messages import MemberRecord, Role, Status
+from mockserver.daemon.protocol.messages import ClaimKind, MemberRecord, Role, Status
 from mockserver.daemon.protocol.node import (
     BROADCAST,
     LIVE,
@@ -145,6 +147,11 @@ class PackDaemon:
         self._groups_timer = DeadlineTimer(
             lambda: min(self.groups.next_deadline(), self._loop.time() + self.settings.keepalive),
             self.groups.tick, what="service groups", retry=self.settings.keepalive)
+        # Monitor addresses: pinged every keepalive at the most, a few times per
+        # monitor-dead-interval at the least (as heartbeat pinged its ping nodes).
+        echo_interval = max(self.settings.keepalive, min(1.0, pack.monitor_dead_interval / 4))
+        self.monitoring = Monitoring(MonitorCore(interval=echo_interval, dead_interval=pack.monitor_dead_interval),
+                                     report=self._monitors_report, refresh=max(1.0, echo_interval))
 
     # ---- life -----------------------------------------------------------------------------
 
@@ -192,6 +199,7 @@ class PackDaemon:
         self._apply(self.node.start(self._loop.time()))
         self._tick_timer.start(self._loop)
         self._groups_timer.start(self._loop)
+        self.monitoring.start(self._loop)
         self._groups_step(self.groups.pack_changed)
         self.udp.deliver()
 
@@ -239,9 +247,17 @@ class PackDaemon:
         self.state.emit(MOVED, group_url(group), {"owner": owner or "", "previous": previous or "", "epoch": epoch,
                                                   "reason": reason})
 
+    def _monitors_report(self, results: dict[str, bool]) -> None:
+        """What this member reaches: to its own placement view, and to every live member."""
+        self._groups_step(lambda now: self.groups.monitors_heard(self.settings.name, results, now))
+        if self.node is not None and results:
+            others = [name for name in self.node.alive_names() if name != self.settings.name]
+            self._send_claim(others, ClaimKind.REACH, 0, [(address, 0, yes, 0) for address, yes in results.items()])
+
     def _document_shown(self, document) -> None:
         self.groups.document_shown(document.modules, document.cluster, document.version, self._loop.time())
         self._groups_timer.arm()
+        self.monitoring.watch(self.groups.monitored())
 
     def _groups_step(self, step) -> None:
         step(self._loop.time())
@@ -292,6 +308,7 @@ class PackDaemon:
             await asyncio.sleep(0.05)  # let the LEAVE datagrams go out before the socket closes
         self._tick_timer.stop()
         self._groups_timer.stop()
+        self.monitoring.stop()
         if self.sync is not None:
             await self.sync.stop()
         if self.udp is not None:

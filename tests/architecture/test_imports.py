@@ -14,7 +14,7 @@ FRONT_END = ("mockserver/api", "mockserver/state", "mockserver/http.py", "mockse
              "mockserver/errors.py", "mockserver/tls.py", "mockserver/godecode.py")
 SANS_IO = ("mockserver/daemon/protocol", "mockserver/daemon/sync/core.py", "mockserver/daemon/sync/commit.py",
            "mockserver/daemon/groups/config.py", "mockserver/daemon/groups/placement.py",
-           "mockserver/daemon/groups/ownership.py",
+           "mockserver/daemon/groups/ownership.py", "mockserver/daemon/groups/monitor.py",
            "mockserver/daemon/sync/document.py")
 IO_MODULES = ("asyncio", "socket", "time", "threading", "selectors", "subprocess", "aiohttp", "requests", "ssl")
 

@@ -29,6 +29,7 @@ from typing import Any, Iterable
 MODULE = "ServiceGroups"
 GROUP_KEYS = ("primary", "secondary", "service", "monitor", "auto-failback", "failback-delay")
 DEFAULT_FAILBACK_DELAY_MS = 10_000
+MAX_MONITORS = 64
 MAX_FAILBACK_DELAY_MS = 3_600_000
 # Linux's IFNAMSIZ is 16 bytes with the terminating NUL.
 MAX_INTERFACE_BYTES = 15
@@ -126,6 +127,10 @@ def parse_groups(options: Any) -> tuple[GroupSpec, ...]:
                 raise GroupError(f"address {ip} is already a service of group {owner_of[ip]!r} (an address can "
                                  "have one owner only)", group.name, "service")
             owner_of[ip] = group.name
+    monitors = {ip for group in groups for ip in group.monitors}
+    if len(monitors) > MAX_MONITORS:
+        raise GroupError(f"{len(monitors)} distinct monitor addresses; at most {MAX_MONITORS} are pinged (each owner "
+                         "pings every one of its groups' monitors)", None, "monitor")
     return groups
 
 

@@ -193,6 +193,11 @@ class GroupsRuntime:
         self._carry(self.core.membership(view.alive, view.size, now))
         self.place(now)
 
+    def monitored(self) -> list[str]:
+        """The monitor addresses this member pings: those of the groups it may own."""
+        return list(dict.fromkeys(str(ip) for spec in self.specs.values() if self.name in spec.members
+                                  for ip in spec.monitors))
+
     def monitors_heard(self, member: str, results: dict[str, bool], now: float) -> None:
         """``member`` reports which monitor addresses it reaches (this member's own pinger
         reports here too)."""
@@ -207,6 +212,9 @@ class GroupsRuntime:
                 if holding:
                     self._active_heard[group] = (sender, epoch, now)
             effects = core.heard_renew(sender, heard.seq, [(g, e) for g, e, _, _ in heard.items], now)
+        elif heard.kind == ClaimKind.REACH:
+            self.monitors_heard(sender, {address: reachable for address, _, reachable, _ in heard.items}, now)
+            return
         elif heard.kind == ClaimKind.RENEWED:
             effects = core.heard_renewed(sender, heard.seq, [(g, e, yes) for g, e, yes, _ in heard.items], now)
         elif heard.kind == ClaimKind.TAKEOVER and heard.items:
@@ -380,7 +388,7 @@ class GroupsRuntime:
         if active is not None:
             state, message = "Active", entry.reason or "Active"
         elif entry.owner is not None:
-            state, message = "Starting", f"Taking over on {entry.owner}"
+            state, message = "Starting", f"Taking over on {entry.owner}" + (f": {entry.reason}" if entry.reason else "")
         else:
             state, message = "Down", entry.reason or "No member of the group is alive and available"
         if placement.notes:

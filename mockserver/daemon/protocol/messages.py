@@ -41,6 +41,7 @@ class ClaimKind(IntEnum):
     RENEWED = 2          # the answer (items: group, epoch, yes)
     TAKEOVER = 3         # "when did you last renew an older claim?" (one item: group, epoch)
     TAKEOVER_REPLY = 4   # the answer (one item: group, epoch, age in ms)
+    REACH = 5            # the monitor addresses the sender reaches (items: address, 0, reachable)
 
 
 class DocumentFlag(IntEnum):

@@ -18,7 +18,8 @@ WEB = {"primary": "node1", "secondary": ["node2", "node3"], "service": [f"{VIP}/
 def lan(bridged_factory):
     namespaces = bridged_factory(4, prefix="pkg")
     members, client = namespaces[:3], namespaces[3]
-    pack = PackProcs(listen=True, defaults={"expected_members": 3})
+    # A monitor address unanswered for 600 ms is Unreachable (the Pack's monitor-dead-interval).
+    pack = PackProcs(listen=True, defaults={"expected_members": 3, "monitor-dead-interval": 600})
     try:
         pack.form(NAMES, members)
         yield pack, dict(zip(NAMES, members)), client
@@ -165,3 +166,54 @@ def test_groups_are_added_changed_and_removed_live_without_touching_the_others(l
     write(leader, "PATCH", "/1.0/cluster/config", {"modules": [{"ServiceGroups": {"web": WEB}}]})
     pack.wait_until(lambda: not any(db_on(n) for n in NAMES), 10, what="db gone")
     hold_for(lambda: holders(members) == ["node1"], 0.5, what="web untouched")
+
+
+def group_status(pack, name: str, group: str = "web") -> dict:
+    return write(pack[name], "GET", f"/1.0/cluster/service-groups/{group}")["metadata"]
+
+
+def test_a_monitor_lost_by_the_owner_alone_moves_the_group_and_lost_by_all_it_stays(lan):
+    """The client's address is the monitor. A blackhole route on a member makes it
+    unreachable from there only (the member's echoes go nowhere)."""
+    pack, members, client = lan
+    monitor = client.address
+    web = {**WEB, "monitor": [monitor]}
+    write(pack[pack.leader()], "PATCH", "/1.0/cluster/config", {"modules": [{"ServiceGroups": {"web": web}}]})
+    pack.wait_until(lambda: holders(members) == ["node1"], 10, what="node1 holds web")
+    pack.wait_until(lambda: all(m["monitors"][monitor] == "Reachable" for m in group_status(pack, "node3")["members"]),
+                    10, what="every member reports the monitor reachable")
+
+    members["node1"].ip("route", "add", "blackhole", f"{monitor}/32")
+    pack.wait_until(lambda: holders(members) == ["node2"], 10, what="web moves to node2")
+    pack.wait_until(lambda: group_status(pack, "node3")["status"] == "Active", 5, what="node3 sees it active")
+    shown = group_status(pack, "node3")
+    assert shown["members"][0]["monitors"][monitor] == "Unreachable", shown
+    assert "node1 cannot reach monitor" in shown["message"], shown
+    assert answered(client) and client_neighbour(client) == mac(members["node2"])
+
+    # Lost by every member: nobody is better placed, the group stays, and the status says why.
+    for name in ("node2", "node3"):
+        members[name].ip("route", "add", "blackhole", f"{monitor}/32")
+    pack.wait_until(lambda: "no member reaches it" in group_status(pack, "node1")["message"], 10,
+                    what="the status says no member reaches the monitor")
+    hold_for(lambda: holders(members) == ["node2"], 1.0, what="web stays on node2")
+
+    # Back for node1 alone: web stays on node2 (no auto-failback; node2 is no worse off than
+    # node1 was), and the status no longer blames the monitor on everyone.
+    members["node1"].ip("route", "del", "blackhole", f"{monitor}/32")
+    pack.wait_until(lambda: group_status(pack, "node2")["members"][0]["monitors"][monitor] == "Reachable", 10,
+                    what="node1 reaches the monitor again")
+    pack.wait_until(lambda: holders(members) == ["node1"], 10, what="web moves to node1, the only member reaching it")
+
+
+def test_a_group_moved_by_hand_brings_its_address_along(lan):
+    pack, members, client = lan
+    write(pack[pack.leader()], "PATCH", "/1.0/cluster/config", {"modules": [{"ServiceGroups": {"web": WEB}}]})
+    pack.wait_until(lambda: holders(members) == ["node1"], 10, what="node1 holds web")
+    assert answered(client) and client_neighbour(client) == mac(members["node1"])
+    write(pack["node2"], "POST", "/1.0/cluster/service-groups/web", {"member": "node3"})
+    pack.wait_until(lambda: holders(members) == ["node3"], 10, what="web moved to node3")
+    pack.wait_until(lambda: client_neighbour(client) == mac(members["node3"]), 5, what="the client's neighbour")
+    assert answered(client)
+    shown = group_status(pack, "node1")
+    assert (shown["owner"], shown["requested"], shown["status"]) == ("node3", "node3", "Active"), shown
