@@ -31,6 +31,7 @@ class PackBackend:
         counters = dict(node.counters)
         if daemon.udp is not None:
             counters.update({f"udp_{key}": value for key, value in daemon.udp.counters.items()})
+        counters.update(daemon.groups.counters())
         now = daemon.now()
 
         def shown(name: str) -> str:  # the name the API shows (a member may have been renamed)

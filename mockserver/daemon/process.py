@@ -23,6 +23,7 @@ from mockserver.daemon.config import DaemonConfig
 from mockserver.daemon.gate import FORWARDED_HEADER, PackGate
 from mockserver.daemon.groups.api import EXTENSION as GROUPS_EXTENSION
 from mockserver.daemon.groups.api import MOVED, ServiceGroupsApi, group_url
+from mockserver.daemon.groups.hooks import Notifier
 from mockserver.daemon.groups.host import HostActions
 from mockserver.daemon.groups.monitor import MonitorCore
 from mockserver.daemon.groups.monitoring import Monitoring
@@ -141,7 +142,8 @@ class PackDaemon:
         self.groups = GroupsRuntime(self.settings.name, lease=self.settings.dead_interval - self.settings.keepalive,
                                     keepalive=self.settings.keepalive, view=self._pack_view,
                                     send_claim=self._send_claim, publish=self._publish_groups,
-                                    actions=HostActions(), moved=self._group_moved)
+                                    actions=HostActions(notifier=Notifier(self.settings.name)),
+                                    moved=self._group_moved)
         # The service groups' timers, and at least every keepalive: the leader places groups
         # anew (a member healthy long enough for auto-failback).
         self._groups_timer = DeadlineTimer(

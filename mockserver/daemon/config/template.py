@@ -5,7 +5,7 @@ from typing import Iterable
 
 from mockserver.daemon.config.modules import MODULES
 from mockserver.daemon.config.options import ModuleSpec
-from mockserver.daemon.groups.config import DEFAULT_FAILBACK_DELAY_MS
+from mockserver.daemon.groups.config import DEFAULT_FAILBACK_DELAY_MS, DEFAULT_NOTIFY_TIMEOUT_MS
 
 #: The column of the ``# <...>`` comments, as in the seed's Pack template.
 COMMENT_COLUMN = 42
@@ -40,6 +40,12 @@ GROUPS_TEMPLATE = (
     ("#       auto-failback:", "<default: false; type: boolean; is: optional> back to the primary"),
     ("#       failback-delay:", f"<default: {DEFAULT_FAILBACK_DELAY_MS}; type: integer; is: optional> ms the"),
     ("#", "  primary must be healthy before the group moves back"),
+    ("#       notify:", "<type: string or list; is: optional> a command run after each transition"),
+    ("#", "  here (active, standby, reannounce), in order, one at a time; arguments"),
+    ("#", "  GROUP EVENT TERM SEQ, and PACK_GROUP, PACK_EVENT, PACK_TERM, PACK_SEQ,"),
+    ("#", "  PACK_MEMBER, PACK_REASON in its environment"),
+    ("#       notify-timeout:", f"<default: {DEFAULT_NOTIFY_TIMEOUT_MS}; type: integer; is: optional> ms before"),
+    ("#", "  a notify command is killed (counted as failed)"),
 )
 
 

@@ -27,9 +27,12 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 MODULE = "ServiceGroups"
-GROUP_KEYS = ("primary", "secondary", "service", "monitor", "auto-failback", "failback-delay")
+GROUP_KEYS = ("primary", "secondary", "service", "monitor", "auto-failback", "failback-delay", "notify",
+              "notify-timeout")
 DEFAULT_FAILBACK_DELAY_MS = 10_000
 MAX_MONITORS = 64
+DEFAULT_NOTIFY_TIMEOUT_MS = 10_000
+NOTIFY_TIMEOUT_RANGE_MS = (100, 600_000)
 MAX_FAILBACK_DELAY_MS = 3_600_000
 # Linux's IFNAMSIZ is 16 bytes with the terminating NUL.
 MAX_INTERFACE_BYTES = 15
@@ -95,6 +98,8 @@ class GroupSpec:
     monitors: tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, ...] = ()
     auto_failback: bool = False
     failback_delay_ms: int = DEFAULT_FAILBACK_DELAY_MS
+    notify: tuple[str, ...] | None = None        # run on each transition (keepalived's notify)
+    notify_timeout_ms: int = DEFAULT_NOTIFY_TIMEOUT_MS
 
     @property
     def members(self) -> tuple[str, ...]:
@@ -184,7 +189,15 @@ def _group(name: Any, body: Any) -> GroupSpec:
     if isinstance(delay, bool) or not isinstance(delay, int) or not 0 <= delay <= MAX_FAILBACK_DELAY_MS:
         raise GroupError(f"expected milliseconds from 0 to {MAX_FAILBACK_DELAY_MS}, got {delay!r}", name,
                          "failback-delay")
-    return GroupSpec(name, primary, tuple(secondary), parsed, tuple(dict.fromkeys(monitor_ips)), failback, delay)
+    notify = body.get("notify")
+    if notify is not None:
+        notify = _command(name, notify, "notify")
+    timeout = body.get("notify-timeout", DEFAULT_NOTIFY_TIMEOUT_MS)
+    low, high = NOTIFY_TIMEOUT_RANGE_MS
+    if isinstance(timeout, bool) or not isinstance(timeout, int) or not low <= timeout <= high:
+        raise GroupError(f"expected milliseconds from {low} to {high}, got {timeout!r}", name, "notify-timeout")
+    return GroupSpec(name, primary, tuple(secondary), parsed, tuple(dict.fromkeys(monitor_ips)), failback, delay,
+                     notify, timeout)
 
 
 def _service(group: str, item: Any) -> Service:
@@ -231,18 +244,18 @@ def _unit(group: str, name: str) -> UnitService:
     return UnitService(name if name.endswith(UNIT_SUFFIXES) else f"{name}.service")
 
 
-def _command(group: str, command: Any) -> tuple[str, ...]:
+def _command(group: str, command: Any, key: str = "service") -> tuple[str, ...]:
     if isinstance(command, str):
         try:
             argv = shlex.split(command)
         except ValueError as exc:
-            raise GroupError(f"cannot split the command {command!r}: {exc}", group, "service") from None
+            raise GroupError(f"cannot split the command {command!r}: {exc}", group, key) from None
     elif isinstance(command, list) and all(isinstance(a, str) for a in command):
         argv = list(command)
     else:
-        raise GroupError(f"a command is a string or a list of strings, got {command!r}", group, "service")
+        raise GroupError(f"a command is a string or a list of strings, got {command!r}", group, key)
     if not argv:
-        raise GroupError("an empty command", group, "service")
+        raise GroupError("an empty command", group, key)
     return tuple(argv)
 
 

@@ -24,7 +24,9 @@ import logging
 import socket
 import struct
 
+from mockserver.daemon.groups.commands import Chains, run_command
 from mockserver.daemon.groups.config import AddressService, ExecService, GroupSpec, UnitService
+from mockserver.daemon.groups.hooks import ACTIVE, REANNOUNCE, STANDBY, Notifier
 
 log = logging.getLogger(__name__)
 
@@ -143,11 +145,12 @@ class HostActions:
     """``GroupActions`` that move addresses and services on this host."""
 
     def __init__(self, *, announce_count: int = 5, announce_interval: float = 0.2, command_timeout: float = 30.0,
-                 address_deadline: float = 1.0, netlink: Netlink | None = None):
+                 address_deadline: float = 1.0, netlink: Netlink | None = None, notifier: Notifier | None = None):
+        self.notifier = notifier
         self.announce_count, self.announce_interval = announce_count, announce_interval
         self.command_timeout, self.address_deadline = command_timeout, address_deadline
         self.netlink = netlink or Netlink()
-        self._chains: dict[str, asyncio.Future] = {}
+        self._chains = Chains()
         self.counters = {"addresses_added": 0, "addresses_removed": 0, "announcements": 0, "commands": 0,
                          "command_failures": 0, "address_failures": 0}
 
@@ -158,6 +161,7 @@ class HostActions:
         for service in group.addresses:
             self._add(group, service)
         self._then(group, self._start_services(group))
+        self._then(group, self._notify(group, ACTIVE, epoch))
 
     def release(self, group: GroupSpec, epoch: int, reason: str, until: float) -> None:
         loop = asyncio.get_running_loop()
@@ -166,6 +170,7 @@ class HostActions:
             for service in reversed(group.addresses):   # first and at once: the lease is over
                 self._remove(group, service)
             self._then(group, self._stop_services(group))
+            self._then(group, self._notify(group, STANDBY, epoch, reason))
             return
         # Handed over while the lease runs: services stop first, but the addresses go by the
         # lease's end whatever the services do (the new owner may take them then).
@@ -177,6 +182,14 @@ class HostActions:
             self._remove_addresses(group)
 
         self._then(group, handover())
+        self._then(group, self._notify(group, STANDBY, epoch, reason))
+
+    def reannounce(self, group: GroupSpec, epoch: int) -> None:
+        """The pack healed while the group is held here: its addresses are announced again
+        (clients that followed another member meanwhile come back), then the hook is told."""
+        for service in group.addresses:
+            self._then(group, self._announce_again(group, service, self.announce_count))
+        self._then(group, self._notify(group, REANNOUNCE, epoch, "the pack healed"))
 
     def clean(self, groups) -> None:
         """At start: no address of a group may stay up from an earlier run (a kill -9 leaves
@@ -191,16 +204,14 @@ class HostActions:
 
     # ---- steps ------------------------------------------------------------------------------
 
+    async def _notify(self, group: GroupSpec, event: str, epoch: int, reason: str = "") -> None:
+        """Queued in the group's order; run beside the transitions (see hooks.py)."""
+        if self.notifier is not None:
+            self.notifier.notify(group, event, epoch, reason)
+
     def _then(self, group: GroupSpec, step) -> None:
         """Run ``step`` after the group's previous steps (one at a time, in order)."""
-        previous = self._chains.get(group.name)
-
-        async def chained():
-            if previous is not None:
-                await asyncio.gather(previous, return_exceptions=True)
-            await step
-
-        self._chains[group.name] = asyncio.ensure_future(chained())
+        self._chains.then(group.name, step)
 
     def _add(self, group: GroupSpec, service: AddressService) -> None:
         try:
@@ -213,7 +224,7 @@ class HostActions:
         log.info("group %s: %s up", group.name, service)
         self._announce(group, service)
         if self.announce_count > 1:
-            self._then(group, self._announce_again(group, service))
+            self._then(group, self._announce_again(group, service, self.announce_count - 1))
 
     def _remove_addresses(self, group: GroupSpec) -> None:
         for service in reversed(group.addresses):
@@ -238,8 +249,8 @@ class HostActions:
         except OSError as exc:
             log.warning("group %s: cannot announce %s: %s", group.name, service, exc)
 
-    async def _announce_again(self, group: GroupSpec, service: AddressService) -> None:
-        for _ in range(self.announce_count - 1):
+    async def _announce_again(self, group: GroupSpec, service: AddressService, count: int) -> None:
+        for _ in range(count):
             await asyncio.sleep(self.announce_interval)
             if not self.netlink.present(service):
                 return   # released meanwhile
@@ -261,26 +272,8 @@ class HostActions:
 
     async def _run(self, group: GroupSpec, what: str, argv) -> bool:
         self.counters["commands"] += 1
-        try:
-            proc = await asyncio.create_subprocess_exec(*argv, stdin=asyncio.subprocess.DEVNULL,
-                                                        stdout=asyncio.subprocess.DEVNULL,
-                                                        stderr=asyncio.subprocess.PIPE)
-        except OSError as exc:
+        outcome = await run_command(argv, self.command_timeout)
+        if not outcome.ok:
             self.counters["command_failures"] += 1
-            log.error("group %s: cannot %s %s: %s", group.name, what, argv[0], exc)
-            return False
-        try:
-            _, stderr = await asyncio.wait_for(proc.communicate(), self.command_timeout)
-        except asyncio.TimeoutError:
-            proc.kill()
-            await proc.wait()
-            self.counters["command_failures"] += 1
-            log.error("group %s: %s %s did not finish within %g s: killed", group.name, what, argv[0],
-                      self.command_timeout)
-            return False
-        if proc.returncode != 0:
-            self.counters["command_failures"] += 1
-            log.error("group %s: %s %s exited %d: %s", group.name, what, argv[0], proc.returncode,
-                      stderr.decode(errors="replace").strip()[:500])
-            return False
-        return True
+            log.error("group %s: %s: %s", group.name, what, outcome.text)
+        return outcome.ok

@@ -47,6 +47,9 @@ class GroupActions(Protocol):
     def clean(self, groups) -> None:
         """At start: undo what an earlier run left (addresses a kill -9 left up)."""
 
+    def reannounce(self, group: GroupSpec, epoch: int) -> None:
+        """Members came back while the group is held here: announce it again."""
+
 
 class LoggedActions:
     """Holding a group changes nothing on the host: it is logged (and shown in the member
@@ -60,6 +63,9 @@ class LoggedActions:
 
     def clean(self, groups) -> None:
         pass
+
+    def reannounce(self, group: GroupSpec, epoch: int) -> None:
+        log.info("group %s: still active here (epoch %d); members came back", group.name, epoch)
 
 
 @dataclass(frozen=True)
@@ -145,6 +151,8 @@ class GroupsRuntime:
         # group -> (owner, epoch, when): the last renewal heard in which the owner said it holds
         # the group (for the status; holding is the owner's own decision).
         self._active_heard: dict[str, tuple] = {}
+        self._alive: tuple = ()
+        self._seen_alive: set = set()   # members seen alive at some time (a first sight is no return)
 
     # ---- what the document holds -----------------------------------------------------------
 
@@ -188,9 +196,18 @@ class GroupsRuntime:
     # ---- the pack --------------------------------------------------------------------------
 
     def pack_changed(self, now: float) -> None:
-        """A member came, went or changed, or the leader did."""
+        """A member came, went or changed, or the leader did. Members that came back (a
+        partition healed, a member restarted) hear the groups held here announced again."""
         view = self._view()
+        returned = set(view.alive) - set(self._alive) - {self.name}
+        self._alive = tuple(view.alive)
         self._carry(self.core.membership(view.alive, view.size, now))
+        if returned & self._seen_alive:
+            for group, epoch in self.core.held().items():
+                spec = self.specs.get(group)
+                if spec is not None:
+                    self.actions.reannounce(spec, epoch)
+        self._seen_alive |= returned
         self.place(now)
 
     def monitored(self) -> list[str]:
@@ -362,6 +379,14 @@ class GroupsRuntime:
                         "epoch": self.table.get(group, NOBODY).epoch,
                         "held_here": group in held}
                 for group in sorted(set(self.specs) | set(self.table))}
+
+    def counters(self) -> dict:
+        """Ownership counters (``groups_*``), and those of the host actions (addresses,
+        services, hooks) when they keep any."""
+        counters = {f"groups_{key}": value for key, value in self.core.counters.items()}
+        for source in (self.actions, getattr(self.actions, "notifier", None)):
+            counters.update({f"groups_{key}": value for key, value in getattr(source, "counters", {}).items()})
+        return counters
 
     def active_on(self, group: str, now: float) -> str | None:
         """The member this one knows to hold ``group`` now: itself, or the committed owner

@@ -9,6 +9,8 @@ import yaml
 
 from mockserver.daemon.config import ConfigError, parse, render_template
 from mockserver.daemon.groups.config import (
+    DEFAULT_NOTIFY_TIMEOUT_MS,
+    GROUP_KEYS,
     AddressService,
     ExecService,
     GroupError,
@@ -81,6 +83,10 @@ def test_vyos_defaults_a_single_secondary_and_a_single_service():
     ({**WEB, "auto-failback": "yes"}, "auto-failback", "expected true or false"),
     ({**WEB, "failback-delay": -1}, "failback-delay", "expected milliseconds"),
     ({**WEB, "priority": 100}, "priority", "unknown key"),
+    ({**WEB, "notify": ""}, "notify", "an empty command"),
+    ({**WEB, "notify": "'unclosed"}, "notify", "cannot split the command"),
+    ({**WEB, "notify": ["ok", 3]}, "notify", "a command is a string or a list"),
+    ({**WEB, "notify-timeout": 50}, "notify-timeout", "expected milliseconds from 100"),
 ])
 def test_a_bad_group_is_refused_naming_the_module_the_group_the_key_and_the_reason(group, key, reason):
     error = refused({"web": group})
@@ -94,6 +100,20 @@ def test_the_same_address_in_two_groups_is_refused():
                                         "service": ["198.51.100.10/24/veth1"]}})
     assert (error.group, error.key) == ("db", "service")
     assert "198.51.100.10 is already a service of group 'web'" in error.text
+
+
+def test_more_monitor_addresses_than_are_pinged_are_refused():
+    groups = {f"g{i}": {**WEB, "service": [f"198.51.100.{i}/24/veth0"], "monitor": [f"203.0.113.{i}", f"2001:db8::{i}"]}
+              for i in range(1, 34)}
+    error = refused(groups)
+    assert (error.group, error.key) == (None, "monitor") and "66 distinct monitor addresses; at most 64" in error.text
+
+
+def test_notify_takes_a_command_line_or_an_argument_list():
+    (group,) = parse_groups({"web": {**WEB, "notify": "/usr/local/bin/notify --quiet", "notify-timeout": 500}})
+    assert (group.notify, group.notify_timeout_ms) == (("/usr/local/bin/notify", "--quiet"), 500)
+    (group,) = parse_groups({"web": {**WEB, "notify": ["/bin/echo", "a b"]}})
+    assert (group.notify, group.notify_timeout_ms) == (("/bin/echo", "a b"), DEFAULT_NOTIFY_TIMEOUT_MS)
 
 
 @pytest.mark.parametrize("name", ["", "a/b", " web"])
@@ -143,10 +163,9 @@ def test_monitor_dead_interval_has_vyos_bounds(value, reason):
 def test_the_template_documents_the_groups_and_stays_a_valid_file():
     text = render_template()
     assert "# - ServiceGroups:" in text
-    for key in ("primary", "secondary", "service", "monitor", "auto-failback", "failback-delay"):
+    for key in GROUP_KEYS:
         assert f"#       {key}:" in text
     uncommented = "\n".join(line[2:] if line.startswith("# ") or line == "#" else line
                             for line in text[text.index("# - ServiceGroups:"):].splitlines())
     data = yaml.safe_load(uncommented)
-    assert list(data[0]["ServiceGroups"]["GROUP"]) == ["primary", "secondary", "service", "monitor",
-                                                       "auto-failback", "failback-delay"]
+    assert list(data[0]["ServiceGroups"]["GROUP"]) == list(GROUP_KEYS)

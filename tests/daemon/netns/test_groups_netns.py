@@ -73,11 +73,13 @@ def test_the_address_is_up_on_the_owner_alone_and_moves_on_kill_9(lan):
     hold_for(lambda: holders(members) == ["node2"], 1.0, what="node2 keeps the group (no auto-failback)")
 
 
-def test_an_owner_cut_off_lets_go_before_the_majority_takes_over(lan):
+def test_an_owner_cut_off_lets_go_before_the_majority_takes_over(lan, tmp_path):
     from mockserver.daemon.harness.netns import rejoin, split
 
     pack, members, client = lan
-    write(pack[pack.leader()], "PATCH", "/1.0/cluster/config", {"modules": [{"ServiceGroups": {"web": WEB}}]})
+    hook = ["sh", "-c", f'echo "$PACK_SEQ $PACK_EVENT $PACK_TERM" >> {tmp_path}/$PACK_MEMBER.log']
+    web = {**WEB, "notify": hook}
+    write(pack[pack.leader()], "PATCH", "/1.0/cluster/config", {"modules": [{"ServiceGroups": {"web": web}}]})
     pack.wait_until(lambda: holders(members) == ["node1"], 10, what="the address on node1")
     split([members["node2"], members["node3"], client], [members["node1"]])
     samples = []
@@ -93,6 +95,16 @@ def test_an_owner_cut_off_lets_go_before_the_majority_takes_over(lan):
     assert answered(client)
     rejoin(list(members.values()) + [client])
     hold_for(lambda: holders(members) == ["node2"], 1.0, what="node2 keeps it after the heal")
+
+    # The winner announces the address again once the pack has healed, and its hook is told.
+    def told(name):
+        path = tmp_path / f"{name}.log"
+        return path.read_text().split("\n")[:-1] if path.exists() else []
+
+    pack.wait_until(lambda: [line.split()[1] for line in told("node2")] == ["active", "reannounce"], 10,
+                    what="node2 re-announces after the heal")
+    assert [line.split()[1] for line in told("node1")] == ["active", "standby"]
+    assert told("node3") == []
 
 
 def test_evacuate_moves_services_down_in_reverse_order_and_restore_leaves_the_group(lan, tmp_path):
