@@ -35,6 +35,9 @@ from pylxd_cluster.models import (
     MemberSysInfo,
     Operation,
     PackConfiguration,
+    ServiceGroup,
+    ServiceGroupList,
+    ServiceGroupMember,
 )
 from pylxd_cluster.timestamps import Timestamp, format_timestamp, parse_timestamp
 
@@ -68,6 +71,9 @@ __all__ = [
     "MemberSysInfo",
     "Operation",
     "PackConfiguration",
+    "ServiceGroup",
+    "ServiceGroupList",
+    "ServiceGroupMember",
     "Timestamp",
     "format_timestamp",
     "parse_timestamp",

@@ -39,7 +39,8 @@ class Client:
 
     Attributes:
         cluster: :class:`~pylxd_cluster.managers.ClusterManager`
-            (``client.cluster.members``, ``.groups``, ``.tokens``, ``.certificate``).
+            (``client.cluster.members``, ``.groups``, ``.tokens``, ``.certificate``, ``.config``,
+            ``.service_groups``).
         operations: :class:`~pylxd_cluster.managers.OperationManager`.
         host_info: the metadata of ``GET /1.0``.
 

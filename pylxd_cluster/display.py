@@ -13,6 +13,8 @@ import re
 import unicodedata
 from typing import Any, Iterable, Mapping, Sequence
 
+from pylxd_cluster.models.service_group import service_label
+
 __all__ = [
     "STATUS_COLOURS",
     "text_table",
@@ -24,6 +26,10 @@ __all__ = [
     "member_html",
     "groups_html",
     "cluster_html",
+    "SERVICE_GROUP_COLOURS",
+    "service_groups_table",
+    "service_groups_html",
+    "service_group_html",
 ]
 
 #: Background colour of each member status in HTML tables.
@@ -35,10 +41,27 @@ STATUS_COLOURS: Mapping[str, str] = {
 }
 _UNKNOWN_STATUS_COLOUR = "#455a64"
 
+#: Background colour of each service-group word in HTML: the group's status (Active,
+#: Starting, Down), a member's status in it (Active, Standby, Offline, Evacuated) and what a
+#: member reports of a monitor address (Reachable, Unreachable, Unknown).
+SERVICE_GROUP_COLOURS: Mapping[str, str] = {
+    "Active": "#2e7d32",  # green
+    "Starting": "#6a1b9a",  # purple
+    "Down": "#c62828",  # red
+    "Standby": "#1565c0",  # blue
+    "Offline": "#c62828",  # red
+    "Evacuated": "#ef6c00",  # orange
+    "Reachable": "#2e7d32",  # green
+    "Unreachable": "#c62828",  # red
+    "Unknown": "#757575",  # grey
+}
+
 MEMBER_HEADERS = (
     "NAME", "URL", "ROLES", "ARCHITECTURE", "FAILURE DOMAIN", "DESCRIPTION", "STATE", "MESSAGE",
 )
 GROUP_HEADERS = ("NAME", "DESCRIPTION", "MEMBERS")
+SERVICE_GROUP_HEADERS = ("NAME", "STATUS", "OWNER", "REQUESTED", "PRIMARY", "SECONDARY", "SERVICES", "MONITORS",
+                         "MESSAGE")
 
 
 def _display_width(text: str) -> int:
@@ -123,6 +146,35 @@ def cluster_table(cluster: Any) -> str:
     return table
 
 
+def _owner_monitors(group: Any) -> dict[str, str]:
+    """``{monitor: word}`` as the owner reports it (every monitor "Unknown" without an owner)."""
+    owner = next((m for m in group.members if m.name == group.owner), None)
+    words = dict(owner.monitors) if owner is not None else {}
+    return {monitor: words.get(monitor, "Unknown") for monitor in group.monitors}
+
+
+def service_groups_table(groups: Iterable[Any]) -> str:
+    """Service groups as ``pylxd-cluster service-group list`` prints them: STATUS upper-case
+    (as ``lxc`` prints states), one secondary, service and monitor per line, a monitor with
+    what the owner reports of it; ``exec`` services by their program only (see
+    :func:`~pylxd_cluster.models.service_group.service_label`)."""
+    rows = [
+        (
+            group.name,
+            group.status.upper(),
+            group.owner,
+            group.requested,
+            group.primary,
+            "\n".join(group.secondary),
+            "\n".join(service_label(service) for service in group.services),
+            "\n".join(f"{monitor}: {word}" for monitor, word in _owner_monitors(group).items()),
+            group.message,
+        )
+        for group in sorted(groups, key=lambda g: _natural_key(g.name))
+    ]
+    return text_table(SERVICE_GROUP_HEADERS, rows)
+
+
 # --- HTML -------------------------------------------------------------------
 
 _TABLE_STYLE = "border-collapse:collapse;font-family:sans-serif;font-size:0.9em"
@@ -133,9 +185,9 @@ def _cell(content: str, tag: str = "td", style: str = _CELL_STYLE) -> str:
     return f'<{tag} style="{style}">{content}</{tag}>'
 
 
-def status_html(status: str) -> str:
-    """A member status as a coloured label."""
-    colour = STATUS_COLOURS.get(status, _UNKNOWN_STATUS_COLOUR)
+def status_html(status: str, colours: Mapping[str, str] = STATUS_COLOURS) -> str:
+    """A member status as a coloured label (``colours``: e.g. :data:`SERVICE_GROUP_COLOURS`)."""
+    colour = colours.get(status, _UNKNOWN_STATUS_COLOUR)
     return (
         f'<span class="lxd-status lxd-status-{html.escape(status.lower())}" '
         f'style="background:{colour};color:#fff;padding:1px 6px;border-radius:3px">'
@@ -219,3 +271,67 @@ def cluster_html(cluster: Any) -> str:
             caption="Configuration a joining member must provide",
         )
     return out
+
+
+def _group_word_html(word: str) -> str:
+    return status_html(word, SERVICE_GROUP_COLOURS)
+
+
+def _group_members_html(group: Any) -> str:
+    """``node1 [Active]<br>node2 [Standby]`` (primary first)."""
+    return "<br>".join(f"{html.escape(m.name)}{' (this node)' if m.this_node else ''} {_group_word_html(m.status)}"
+                       for m in group.members)
+
+
+def _group_monitors_html(group: Any) -> str:
+    return "<br>".join(f"{html.escape(monitor)} {_group_word_html(word)}"
+                       for monitor, word in _owner_monitors(group).items())
+
+
+def service_groups_html(groups: Iterable[Any]) -> str:
+    """Service groups as an HTML table: each group's status, and each member's, coloured
+    (:data:`SERVICE_GROUP_COLOURS`); a monitor with what the owner reports of it."""
+    rows = [
+        (
+            html.escape(g.name),
+            _group_word_html(g.status),
+            html.escape(g.owner),
+            html.escape(g.requested),
+            _group_members_html(g),
+            _lines_html(service_label(service) for service in g.services),
+            _group_monitors_html(g),
+            html.escape(g.message),
+        )
+        for g in sorted(groups, key=lambda g: _natural_key(g.name))
+    ]
+    return _html_table(("NAME", "STATUS", "OWNER", "REQUESTED", "MEMBERS", "SERVICES", "MONITORS", "MESSAGE"), rows,
+                       caption="Service groups")
+
+
+def service_group_html(group: Any) -> str:
+    """One service group: its fields, then a row per member with its status and what it
+    reports of each monitor address."""
+    failback = (f"on, after {group.failback_delay / 1000:g} s" if group.auto_failback else "off")
+    fields = [
+        ("status", _group_word_html(group.status)),
+        ("owner", html.escape(group.owner)),
+        ("epoch", str(group.epoch)),
+        ("requested", html.escape(group.requested)),
+        ("message", html.escape(group.message)),
+        ("primary", html.escape(group.primary)),
+        ("secondary", _lines_html(group.secondary)),
+        ("services", _lines_html(service_label(service) for service in group.services)),
+        ("monitors", _lines_html(group.monitors)),
+        ("auto-failback", failback),
+    ]
+    out = _html_table(("FIELD", "VALUE"), fields, caption=f"Service group {group.name}")
+    members = [
+        (
+            html.escape(m.name) + (" (this node)" if m.this_node else ""),
+            html.escape(m.role),
+            _group_word_html(m.status),
+            "<br>".join(f"{html.escape(monitor)} {_group_word_html(word)}" for monitor, word in m.monitors.items()),
+        )
+        for m in group.members
+    ]
+    return out + _html_table(("MEMBER", "ROLE", "STATUS", "MONITORS"), members)

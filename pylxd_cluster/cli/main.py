@@ -8,15 +8,17 @@ import time
 from typing import Any
 
 from pylxd_cluster import __version__, display
-from pylxd_cluster.cli import config, output, status
+from pylxd_cluster.cli import config, output, service_groups, status
 from pylxd_cluster.client import Client
 from pylxd_cluster.exceptions import ClusterError
+from pylxd_cluster.managers.service_groups import ServiceGroupManager
 
 DESCRIPTION = """\
 Look at and operate an LXD cluster through LXD's REST API: the members and their
 state, a status report, groups, join tokens, evacuation and events. Works against
 LXD itself, the pylxd-cluster mock server and pack daemons alike; `config` (a pack's
-shared configuration) only against the mock server and pack daemons.
+shared configuration) only against the mock server and pack daemons, `service-group`
+(addresses and services failing over between a pack's members) only against pack daemons.
 """
 
 EPILOG = """\
@@ -31,6 +33,7 @@ examples:
   pylxd-cluster members --format json | jq '.[].status'
   pylxd-cluster evacuate node2 --mode stop
   pylxd-cluster config set WebGui port=80
+  pylxd-cluster service-group move web node3
 """
 
 
@@ -75,7 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("members", parents=[common], help="list the members (as `lxc cluster list`)")
     show = commands.add_parser("show", parents=[common], help="show one member")
     show.add_argument("name")
-    commands.add_parser("status", parents=[common], help="status report: this node, the leader, each member's state")
+    commands.add_parser("status", parents=[common],
+                        help="status report: this node, the leader, each member's state (and on a pack daemon, "
+                             "each service group's)")
     commands.add_parser("groups", parents=[common], help="list cluster groups")
     commands.add_parser("tokens", parents=[common], help="list pending join tokens")
     add = commands.add_parser("add", parents=[common], help="create a join token for a new member and print it")
@@ -97,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="event types: lifecycle, operation, logging (default: lifecycle)")
     events.add_argument("--count", type=int, metavar="N", help="stop after N events")
     config.add_parser(commands, common)
+    service_groups.add_parser(commands, common)
     return parser
 
 
@@ -127,7 +133,10 @@ def run(args, client: Client) -> str:
         pack = None
         if client.has_api_extension("pack_membership"):  # a pack daemon: it knows when it last heard each member
             pack = members_api.state(client.server_name).extra.get("pack")
-        data = status.status_data(client.server_name, members_api.all(), client.cluster.groups.all(), pack)
+        groups = None
+        if client.has_api_extension(ServiceGroupManager.extension):  # a pack daemon with service groups
+            groups = client.cluster.service_groups.all()
+        data = status.status_data(client.server_name, members_api.all(), client.cluster.groups.all(), pack, groups)
         return output.render(data, args.format, status.status_report)
     if args.command == "groups":
         return output.render(client.cluster.groups.all(), args.format, display.groups_table)
@@ -158,6 +167,8 @@ def run(args, client: Client) -> str:
         return _follow_events(args, client)
     if args.command == "config":
         return config.run(args, client)
+    if args.command == "service-group":
+        return service_groups.run(args, client, progress)
     raise AssertionError(args.command)
 
 

@@ -6,6 +6,7 @@ from pylxd_cluster.managers.configuration import ConfigurationManager
 from pylxd_cluster.managers.groups import GroupManager
 from pylxd_cluster.managers.members import MemberManager
 from pylxd_cluster.managers.operations import OperationManager
+from pylxd_cluster.managers.service_groups import ServiceGroupManager
 from pylxd_cluster.managers.tokens import TokenManager
 
 __all__ = [
@@ -16,5 +17,6 @@ __all__ = [
     "Manager",
     "MemberManager",
     "OperationManager",
+    "ServiceGroupManager",
     "TokenManager",
 ]

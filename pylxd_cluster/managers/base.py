@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, TypeVar
+from typing import Any, Callable, ClassVar, Iterable, Mapping, TypeVar
 from urllib.parse import quote
 
-from pylxd_cluster.exceptions import ClusterError, NotFound
+from pylxd_cluster.exceptions import ClusterError, NotFound, NotImplementedByServer
 from pylxd_cluster.models.base import WireModel
 from pylxd_cluster.models.operation import Operation
 from pylxd_cluster.transport import Result, Transport
 
-__all__ = ["Manager", "api_path"]
+__all__ = ["ExtensionManager", "Manager", "api_path"]
 
 ModelT = TypeVar("ModelT", bound=WireModel)
 
@@ -75,3 +75,47 @@ class Manager:
         if not wait:
             return self._operation(result)
         return self._operations.wait(result.operation or self._operation(result).id, timeout=timeout)
+
+
+class ExtensionManager(Manager):
+    """Base of the managers of endpoints that only servers advertising the API extension
+    :attr:`extension` have (in ``GET /1.0``'s ``api_extensions``).
+
+    Its methods call :meth:`_require_extension` first: the extensions are read once, on the
+    first call (``GET /1.0``, unless the manager was given ``api_extensions``), and kept.
+    Building the manager sends nothing.
+
+    Args:
+        transport, operations: as for every manager.
+        api_extensions: a function returning the server's API extensions (e.g. the
+            ``Client``'s, already read); None: read ``GET /1.0`` on the first call.
+    """
+
+    #: The API extension the server must advertise.
+    extension: ClassVar[str] = ""
+    #: What lacking it means, ending the NotImplementedByServer message ("so it has no ...").
+    lacking: ClassVar[str] = ""
+
+    def __init__(self, transport: Transport, operations: Manager | None = None,
+                 api_extensions: Callable[[], Iterable[str]] | None = None) -> None:
+        super().__init__(transport, operations)
+        self._api_extensions = api_extensions
+        self._extensions: tuple[str, ...] | None = None
+
+    def _require_extension(self, method: str, path: str) -> None:
+        """Raise NotImplementedByServer unless the server advertises :attr:`extension`.
+
+        Raises:
+            NotImplementedByServer: it does not (status 501; nothing was sent to ``path``).
+        """
+        if self._extensions is None:
+            if self._api_extensions is not None:
+                self._extensions = tuple(self._api_extensions())
+            else:
+                info = self._request("GET", "/1.0").metadata or {}
+                self._extensions = tuple(info.get("api_extensions") or ())
+        if self.extension not in self._extensions:
+            raise NotImplementedByServer(
+                f"the server does not advertise the API extension {self.extension!r}, {self.lacking}",
+                status_code=501, method=method, path=path, endpoint=self._transport.endpoint,
+            )

@@ -9,6 +9,7 @@ from pylxd_cluster.managers.configuration import ConfigurationManager
 from pylxd_cluster.managers.groups import GroupManager
 from pylxd_cluster.managers.members import MemberManager
 from pylxd_cluster.managers.operations import OperationManager
+from pylxd_cluster.managers.service_groups import ServiceGroupManager
 from pylxd_cluster.managers.tokens import TokenManager
 from pylxd_cluster.models.cluster import Cluster
 from pylxd_cluster.models.operation import Operation
@@ -40,9 +41,12 @@ class ClusterManager(Manager):
         certificate: :class:`CertificateManager`
         config: :class:`ConfigurationManager` (a pack's shared configuration,
             ``/1.0/cluster/config``; our API extension ``pack_configuration``)
+        service_groups: :class:`ServiceGroupManager` (a pack's service groups,
+            ``/1.0/cluster/service-groups``; our API extension ``pack_service_groups``)
 
     ``api_extensions`` (a function returning the server's API extensions) saves
-    :class:`ConfigurationManager` its own ``GET /1.0`` when given.
+    :class:`ConfigurationManager` and :class:`ServiceGroupManager` their own ``GET /1.0``
+    when given.
     """
 
     def __init__(self, transport: Transport, operations: OperationManager | None = None,
@@ -54,6 +58,7 @@ class ClusterManager(Manager):
         self.tokens = TokenManager(transport, operations)
         self.certificate = CertificateManager(transport, operations)
         self.config = ConfigurationManager(transport, operations, api_extensions=api_extensions)
+        self.service_groups = ServiceGroupManager(transport, operations, api_extensions=api_extensions)
 
     def get(self) -> Cluster:
         """``GET /1.0/cluster`` (with its ETag). A standalone server gives enabled=False."""

@@ -7,13 +7,13 @@ it), not of LXD: the manager checks once, on its first call, that the server adv
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
-from pylxd_cluster.exceptions import NotFound, NotImplementedByServer
-from pylxd_cluster.managers.base import Manager, api_path
+from pylxd_cluster.exceptions import NotFound
+from pylxd_cluster.managers.base import ExtensionManager, api_path
 from pylxd_cluster.models.base import copy_json
 from pylxd_cluster.models.configuration import ConfigurationVersion, PackConfiguration
-from pylxd_cluster.transport import Result, Transport
+from pylxd_cluster.transport import Result
 
 __all__ = ["ConfigurationManager", "EXTENSION"]
 
@@ -25,7 +25,7 @@ EXTENSION = "pack_configuration"
 Modules = Mapping[str, Mapping[str, Any]] | Iterable[Any]
 
 
-class ConfigurationManager(Manager):
+class ConfigurationManager(ExtensionManager):
     """``client.cluster.config``: read and change the configuration a pack shares.
 
     Every method first checks that the server has the ``pack_configuration`` API extension:
@@ -44,11 +44,9 @@ class ConfigurationManager(Manager):
             ``Client``'s, already read); None: read ``GET /1.0`` on the first call.
     """
 
-    def __init__(self, transport: Transport, operations: Manager | None = None,
-                 api_extensions: Callable[[], Iterable[str]] | None = None) -> None:
-        super().__init__(transport, operations)
-        self._api_extensions = api_extensions
-        self._extensions: tuple[str, ...] | None = None
+    extension = EXTENSION
+    lacking = ("so it has no shared configuration (it is served by pylxd-cluster's mock server and pack "
+               "daemons, not by LXD)")
 
     @property
     def path(self) -> str:
@@ -171,24 +169,8 @@ class ConfigurationManager(Manager):
                                        headers=self._if_match(etag))
         return ConfigurationVersion.from_api(result.metadata or {})
 
-    def _require_extension(self, method: str) -> None:
-        """Raise NotImplementedByServer unless the server advertises ``pack_configuration``.
-
-        The extensions are read once (the first call) and kept.
-        """
-        if self._extensions is None:
-            if self._api_extensions is not None:
-                self._extensions = tuple(self._api_extensions())
-            else:
-                info = self._request("GET", "/1.0").metadata or {}
-                self._extensions = tuple(info.get("api_extensions") or ())
-        if EXTENSION not in self._extensions:
-            raise NotImplementedByServer(
-                f"the server does not advertise the API extension {EXTENSION!r}, so it has no "
-                "shared configuration (it is served by pylxd-cluster's mock server and pack "
-                "daemons, not by LXD)",
-                status_code=501, method=method, path=self.path, endpoint=self._transport.endpoint,
-            )
+    def _require_extension(self, method: str, path: str | None = None) -> None:
+        super()._require_extension(method, path or self.path)
 
 
 def _wire_modules(modules: Modules) -> list[dict[str, Any]]:

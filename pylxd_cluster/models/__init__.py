@@ -7,6 +7,7 @@ from pylxd_cluster.models.event import Event
 from pylxd_cluster.models.group import ClusterGroup
 from pylxd_cluster.models.member import ClusterMember, MemberList
 from pylxd_cluster.models.operation import Operation
+from pylxd_cluster.models.service_group import ServiceGroup, ServiceGroupList, ServiceGroupMember
 from pylxd_cluster.models.state import MemberState, MemberSysInfo
 from pylxd_cluster.models.token import JoinToken
 
@@ -25,5 +26,8 @@ __all__ = [
     "Operation",
     "PackConfiguration",
     "ServerModel",
+    "ServiceGroup",
+    "ServiceGroupList",
+    "ServiceGroupMember",
     "WireModel",
 ]
