@@ -73,9 +73,17 @@ class Netlink:
 
     def __init__(self):
         self._worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="netlink")
+        self._warming = False
 
     def _call(self, function):
         return self._worker.submit(function).result()
+
+    def warm(self) -> None:
+        """Import pyroute2 now, in the worker thread, without waiting (the import takes
+        about 150 ms: a takeover must not pay it)."""
+        if not self._warming:
+            self._warming = True
+            self._worker.submit(lambda: __import__("pyroute2"))
 
     def _ipr(self):
         from pyroute2 import IPRoute
@@ -190,6 +198,10 @@ class HostActions:
         for service in group.addresses:
             self._then(group, self._announce_again(group, service, self.announce_count))
         self._then(group, self._notify(group, REANNOUNCE, epoch, "the pack healed"))
+
+    def prepare(self, groups) -> None:
+        if any(group.addresses for group in groups):
+            self.netlink.warm()
 
     def clean(self, groups) -> None:
         """At start: no address of a group may stay up from an earlier run (a kill -9 leaves

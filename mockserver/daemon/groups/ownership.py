@@ -136,6 +136,12 @@ class OwnershipCore:
         # must hear of the newest yes to ANY older epoch, even after we said yes to E itself.
         self._renewed_at: dict[str, dict[int, float]] = {}
         self._forgotten: dict[str, float] = {}
+        # Questions about an assignment not committed here yet, answered once it is (rather
+        # than at the asker's next keepalive, which would add a keepalive to every failover):
+        # (group, epoch) -> {member: when asked} for takeovers, and renewals refused only
+        # because of that, (sender, seq) -> (when, ((group, epoch), ...)).
+        self._early_takeovers: dict[tuple, dict[str, float]] = {}
+        self._early_renewals: dict[tuple, tuple] = {}
         self._next_renewal = float("-inf")
         self._now = float("-inf")   # the latest time an input gave
         self._version = -1          # the document version of ``table``
@@ -192,7 +198,7 @@ class OwnershipCore:
             if assignment.owner == self.name and group not in self._claims:
                 self._claims[group] = _Claim(assignment.epoch)
                 self._next_renewal = now   # at once: a takeover waits on the answers
-        return effects + self.tick(now)
+        return effects + self._answer_early_questions(now) + self.tick(now)
 
     def tick(self, now: float) -> list:
         self._now = max(self._now, now)
@@ -210,14 +216,18 @@ class OwnershipCore:
     def heard_renew(self, sender: str, seq: int, claims, now: float) -> list:
         """A member asks us to renew its claims."""
         self._now = max(self._now, now)
-        answers = []
+        answers, early = [], []
         for group, epoch in claims:
             yes = self._says_yes(sender, group, epoch)
             if yes:
                 self._said_yes(group, epoch, now)
             else:
                 self.counters["refused"] += 1
+                if self._ahead(group, epoch):
+                    early.append((group, epoch))
             answers.append((group, epoch, yes))
+        if early:
+            self._early_renewals[(sender, seq)] = (now, tuple(early))
         return [SendRenewed(sender, seq, tuple(answers))]
 
     def heard_renewed(self, sender: str, seq: int, answers, now: float) -> list:
@@ -234,11 +244,52 @@ class OwnershipCore:
         """A new owner asks when we last renewed an older claim. We answer once we have
         committed its assignment (and refuse the older claims from then on)."""
         self._now = max(self._now, now)
-        assignment = self.table.get(group)
-        if assignment is None or assignment.epoch < epoch:
-            return []   # not committed here yet: it asks again
+        if self._ahead(group, epoch):
+            # Not committed here yet: answered once it is (or when it asks again).
+            self._early_takeovers.setdefault((group, epoch), {})[sender] = now
+            return []
+        return [self._takeover_reply(sender, group, epoch, now)]
+
+    def _takeover_reply(self, sender: str, group: str, epoch: int, now: float) -> SendTakeoverReply:
         newest = self._newest_yes_before(group, epoch)
-        return [SendTakeoverReply(sender, group, epoch, None if newest is None else now - newest)]
+        return SendTakeoverReply(sender, group, epoch, None if newest is None else now - newest)
+
+    def _ahead(self, group: str, epoch: int) -> bool:
+        """Whether (group, epoch) is newer than what is committed here."""
+        assignment = self.table.get(group)
+        return assignment is None or assignment.epoch < epoch
+
+    def _answer_early_questions(self, now: float) -> list:
+        """After a commit: the takeovers and renewals that came before it, answered now
+        (questions older than a lease are dropped: the asker has asked again since)."""
+        effects: list = []
+        for key in list(self._early_takeovers):
+            group, epoch = key
+            askers = {m: t for m, t in self._early_takeovers[key].items() if now - t < self.lease}
+            if not askers:
+                del self._early_takeovers[key]
+            elif not self._ahead(group, epoch):
+                del self._early_takeovers[key]
+                effects += [self._takeover_reply(member, group, epoch, now) for member in sorted(askers)]
+            else:
+                self._early_takeovers[key] = askers
+        for (sender, seq), (asked, claims) in list(self._early_renewals.items()):
+            if now - asked >= self.lease:
+                del self._early_renewals[(sender, seq)]
+                continue
+            ready = [(g, e) for g, e in claims if not self._ahead(g, e)]
+            if not ready:
+                continue
+            del self._early_renewals[(sender, seq)]
+            answers = []
+            for group, epoch in ready:
+                yes = self._says_yes(sender, group, epoch)
+                if yes:
+                    self._said_yes(group, epoch, now)
+                answers.append((group, epoch, yes))
+            if any(yes for _, _, yes in answers):
+                effects.append(SendRenewed(sender, seq, tuple(answers)))
+        return effects
 
     def heard_takeover_reply(self, sender: str, group: str, epoch: int, age: float | None, now: float) -> list:
         self._now = max(self._now, now)

@@ -50,6 +50,10 @@ class GroupActions(Protocol):
     def reannounce(self, group: GroupSpec, epoch: int) -> None:
         """Members came back while the group is held here: announce it again."""
 
+    def prepare(self, groups) -> None:
+        """The groups were (re)defined: load now whatever acting on them needs, so that a
+        takeover does not wait for it."""
+
 
 class LoggedActions:
     """Holding a group changes nothing on the host: it is logged (and shown in the member
@@ -66,6 +70,9 @@ class LoggedActions:
 
     def reannounce(self, group: GroupSpec, epoch: int) -> None:
         log.info("group %s: still active here (epoch %d); members came back", group.name, epoch)
+
+    def prepare(self, groups) -> None:
+        pass
 
 
 @dataclass(frozen=True)
@@ -178,6 +185,7 @@ class GroupsRuntime:
             if not self._cleaned:   # the first groups this run knows: nothing may be up yet
                 self._cleaned = True
                 self.actions.clean(self.specs.values())
+            self.actions.prepare(self.specs.values())
         except GroupError as exc:   # refused before it replicates: only a bug gets here
             self.problem = str(exc)
             log.error("the shown %s cannot be used, the groups stay as they were: %s", MODULE, exc)

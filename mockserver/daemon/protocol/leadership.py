@@ -130,6 +130,10 @@ class LeadershipRules:
         if term < self.term or (leader_live and self.leader != candidate):
             # An old term; or we follow (or are) a live leader: a member that merely lost
             # sight of it must not unseat it (and our term stays, so that it cannot either).
+            # Often the candidate only saw the leader die first: should we drop the leader
+            # while the candidacy runs, the request is answered then (see _drop_leader).
+            if term >= self.term:
+                self._deferred_vote = (message, source, now)
             self.counters["votes_refused"] += 1
             self._send(Code.VOTE, source, now, vote_term=max(term, self.term), vote_granted=False)
             return
@@ -149,16 +153,34 @@ class LeadershipRules:
         if message.vote_term > self.term:
             self._raise_term(message.vote_term)
             return
+        if candidacy is None and message.vote_granted and self._revivable(message.vote_term):
+            # A vote deferred by a member that saw our old leader alive a little longer:
+            # our candidacy for this term timed out, but we are still in that term, voted for
+            # ourselves, and follow nobody: its votes still count (a vote binds its voter
+            # for the whole term), as a new candidacy would, a term later.
+            candidacy = self._candidacy = self._lapsed
         if candidacy is None or message.vote_term != candidacy.term or not message.vote_granted:
             return
         candidacy.votes.add(message.sender)
         self._count_votes(now)
+
+    def _revivable(self, term: int) -> bool:
+        lapsed = self._lapsed
+        return (lapsed is not None and lapsed.term == term == self.term and self.voted_for == self.settings.name
+                and not self.leader)
 
     def _drop_leader(self, now: float) -> None:
         """Follow no leader. Members do not tell each other every version they apply (only
         the leader hears each one): with the leader gone, ask every live member which
         document it has, and tell ours, before anyone may claim."""
         self._set_leader("", self.term)
+        deferred, self._deferred_vote = self._deferred_vote, None
+        if deferred is not None and now - deferred[2] < self.settings.dead_interval:
+            # A candidacy we refused only because we still saw a leader: answered as if it
+            # asked now, not by a failed election and a new one later (the candidate counts
+            # a late vote while it is still in that term: see _on_vote).
+            self.counters["votes_deferred"] += 1
+            self._on_vote_request(deferred[0], deferred[1], now)
         if not self.settings.documents:
             return
         self._leader_lost_at = now

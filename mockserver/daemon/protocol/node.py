@@ -123,7 +123,7 @@ class _News:
 COUNTERS = ("sent", "received", "dropped_truncated", "dropped_not_pack", "dropped_version", "dropped_auth",
             "dropped_malformed", "dropped_replay", "dropped_stale", "dropped_own", "dropped_name_conflict",
             "marked_suspect", "marked_dead", "marked_left", "marked_alive", "refuted", "elections_won",
-            "elections_lost", "votes_granted", "votes_refused")
+            "elections_lost", "votes_granted", "votes_refused", "votes_deferred")
 URGENT_FANOUT = 3
 MAX_SHARED_DOUBTS = 16   # records of suspect/dead members sent per interval (fits one datagram)
 
@@ -147,6 +147,8 @@ class PackNode(LeadershipRules):
         self.term = term
         self.voted_for = voted_for      # whom we voted for in ``term`` ("" if nobody)
         self._candidacy: Candidacy | None = None
+        self._deferred_vote: tuple | None = None   # (request, source, when): refused while a leader lived
+        self._lapsed: Candidacy | None = None       # our last candidacy that timed out (late votes count)
         self.conflict: tuple = ()
         self.left = False
         self._seq = 0
@@ -310,7 +312,7 @@ class PackNode(LeadershipRules):
         if candidacy is not None and now >= candidacy.started + s.keepalive:
             # No majority in time (split votes, or voters that still see a leader): stand
             # again later, for a new term, after a random pause so that rivals spread out.
-            self._candidacy = None
+            self._candidacy, self._lapsed = None, candidacy
             self.counters["elections_lost"] += 1
             self._claim_after = max(self._claim_after, now + s.keepalive * self.rng.random())
         self._evaluate_leadership(now)

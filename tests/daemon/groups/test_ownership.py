@@ -150,3 +150,27 @@ def test_a_takeover_is_answered_only_after_the_new_assignment_is_committed():
     core.heard_renew("node2", 1, ((WEB, 2),), now=1.7)
     [reply] = core.heard_takeover("node2", WEB, 2, now=1.8)
     assert reply.age == pytest.approx(0.8)
+
+
+def test_questions_heard_before_the_commit_are_answered_at_the_commit_not_a_keepalive_later():
+    """The new owner often sees the commit first: its takeover and renewal reach a member
+    that has not committed yet. That member answers both once it commits."""
+    from mockserver.daemon.groups.ownership import SendRenewed, SendTakeoverReply
+
+    core = OwnershipCore("node3", lease=LEASE, keepalive=KEEPALIVE)
+    core.assignments({WEB: Assignment("node1", 1)}, now=0.0)
+    core.heard_renew("node1", 7, ((WEB, 1),), now=1.0)
+    assert core.heard_takeover("node2", WEB, 2, now=1.1) == []
+    [refused] = core.heard_renew("node2", 1, ((WEB, 2),), now=1.1)
+    assert refused.answers == ((WEB, 2, False),)
+    effects = core.assignments({WEB: Assignment("node2", 2)}, now=1.15)
+    replies = [e for e in effects if isinstance(e, SendTakeoverReply)]
+    renewed = [e for e in effects if isinstance(e, SendRenewed)]
+    assert [(r.to, r.group, r.epoch) for r in replies] == [("node2", WEB, 2)]
+    assert replies[0].age == pytest.approx(0.15)                     # its yes to node1, 150 ms ago
+    assert [(r.to, r.seq, r.answers) for r in renewed] == [("node2", 1, ((WEB, 2, True),))]
+    assert core.heard_renew("node1", 8, ((WEB, 1),), now=1.2)[0].answers == ((WEB, 1, False),)
+    # Asked too long ago: the asker has asked again since; nothing is answered twice.
+    stale = OwnershipCore("node3", lease=LEASE, keepalive=KEEPALIVE)
+    stale.heard_takeover("node2", WEB, 2, now=1.0)
+    assert stale.assignments({WEB: Assignment("node2", 2)}, now=1.0 + LEASE) == []

@@ -120,3 +120,54 @@ def test_a_candidate_with_an_older_document_gets_no_vote():
 def test_an_old_term_is_refused_and_told_the_newer_one():
     vote, persisted = _ask(_voter(term=8), "node1", 5)
     assert (vote.vote_term, vote.vote_granted, persisted) == (8, False, [])
+
+
+def test_a_vote_refused_for_a_live_leader_is_given_when_the_voter_drops_it_and_the_late_vote_counts():
+    """The candidate saw the leader die first: the voter, still hearing it, refuses, then
+    drops the leader itself and grants that same request; the candidate, whose candidacy
+    has timed out meanwhile but which is still in that term, counts the late vote."""
+    voter = _voter(term=4)
+    voter.leader, voter._live = "node1", {"node1"}           # following a leader it still hears
+    vote, persisted = _ask(voter, "node2", 5)
+    assert (vote.vote_granted, persisted) == (False, [])
+    voter._live = set()
+    effects = []
+    voter._effects = effects
+    voter._drop_leader(NOW + 0.1)                             # the voter's own detector: node1 is dead
+    granted = [decode(SEALER.open(e.datagram)) for e in effects if isinstance(e, Send)]
+    granted = [v for v in granted if v.code == Code.VOTE]
+    assert [(v.vote_term, v.vote_granted) for v in granted] == [(5, True)]
+    assert PersistTerm(5, "node2") in effects and effects.index(PersistTerm(5, "node2")) < effects.index(
+        next(e for e in effects if isinstance(e, Send) and decode(SEALER.open(e.datagram)).code == Code.VOTE))
+    assert voter.counters["votes_deferred"] == 1
+
+    # Too late: a request older than a dead-interval is not answered.
+    stale = _voter(term=4)
+    stale.leader, stale._live = "node1", {"node1"}
+    _ask(stale, "node2", 5)
+    stale._live, stale._effects = set(), []
+    stale._drop_leader(NOW + DEAD)
+    assert stale.counters["votes_deferred"] == 0
+
+
+def test_a_lapsed_candidacy_wins_on_late_votes_only_while_still_in_its_term():
+    pack = Pack(expected=3)
+    assert pack.run_until(lambda: one_leader_everywhere(pack), 3.0)
+    candidate = pack.node(next(n for n in pack.alive() if pack.node(n).leader != n))
+    lapsed_term = candidate.term + 1
+    candidate.leader, candidate._live = "", set()
+    candidate._campaign(pack.net.now)
+    candidate._candidacy, candidate._lapsed = None, candidate._candidacy   # timed out, no votes yet
+    late = Message(Code.VOTE, "node9", 7, next(_SEQ), 0, "", lapsed_term, vote_term=lapsed_term, vote_granted=True)
+    candidate._on_vote(late, ("127.0.0.99", 5252), pack.net.now)
+    assert candidate.leader == candidate.settings.name and candidate.term == lapsed_term
+    # A late vote for a term the candidate has left behind counts for nothing.
+    other = pack.node(next(n for n in pack.alive() if n != candidate.settings.name))
+    other.leader, other._live = "", set()
+    other._campaign(pack.net.now)
+    other._candidacy, other._lapsed = None, other._candidacy
+    other.term += 1                                                     # it moved on to a newer term
+    old = Message(Code.VOTE, "node9", 7, next(_SEQ), 0, "", other.term - 1, vote_term=other.term - 1,
+                  vote_granted=True)
+    other._on_vote(old, ("127.0.0.99", 5252), pack.net.now)
+    assert other.leader == ""
