@@ -12,6 +12,7 @@ Reads are answered by any member; a move goes to the leader, as every cluster-wi
 """
 from __future__ import annotations
 
+import json
 from typing import Callable
 
 from mockserver.api.router import Route
@@ -24,6 +25,13 @@ EXTENSION = "pack_service_groups"
 MOVED = "cluster-service-group-moved"
 SERVICE_GROUP_POST = Struct("ServiceGroupPost", {"member": STRING})
 NOT_FOUND = "Service group not found"
+
+
+def _names_member(body: bytes) -> bool:
+    try:
+        return "member" in json.loads(body)
+    except (ValueError, TypeError):
+        return False
 
 
 def group_url(name: str) -> str:
@@ -45,7 +53,7 @@ class ServiceGroupsApi:
         runtime = self._runtime
         if req.recursion:
             return sync_reply(runtime.statuses(self._now()))
-        return sync_reply([group_url(name) for name in runtime.specs])
+        return sync_reply([group_url(name) for name in sorted(runtime.specs)])
 
     def get(self, ctx, req, name: str):
         try:
@@ -55,6 +63,10 @@ class ServiceGroupsApi:
 
     def move(self, ctx, req, name: str):
         post = ctx.decode(req, SERVICE_GROUP_POST)
+        if not _names_member(req.body):
+            # Go would read a missing key as "": that would hand the group back to the rules.
+            return error_reply(400, 'The request needs "member": the member to move the group to ("" hands it '
+                                    "back to its primary and auto-failback)")
         try:
             self._runtime.request_move(name, post["member"], self._now())
         except MoveRefused as exc:

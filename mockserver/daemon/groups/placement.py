@@ -88,7 +88,7 @@ def _usable(candidate: Candidate | None) -> bool:
 
 def _why_moved(group: GroupSpec, current: str | None, members: Mapping[str, Candidate], unreached) -> str:
     if current is None:
-        return "no owner yet"
+        return "placed when the group was defined"
     candidate = members.get(current)
     if current not in group.members:
         return f"{current} is no longer a member of the group"

@@ -319,14 +319,17 @@ class GroupsRuntime:
     def _reaches(self, member: str, address: str) -> bool:
         return self.reach.get(member, {}).get(address, True)
 
-    def _candidates(self, view: PackView, now: float) -> dict[str, Candidate]:
+    def _candidates(self, view: PackView, now: float, *, track: bool = False) -> dict[str, Candidate]:
+        """What placement knows of each member. ``track`` (the leader placing groups): note
+        since when each member is healthy; a read (the status) changes nothing."""
         names = {name for spec in self.specs.values() for name in spec.members}
-        for name in names:
-            # Healthy since it was first seen alive and available (an evacuation ends it).
-            if name in view.alive and name not in view.evacuated:
-                self._healthy_since.setdefault(name, now)
-            else:
-                self._healthy_since.pop(name, None)
+        if track:
+            for name in names:
+                # Healthy since it was first seen alive and available (an evacuation ends it).
+                if name in view.alive and name not in view.evacuated:
+                    self._healthy_since.setdefault(name, now)
+                else:
+                    self._healthy_since.pop(name, None)
         monitors = {str(ip) for spec in self.specs.values() for ip in spec.monitors}
         return {name: Candidate(name, alive=name in view.alive, evacuated=name in view.evacuated,
                                 reaches=frozenset(ipaddress.ip_address(ip) for ip in monitors
@@ -335,7 +338,7 @@ class GroupsRuntime:
                 for name in names}
 
     def _placed(self, current: dict[str, Entry], view: PackView, now: float) -> dict[str, Entry]:
-        candidates = self._candidates(view, now)
+        candidates = self._candidates(view, now, track=True)
         table: dict[str, Entry] = {}
         for group, spec in self.specs.items():
             entry = current.get(group, NOBODY)
@@ -418,14 +421,18 @@ class GroupsRuntime:
         entry = self.table.get(group, NOBODY)
         active = self.active_on(group, now)
         placement = place(spec, entry.owner, self._candidates(view, now), now, requested=entry.requested)
+        why = f" ({entry.reason})" if entry.reason else ""
         if active is not None:
-            state, message = "Active", entry.reason or "Active"
+            state, message = "Active", f"Active on {active}{why}"
+        elif entry.owner is not None and entry.owner in view.alive:
+            state, message = "Starting", f"Taking over on {entry.owner}{why}"
         elif entry.owner is not None:
-            state, message = "Starting", f"Taking over on {entry.owner}" + (f": {entry.reason}" if entry.reason else "")
+            state, message = "Down", f"{entry.owner} is down; the leader places the group anew"
         else:
             state, message = "Down", entry.reason or "No member of the group is alive and available"
         if placement.notes:
             message = "; ".join((message,) + placement.notes)
+        message = message[:1].upper() + message[1:]
         members = []
         for member in spec.members:
             if member == active:
@@ -450,4 +457,4 @@ class GroupsRuntime:
         return "Unknown" if reported is None else "Reachable" if reported else "Unreachable"
 
     def statuses(self, now: float) -> list[dict]:
-        return [self.status(group, now) for group in self.specs]
+        return [self.status(group, now) for group in sorted(self.specs)]

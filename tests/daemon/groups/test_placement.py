@@ -27,7 +27,7 @@ ALL = ("node1", "node2", "node3")
 
 def test_the_primary_takes_a_group_nobody_owns():
     result = place(group(), None, members(*ALL), now=100)
-    assert (result.owner, result.moved, result.reason) == ("node1", True, "no owner yet")
+    assert (result.owner, result.moved, result.reason) == ("node1", True, "placed when the group was defined")
 
 
 @pytest.mark.parametrize("change, reason", [

@@ -86,6 +86,7 @@ def test_a_move_through_a_follower_lasts_and_every_member_tells_of_it(pack):
     ("/1.0/cluster/service-groups/db", {"member": "node9"}, 400, "neither its primary"),
     ("/1.0/cluster/service-groups/db", {"member": 3}, 400, "cannot unmarshal number"),
     ("/1.0/cluster/service-groups/db", b"{", 400, ""),
+    ("/1.0/cluster/service-groups/db", {"membr": "node3"}, 400, 'The request needs "member"'),
 ])
 def test_a_refused_move_is_an_lxd_error_and_changes_nothing(pack, path, body, status, text):
     before = {n: (group(pack, n, "db")["owner"], group(pack, n, "db")["epoch"]) for n in NAMES}
