@@ -199,6 +199,9 @@ class HostActions:
             self._then(group, self._announce_again(group, service, self.announce_count))
         self._then(group, self._notify(group, REANNOUNCE, epoch, "the pack healed"))
 
+    def counters_now(self) -> dict:
+        return {**self.counters, **(self.notifier.counters if self.notifier is not None else {})}
+
     def prepare(self, groups) -> None:
         if any(group.addresses for group in groups):
             self.netlink.warm()

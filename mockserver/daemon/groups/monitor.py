@@ -54,6 +54,10 @@ class MonitorCore:
         self.counters = {"echoes": 0, "replies": 0, "late_replies": 0}
 
     @property
+    def watching(self) -> bool:
+        return bool(self._targets)
+
+    @property
     def interval(self) -> float:
         """The interval between two echoes to one address (longer with many addresses)."""
         return max(self.base_interval, len(self._targets) / MAX_RATE)

@@ -24,14 +24,10 @@ class Monitoring:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._reported: dict[str, bool] | None = None
         self._next_report = float("-inf")
-        self._timer = DeadlineTimer(lambda: min(self.core.next_deadline(), self._next_report if self._watching
-                                                else float("inf")),
-                                    self._step, what="monitors", retry=refresh)
+        self._timer = DeadlineTimer(
+            lambda: min(self.core.next_deadline(), self._next_report if self.core.watching else float("inf")),
+            self._step, what="monitors", retry=refresh)
         self.problem: str | None = None   # why nothing can be pinged (no ICMP socket)
-
-    @property
-    def _watching(self) -> bool:
-        return bool(self.core.reachable(self._loop.time())) if self._loop else False
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop

@@ -54,6 +54,9 @@ class GroupActions(Protocol):
         """The groups were (re)defined: load now whatever acting on them needs, so that a
         takeover does not wait for it."""
 
+    def counters_now(self) -> dict:
+        """What acting counted (addresses, services, hooks)."""
+
 
 class LoggedActions:
     """Holding a group changes nothing on the host: it is logged (and shown in the member
@@ -73,6 +76,9 @@ class LoggedActions:
 
     def prepare(self, groups) -> None:
         pass
+
+    def counters_now(self) -> dict:
+        return {}
 
 
 @dataclass(frozen=True)
@@ -394,10 +400,8 @@ class GroupsRuntime:
     def counters(self) -> dict:
         """Ownership counters (``groups_*``), and those of the host actions (addresses,
         services, hooks) when they keep any."""
-        counters = {f"groups_{key}": value for key, value in self.core.counters.items()}
-        for source in (self.actions, getattr(self.actions, "notifier", None)):
-            counters.update({f"groups_{key}": value for key, value in getattr(source, "counters", {}).items()})
-        return counters
+        counters = {**self.core.counters, **self.actions.counters_now()}
+        return {f"groups_{key}": value for key, value in counters.items()}
 
     def active_on(self, group: str, now: float) -> str | None:
         """The member this one knows to hold ``group`` now: itself, or the committed owner
