@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import os
 import signal
 import statistics
@@ -14,6 +15,21 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def log_lines(nodes, since: float, until: float) -> list:
+    """The daemons' log lines between two wall-clock times, in time order, each with its
+    offset from ``since`` and its member's name (to show where a slow trial's time went)."""
+    lines = []
+    for node in nodes:
+        for line in node.log_path.read_text(errors="replace").splitlines():
+            try:
+                when = datetime.datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+            except ValueError:
+                continue
+            if since - 0.002 <= when <= until:
+                lines.append((when, f"{(when - since) * 1000:5.0f} ms  {node.name}: {line[24:].strip()}"))
+    return [text for _, text in sorted(lines, key=lambda item: item[0])]
 
 
 def percentile(values, fraction):

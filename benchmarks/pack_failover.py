@@ -38,7 +38,7 @@ import sys
 import threading
 import time
 
-from benchmarks.common import ROOT, ms, percentile, table
+from benchmarks.common import ROOT, log_lines, ms, percentile, table
 from benchmarks.pack_processes import Pack, wait_for
 from mockserver.daemon.harness import all_show, die_with_parent, free_tcp_port
 
@@ -175,6 +175,7 @@ def syncobj_trials(min_timeout: float, max_timeout: float, period: float, trials
 
 def pack_trials(keepalive_ms: int, dead_ms: int, trials: int, rng: random.Random) -> dict:
     times, terms_ok = [], 0
+    worst: list = []   # the slowest trial, as the survivors logged it
     with Pack(3, keepalive_ms=keepalive_ms, dead_ms=dead_ms, label="failover") as pack:
         pack.start_watched()
         for _ in range(trials):
@@ -191,6 +192,9 @@ def pack_trials(keepalive_ms: int, dead_ms: int, trials: int, rng: random.Random
                 return max(w.leader_at for w in survivors) or None
             try:
                 times.append(wait_for(new_leader, 15, "a new leader on both survivors") - killed)
+                if times[-1] == max(times):
+                    worst[:] = [f"trial {len(times)}, {victim.name} killed, a new leader after {ms(times[-1])}:"] + \
+                        log_lines([w.node for w in survivors], killed, killed + times[-1] + 0.02)
                 # Cross-check with the API: member state and roles agree with the events.
                 agree = {w.node.pack_state(timeout=10)["leader"] for w in survivors}
                 terms_ok += agree == {survivors[0].leader}
@@ -201,6 +205,7 @@ def pack_trials(keepalive_ms: int, dead_ms: int, trials: int, rng: random.Random
             others = [pack.watchers[n.name] for n in pack.running() if n is not victim]
             wait_for(lambda: all_show(others, victim.name, "Online", victim.spawned_wall), 15, "the old leader back")
             pack.wait_converged()
+    print("\n".join(f"    {line}" for line in worst))
     return {"times": times, "api_agrees": terms_ok}
 
 
@@ -245,6 +250,8 @@ def run(trials: int = 20, seed: int = 11) -> dict:
     table("Leader failover, p50/p99 (nearest rank: p99 is the worst of the trials)",
           ["who", "p50", "p99", "max", "bound", "within", "our p99 / its p99"], rows)
     print(f"  ours: the API's member state agreed with the events in {ours['api_agrees']}/{trials} trials")
+    for label, times in [("ours", ours["times"])] + [(f"pysyncobj {label}", t) for label, (_, t) in peers.items()]:
+        print(f"  {label}, every trial (ms): " + " ".join(ms(t).split()[0] for t in sorted(times)))
     if note:
         print(f"  {note}")
     for label, ratio in results["ratios"].items():

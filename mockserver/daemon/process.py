@@ -257,7 +257,11 @@ class PackDaemon:
             self._send_claim(others, ClaimKind.REACH, 0, [(address, 0, yes, 0) for address, yes in results.items()])
 
     def _document_shown(self, document) -> None:
-        self.groups.document_shown(document.modules, document.cluster, document.version, self._loop.time())
+        now = self._loop.time()
+        self.groups.document_shown(document.modules, document.cluster, document.version, now)
+        if self.node is not None:
+            self.node.watch(self.groups.owners(), now)
+            self._tick_timer.arm()
         self._groups_timer.arm()
         self.monitoring.watch(self.groups.monitored())
 
@@ -385,7 +389,8 @@ class PackDaemon:
         if record.status == Status.ALIVE and (change.previous != Status.ALIVE or change.restarted):
             self.sync.tell_durable([record.name])
         what = "restarted" if change.restarted else record.status.name.lower()
-        log.info("member %s %s (incarnation %d)", record.name, what, record.incarnation)
+        log.info("member %s %s (%sincarnation %d)", record.name, what, f"{change.why}; " if change.why else "",
+                 record.incarnation)
         self._groups_step(self.groups.pack_changed)
 
     def _leader_changed(self, change: LeaderChange) -> None:

@@ -136,6 +136,9 @@ class OwnershipCore:
         # must hear of the newest yes to ANY older epoch, even after we said yes to E itself.
         self._renewed_at: dict[str, dict[int, float]] = {}
         self._forgotten: dict[str, float] = {}
+        # The same, our yes to our own claims left out: they do not hold up our own takeover
+        # (one member is never two holders; see _takeover_self).
+        self._others_renewed_at: dict[str, dict[int, float]] = {}
         # Questions about an assignment not committed here yet, answered once it is (rather
         # than at the asker's next keepalive, which would add a keepalive to every failover):
         # (group, epoch) -> {member: when asked} for takeovers, and renewals refused only
@@ -325,7 +328,7 @@ class OwnershipCore:
         for group, epoch in claims:   # our own yes, if our committed table agrees
             if self._says_yes(self.name, group, epoch):
                 round_.yes[(group, epoch)].add(self.name)
-                self._said_yes(group, epoch, now)
+                self._said_yes(group, epoch, now, own=True)
         self._rounds[seq] = round_
         for old in [s for s, r in self._rounds.items() if r.sent_at < now - self.lease]:
             del self._rounds[old]
@@ -340,27 +343,35 @@ class OwnershipCore:
         return effects + self._extend(round_, now)
 
     def _takeover_self(self) -> None:
-        """Our own answer to our takeover question (we are a member of the majority too)."""
+        """Our own answer to our takeover question (we are a member of the majority too).
+        It leaves out our yes to our own older claims: whatever of them we held, we let go
+        of here, in order, before the new claim comes up; and a member that restarted with
+        an old assignment renews that claim alone (the others refuse), which must not make
+        its next takeover wait for a lease nobody had."""
         for group, claim in self._claims.items():
             if not claim.takeover_done and self.name not in claim.takeover_heard:
-                newest = self._newest_yes_before(group, claim.epoch)
+                newest = self._newest_yes_before(group, claim.epoch, mine=False)
                 claim.takeover_heard[self.name] = float("-inf") if newest is None else newest
 
     # ---- what we said yes to ----------------------------------------------------------------
 
     KEPT_EPOCHS = 16   # per group: takeovers further behind than this were answered long ago
 
-    def _said_yes(self, group: str, epoch: int, now: float) -> None:
-        epochs = self._renewed_at.setdefault(group, {})
-        epochs[epoch] = now
-        if len(epochs) > self.KEPT_EPOCHS:
-            # The oldest epoch is forgotten, but its time counts for every takeover from now
-            # on: a wait too long at worst, never too short.
-            when = epochs.pop(min(epochs))
-            self._forgotten[group] = max(self._forgotten.get(group, when), when)
+    def _said_yes(self, group: str, epoch: int, now: float, own: bool = False) -> None:
+        for table in (self._renewed_at,) if own else (self._renewed_at, self._others_renewed_at):
+            epochs = table.setdefault(group, {})
+            epochs[epoch] = now
+            if len(epochs) > self.KEPT_EPOCHS:
+                # The oldest epoch is forgotten, but its time counts for every takeover from
+                # now on: a wait too long at worst, never too short.
+                when = epochs.pop(min(epochs))
+                self._forgotten[group] = max(self._forgotten.get(group, when), when)
 
-    def _newest_yes_before(self, group: str, epoch: int) -> float | None:
-        times = [when for seen, when in self._renewed_at.get(group, {}).items() if seen < epoch]
+    def _newest_yes_before(self, group: str, epoch: int, mine: bool = True) -> float | None:
+        """When we last said yes to a claim to ``group`` older than ``epoch`` (None: never);
+        ``mine=False`` leaves out our yes to our own claims."""
+        table = self._renewed_at if mine else self._others_renewed_at
+        times = [when for seen, when in table.get(group, {}).items() if seen < epoch]
         if group in self._forgotten:
             times.append(self._forgotten[group])
         return max(times, default=None)

@@ -224,6 +224,11 @@ class GroupsRuntime:
         self._seen_alive |= returned
         self.place(now)
 
+    def owners(self) -> list[str]:
+        """The members the committed assignments name: each renews with every member each
+        keepalive, so a dead-interval without a word from one means it is gone."""
+        return sorted({entry.owner for entry in self.table.values() if entry.owner is not None})
+
     def monitored(self) -> list[str]:
         """The monitor addresses this member pings: those of the groups it may own."""
         return list(dict.fromkeys(str(ip) for spec in self.specs.values() if self.name in spec.members

@@ -21,6 +21,7 @@ class MemberChange:
     member: MemberRecord
     previous: Status | None
     restarted: bool = False
+    why: str = ""          # what made this member decide so, when it is not a rumour it heard
 
 
 @dataclass(frozen=True)

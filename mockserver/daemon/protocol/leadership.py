@@ -38,6 +38,8 @@ class LeadershipRules:
             self.leader, self.term = leader, term
             self._urgent = bool(leader)
             if leader != previous:
+                # Its heartbeats count from now (lifelines.py); ours go out at once.
+                self._leader_since, self._next_heartbeat = self._last_step, float("-inf")
                 self._effects.append(LeaderChange(leader, term, previous))
 
     def _observe_leader(self, leader: str, term: int, now: float) -> None:

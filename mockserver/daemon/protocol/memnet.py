@@ -47,6 +47,7 @@ class MemoryNetwork:
         self._queue: list = []
         self._order = itertools.count()
         self.datagrams = 0
+        self._cuts: set[frozenset] = set()
 
     # ---- topology ----------------------------------------------------------------------
 
@@ -83,6 +84,11 @@ class MemoryNetwork:
     def heal(self) -> None:
         for slot in self.slots.values():
             slot.group = 0
+        self._cuts.clear()
+
+    def cut(self, a: str, b: str) -> None:
+        """No datagram between these two nodes, either way (each still reaches the others)."""
+        self._cuts.add(frozenset((self.slot(a).address, self.slot(b).address)))
 
     def carry(self, name: str, effects: list) -> None:
         """Carry out what a node's method returned outside the network's own calls (a test
@@ -151,7 +157,7 @@ class MemoryNetwork:
             destinations = [tuple(send.to)]
         for destination in destinations:
             other = self.slots.get(destination)
-            if other is None or other.group != slot.group:
+            if other is None or other.group != slot.group or frozenset((slot.address, destination)) in self._cuts:
                 continue
             if self.loss and self.rng.random() < self.loss:
                 continue

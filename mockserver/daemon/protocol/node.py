@@ -47,6 +47,7 @@ from mockserver.daemon.protocol.effects import (
     Send,
 )
 from mockserver.daemon.protocol.leadership import Candidacy, LeadershipRules
+from mockserver.daemon.protocol.lifelines import LifelineRules
 from mockserver.daemon.protocol.messages import (
     LIVE,
     Code,
@@ -69,30 +70,13 @@ __all__ = ["PackNode", "NodeSettings", "BROADCAST", "MULTICAST", "LIVE", "Send",
            "PersistTerm", "LeaderConflict", "DocumentHeard", "ClaimHeard", "Peer"]
 
 
-# ---- what a node is told, and what it answers --------------------------------------------
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 @dataclass
 class Peer:
     record: MemberRecord
     boot: int
     last_heard: float          # when we last had direct or relayed evidence it was alive
     told_at: float = float("-inf")
+    heard_directly: float = float("-inf")   # when a datagram from it last reached us
 
 
 @dataclass
@@ -123,12 +107,12 @@ class _News:
 COUNTERS = ("sent", "received", "dropped_truncated", "dropped_not_pack", "dropped_version", "dropped_auth",
             "dropped_malformed", "dropped_replay", "dropped_stale", "dropped_own", "dropped_name_conflict",
             "marked_suspect", "marked_dead", "marked_left", "marked_alive", "refuted", "elections_won",
-            "elections_lost", "votes_granted", "votes_refused", "votes_deferred")
+            "elections_lost", "votes_granted", "votes_refused", "votes_deferred", "marked_dead_silent")
 URGENT_FANOUT = 3
 MAX_SHARED_DOUBTS = 16   # records of suspect/dead members sent per interval (fits one datagram)
 
 
-class PackNode(LeadershipRules):
+class PackNode(LeadershipRules, LifelineRules):
     """One member of a pack. See the module docstring for the protocol."""
 
     def __init__(self, settings: NodeSettings, sealer: Sealer, *, boot: int, now: float,
@@ -180,6 +164,12 @@ class PackNode(LeadershipRules):
         self._documents_at: dict[str, float] = {}   # when each peer last told us its document
         self._met: dict[str, float] = {}            # when each peer last became live to us
         self._leader_lost_at = float("-inf")
+        # Lifelines (see lifelines.py): whom we expect to hear each keepalive, since when.
+        self._watched: dict[str, float] = {}
+        self._leader_since = now
+        self._next_heartbeat = float("-inf")
+        self._last_step = now
+        self._judge_after = float("-inf")
 
     # ---- views ---------------------------------------------------------------------------
 
@@ -215,6 +205,7 @@ class PackNode(LeadershipRules):
             deadlines.append(min(self._suspects.values()))
         if self._candidacy is not None:
             deadlines.append(self._candidacy.started + self.settings.keepalive)
+        deadlines += [self._silence_deadline(), self._heartbeat_deadline()]
         return min(deadlines)
 
     # ---- entry points --------------------------------------------------------------------
@@ -258,6 +249,7 @@ class PackNode(LeadershipRules):
             return self._drop(reason)
         if self.left:
             return []
+        self._stepped(now)
         self.counters[f"received_{message.code.name.lower()}"] += 1
         self._heard_from(message, source, now)
         for record in message.records + message.updates:
@@ -286,6 +278,7 @@ class PackNode(LeadershipRules):
         """Run whatever timers are due."""
         if self.left:
             return []
+        self._stepped(now)
         s = self.settings
         probe = self._probe
         if probe and not probe.acked:
@@ -298,7 +291,8 @@ class PackNode(LeadershipRules):
             self._next_probe = max(self._next_probe + s.keepalive, now)
             self._probe_next(now)
         for name in [n for n, deadline in self._suspects.items() if now >= deadline]:
-            self._set_record(replace(self.peers[name].record, status=Status.DEAD), now)
+            self._set_record(replace(self.peers[name].record, status=Status.DEAD), now,
+                             why="suspected and not refuted in time")
         for probe_id in [i for i, relay in self._relays.items() if relay.expires <= now]:
             del self._relays[probe_id]
         if now >= self._next_gossip:
@@ -315,7 +309,9 @@ class PackNode(LeadershipRules):
             self._candidacy, self._lapsed = None, candidacy
             self.counters["elections_lost"] += 1
             self._claim_after = max(self._claim_after, now + s.keepalive * self.rng.random())
+        self._check_silence(now)
         self._evaluate_leadership(now)
+        self._heartbeat(now)
         return self._flush(now)
 
     def set_document(self, term: int, version: int, digest: str) -> None:
@@ -577,7 +573,7 @@ class PackNode(LeadershipRules):
         peer = self.peers.get(message.sender)
         if peer is None:
             return  # it is learned from its own record, which every message carries
-        peer.last_heard = now
+        peer.last_heard = peer.heard_directly = now
         if message.boot > peer.boot:
             restarted = peer.boot != 0
             peer.boot = message.boot
@@ -656,7 +652,7 @@ class PackNode(LeadershipRules):
         self._queue_news(record)
         self._effects.append(MemberChange(record, None))
 
-    def _set_record(self, record: MemberRecord, now: float) -> None:
+    def _set_record(self, record: MemberRecord, now: float, why: str = "") -> None:
         peer = self.peers[record.name]
         previous = peer.record.status
         if previous == Status.SUSPECT and record.status == Status.SUSPECT:
@@ -668,14 +664,14 @@ class PackNode(LeadershipRules):
         self._queue_news(record)
         if record.status != previous:
             self.counters[f"marked_{record.status.name.lower()}"] += 1
-            self._effects.append(MemberChange(record, previous))
+            self._effects.append(MemberChange(record, previous, why=why))
             if record.status not in LIVE and record.name == self.leader:
                 self._drop_leader(now)
 
     def _suspect(self, name: str, now: float) -> None:
         peer = self.peers.get(name)
         if peer is not None and peer.record.status == Status.ALIVE:
-            self._set_record(replace(peer.record, status=Status.SUSPECT), now)
+            self._set_record(replace(peer.record, status=Status.SUSPECT), now, why="no answer to a probe")
             self._tell(peer, now)
 
     def _tell(self, peer: Peer, now: float, record: MemberRecord | None = None) -> bool:
@@ -691,20 +687,6 @@ class PackNode(LeadershipRules):
         return True
 
     # ---- leadership ------------------------------------------------------------------------
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
     def _gossip_now(self, now: float) -> None:
         """Tell the pack at once (a new leader, for instance) instead of at the next tick."""

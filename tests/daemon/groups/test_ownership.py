@@ -174,3 +174,45 @@ def test_questions_heard_before_the_commit_are_answered_at_the_commit_not_a_keep
     stale = OwnershipCore("node3", lease=LEASE, keepalive=KEEPALIVE)
     stale.heard_takeover("node2", WEB, 2, now=1.0)
     assert stale.assignments({WEB: Assignment("node2", 2)}, now=1.0 + LEASE) == []
+
+
+def _assign_and_take_over(core, epoch: int, others: dict, now: float) -> list:
+    """Commit (``core``'s own name, ``epoch``) on ``core`` and answer its takeover and its
+    renewal from ``others`` {member: age of its newest yes to an older claim, or None}."""
+    from mockserver.daemon.groups.ownership import SendRenew
+
+    effects = core.assignments({WEB: Assignment(core.name, epoch)}, now=now, version=epoch)
+    renew = next(e for e in effects if isinstance(e, SendRenew))
+    for member, age in others.items():
+        effects += core.heard_takeover_reply(member, WEB, epoch, age, now)
+        effects += core.heard_renewed(member, renew.seq, ((WEB, epoch, True),), now)
+    return effects
+
+
+def test_a_member_that_renewed_a_stale_claim_of_its_own_takes_over_at_once():
+    """A member restarts with an old document in which it owns the group: it renews that
+    claim alone (the others refuse) until it catches up. Its own yes to that claim is no
+    one else's lease: its next takeover does not wait for it."""
+    from mockserver.daemon.groups.ownership import Acquire
+
+    core = OwnershipCore("node2", lease=LEASE, keepalive=KEEPALIVE)
+    core.membership(["node1", "node3"], 3, 0.0)
+    core.assignments({WEB: Assignment("node2", 1)}, now=0.0, version=1)   # stale: epoch 2 is node1's
+    for step in range(1, 10):
+        core.tick(step * KEEPALIVE)                  # renews epoch 1, saying yes to itself alone
+    assert not core.holds(WEB)
+    effects = _assign_and_take_over(core, 3, {"node1": None, "node3": None}, 10 * KEEPALIVE)
+    assert [e for e in effects if isinstance(e, Acquire)] == [Acquire(WEB, 3)]
+
+
+def test_a_member_that_said_yes_to_another_owner_still_waits_out_that_owners_lease():
+    from mockserver.daemon.groups.ownership import Acquire
+
+    core = OwnershipCore("node2", lease=LEASE, keepalive=KEEPALIVE)
+    core.membership(["node1", "node3"], 3, 0.0)
+    core.assignments({WEB: Assignment("node1", 2)}, now=0.0, version=2)
+    core.heard_renew("node1", 1, ((WEB, 2),), now=1.0)                    # node1 holds on this yes
+    effects = _assign_and_take_over(core, 3, {"node1": None, "node3": None}, 1.01)
+    assert not [e for e in effects if isinstance(e, Acquire)]
+    assert not [e for e in core.tick(1.0 + LEASE * 0.99) if isinstance(e, Acquire)]   # its lease may run
+    assert [e for e in core.tick(1.0 + LEASE * 1.021) if isinstance(e, Acquire)] == [Acquire(WEB, 3)]

@@ -35,7 +35,8 @@ class Pack:
         host, port = self.addresses[name]
         peers = tuple(a for n, a in self.addresses.items() if n != name) if self.use_peers else ()
         values = dict(role=self.role, keepalive=KEEPALIVE, dead_interval=DEAD, broadcast=self.broadcast,
-                      peers=peers, expected_members=self.expected, **self.settings)
+                      peers=peers, expected_members=self.expected)
+        values.update(self.settings)
         values.update(overrides)
         return NodeSettings(name, host, port, **values)
 

@@ -1,0 +1,85 @@
+"""Lifelines: members every other member hears from each keepalive, declared dead after a
+dead-interval of silence (a part of PackNode, see node.py for the attributes it shares).
+
+SWIM finds a dead member when its turn to be probed comes, then suspects it: up to a
+dead-interval and a keepalive, more when the dead-interval is short. That is fine for most
+members, but two kinds of member matter more than the others, and they talk to everyone
+anyway:
+
+- the leader, which sends every live member a heartbeat each keepalive (as a VRRP master
+  sends its adverts, or a Raft leader its empty appends);
+- the owners of service groups, which ask every live member to renew their claims each
+  keepalive (the daemon names them: :meth:`LifelineRules.watch`).
+
+So a member that has heard such a one directly and then nothing for a dead-interval
+declares it dead at once, as heartbeat's deadtime and VRRP's master-down timer do, and its
+leadership and its groups move on from there. That is at most a dead-interval after it died.
+A member that is alive refutes as it would any rumour, and members that still hear it do
+not believe the rumour (see PackNode._apply), so one member's loss of sight does not spread.
+
+After this node itself stood still (a blocked loop, a paused process) the datagrams it did
+not read yet may be the very heartbeats it would miss: it reads them before it judges.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from mockserver.daemon.protocol.messages import LIVE, Code, Status
+
+
+class LifelineRules:
+    """PackNode's silence detector (a part of PackNode)."""
+
+    def watch(self, names, now: float) -> None:
+        """Members besides the leader that send to every member each keepalive (the owners
+        of service groups): each is declared dead after a dead-interval with nothing from it,
+        counted from the first datagram heard from it from now on."""
+        wanted = set(names) - {self.settings.name}
+        self._watched = {name: self._watched.get(name, now) for name in sorted(wanted)}
+
+    def _lifelines(self) -> dict[str, float]:
+        """Whom we expect to hear each keepalive: name -> since when."""
+        lines = dict(self._watched)
+        if self.leader and self.leader != self.settings.name:
+            lines[self.leader] = min(lines.get(self.leader, self._leader_since), self._leader_since)
+        return lines
+
+    def _silence_deadline(self) -> float:
+        """When the first lifeline would have been silent for a dead-interval."""
+        deadlines = [self._silent_from(name, since) for name, since in self._lifelines().items()]
+        return max(min(deadlines, default=float("inf")), self._judge_after)
+
+    def _silent_from(self, name: str, since: float) -> float:
+        peer = self.peers.get(name)
+        if peer is None or peer.record.status not in LIVE or peer.heard_directly < since:
+            return float("inf")   # not heard since we expect it: SWIM alone decides
+        return peer.heard_directly + self.settings.dead_interval
+
+    def _stepped(self, now: float) -> None:
+        """Called on every input: after a gap of more than a keepalive this node stood still,
+        and it reads what came meanwhile before it declares anyone silent."""
+        if now - self._last_step > self.settings.keepalive:
+            self._judge_after = now + self.settings.keepalive / 2
+        self._last_step = now
+
+    def _check_silence(self, now: float) -> None:
+        if now < self._judge_after:
+            return
+        for name, since in self._lifelines().items():
+            if now >= self._silent_from(name, since):
+                peer = self.peers[name]
+                self.counters["marked_dead_silent"] += 1
+                silent = round((now - peer.heard_directly) * 1000)
+                self._set_record(replace(peer.record, status=Status.DEAD), now, why=f"silent for {silent} ms")
+                self._tell(peer, now)   # if it lives, it refutes
+
+    def _heartbeat(self, now: float) -> None:
+        """The leader's heartbeat: one datagram to every live member each keepalive."""
+        if self.leader != self.settings.name or now < self._next_heartbeat:
+            return
+        self._next_heartbeat = now + self.settings.keepalive
+        live = sorted(self._live)
+        self._send_each(Code.GOSSIP, [self.peers[name].record.address for name in live], now)
+
+    def _heartbeat_deadline(self) -> float:
+        return self._next_heartbeat if self.leader == self.settings.name else float("inf")
