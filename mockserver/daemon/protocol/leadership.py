@@ -18,6 +18,7 @@ class Candidacy:
     term: int
     votes: set
     started: float
+    pre: bool = False   # a pre-vote: asking whether a majority would vote, before raising the term
 
 
 class LeadershipRules:
@@ -27,7 +28,8 @@ class LeadershipRules:
         """A newer term exists: no vote is cast in it yet, and our candidacy (older) is over."""
         if term > self.term:
             self.term, self.voted_for = term, ""
-            if self._candidacy is not None and self._candidacy.term < term:
+            candidacy = self._candidacy
+            if candidacy is not None and (candidacy.term < term or (candidacy.pre and candidacy.term <= term)):
                 self._candidacy = None
 
     def _set_leader(self, leader: str, term: int) -> None:
@@ -45,8 +47,8 @@ class LeadershipRules:
     def _observe_leader(self, leader: str, term: int, now: float) -> None:
         if self._static_leaders():
             return
-        if not leader:
-            return
+        if not leader or (leader != self.settings.name and self._given_up(leader, now)):
+            return   # (others still name a leader we gave up: we know better, see lifelines.py)
         if leader == self.settings.name:
             if self.leader != self.settings.name or term != self.term:
                 # Others still follow us in a term we led before a restart: that leadership
@@ -80,7 +82,8 @@ class LeadershipRules:
         if static:
             self._set_leader(static[0], self.term)
             return
-        if self.leader and self.leader != self.settings.name and self.leader not in self._live:
+        if self.leader and self.leader != self.settings.name and (self.leader not in self._live
+                                                                   or self._given_up(self.leader, now)):
             self._drop_leader(now)
         quorum = self.has_quorum()
         if quorum and not self._had_quorum:
@@ -92,7 +95,8 @@ class LeadershipRules:
             return
         if self.leader or self._candidacy is not None or self.settings.role != Role.AUTO or now < self._claim_after:
             return
-        candidates = self._live_by_role[Role.AUTO] | {self.settings.name}
+        candidates = {name for name in self._live_by_role[Role.AUTO] if not self._given_up(name, now)}
+        candidates.add(self.settings.name)
         if self.settings.documents and not self._documents_known(candidates, now):
             return
         # The members with the newest pack document are the candidates (a write a majority
@@ -107,6 +111,17 @@ class LeadershipRules:
         return (expected if expected else self.alive_count()) // 2 + 1
 
     def _campaign(self, now: float) -> None:
+        """Ask every live member whether it would vote for us in the next term (Raft's
+        pre-vote), and stand only if a majority would. A member that cannot win (it alone
+        lost sight of a leader the others follow, behind a one-way cut) then never raises
+        its term: when it sees the leader again it follows it, instead of sitting in a term
+        nobody leads."""
+        self._candidacy = Candidacy(self.term + 1, {self.settings.name}, now, pre=True)
+        self._count_votes(now)
+        if self._candidacy is not None and self._candidacy.pre:
+            self._ask_votes(Code.PRE_VOTE_REQUEST, self._candidacy.term, now)
+
+    def _stand(self, now: float) -> None:
         """Stand for the next term: vote for ourselves (persisted first), ask every live member."""
         term = self.term + 1
         self.term, self.voted_for = term, self.settings.name
@@ -114,21 +129,62 @@ class LeadershipRules:
         self._candidacy = Candidacy(term, {self.settings.name}, now)
         self._count_votes(now)
         if self._candidacy is not None:
-            term_, version = self.document
-            self._send_each(Code.VOTE_REQUEST, [p.record.address for p in map(self.peers.get, sorted(self._live))],
-                            now, vote_term=term, doc_term=term_, doc_version=version, doc_digest=self._digest)
+            self._ask_votes(Code.VOTE_REQUEST, term, now)
+
+    def _ask_votes(self, code: Code, term: int, now: float) -> None:
+        doc_term, version = self.document
+        self._send_each(code, [p.record.address for p in map(self.peers.get, sorted(self._live))],
+                        now, vote_term=term, doc_term=doc_term, doc_version=version, doc_digest=self._digest)
 
     def _count_votes(self, now: float) -> None:
         candidacy = self._candidacy
         if candidacy is not None and len(candidacy.votes) >= self._election_quorum():
             self._candidacy = None
+            if candidacy.pre:
+                self._stand(now)
+                return
             self._set_leader(self.settings.name, candidacy.term)
             self.counters["elections_won"] += 1
             self._urgent = True
 
+    def _leader_followed(self, now: float) -> bool:
+        """Whether we lead, or follow a leader we still hear (given up, it is dropped now:
+        the tick that would drop it may not have run yet)."""
+        if self.leader and self.leader != self.settings.name and self._given_up(self.leader, now):
+            self._drop_leader(now)
+        return bool(self.leader == self.settings.name or (self.leader and self.leader in self._live))
+
+    def _on_pre_vote_request(self, message: Message, source, now: float) -> None:
+        """Would we vote for this candidate in its term? As for a vote (see below), but
+        nothing is recorded: a pre-vote binds no one."""
+        term, candidate = message.vote_term, message.sender
+        followed = self._leader_followed(now)
+        fresh = term > self.term or (term == self.term and self.voted_for in ("", candidate))
+        granted = (fresh and not followed and (message.doc_term, message.doc_version) >= self.document
+                   and self.settings.role != Role.LEADER)
+        if followed and fresh:
+            self._deferred_vote = (message, source, now)   # answered if we drop the leader soon
+        # A refusal names our own term: if it is higher, the candidate asks for one above it next.
+        self._send(Code.PRE_VOTE, source, now, vote_term=term if granted else self.term, vote_granted=granted)
+
+    def _on_pre_vote(self, message: Message, source, now: float) -> None:
+        if not message.vote_granted and message.vote_term > self.term:
+            self._raise_term(message.vote_term)
+            return
+        candidacy = self._candidacy
+        if candidacy is None and message.vote_granted and not self.leader:
+            lapsed = self._lapsed
+            if lapsed is not None and lapsed.pre and lapsed.term == self.term + 1:
+                # A pre-vote deferred by a member that saw our old leader a little longer.
+                candidacy = self._candidacy = lapsed
+        if candidacy is None or not candidacy.pre or message.vote_term != candidacy.term or not message.vote_granted:
+            return
+        candidacy.votes.add(message.sender)
+        self._count_votes(now)
+
     def _on_vote_request(self, message: Message, source, now: float) -> None:
         term, candidate = message.vote_term, message.sender
-        leader_live = self.leader == self.settings.name or (self.leader and self.leader in self._live)
+        leader_live = self._leader_followed(now)
         if term < self.term or (leader_live and self.leader != candidate):
             # An old term; or we follow (or are) a live leader: a member that merely lost
             # sight of it must not unseat it (and our term stays, so that it cannot either).
@@ -182,7 +238,11 @@ class LeadershipRules:
             # asked now, not by a failed election and a new one later (the candidate counts
             # a late vote while it is still in that term: see _on_vote).
             self.counters["votes_deferred"] += 1
-            self._on_vote_request(deferred[0], deferred[1], now)
+            message, source = deferred[0], deferred[1]
+            if message.code == Code.PRE_VOTE_REQUEST:
+                self._on_pre_vote_request(message, source, now)
+            else:
+                self._on_vote_request(message, source, now)
         if not self.settings.documents:
             return
         self._leader_lost_at = now

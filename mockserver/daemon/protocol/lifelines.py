@@ -17,6 +17,14 @@ leadership and its groups move on from there. That is at most a dead-interval af
 A member that is alive refutes as it would any rumour, and members that still hear it do
 not believe the rumour (see PackNode._apply), so one member's loss of sight does not spread.
 
+Leadership moves sooner than that. A leader that is suspect (a probe went unanswered, direct
+and indirect) and silent for half a dead-interval is given up: its followers follow it no
+more, stand for election without it, and vote for another (Raft's minimum election timeout
+with its "leader stickiness", on SWIM's suspicion). It stays a member until it is declared
+dead, so its service groups wait for that. Under loss, both must happen (three heartbeats and
+a probe lost through every relay) before a live leader is given up; it then steps down when
+it hears of the newer term.
+
 After this node itself stood still (a blocked loop, a paused process) the datagrams it did
 not read yet may be the very heartbeats it would miss: it reads them before it judges.
 """
@@ -72,6 +80,20 @@ class LifelineRules:
                 silent = round((now - peer.heard_directly) * 1000)
                 self._set_record(replace(peer.record, status=Status.DEAD), now, why=f"silent for {silent} ms")
                 self._tell(peer, now)   # if it lives, it refutes
+
+    def _given_up(self, name: str, now: float) -> bool:
+        """Whether ``name`` is suspect and silent for half a dead-interval (not after this
+        node stood still, before it read what came meanwhile)."""
+        peer = self.peers.get(name)
+        return (peer is not None and peer.record.status == Status.SUSPECT and now >= self._judge_after
+                and now >= peer.heard_directly + self.settings.dead_interval / 2)   # (as the deadline, to the bit)
+
+    def _give_up_deadline(self) -> float:
+        """When the leader, if suspect, would be given up (a static leader never is)."""
+        peer = self.peers.get(self.leader) if self.leader != self.settings.name else None
+        if peer is None or peer.record.status != Status.SUSPECT or self._static_leaders():
+            return float("inf")
+        return max(peer.heard_directly + self.settings.dead_interval / 2, self._judge_after)
 
     def _heartbeat(self, now: float) -> None:
         """The leader's heartbeat: one datagram to every live member each keepalive."""

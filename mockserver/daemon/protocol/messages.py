@@ -33,6 +33,8 @@ class Code(IntEnum):
     VOTE_REQUEST = 9  # a candidate asks for votes for a term, naming the document it has
     VOTE = 10       # the answer: granted or not, for that term
     CLAIM = 11      # service-group ownership: a renewal, its answer, a takeover, its answer
+    PRE_VOTE_REQUEST = 12  # "would you vote for me in this term?" (VOTE_REQUEST's body; binds no one)
+    PRE_VOTE = 13   # the answer (VOTE's body)
 
 
 class ClaimKind(IntEnum):
@@ -112,8 +114,8 @@ class Message:
     doc_digest: bytes = b""     # DOCUMENT: 32 bytes (sha256)
     doc_flags: int = 0          # DOCUMENT: DocumentFlag bits
     doc_payload: bytes = b""    # DOCUMENT: with INLINE, the compressed content
-    vote_term: int = 0          # VOTE_REQUEST, VOTE: the term the vote is for
-    vote_granted: bool = False  # VOTE
+    vote_term: int = 0          # (PRE_)VOTE_REQUEST, (PRE_)VOTE: the term the vote is for
+    vote_granted: bool = False  # (PRE_)VOTE
     claim_kind: int = 0         # CLAIM: a ClaimKind
     claim_seq: int = 0          # CLAIM: the renewal's number (RENEW, RENEWED)
     claims: tuple = ()          # CLAIM: (group, epoch, yes, age_ms) each; age_ms NO_AGE: none
@@ -175,10 +177,10 @@ def encode_head(message: Message) -> bytearray:
         out += message.doc_digest.ljust(32, b"\0")[:32]
         out += _U16.pack(len(message.doc_payload))
         out += message.doc_payload
-    elif code == Code.VOTE_REQUEST:
+    elif code in (Code.VOTE_REQUEST, Code.PRE_VOTE_REQUEST):
         out += _VOTE_REQUEST.pack(message.vote_term, message.doc_term, message.doc_version)
         out += message.doc_digest.ljust(32, b"\0")[:32]
-    elif code == Code.VOTE:
+    elif code in (Code.VOTE, Code.PRE_VOTE):
         out += _VOTE.pack(message.vote_term, 1 if message.vote_granted else 0)
     elif code == Code.CLAIM:
         if len(message.claims) > 255:
@@ -264,10 +266,10 @@ def decode(data: bytes) -> Message:
         fields["doc_digest"] = reader.take(32)
         (size,) = reader.unpack(_U16)
         fields["doc_payload"] = reader.take(size)
-    elif code == Code.VOTE_REQUEST:
+    elif code in (Code.VOTE_REQUEST, Code.PRE_VOTE_REQUEST):
         fields["vote_term"], fields["doc_term"], fields["doc_version"] = reader.unpack(_VOTE_REQUEST)
         fields["doc_digest"] = reader.take(32)
-    elif code == Code.VOTE:
+    elif code in (Code.VOTE, Code.PRE_VOTE):
         fields["vote_term"], granted = reader.unpack(_VOTE)
         fields["vote_granted"] = bool(granted)
     elif code == Code.CLAIM:

@@ -205,7 +205,7 @@ class PackNode(LeadershipRules, LifelineRules):
             deadlines.append(min(self._suspects.values()))
         if self._candidacy is not None:
             deadlines.append(self._candidacy.started + self.settings.keepalive)
-        deadlines += [self._silence_deadline(), self._heartbeat_deadline()]
+        deadlines += [self._silence_deadline(), self._heartbeat_deadline(), self._give_up_deadline()]
         return min(deadlines)
 
     # ---- entry points --------------------------------------------------------------------

@@ -86,13 +86,14 @@ def _voter(term=0, voted_for="", document=(0, 0), role=Role.AUTO):
 _SEQ = iter(range(1, 1 << 30))
 
 
-def _ask(node, candidate, term, document=(0, 0), leader=""):
-    message = Message(Code.VOTE_REQUEST, candidate, 7, next(_SEQ), int(NOW * 1000), leader, term, vote_term=term,
-                      doc_term=document[0], doc_version=document[1], doc_digest=b"\xab" * 32)
+def _ask(node, candidate, term, document=(0, 0), leader="", pre=False):
+    message = Message(Code.PRE_VOTE_REQUEST if pre else Code.VOTE_REQUEST, candidate, 7, next(_SEQ),
+                      int(NOW * 1000), leader, term, vote_term=term, doc_term=document[0], doc_version=document[1],
+                      doc_digest=b"\xab" * 32)
     effects = node.receive(SEALER.seal(encode(message)), ("127.0.0.31", 5252), NOW)
     persisted = [e for e in effects if isinstance(e, PersistTerm)]
     votes = [decode(SEALER.open(e.datagram)) for e in effects if isinstance(e, Send)]
-    votes = [v for v in votes if v.code == Code.VOTE]
+    votes = [v for v in votes if v.code == (Code.PRE_VOTE if pre else Code.VOTE)]
     assert len(votes) == 1
     if persisted:   # the vote is on disk before it is sent
         assert effects.index(persisted[0]) < next(i for i, e in enumerate(effects) if isinstance(e, Send))
@@ -156,7 +157,7 @@ def test_a_lapsed_candidacy_wins_on_late_votes_only_while_still_in_its_term():
     candidate = pack.node(next(n for n in pack.alive() if pack.node(n).leader != n))
     lapsed_term = candidate.term + 1
     candidate.leader, candidate._live = "", set()
-    candidate._campaign(pack.net.now)
+    candidate._stand(pack.net.now)
     candidate._candidacy, candidate._lapsed = None, candidate._candidacy   # timed out, no votes yet
     late = Message(Code.VOTE, "node9", 7, next(_SEQ), 0, "", lapsed_term, vote_term=lapsed_term, vote_granted=True)
     candidate._on_vote(late, ("127.0.0.99", 5252), pack.net.now)
@@ -164,10 +165,57 @@ def test_a_lapsed_candidacy_wins_on_late_votes_only_while_still_in_its_term():
     # A late vote for a term the candidate has left behind counts for nothing.
     other = pack.node(next(n for n in pack.alive() if n != candidate.settings.name))
     other.leader, other._live = "", set()
-    other._campaign(pack.net.now)
+    other._stand(pack.net.now)
     other._candidacy, other._lapsed = None, other._candidacy
     other.term += 1                                                     # it moved on to a newer term
     old = Message(Code.VOTE, "node9", 7, next(_SEQ), 0, "", other.term - 1, vote_term=other.term - 1,
                   vote_granted=True)
     other._on_vote(old, ("127.0.0.99", 5252), pack.net.now)
     assert other.leader == ""
+
+
+# ---- pre-votes ------------------------------------------------------------------------------
+
+def test_a_pre_vote_binds_no_one_and_is_refused_while_the_voter_follows_a_live_leader():
+    voter = _voter(term=4)
+    vote, persisted = _ask(voter, "node2", 5, pre=True)
+    assert (vote.vote_term, vote.vote_granted, persisted) == (5, True, [])
+    assert (voter.term, voter.voted_for) == (4, "")                     # nothing recorded
+    vote, _ = _ask(voter, "node3", 5)                                   # so the real vote is still free
+    assert vote.vote_granted
+    follower = _voter(term=4)
+    follower.leader, follower._live = "node1", {"node1"}
+    vote, persisted = _ask(follower, "node2", 5, pre=True)
+    assert (vote.vote_term, vote.vote_granted, persisted, follower.term) == (4, False, [], 4)
+    # It drops the leader (its own detector): the pre-vote it refused is granted then.
+    follower._live, effects = set(), []
+    follower._effects = effects
+    follower._drop_leader(NOW + 0.1)
+    answers = [decode(SEALER.open(e.datagram)) for e in effects if isinstance(e, Send)]
+    assert [(a.code, a.vote_term, a.vote_granted) for a in answers if a.code == Code.PRE_VOTE] == \
+        [(Code.PRE_VOTE, 5, True)]
+    assert follower.term == 4
+
+
+def test_a_pre_vote_refused_for_an_older_term_tells_the_newer_one():
+    vote, _ = _ask(_voter(term=8), "node1", 5, pre=True)
+    assert (vote.vote_term, vote.vote_granted) == (8, False)
+
+
+def test_a_member_cut_off_from_the_leader_alone_follows_it_again_in_the_same_term():
+    """A one-way fault: node2 no longer hears node1 (the leader), node3 hears both. node2
+    declares node1 dead and would stand, but node3 still follows node1 and refuses its
+    pre-vote: node2 raises no term, so that once the link is back it follows node1 again
+    (with a raised term it would lead nothing and follow no one, for good)."""
+    pack = Pack(keepalive=0.1, dead_interval=0.3, expected=3)
+    assert pack.run_until(lambda: one_leader_everywhere(pack), 3.0)
+    leader, term = leaders(pack)["node3"]
+    assert leader == "node1"
+    pack.net.cut("node1", "node2")
+    pack.run(3.0)
+    assert pack.node("node2").counters["elections_lost"] >= 1          # it did try
+    assert pack.node("node2").term == term and pack.persisted.get("node2", (term, ""))[0] <= term
+    assert leaders(pack)["node1"] == leaders(pack)["node3"] == ("node1", term)
+    pack.net.heal()
+    assert pack.run_until(lambda: one_leader_everywhere(pack), 3.0), leaders(pack)
+    assert leaders(pack)["node2"] == ("node1", term)
