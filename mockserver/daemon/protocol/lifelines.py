@@ -7,7 +7,8 @@ members, but two kinds of member matter more than the others, and they talk to e
 anyway:
 
 - the leader, which sends every live member a heartbeat each keepalive (as a VRRP master
-  sends its adverts, or a Raft leader its empty appends);
+  sends its adverts, or a Raft leader its empty appends), in packs of up to
+  HEARTBEAT_MEMBERS;
 - the owners of service groups, which ask every live member to renew their claims each
   keepalive (the daemon names them: :meth:`LifelineRules.watch`).
 
@@ -34,6 +35,16 @@ from dataclasses import replace
 
 from mockserver.daemon.protocol.messages import LIVE, Code, Status
 
+# The leader's heartbeat costs it one datagram per member each keepalive, which SWIM was
+# chosen to avoid in large packs. So followers count on it only in packs of up to
+# HEARTBEAT_MEMBERS (as each sees the pack), and the leader sends it while it sees up to a
+# quarter more: views that differ by a few members (joins and deaths not yet heard of) do
+# not leave a follower waiting for heartbeats that do not come. In larger packs the leader
+# is watched as any member is. (Should views differ more, after a merge, a follower that
+# declares a live leader dead is refuted, and follows it again.)
+HEARTBEAT_MEMBERS = 64
+HEARTBEAT_SENT_UP_TO = HEARTBEAT_MEMBERS * 5 // 4
+
 
 class LifelineRules:
     """PackNode's silence detector (a part of PackNode)."""
@@ -45,10 +56,13 @@ class LifelineRules:
         wanted = set(names) - {self.settings.name}
         self._watched = {name: self._watched.get(name, now) for name in sorted(wanted)}
 
+    def _hears_heartbeats(self) -> bool:
+        return self.alive_count() <= HEARTBEAT_MEMBERS
+
     def _lifelines(self) -> dict[str, float]:
         """Whom we expect to hear each keepalive: name -> since when."""
         lines = dict(self._watched)
-        if self.leader and self.leader != self.settings.name:
+        if self.leader and self.leader != self.settings.name and self._hears_heartbeats():
             lines[self.leader] = min(lines.get(self.leader, self._leader_since), self._leader_since)
         return lines
 
@@ -86,22 +100,27 @@ class LifelineRules:
         node stood still, before it read what came meanwhile)."""
         peer = self.peers.get(name)
         return (peer is not None and peer.record.status == Status.SUSPECT and now >= self._judge_after
+                and self._hears_heartbeats()
                 and now >= peer.heard_directly + self.settings.dead_interval / 2)   # (as the deadline, to the bit)
 
     def _give_up_deadline(self) -> float:
         """When the leader, if suspect, would be given up (a static leader never is)."""
         peer = self.peers.get(self.leader) if self.leader != self.settings.name else None
-        if peer is None or peer.record.status != Status.SUSPECT or self._static_leaders():
+        if peer is None or peer.record.status != Status.SUSPECT or self._static_leaders() \
+                or not self._hears_heartbeats():
             return float("inf")
         return max(peer.heard_directly + self.settings.dead_interval / 2, self._judge_after)
 
     def _heartbeat(self, now: float) -> None:
         """The leader's heartbeat: one datagram to every live member each keepalive."""
-        if self.leader != self.settings.name or now < self._next_heartbeat:
+        if self.leader != self.settings.name or now < self._next_heartbeat \
+                or self.alive_count() > HEARTBEAT_SENT_UP_TO:
             return
         self._next_heartbeat = now + self.settings.keepalive
         live = sorted(self._live)
         self._send_each(Code.GOSSIP, [self.peers[name].record.address for name in live], now)
 
     def _heartbeat_deadline(self) -> float:
-        return self._next_heartbeat if self.leader == self.settings.name else float("inf")
+        if self.leader != self.settings.name or self.alive_count() > HEARTBEAT_SENT_UP_TO:
+            return float("inf")
+        return self._next_heartbeat

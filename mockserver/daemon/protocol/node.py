@@ -14,13 +14,19 @@ member is suspected. A suspect that does not refute (by announcing a higher inca
 within the suspicion timeout is declared dead. So each
 node sends a constant number of probes per period whatever the pack's size.
 
+Lifelines (lifelines.py): the leader heartbeats every member each keepalive (in packs of
+up to 64), and the leader and the owners of service groups are declared dead a
+dead-interval after the last datagram heard from them; a leader suspect and silent for half
+a dead-interval is given up for elections.
+
 Membership changes spread by gossip: piggybacked on every message, and pushed to
 ``gossip_fanout`` random members every gossip interval while there is news.
 
 Leadership: a static ``leader`` (pack: leader) leads while alive; two static leaders are a
 conflict, reported, and the lower name leads meanwhile. In ``auto`` mode the lowest-named
 live member with the newest document stands for a term one above the highest it has seen
-and leads once a majority voted for it. A member votes once per term (the vote is
+and leads once a majority voted for it (after a pre-vote: it raises its term only if a
+majority would vote for it). A member votes once per term (the vote is
 persisted, through a :class:`PersistTerm` effect the caller carries out before sending
 anything after it), never while it follows a live leader, and only for a candidate whose
 document is at least as new as its own. So a term has at most one leader, a term is never

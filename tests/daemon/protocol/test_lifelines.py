@@ -112,3 +112,24 @@ def test_silence_counts_from_the_first_datagram_heard_after_the_watch_began():
     assert pack.run_until(lambda: node1.peers["node3"].heard_directly >= node1._watched["node3"], 5 * K)
     heard = node1.peers["node3"].heard_directly
     assert node1._silence_deadline() <= heard + D
+
+
+def test_in_a_large_pack_the_leader_sends_no_heartbeat_and_no_one_waits_for_one(monkeypatch):
+    from mockserver.daemon.protocol import lifelines
+
+    monkeypatch.setattr(lifelines, "HEARTBEAT_MEMBERS", 2)   # so that 5 members are a large pack
+    monkeypatch.setattr(lifelines, "HEARTBEAT_SENT_UP_TO", 3)
+    names = tuple(f"node{i}" for i in range(1, 6))
+    pack = Pack(names=names, keepalive=K, dead_interval=D, expected=5)
+    assert pack.run_until(lambda: leader_everywhere(pack, "node1"), 2.0)
+    formed = pack.net.now
+    sent = {n: pack.node(n).counters["sent"] for n in names}
+    pack.run(5.0)
+    # SWIM's constant load only, the leader's as a follower's (with heartbeats it would
+    # send 4 more datagrams a period: three times a follower's load).
+    rates = {n: (pack.node(n).counters["sent"] - sent[n]) / 5.0 for n in names}
+    assert rates["node1"] < 1.5 * max(rates[n] for n in names[1:]), rates
+    assert all(pack.node(n).counters["marked_dead_silent"] == 0 for n in names)
+    assert not [e for t, n, e in pack.events if t > formed and isinstance(e, LeaderChange)]
+    pack.net.crash("node1")    # and the leader is still replaced (SWIM alone finds it dead)
+    assert pack.run_until(lambda: leader_everywhere(pack, "node2"), 2 * D + 5 * K)
