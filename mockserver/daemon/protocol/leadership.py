@@ -158,7 +158,8 @@ class LeadershipRules:
         """Would we vote for this candidate in its term? As for a vote (see below), but
         nothing is recorded: a pre-vote binds no one."""
         term, candidate = message.vote_term, message.sender
-        followed = self._leader_followed(now)
+        # As for a vote: our own leader may stand again (it restarted, and lost its term).
+        followed = self._leader_followed(now) and self.leader != candidate
         fresh = term > self.term or (term == self.term and self.voted_for in ("", candidate))
         granted = (fresh and not followed and (message.doc_term, message.doc_version) >= self.document
                    and self.settings.role != Role.LEADER)

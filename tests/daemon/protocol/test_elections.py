@@ -187,6 +187,8 @@ def test_a_pre_vote_binds_no_one_and_is_refused_while_the_voter_follows_a_live_l
     follower.leader, follower._live = "node1", {"node1"}
     vote, persisted = _ask(follower, "node2", 5, pre=True)
     assert (vote.vote_term, vote.vote_granted, persisted, follower.term) == (4, False, [], 4)
+    vote, _ = _ask(follower, "node1", 5, pre=True)     # its own leader, standing again after a restart
+    assert vote.vote_granted
     # It drops the leader (its own detector): the pre-vote it refused is granted then.
     follower._live, effects = set(), []
     follower._effects = effects
