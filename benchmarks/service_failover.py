@@ -133,6 +133,27 @@ def wait_for(predicate, timeout: float, what: str):
 
 # ---- ours ---------------------------------------------------------------------------------------
 
+def doubts(pack, names) -> dict:
+    """How often each member has suspected or declared dead another (its counters)."""
+    return {name: sum(pack[name].counters()[key] for key in ("marked_suspect", "marked_dead")) for name in names}
+
+
+def settle(pack, names, quiet: float) -> None:
+    """Until the pack has been quiet for ``quiet`` seconds: every member Online in every view,
+    and no one suspected or declared dead meanwhile. A restarted member can be slow to answer
+    its first probes and be doubted for a moment: each trial starts from a settled pack, as
+    keepalived's do."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        wait_for(lambda: pack.all_online(names), 30, "all online")
+        before, end = doubts(pack, names), time.monotonic() + quiet
+        while time.monotonic() < end and pack.all_online(names):
+            time.sleep(0.05)
+        if time.monotonic() >= end and doubts(pack, names) == before:
+            return
+    raise TimeoutError(f"the pack did not stay quiet for {quiet} s")
+
+
 def ours(namespaces, client, keepalive_ms: int, trials: int) -> list:
     names = ("node1", "node2", "node3")
     members = dict(zip(names, namespaces))
@@ -166,7 +187,7 @@ def ours(namespaces, client, keepalive_ms: int, trials: int) -> list:
             members[victim].link_up()
             _DOWN.discard(members[victim].name)
             pack[victim].start()
-            wait_for(lambda: pack.all_online(names), 30, "all online")
+            settle(pack, names, 3 * keepalive_ms / 1000)
     finally:
         if probe is not None:
             probe.close()
