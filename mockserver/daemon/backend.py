@@ -46,7 +46,8 @@ class PackBackend:
         return {"incarnation": node.incarnation, "leader": node.leader, "term": node.term,
                 "conflict": list(node.conflict), "members": members,
                 "counters": dict(sorted(counters.items())), "pid": os.getpid(), "document": daemon.sync.describe(),
-                "groups": daemon.groups.describe(), "monitors": daemon.monitoring.describe(now)}
+                "groups": daemon.groups.describe(), "monitors": daemon.monitoring.describe(now),
+                "discovery": daemon.discovery.describe()}
 
     def after_write(self, finish) -> None:
         self._daemon.gate.after_write(finish)

@@ -65,7 +65,11 @@ async def run(config) -> int:
     from mockserver.daemon.join import JoinError
     from mockserver.daemon.process import PackDaemon
 
-    daemon = PackDaemon(config)
+    try:
+        daemon = PackDaemon(config)
+    except ValueError as exc:   # a discovery strategy this version cannot run
+        print(f"pylxd-cluster-daemon: {exc}", file=sys.stderr)
+        return 2
     # Handlers first: a SIGTERM that arrives as soon as we say we run must still leave gracefully.
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

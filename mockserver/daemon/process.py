@@ -20,6 +20,8 @@ from mockserver.api.context import API_EXTENSIONS
 from mockserver.api.router import Route
 from mockserver.daemon.backend import PackBackend
 from mockserver.daemon.config import DaemonConfig
+from mockserver.daemon.discovery.runner import DiscoveryRunner
+from mockserver.daemon.discovery.runner import build as build_strategies
 from mockserver.daemon.gate import FORWARDED_HEADER, PackGate
 from mockserver.daemon.groups.api import EXTENSION as GROUPS_EXTENSION
 from mockserver.daemon.groups.api import MOVED, ServiceGroupsApi, group_url
@@ -154,6 +156,8 @@ class PackDaemon:
         echo_interval = max(self.settings.keepalive, min(1.0, pack.monitor_dead_interval / 4))
         self.monitoring = Monitoring(MonitorCore(interval=echo_interval, dead_interval=pack.monitor_dead_interval),
                                      report=self._monitors_report, refresh=max(1.0, echo_interval))
+        # Discovery strategies (hosts file, ...) beside broadcast, multicast and static peers.
+        self.discovery = DiscoveryRunner(build_strategies(pack.discovery, pack.port), self._proposed)
 
     # ---- life -----------------------------------------------------------------------------
 
@@ -200,10 +204,16 @@ class PackDaemon:
         self.node.term = max(self.node.term, self.sync.tip.term)
         self._apply(self.node.start(self._loop.time()))
         self._tick_timer.start(self._loop)
+        self.discovery.start()
         self._groups_timer.start(self._loop)
         self.monitoring.start(self._loop)
         self._groups_step(self.groups.pack_changed)
         self.udp.deliver()
+
+    def _proposed(self, addresses: set) -> None:
+        if self.node is not None:
+            self._apply(self.node.discovered(sorted(addresses), self._loop.time()))
+            self._tick_timer.arm()
 
     def _sync_driver(self, store: SyncStore, secret: str, pack_name: str) -> SyncDriver:
         sync = self.config.pack_configuration
@@ -315,6 +325,7 @@ class PackDaemon:
         self._tick_timer.stop()
         self._groups_timer.stop()
         self.monitoring.stop()
+        await self.discovery.stop()
         if self.sync is not None:
             await self.sync.stop()
         if self.udp is not None:

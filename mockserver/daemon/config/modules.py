@@ -22,6 +22,10 @@ monitor-dead-interval  monitor_dead_interval_ms  integer  20000        silence b
                                                                        monitor address is Unreachable, ms
 mcast-group            mcast_group               string   none         IPv4 multicast group (224.0.0.0/4)
 peers                  peers                     list     []           static peers 'host[:port]'
+discovery              discovery                 list     []           strategies proposing members:
+                                                                       broadcast, multicast, peers,
+                                                                       hosts-file, dns, dns-srv,
+                                                                       kubernetes, plug-ins
 expected_members       expected_members          integer  none         pack size; with pack: auto only a side
                                                                        that sees a majority has a leader
 join_token             join_token                string   none         join with this token (no name/secret)
@@ -47,6 +51,7 @@ from __future__ import annotations
 import dataclasses
 import socket
 
+from mockserver.daemon.config import discovery
 from mockserver.daemon.config import options as o
 from mockserver.daemon.config.errors import Invalid
 
@@ -72,6 +77,7 @@ class PackConfig:
     monitor_dead_interval_ms: int = 20000
     mcast_group: str | None = None
     peers: tuple[tuple[str, int], ...] = ()
+    discovery: tuple = ()          # the strategies that run (config.discovery), after folding
     expected_members: int | None = None
     join_token: str | None = None
     join_token_expiry: int = 10800
@@ -128,6 +134,7 @@ def _check_pack(values: dict, given: frozenset) -> dict:
     if monitor_dead <= 2 * keepalive:
         raise Invalid(f"must be more than 2 x keepalive-interval (2 x {keepalive} = {2 * keepalive} ms),"
                       f" got {monitor_dead}", key="monitor-dead-interval")
+    values = discovery.fold(values)
     values["peers"] = tuple((host, values["port"] if port is None else port) for host, port in values["peers"])
     return values
 
@@ -168,7 +175,7 @@ PACK = o.ModuleSpec(
                  required_unless=("join_token",)),
         o.Option("broadcast", "broadcast", "string", "IPv4 address for UDP broadcasts"
                  " (not needed with mcast-group or peers).", o.ipv4, required=True,
-                 required_unless=("mcast-group", "peers", "join_token")),
+                 required_unless=("mcast-group", "peers", "join_token", "discovery")),
         o.Option("interface", "interface", "string", "IPv4 address to listen on.", o.ipv4, default="0.0.0.0"),
         o.Option("port", "port", "integer", "UDP port to listen and send on.",
                  o.integer(1, 65535), default=5252),
@@ -191,6 +198,15 @@ PACK = o.ModuleSpec(
                  o.ipv4_multicast),
         o.Option("peers", "peers", "list", "Static unicast peers: 'host' or 'host:port' (port: this module's port).",
                  o.list_of(o.peer), default=()),
+        o.Option("discovery", "discovery", "list", "Strategies that propose members, side by side, each item"
+                 " 'name: options': broadcast: ADDRESS; multicast: GROUP; peers: [host[:port], ...]; hosts-file:"
+                 " PATH or {path, polling-interval} (one host[:port] per line, # comments, re-read when it"
+                 " changes); dns: {query, polling-interval (ms, 5000), resolver (host[:port], default the"
+                 " system's)} (A records); dns-srv: {query, polling-interval, resolver} (SRV: target and port);"
+                 " kubernetes: {selector, namespace, mode (endpointslices, endpoints or pods), polling-interval};"
+                 f" or a plug-in's name (entry points {discovery.PLUGIN_GROUP}). Discovery proposes, the"
+                 " failure detector decides: an address that a strategy stops listing removes no live member.",
+                 o.list_of(discovery.strategy), default=()),
         o.Option("expected_members", "expected_members", "integer", "Size of the pack; with pack: auto only a side"
                  " that sees a majority has a leader.", o.integer(1)),
         o.Option("join_token", "join_token", "string", "Join an existing pack with this token (from `pylxd-cluster"

@@ -170,6 +170,7 @@ class PackNode(LeadershipRules, LifelineRules):
         self._documents_at: dict[str, float] = {}   # when each peer last told us its document
         self._met: dict[str, float] = {}            # when each peer last became live to us
         self._leader_lost_at = float("-inf")
+        self._discovered: tuple = ()                # (host, port) proposed by discovery strategies
         # Lifelines (see lifelines.py): whom we expect to hear each keepalive, since when.
         self._watched: dict[str, float] = {}
         self._leader_since = now
@@ -409,7 +410,7 @@ class PackNode(LeadershipRules, LifelineRules):
         if s.multicast:
             self._send(Code.ANNOUNCE, MULTICAST, now, want_state=want_state, records=(self.record,))
         known = {p.record.address for p in self.peers.values() if p.record.status in LIVE}
-        for address in s.peers:
+        for address in self._candidate_peers():
             if every_peer or tuple(address) not in known:
                 self._send(Code.ANNOUNCE, tuple(address), now, want_state=want_state, directed=True,
                            records=(self.record,))
@@ -424,6 +425,25 @@ class PackNode(LeadershipRules, LifelineRules):
             self._announce(now, want_state=alone, every_peer=False)
         else:
             self._announce_to_lost_peers(now)
+
+    def discovered(self, addresses, now: float) -> list:
+        """The addresses discovery strategies propose now (host, port), all strategies
+        together. Discovery proposes; the failure detector decides: an address that is no
+        longer proposed removes no member. A new one is announced to at once (asking for
+        the pack's state), and every announce period while it is not a live member's."""
+        own = (self.settings.host, self.settings.port)
+        fresh = tuple(dict.fromkeys(tuple(a) for a in addresses if tuple(a) != own))
+        new = [a for a in fresh if a not in self._discovered and a not in self.settings.peers]
+        self._discovered = fresh
+        known = {p.record.address for p in self.peers.values() if p.record.status in LIVE}
+        for address in new:
+            if address not in known:
+                self._send(Code.ANNOUNCE, address, now, want_state=True, directed=True, records=(self.record,))
+        return self._flush(now)
+
+    def _candidate_peers(self) -> tuple:
+        """Static peers, then what discovery proposes."""
+        return tuple(dict.fromkeys(tuple(tuple(a) for a in self.settings.peers) + self._discovered))
 
     def _share_doubts(self, now: float) -> None:
         """Anti-entropy for beliefs of failure: once an interval, tell one random live
@@ -442,7 +462,7 @@ class PackNode(LeadershipRules, LifelineRules):
 
     def _announce_to_lost_peers(self, now: float) -> None:
         known = {p.record.address for p in self.peers.values() if p.record.status in LIVE}
-        for address in self.settings.peers:
+        for address in self._candidate_peers():
             if tuple(address) not in known:
                 self._send(Code.ANNOUNCE, tuple(address), now, want_state=False, directed=True, records=(self.record,))
 

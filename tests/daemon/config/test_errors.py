@@ -108,7 +108,8 @@ def test_a_required_key_given_as_null_is_missing(refused):
 
 
 def test_missing_broadcast_names_the_alternatives(refused):
-    expected = f"{F}: module Pack: missing required key 'broadcast' (or give 'mcast-group' or 'peers' or 'join_token')"
+    expected = (f"{F}: module Pack: missing required key 'broadcast' (or give 'mcast-group' or 'peers' or"
+                " 'join_token' or 'discovery')")
     assert str(refused("- Pack:\n    name: lab\n    secret: s\n")) == expected
     assert str(refused("- Pack:\n    name: lab\n    secret: s\n    peers: []\n")) == expected
 
@@ -125,7 +126,7 @@ def test_unknown_key_without_a_suggestion_lists_the_keys(refused):
     assert str(refused(pack_with("zzz: 1"))) == (
         f"{F}: module Pack, unknown key 'zzz' (known keys: name, secret, broadcast, interface, port, interval,"
         " pack, server_name, keepalive-interval, dead-interval, monitor-dead-interval, mcast-group, peers,"
-        " expected_members, join_token, join_token_expiry)"
+        " discovery, expected_members, join_token, join_token_expiry)"
     )
 
 

@@ -1,0 +1,80 @@
+"""Discovery through a hosts file, with real daemons on loopback and no broadcast,
+multicast or static peers: the pack forms from the file, follows its edits, keeps a live
+member the file no longer lists, and says in member state what each strategy found."""
+from __future__ import annotations
+
+import pytest
+
+from mockserver.daemon.harness import PackProcs, hold_for
+
+pytestmark = pytest.mark.system
+
+
+@pytest.fixture
+def hosts_pack():
+    pack = PackProcs(broadcast=False)
+    try:
+        yield pack
+    finally:
+        pack.close()
+
+
+def line(pack, name: str) -> str:
+    return f"{pack[name].interface}:{pack.port}"
+
+
+def discovery(pack, name: str) -> list:
+    return pack[name].pack_state()["discovery"]
+
+
+def test_a_pack_forms_from_a_hosts_file_and_follows_its_edits(hosts_pack):
+    pack = hosts_pack
+    shared, alone = pack.dir / "hosts", pack.dir / "hosts-node3"
+    for name in ("node1", "node2"):
+        pack.add(name, "auto", discovery=[{"hosts-file": str(shared)}])
+    pack.add("node3", "auto", discovery=[{"hosts-file": {"path": str(alone), "polling-interval": 200}}])
+    shared.write_text(f"# the pack\n{line(pack, 'node1')}\n\n{line(pack, 'node2')}   # second\n")
+    alone.write_text("# nobody yet\n")
+    pack.start_all()
+    pack.wait_until(lambda: pack.all_online(["node1", "node2"]) and pack.leader(["node1", "node2"]), 15,
+                    what="node1 and node2 from the file")
+    assert set(pack["node3"].statuses()) == {"node3"}          # its file lists no one
+    # Listed in the others' file: they reach it, and it joins.
+    with open(shared, "a") as f:
+        f.write(f"{line(pack, 'node3')}\n")
+    pack.wait_until(lambda: pack.all_online(), 15, what="node3 found through the edited file")
+    everyone = sorted(line(pack, n) for n in ("node1", "node2", "node3"))
+    pack.wait_until(lambda: discovery(pack, "node1")[0]["found"] == everyone, 5, what="node1's file re-read")
+    status = discovery(pack, "node1")
+    assert [s["strategy"] for s in status] == [f"hosts-file {shared}"]
+    assert status[0]["error"] is None and status[0]["updated_at"]
+    for name in pack.nodes:
+        counters = pack[name].counters()
+        assert counters["udp_sent_broadcast"] == 0 and counters["udp_sent_multicast"] == 0, counters
+
+
+def test_a_member_dropped_from_the_file_stays_and_a_bad_file_loses_no_one(hosts_pack):
+    pack = hosts_pack
+    shared = pack.dir / "hosts"
+    for name in ("node1", "node2", "node3"):
+        pack.add(name, "auto", discovery=[{"hosts-file": {"path": str(shared), "polling-interval": 200}}])
+    shared.write_text("".join(f"{line(pack, n)}\n" for n in ("node1", "node2", "node3")))
+    pack.start_all()
+    pack.wait_until(lambda: pack.all_online() and pack.leader(), 15, what="the pack from the file")
+    # Discovery proposes, the failure detector decides: node3 lives, so it stays.
+    shared.write_text(f"{line(pack, 'node1')}\n{line(pack, 'node2')}\nthis is not a host\n")
+    pack.wait_until(lambda: any(s["problems"] for s in discovery(pack, "node1")), 10, what="the garbage line seen")
+    [status] = discovery(pack, "node1")
+    assert status["problems"] == ["line 3: expected 'host' or 'host:port' (an IPv4 address or a name, port 1 to"
+                                  " 65535), got 'this is not a host'"]
+    hold_for(lambda: pack.all_online(), 2.5, what="every member stays Online")     # 2.5 dead-intervals
+    # The file disappears: each member keeps its members, and says why.
+    shared.unlink()
+    pack.wait_until(lambda: all(s["error"] for n in pack.nodes for s in discovery(pack, n)), 10,
+                    what="the missing file in every status")
+    assert "No such file or directory" in discovery(pack, "node2")[0]["error"]
+    hold_for(lambda: pack.all_online(), 2.5, what="every member stays Online")
+    # A member that dies is Offline as ever.
+    pack.kill9("node3")
+    pack.wait_until(lambda: all(pack[n].statuses().get("node3") == "Offline" for n in ("node1", "node2")), 10,
+                    what="node3 Offline")
