@@ -15,12 +15,17 @@ $(STAMP): setup.cfg pyproject.toml
 
 venv: $(STAMP)
 
-# The lxc client (Debian package lxd-client) is what the CLI integration tests drive.
+# The lxc client (Debian package lxd-client) is what the CLI integration tests drive;
+# dnsmasq (dnsmasq-base: the program, no system service) serves the DNS discovery tests.
 system-deps:
 	@command -v lxc >/dev/null 2>&1 || { \
 	  echo "installing Debian package lxd-client (for the lxc CLI tests)"; \
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends lxd-client; }
+	@test -x /usr/sbin/dnsmasq || { \
+	  echo "installing Debian package dnsmasq-base (the DNS server of the discovery tests)"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends dnsmasq-base; }
 
 # The main job: a 3-node pack of reference daemons on loopback.
 demo: venv

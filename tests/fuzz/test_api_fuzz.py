@@ -72,6 +72,9 @@ def test_the_fuzz_reached_every_kind_of_answer():
     """The fuzz did more than bounce off the decoder: writes went through, and were refused."""
     for stats in (STATS_MOCK, STATS_PACK):
         if stats:
-            assert stats.get(200, 0) > 0 and stats.get(201, 0) > 0, stats
+            # Writes went through: created (201) or accepted as an operation (202). (Against
+            # the pack one request in the fixed seed's run is a 201, and it may meet a
+            # leadership change: then it is a 503, and the 202s still show writes went through.)
+            assert stats.get(200, 0) > 0 and stats.get(201, 0) + stats.get(202, 0) > 0, stats
             assert stats.get(400, 0) > 0 and stats.get(404, 0) > 0, stats
     print("replies by status: mock", dict(sorted(STATS_MOCK.items())), "pack", dict(sorted(STATS_PACK.items())))

@@ -15,7 +15,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
-from mockserver.daemon.config.discovery import HostsFile
+from mockserver.daemon.config.discovery import Dns, DnsSrv, HostsFile
+from mockserver.daemon.discovery.dns import DnsStrategy
 from mockserver.daemon.discovery.hostsfile import HostsFileStrategy, PartialResult
 from mockserver.wire import go_timestamp
 
@@ -62,6 +63,8 @@ def build(specs, default_port: int) -> list:
     for spec in specs:
         if isinstance(spec, HostsFile):
             pollers.append(HostsFileStrategy(spec, default_port))
+        elif isinstance(spec, (Dns, DnsSrv)):
+            pollers.append(DnsStrategy(spec, default_port))
         else:
             raise ValueError(f"discovery strategy {spec.kind!r} is not available in this version yet")
     return pollers

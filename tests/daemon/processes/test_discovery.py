@@ -78,3 +78,39 @@ def test_a_member_dropped_from_the_file_stays_and_a_bad_file_loses_no_one(hosts_
     pack.kill9("node3")
     pack.wait_until(lambda: all(pack[n].statuses().get("node3") == "Offline" for n in ("node1", "node2")), 10,
                     what="node3 Offline")
+
+
+def test_a_pack_forms_through_dns_and_a_record_removed_does_not_remove_a_live_member(hosts_pack, tmp_path):
+    from mockserver.daemon.harness.dnsmasq import Dnsmasq
+
+    pack = hosts_pack
+    server = Dnsmasq(tmp_path, f"{pack.block}250")
+    names = ("node1", "node2", "node3")
+    try:
+        server.start()
+        query = {"dns": {"query": "pack.pack.test", "resolver": server.resolver, "polling-interval": 200}}
+        for name in names:
+            pack.add(name, "auto", discovery=[query])
+        server.records = {"pack.pack.test": [pack[n].interface for n in names]}
+        server.reload()
+        pack.start_all()
+        pack.wait_until(lambda: pack.all_online() and pack.leader(), 15, what="the pack through DNS")
+        [status] = pack["node2"].pack_state()["discovery"]
+        assert status["strategy"] == f"dns pack.pack.test @{server.resolver}"
+        assert status["found"] == sorted(f"{pack[n].interface}:{pack.port}" for n in names)
+        # node3's record goes: it lives, so it stays.
+        server.records = {"pack.pack.test": [pack[n].interface for n in ("node1", "node2")]}
+        server.reload()
+        pack.wait_until(lambda: len(pack["node1"].pack_state()["discovery"][0]["found"]) == 2, 10,
+                        what="the record gone from node1's view")
+        hold_for(lambda: pack.all_online(), 2.5, what="node3 stays Online")
+        # The resolver goes away: members stay, and the status says why.
+        server.stop()
+        pack.wait_until(lambda: pack["node1"].pack_state()["discovery"][0]["error"], 10, what="the resolver's silence")
+        assert "no answer within" in pack["node1"].pack_state()["discovery"][0]["error"]
+        hold_for(lambda: pack.all_online(), 2.5, what="every member stays Online")
+        pack.kill9("node3")
+        pack.wait_until(lambda: all(pack[n].statuses().get("node3") == "Offline" for n in ("node1", "node2")), 10,
+                        what="node3 Offline once killed")
+    finally:
+        server.stop()
