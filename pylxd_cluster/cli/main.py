@@ -10,7 +10,7 @@ from typing import Any
 from pylxd_cluster import __version__, display
 from pylxd_cluster.cli import config, output, service_groups, status
 from pylxd_cluster.client import Client
-from pylxd_cluster.exceptions import ClusterError
+from pylxd_cluster.exceptions import ClientConnectionError, ClusterError, Timeout
 from pylxd_cluster.managers.service_groups import ServiceGroupManager
 
 DESCRIPTION = """\
@@ -101,6 +101,14 @@ def build_parser() -> argparse.ArgumentParser:
     events.add_argument("--type", default="lifecycle", metavar="T[,T]",
                         help="event types: lifecycle, operation, logging (default: lifecycle)")
     events.add_argument("--count", type=int, metavar="N", help="stop after N events")
+    wait = commands.add_parser(
+        "wait", parents=[common], help="wait until N members are Online (a start-up barrier)",
+        description="Wait until at least N members of the cluster are Online, then print them and exit 0; "
+                    "exit 1 after --timeout seconds (default 30) saying who was Online and who was not. "
+                    "A server that does not answer yet (a daemon starting) is waited for too. Progress goes "
+                    "to stderr. For scripts that must not start before the pack has formed, e.g. "
+                    "`pylxd-cluster wait --members 3 --timeout 120 && start-the-service`.")
+    wait.add_argument("--members", type=int, required=True, metavar="N", help="how many members must be Online")
     config.add_parser(commands, common)
     service_groups.add_parser(commands, common)
     return parser
@@ -165,6 +173,16 @@ def run(args, client: Client) -> str:
         return output.render(member, args.format, lambda m: f"{m.server_name}: {m.status} ({m.message})")
     if args.command == "events":
         return _follow_events(args, client)
+    if args.command == "wait":
+        if args.members < 1:
+            raise SystemExit("pylxd-cluster: error: --members must be at least 1")
+        started = time.monotonic()
+        members = members_api.wait_for_members(
+            args.members, timeout=args.timeout,
+            progress=lambda online, total: progress(f"{len(online)} of {total} members Online"
+                                                    f" ({', '.join(online) or 'none'}) after"
+                                                    f" {time.monotonic() - started:.1f}s"))
+        return output.render(members, args.format, display.members_table)
     if args.command == "config":
         return config.run(args, client)
     if args.command == "service-group":
@@ -201,10 +219,36 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
+def connect_when_up(args) -> Client:
+    """``connect``, waiting (up to --timeout) for a server that does not answer yet.
+
+    Raises:
+        Timeout: still no answer at the deadline (with the last error).
+    """
+    deadline = time.monotonic() + args.timeout
+    told = False
+    while True:
+        try:
+            return connect(args)
+        except ClientConnectionError as exc:
+            if time.monotonic() >= deadline:
+                raise Timeout(f"no server answered at {args.endpoint or default_endpoint()} within"
+                              f" {args.timeout:g} s: {exc}") from None
+            if not told:
+                told = True
+                progress(f"Waiting for the server at {args.endpoint or default_endpoint()} to answer ...")
+            time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
-        client = connect(args)
+        if args.command == "wait":
+            started = time.monotonic()
+            client = connect_when_up(args)
+            args.timeout = max(0.0, args.timeout - (time.monotonic() - started))   # one deadline for both
+        else:
+            client = connect(args)
         text = run(args, client)
     except ClusterError as exc:
         print(f"Error: {exc}", file=sys.stderr)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
-from pylxd_cluster.exceptions import ClusterError, Timeout
+from pylxd_cluster.exceptions import ClientConnectionError, ClusterError, Timeout
 from pylxd_cluster.managers.base import Manager, api_path
 from pylxd_cluster.models.member import ClusterMember, MemberList
 from pylxd_cluster.models.operation import Operation
@@ -197,6 +197,44 @@ class MemberManager(Manager):
         finally:
             if stream is not None:
                 stream.close()
+
+    def wait_for_members(self, count: int, timeout: float = 60, poll_interval: float = 0.5,
+                         progress: Callable[[list, int], None] | None = None) -> MemberList:
+        """Wait until at least ``count`` members are Online (a start-up barrier, as
+        libcluster's users build by hand); return the member list then.
+
+        The server may not be answering yet (a daemon starting): that is waited out too,
+        until the deadline. ``progress(online_names, total)`` is called whenever who is
+        Online changes.
+
+        Raises:
+            Timeout: fewer than ``count`` members were Online after ``timeout`` seconds (the
+                message says who was, and who was not, or what the server said).
+        """
+        deadline = time.monotonic() + timeout
+        seen: list | None = None
+        last = "no answer yet"
+        while True:
+            try:
+                members = self.all()
+            except ClientConnectionError as exc:
+                last = f"no answer: {exc}"
+            else:
+                online = sorted(m.server_name for m in members if m.status.lower() == "online")
+                if online != seen:
+                    seen = online
+                    if progress is not None:
+                        progress(online, len(members))
+                if len(online) >= count:
+                    return members
+                offline = sorted(f"{m.server_name} ({m.status})" for m in members if m.status.lower() != "online")
+                last = (f"{len(online)} Online ({', '.join(online) or 'none'})"
+                        + (f", not Online: {', '.join(offline)}" if offline else ""))
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise Timeout(f"fewer than {count} members Online on {self._transport.endpoint} after {timeout:.1f} s:"
+                              f" {last}")
+            time.sleep(min(poll_interval, remaining))
 
     @staticmethod
     def _pause(stream: Any, source: str, seconds: float) -> Any:

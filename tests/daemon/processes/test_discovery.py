@@ -114,3 +114,36 @@ def test_a_pack_forms_through_dns_and_a_record_removed_does_not_remove_a_live_me
                         what="node3 Offline once killed")
     finally:
         server.stop()
+
+
+# ---- the start-up barrier ------------------------------------------------------------------
+
+def test_wait_for_members_returns_once_enough_are_online_and_says_who_is_missing_otherwise():
+    import json
+    import subprocess
+    import sys
+
+    pack = PackProcs()
+    try:
+        for name in ("node1", "node2", "node3"):
+            pack.add(name, "auto")
+        cli = [sys.executable, "-m", "pylxd_cluster", "--endpoint", str(pack["node1"].socket_path), "wait"]
+        # Started before the daemon: it waits for the socket too.
+        waiting = subprocess.Popen(cli + ["--members", "3", "--timeout", "60", "--format", "json"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        pack["node1"].start()
+        pack["node2"].start()
+        pack.wait_until(lambda: pack.all_online(["node1", "node2"]), 15, what="two members")
+        assert waiting.poll() is None                     # two of three: still waiting
+        pack["node3"].start()
+        out, err = waiting.communicate(timeout=30)
+        assert waiting.returncode == 0, err
+        assert sorted(m["server_name"] for m in json.loads(out)) == ["node1", "node2", "node3"]
+        assert "3 of 3 members Online (node1, node2, node3)" in err
+        # Four will not come: exit 1, saying who is there.
+        done = subprocess.run(cli + ["--members", "4", "--timeout", "1"], capture_output=True, text=True, timeout=30)
+        assert done.returncode == 1
+        assert "fewer than 4 members Online" in done.stderr and "after 1.0 s: 3 Online (node1, node2, node3)" \
+            in done.stderr, done.stderr
+    finally:
+        pack.close()
