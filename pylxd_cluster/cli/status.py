@@ -5,6 +5,7 @@
       Member node2: Online
       Member node3: Offline (No heartbeat for 20s ...)
       Configuration: version 12 (term 2), digest 9a356219d68e... applied here
+      Discovery hosts-file /etc/pylxd-cluster/hosts: 3 found (198.51.100.1:5252, ...)
       Groups:
         default: node1, node2, node3
       Service group web:
@@ -55,6 +56,9 @@ def status_data(local_name: str, members: Sequence[Any], groups: Sequence[Any], 
         if isinstance(document, dict):
             data["document"] = {"version": document.get("version"), "term": document.get("term"),
                                 "digest": document.get("modules_digest") or document.get("digest")}
+        discovery = pack.get("discovery")
+        if isinstance(discovery, list) and discovery:
+            data["discovery"] = discovery
     if service_groups is not None:
         data["service_groups"] = {group.name: group.to_api() for group in service_groups}
     return data
@@ -82,6 +86,15 @@ def status_report(data: dict) -> str:
     if document:
         lines.append(f"  Configuration: version {document['version']} (term {document['term']}), "
                      f"digest {str(document['digest'])[:12]}... applied here")
+    for strategy in data.get("discovery") or ():
+        found = strategy.get("found") or []
+        line = f"  Discovery {strategy.get('strategy')}: {len(found)} found"
+        if found:
+            line += f" ({', '.join(found)})"
+        if strategy.get("error"):
+            line += f"; failing since {strategy.get('error_at')}: {strategy['error']} (keeping what it found)"
+        lines.append(line)
+        lines.extend(f"    skipped: {problem}" for problem in strategy.get("problems") or ())
     if data["groups"]:
         lines.append("  Groups:")
         for name, members in data["groups"].items():

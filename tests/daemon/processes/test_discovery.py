@@ -47,6 +47,15 @@ def test_a_pack_forms_from_a_hosts_file_and_follows_its_edits(hosts_pack):
     pack.wait_until(lambda: discovery(pack, "node1")[0]["found"] == everyone, 5, what="node1's file re-read")
     status = discovery(pack, "node1")
     assert [s["strategy"] for s in status] == [f"hosts-file {shared}"]
+    # pylxd-cluster status shows it too
+    import contextlib
+    import io
+
+    from pylxd_cluster.cli.main import main as cli
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert cli(["--endpoint", str(pack["node1"].socket_path), "status"]) == 0
+    assert f"  Discovery hosts-file {shared}: 3 found ({', '.join(everyone)})" in out.getvalue()
     assert status[0]["error"] is None and status[0]["updated_at"]
     for name in pack.nodes:
         counters = pack[name].counters()
