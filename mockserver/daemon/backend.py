@@ -32,6 +32,7 @@ class PackBackend:
         if daemon.udp is not None:
             counters.update({f"udp_{key}": value for key, value in daemon.udp.counters.items()})
         counters.update(daemon.groups.counters())
+        counters.update(daemon.hooks.counters)
         now = daemon.now()
 
         def shown(name: str) -> str:  # the name the API shows (a member may have been renamed)

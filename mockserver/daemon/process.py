@@ -31,6 +31,7 @@ from mockserver.daemon.groups.monitor import MonitorCore
 from mockserver.daemon.groups.monitoring import Monitoring
 from mockserver.daemon.groups.runtime import GroupsRuntime, PackView
 from mockserver.daemon.join import JOIN_PATH, check_join, join, join_reply
+from mockserver.daemon.membership_hooks import FAILED, JOIN, LEADER_CHANGE, LEAVE, MembershipHooks
 from mockserver.daemon.protocol.crypto import Sealer
 from mockserver.daemon.protocol.effects import ClaimHeard
 from mockserver.daemon.protocol.messages import ClaimKind, MemberRecord, Role, Status
@@ -156,6 +157,7 @@ class PackDaemon:
         echo_interval = max(self.settings.keepalive, min(1.0, pack.monitor_dead_interval / 4))
         self.monitoring = Monitoring(MonitorCore(interval=echo_interval, dead_interval=pack.monitor_dead_interval),
                                      report=self._monitors_report, refresh=max(1.0, echo_interval))
+        self.hooks = MembershipHooks(pack, self.settings.name)
         # Discovery strategies (hosts file, ...) beside broadcast, multicast and static peers.
         self.discovery = DiscoveryRunner(build_strategies(pack.discovery, pack.port), self._proposed)
 
@@ -399,12 +401,24 @@ class PackDaemon:
                                   online=record.status in LIVE, heartbeat=heard, offline_message=offline_message)
         if record.status == Status.ALIVE and (change.previous != Status.ALIVE or change.restarted):
             self.sync.tell_durable([record.name])
+        self._membership_hook(change)
         what = "restarted" if change.restarted else record.status.name.lower()
         log.info("member %s %s (%sincarnation %d)", record.name, what, f"{change.why}; " if change.why else "",
                  record.incarnation)
         self._groups_step(self.groups.pack_changed)
 
+    def _membership_hook(self, change: MemberChange) -> None:
+        record, previous = change.member, change.previous
+        address = f"{record.host}:{record.port}"
+        if record.status == Status.ALIVE and (previous not in (Status.ALIVE, Status.SUSPECT) or change.restarted):
+            self.hooks.event(JOIN, record.name, address)
+        elif record.status == Status.LEFT and previous in LIVE:
+            self.hooks.event(LEAVE, record.name, address)
+        elif record.status == Status.DEAD and previous in LIVE:
+            self.hooks.event(FAILED, record.name, address)
+
     def _leader_changed(self, change: LeaderChange) -> None:
+        self.hooks.event(LEADER_CHANGE, change.leader, previous=change.previous, term=str(change.term))
         if change.previous:
             self.state.set_roles(change.previous, [], False, note=self._note(change.previous))
         if change.leader:

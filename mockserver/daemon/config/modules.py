@@ -26,6 +26,11 @@ discovery              discovery                 list     []           strategie
                                                                        broadcast, multicast, peers,
                                                                        hosts-file, dns, dns-srv,
                                                                        kubernetes, plug-ins
+on-join                on_join                   string   none         command run when a member joins
+on-leave               on_leave                  string   none         command run when a member leaves
+on-failed              on_failed                 string   none         command run when a member dies
+on-leader-change       on_leader_change          string   none         command run when the leader changes
+hook-timeout           hook_timeout_ms           integer  10000        membership hook time limit, ms
 expected_members       expected_members          integer  none         pack size; with pack: auto only a side
                                                                        that sees a majority has a leader
 join_token             join_token                string   none         join with this token (no name/secret)
@@ -78,6 +83,11 @@ class PackConfig:
     mcast_group: str | None = None
     peers: tuple[tuple[str, int], ...] = ()
     discovery: tuple = ()          # the strategies that run (config.discovery), after folding
+    on_join: tuple[str, ...] | None = None
+    on_leave: tuple[str, ...] | None = None
+    on_failed: tuple[str, ...] | None = None
+    on_leader_change: tuple[str, ...] | None = None
+    hook_timeout_ms: int = 10000
     expected_members: int | None = None
     join_token: str | None = None
     join_token_expiry: int = 10800
@@ -207,6 +217,15 @@ PACK = o.ModuleSpec(
                  f" or a plug-in's name (entry points {discovery.PLUGIN_GROUP}). Discovery proposes, the"
                  " failure detector decides: an address that a strategy stops listing removes no live member.",
                  o.list_of(discovery.strategy), default=()),
+        o.Option("on-join", "on_join", "string", "Command run when a member joins or comes back (a string or a"
+                 " list; arguments EVENT MEMBER SEQ, environment PACK_EVENT, PACK_MEMBER, PACK_ADDRESS, PACK_SEQ,"
+                 " PACK_SELF); membership hooks run in order, one at a time, beside the pack.", o.command),
+        o.Option("on-leave", "on_leave", "string", "Command run when a member leaves gracefully.", o.command),
+        o.Option("on-failed", "on_failed", "string", "Command run when a member is declared dead.", o.command),
+        o.Option("on-leader-change", "on_leader_change", "string", "Command run when the leader changes"
+                 " (MEMBER: the new leader, empty for none; PACK_PREVIOUS, PACK_TERM).", o.command),
+        o.Option("hook-timeout", "hook_timeout_ms", "integer", "Milliseconds a membership hook may run before it"
+                 " is killed with its process group.", o.integer(100, 600000), default=10000, unit="ms"),
         o.Option("expected_members", "expected_members", "integer", "Size of the pack; with pack: auto only a side"
                  " that sees a majority has a leader.", o.integer(1)),
         o.Option("join_token", "join_token", "string", "Join an existing pack with this token (from `pylxd-cluster"

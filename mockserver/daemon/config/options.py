@@ -13,6 +13,7 @@ import dataclasses
 import ipaddress
 import os
 import re
+import shlex
 from typing import Any, Callable
 
 from mockserver.daemon.config.errors import Invalid
@@ -185,6 +186,24 @@ def unix_path(value: Any) -> str:
     if not isinstance(value, str) or not value or "\0" in value or len(os.fsencode(value)) > UNIX_PATH_MAX:
         raise _bad(expected, value)
     return value
+
+
+def command(value: Any) -> tuple[str, ...]:
+    """A command: a string (split as a shell would, but run without one) or a list of
+    strings; not empty."""
+    expected = "a command: a string or a list of strings, not empty"
+    if isinstance(value, str):
+        try:
+            argv = shlex.split(value)
+        except ValueError as exc:
+            raise Invalid(f"cannot split the command {value!r}: {exc}") from None
+    elif isinstance(value, list) and all(isinstance(a, str) for a in value):
+        argv = list(value)
+    else:
+        raise _bad(expected, value)
+    if not argv:
+        raise _bad(expected, value)
+    return tuple(argv)
 
 
 def list_of(item: Converter) -> Converter:

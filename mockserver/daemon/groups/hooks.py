@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 
-from mockserver.daemon.groups.commands import Chains, run_command
+from mockserver.daemon.commands import Chains, run_command
 from mockserver.daemon.groups.config import GroupSpec
 
 log = logging.getLogger(__name__)

@@ -24,7 +24,7 @@ import logging
 import socket
 import struct
 
-from mockserver.daemon.groups.commands import Chains, run_command
+from mockserver.daemon.commands import Chains, run_command
 from mockserver.daemon.groups.config import AddressService, ExecService, GroupSpec, UnitService
 from mockserver.daemon.groups.hooks import ACTIVE, REANNOUNCE, STANDBY, Notifier
 

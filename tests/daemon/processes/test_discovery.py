@@ -156,3 +156,46 @@ def test_wait_for_members_returns_once_enough_are_online_and_says_who_is_missing
             in done.stderr, done.stderr
     finally:
         pack.close()
+
+
+# ---- membership hooks ----------------------------------------------------------------------
+
+def test_membership_hooks_run_in_order_numbered_and_bounded(tmp_path):
+    log = tmp_path / "hooks.log"
+
+    def hook(extra: str = "") -> list:
+        return ["sh", "-c", f'echo "$PACK_SEQ|$1|$2|$3|$PACK_EVENT|$PACK_MEMBER|$PACK_ADDRESS|$PACK_SELF" >> {log}'
+                            f"{extra}", "hook"]
+
+    pack = PackProcs()
+    try:
+        pack.add("node1", "auto", **{"on-join": hook(), "on-leave": hook(),
+                                     "on-failed": hook("; exit 3"),                 # fails: counted
+                                     "on-leader-change": hook("; sleep 60"),        # hangs: killed
+                                     "hook-timeout": 300})
+        pack.add("node2", "auto")
+        pack.add("node3", "auto")
+        pack.start_all()
+        pack.wait_until(lambda: pack.all_online() and pack.leader(), 15, what="the pack")
+
+        def lines():
+            return [line.split("|") for line in log.read_text().splitlines()] if log.exists() else []
+
+        pack.wait_until(lambda: {(e[1], e[2]) for e in lines()} >= {("join", "node2"), ("join", "node3"),
+                                                                     ("leader-change", "node1")}, 10,
+                        what="the join and leader hooks")
+        pack.kill9("node3")
+        pack.wait_until(lambda: ["failed", "node3"] in [e[1:3] for e in lines()], 10, what="the failed hook")
+        pack["node2"].stop()
+        pack.wait_until(lambda: ["leave", "node2"] in [e[1:3] for e in lines()], 10, what="the leave hook")
+        seen = lines()
+        assert [int(e[0]) for e in seen] == list(range(1, len(seen) + 1))     # in order, each once
+        for seq, event, member, seq_arg, env_event, env_member, address, me in seen:
+            assert (seq_arg, env_event, env_member, me) == (seq, event, member, "node1")
+            if event != "leader-change":
+                assert address == f"{pack[member].interface}:{pack.port}"
+        counters = pack["node1"].counters()
+        assert counters["membership_hooks_timed_out"] >= 1 and counters["membership_hooks_failed"] == 1, counters
+        assert pack["node1"].proc.poll() is None                                # and the daemon lives on
+    finally:
+        pack.close()

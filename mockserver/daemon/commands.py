@@ -1,8 +1,9 @@
-"""Commands a group runs (its exec services, systemd units, notify hooks), each after the
-group's previous one, with a time limit.
+"""Commands the daemon runs (a group's exec services, systemd units and notify hooks; the
+membership hooks), each after the previous one of its chain, with a time limit.
 
-Per group, steps run one at a time and in order (:class:`Chains`): a group's next
-transition waits for its previous one, while other groups go on. A command is an argument
+Per chain (a group, or the membership hooks), steps run one at a time and in order
+(:class:`Chains`): a group's next transition waits for its previous one, while other groups
+go on. A command is an argument
 list (no shell); one that outlasts its time limit is killed with its whole process group.
 """
 from __future__ import annotations
