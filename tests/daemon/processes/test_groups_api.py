@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver.daemon.harness import PackProcs, hold_for, write
+from mockserver.daemon.harness import hold_for, write
 from mockserver.daemon.harness.unixhttp import raw_request
+from tests.daemon.processes.groups_pack import NAMES, pack_with_groups
 
-NAMES = ("node1", "node2", "node3")
 QUIET = {"exec": {"start": "true", "stop": "true"}}
 WEB = {"primary": "node1", "secondary": ["node2", "node3"], "service": [QUIET]}
 DB = {"primary": "node2", "secondary": ["node3"], "service": [QUIET], "auto-failback": True,
@@ -17,12 +17,10 @@ DB = {"primary": "node2", "secondary": ["node3"], "service": [QUIET], "auto-fail
 
 @pytest.fixture(scope="module")
 def pack():
-    with PackProcs(listen=True, defaults={"expected_members": 3}) as procs:
-        procs.form(NAMES)
-        write(procs[procs.leader()], "PATCH", "/1.0/cluster/config",
-              {"modules": [{"ServiceGroups": {"web": WEB, "db": DB}}]})
-        procs.wait_until(lambda: all((active_on(procs, name, "web"), active_on(procs, name, "db")) == ("node1", "node2")
-                                     for name in NAMES), 15, what="web active on node1 and db on node2, seen by all")
+    def ready(procs, name):
+        return (active_on(procs, name, "web"), active_on(procs, name, "db")) == ("node1", "node2")
+
+    with pack_with_groups({"web": WEB, "db": DB}, ready, "web active on node1 and db on node2, seen by all") as procs:
         yield procs
 
 

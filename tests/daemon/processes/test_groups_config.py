@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver.daemon.harness import PackProcs, config_of, hold_for, modules, raw_request, write
+from mockserver.daemon.harness import config_of, hold_for, modules, raw_request, write
+from tests.daemon.processes.groups_pack import NAMES, pack_with_groups
 
-NAMES = ("node1", "node2", "node3")
 WEB = {"primary": "node1", "secondary": ["node2", "node3"], "service": ["198.51.100.10/24/veth0"],
        "monitor": ["198.51.100.1"]}
 
 
 @pytest.fixture(scope="module")
 def pack():
-    with PackProcs(listen=True, defaults={"expected_members": 3}) as procs:
-        procs.form(NAMES)
+    with pack_with_groups() as procs:
         yield procs
 
 

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver.daemon.harness import PackProcs, write
+from mockserver.daemon.harness import write
+from tests.daemon.processes.groups_pack import pack_with_groups
 
-NAMES = ("node1", "node2", "node3")
 QUIET = {"exec": {"start": "true", "stop": "true"}}
 
 
 @pytest.fixture
 def pack():
-    with PackProcs(listen=True, defaults={"expected_members": 3}) as procs:
-        procs.form(NAMES)
+    with pack_with_groups() as procs:
         yield procs
 
 

@@ -7,17 +7,16 @@ import time
 
 import pytest
 
-from mockserver.daemon.harness import PackProcs, hold_for, write
+from mockserver.daemon.harness import hold_for, write
+from tests.daemon.processes.groups_pack import NAMES, pack_with_groups
 
-NAMES = ("node1", "node2", "node3")
 WEB = {"primary": "node2", "secondary": ["node3", "node1"], "service": ["198.51.100.10/24/absent0"]}
 DB = {"primary": "node3", "secondary": ["node1"], "service": ["db.service"]}
 
 
 @pytest.fixture
 def pack():
-    with PackProcs(listen=True, defaults={"expected_members": 3}) as procs:
-        procs.form(NAMES)
+    with pack_with_groups() as procs:
         yield procs
 
 

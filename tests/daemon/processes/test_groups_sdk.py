@@ -9,12 +9,11 @@ import json
 
 import pytest
 
-from mockserver.daemon.harness import PackProcs, write
 from pylxd_cluster import APIError, NotFound, ServiceGroup, ServiceGroupList, Timeout
 from pylxd_cluster.cli.main import main
 from pylxd_cluster.display import SERVICE_GROUP_COLOURS
+from tests.daemon.processes.groups_pack import NAMES, pack_with_groups
 
-NAMES = ("node1", "node2", "node3")
 # `true` ignores its arguments: the token stands for a credential no display may show.
 SECRET_ARG = "--token=hunter2"
 QUIET = {"exec": {"start": f"true {SECRET_ARG}", "stop": "true"}}
@@ -26,12 +25,7 @@ HOME = {"web": "node1", "db": "node2"}
 
 @pytest.fixture(scope="module")
 def pack():
-    with PackProcs(listen=True, defaults={"expected_members": 3}) as procs:
-        procs.form(NAMES)
-        write(procs[procs.leader()], "PATCH", "/1.0/cluster/config",
-              {"modules": [{"ServiceGroups": {"web": WEB, "db": DB}}]})
-        procs.wait_until(lambda: all(at_home(procs, name) for name in NAMES), 15,
-                         what="web active on node1 and db on node2, seen by all")
+    with pack_with_groups({"web": WEB, "db": DB}, at_home, "web active on node1 and db on node2, seen by all") as procs:
         yield procs
 
 
