@@ -10,7 +10,7 @@ seed's style::
       - hosts-file: /etc/pylxd-cluster/hosts      # or {path: ..., polling-interval: 1000}
       - dns: {query: pack.example, polling-interval: 5000, resolver: "127.0.0.53:53"}
       - dns-srv: {query: _pack._udp.pack.example}
-      - kubernetes: {selector: app=pack, namespace: default, mode: endpointslices}
+      - kubernetes: {selector: "kubernetes.io/service-name=pack", mode: endpointslices}
       - my-plugin: {any: options}                    # a strategy from an installed package
 
 Several strategies run side by side; each proposes candidate addresses, and the failure
@@ -56,13 +56,19 @@ class DnsSrv:
     kind = "dns-srv"
 
 
+SERVICE_ACCOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+
 @dataclasses.dataclass(frozen=True)
 class Kubernetes:
-    """Ready, non-terminating endpoints (or pods) matching ``selector``."""
+    """Ready, non-terminating endpoints (or pods) matching ``selector``, read from the API
+    server with the pod's service account (in-cluster configuration)."""
     selector: str
     namespace: str | None = None                # default: the service account's
     mode: str = "endpointslices"
     polling_interval_ms: int = 5000
+    port_name: str | None = None                # default: the pack's own port
+    service_account: str = SERVICE_ACCOUNT      # token, ca.crt and namespace
     kind = "kubernetes"
 
 
@@ -142,7 +148,9 @@ def strategy(item: Any) -> tuple[str, Any]:
         return name, _dns(value, DnsSrv, what)
     if name == "kubernetes":
         fields = _fields(value, {"selector": ("selector", o.string()), "namespace": ("namespace", o.string()),
-                                 "mode": ("mode", o.choice(MODES)), "polling-interval": _INTERVAL}, what)
+                                 "mode": ("mode", o.choice(MODES)), "polling-interval": _INTERVAL,
+                                 "port-name": ("port_name", o.string()),
+                                 "service-account": ("service_account", o.string())}, what)
         _required(fields, "selector", "selector", what)
         return name, Kubernetes(**fields)
     plugins = plugin_names()

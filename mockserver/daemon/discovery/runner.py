@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
-from mockserver.daemon.config.discovery import Dns, DnsSrv, HostsFile
+from mockserver.daemon.config.discovery import Dns, DnsSrv, HostsFile, Kubernetes
 from mockserver.daemon.discovery.dns import DnsStrategy
 from mockserver.daemon.discovery.hostsfile import HostsFileStrategy, PartialResult
 from mockserver.wire import go_timestamp
@@ -65,6 +65,13 @@ def build(specs, default_port: int) -> list:
             pollers.append(HostsFileStrategy(spec, default_port))
         elif isinstance(spec, (Dns, DnsSrv)):
             pollers.append(DnsStrategy(spec, default_port))
+        elif isinstance(spec, Kubernetes):
+            try:
+                from mockserver.daemon.discovery.kubernetes import KubernetesStrategy
+                pollers.append(KubernetesStrategy(spec, default_port))
+            except ImportError as exc:
+                raise ValueError(f"discovery strategy 'kubernetes' needs kubernetes-asyncio ({exc}): install"
+                                 f" pylxd-cluster[kubernetes]") from None
         else:
             raise ValueError(f"discovery strategy {spec.kind!r} is not available in this version yet")
     return pollers
@@ -89,6 +96,10 @@ class DiscoveryRunner:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
+        for poller in self.pollers:
+            close = getattr(poller, "close", None)     # a poller holding connections
+            if close is not None:
+                await close()
 
     def describe(self) -> list:
         return [self.status[p.name].describe(p.problems) for p in self.pollers]

@@ -66,6 +66,7 @@ class Node:
         self.interface = interface
         self.pack_options = pack_options
         self.netns = netns
+        self.env: dict[str, str] = {}          # added to the daemon's environment at each start
         self.dir = owner.dir
         self.config_path = self.dir / f"{name}.yaml"
         self.socket_path = str(self.dir / f"{name}.socket")
@@ -126,7 +127,7 @@ class Node:
             cmd = self.netns.command(cmd)
         if self.owner.pdeathsig:
             cmd = die_with_parent(cmd)
-        env = dict(os.environ, PYTHONUNBUFFERED="1",
+        env = dict(os.environ, **self.env, PYTHONUNBUFFERED="1",
                    PYTHONPATH=str(IMPORT_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
         self.lines, self.running_at, self.line_times = [], None, []
         self._queue = queue.Queue()

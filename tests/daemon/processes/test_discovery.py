@@ -125,6 +125,38 @@ def test_a_pack_forms_through_dns_and_a_record_removed_does_not_remove_a_live_me
         server.stop()
 
 
+def test_a_pack_forms_through_the_kubernetes_api_and_keeps_members_it_refuses_to_list(hosts_pack, tmp_path):
+    from tests.daemon.discovery.kubeapi import READY, TERMINATING, KubeApiDouble, ServiceAccount, endpoint_slice
+
+    pack = hosts_pack
+    names = ("node1", "node2", "node3")
+    with KubeApiDouble(tmp_path, address=f"{pack.block}251") as api:
+        account = ServiceAccount(tmp_path / "serviceaccount", api)
+        strategy = {"kubernetes": {"selector": "kubernetes.io/service-name=pack", "port-name": "pack",
+                                   "polling-interval": 200, "service-account": str(account.dir)}}
+        for name in names:
+            pack.add(name, "auto", discovery=[strategy]).env.update(account.environ)
+        # The slice lists a fourth, unready pod, which must not be proposed.
+        api.objects["endpointslices"] = [endpoint_slice("pack-x", [(pack[n].interface, READY) for n in names]
+                                                        + [(f"{pack.block}99", TERMINATING)], port=pack.port)]
+        pack.start_all()
+        pack.wait_until(lambda: pack.all_online() and pack.leader(), 15, what="the pack through the API")
+        [status] = discovery(pack, "node1")
+        assert status["strategy"] == "kubernetes endpointslices kubernetes.io/service-name=pack"
+        assert status["found"] == sorted(line(pack, n) for n in names) and status["error"] is None
+        # node3 is terminating in the API's eyes but lives: it stays until it is dead.
+        api.objects["endpointslices"] = [endpoint_slice("pack-x", [(pack[n].interface, READY) for n in names[:2]]
+                                                        + [(pack["node3"].interface, TERMINATING)], port=pack.port)]
+        pack.wait_until(lambda: len(discovery(pack, "node1")[0]["found"]) == 2, 10, what="node3 no longer listed")
+        hold_for(lambda: pack.all_online(), 2.5, what="node3 stays Online")
+        # RBAC taken away: every member keeps its members, and says what to grant.
+        api.fault = ("status", 403)
+        pack.wait_until(lambda: all(discovery(pack, n)[0]["error"] for n in names), 10, what="the 403 seen")
+        assert "(the service account needs 'list' on endpointslices.discovery.k8s.io in namespace default" \
+            in discovery(pack, "node2")[0]["error"]
+        hold_for(lambda: pack.all_online(), 2.5, what="every member stays Online")
+
+
 # ---- the start-up barrier ------------------------------------------------------------------
 
 def test_wait_for_members_returns_once_enough_are_online_and_says_who_is_missing_otherwise():
