@@ -12,6 +12,7 @@ pytest_plugins = [
     "tests.support.backends",    # backend, backend4, cluster3: the parity suite's two back ends
     "tests.sdk.fixtures",        # lxd, client: a fake LXD through responses
     "tests.daemon.config.examples",  # refused: a configuration file that must be refused
+    "tests.support.plugins",     # test_plugins, plugins_importable: a plug-in package, pip-installed
     "tests.fuzz.profile",        # the hypothesis profile (short and fixed, or long: make fuzz)
 ]
 

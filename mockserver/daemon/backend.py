@@ -48,7 +48,7 @@ class PackBackend:
                 "conflict": list(node.conflict), "members": members,
                 "counters": dict(sorted(counters.items())), "pid": os.getpid(), "document": daemon.sync.describe(),
                 "groups": daemon.groups.describe(), "monitors": daemon.monitoring.describe(now),
-                "discovery": daemon.discovery.describe()}
+                "discovery": daemon.discovery.describe(), "barrier": daemon.barrier.describe()}
 
     def after_write(self, finish) -> None:
         self._daemon.gate.after_write(finish)

@@ -19,6 +19,7 @@ from mockserver.api import ApiServer, ForwardTo
 from mockserver.api.context import API_EXTENSIONS
 from mockserver.api.router import Route
 from mockserver.daemon.backend import PackBackend
+from mockserver.daemon.barrier import WAITING, StartupBarrier
 from mockserver.daemon.config import DaemonConfig
 from mockserver.daemon.discovery.runner import DiscoveryRunner
 from mockserver.daemon.discovery.runner import build as build_strategies
@@ -43,6 +44,7 @@ from mockserver.daemon.protocol.node import (
     LeaderChange,
     LeaderConflict,
     MemberChange,
+    MemberForgotten,
     NodeSettings,
     PackNode,
     PersistTerm,
@@ -158,6 +160,7 @@ class PackDaemon:
         self.monitoring = Monitoring(MonitorCore(interval=echo_interval, dead_interval=pack.monitor_dead_interval),
                                      report=self._monitors_report, refresh=max(1.0, echo_interval))
         self.hooks = MembershipHooks(pack, self.settings.name)
+        self.barrier = StartupBarrier(pack.wait_for_members, pack.wait_timeout_ms / 1000)
         # Discovery strategies (hosts file, ...) beside broadcast, multicast and static peers.
         self.discovery = DiscoveryRunner(build_strategies(pack.discovery, pack.port), self._proposed)
 
@@ -168,6 +171,9 @@ class PackDaemon:
         self._loop = asyncio.get_running_loop()
         self._wall_offset = time.time() - self._loop.time()
         pack = self.config.pack
+        self.barrier.start(self._loop.time())
+        if self.barrier.status == WAITING:   # at the timeout the groups are placed among those present
+            self._loop.call_later(self.barrier.timeout, lambda: self._groups_step(self.groups.pack_changed))
         store = SyncStore(state_directory(self.config))
         store.prepare()
         pack_name, secret = await self._credentials(store)
@@ -236,8 +242,9 @@ class PackDaemon:
             return PackView("", (self.settings.name,), 1)
         known = [r for r in node.members().values() if r.status != Status.LEFT]
         evacuated = frozenset(m.ident for m in self.state.members.values() if m.evacuated)
-        return PackView(node.leader, tuple(node.alive_names()), self.settings.expected_members or len(known),
-                        evacuated)
+        alive = tuple(node.alive_names())
+        return PackView(node.leader, alive, self.settings.expected_members or len(known), evacuated,
+                        holding=self.barrier.holding(len(alive), self._loop.time()))
 
     def _send_claim(self, names, kind: int, seq: int, items) -> None:
         if self.node is not None:
@@ -363,6 +370,8 @@ class PackDaemon:
                     return
             elif isinstance(effect, MemberChange):
                 self._member_changed(effect)
+            elif isinstance(effect, MemberForgotten):
+                self._member_forgotten(effect)
             elif isinstance(effect, LeaderChange):
                 self._leader_changed(effect)
             elif isinstance(effect, LeaderConflict):
@@ -405,6 +414,11 @@ class PackDaemon:
         what = "restarted" if change.restarted else record.status.name.lower()
         log.info("member %s %s (%sincarnation %d)", record.name, what, f"{change.why}; " if change.why else "",
                  record.incarnation)
+        self._groups_step(self.groups.pack_changed)
+
+    def _member_forgotten(self, forgotten: MemberForgotten) -> None:
+        self.state.forget_member(forgotten.member.name)
+        log.info("member %s forgotten (%s)", forgotten.member.name, forgotten.why)
         self._groups_step(self.groups.pack_changed)
 
     def _membership_hook(self, change: MemberChange) -> None:

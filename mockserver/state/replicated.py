@@ -63,6 +63,17 @@ class ReplicatedView:
             if visible() != before:
                 self._lifecycle("cluster-member-updated", self._member_source(name), None)
 
+    def forget_member(self, ident: str) -> None:
+        """The back end no longer counts the member it calls ``ident`` (gone, and no longer
+        discovered): it leaves the list, with cluster-member-removed. Unlike a removal, it is
+        shown again if it comes back."""
+        with self.lock:
+            member = self.member_by_ident(ident)
+            if member is None or member.server_name == self.local_name:
+                return
+            self._drop_member(member.server_name)
+            self._lifecycle("cluster-member-removed", self._member_source(member.server_name), None)
+
     def set_roles(self, ident: str, roles: list, database: bool, note: str | None = None) -> bool:
         """Set the automatic roles of the member the back end calls ``ident`` (and an optional
         note in its message); manual roles (written through the API) are kept. True if it changed."""

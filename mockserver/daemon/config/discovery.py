@@ -20,13 +20,13 @@ module's keys of old, which still work; here they are folded into those keys.
 from __future__ import annotations
 
 import dataclasses
-from importlib import metadata
 from typing import Any
 
 from mockserver.daemon.config import options as o
 from mockserver.daemon.config.errors import Invalid
+from mockserver.daemon.config.plugins import DISCOVERY_GROUP as PLUGIN_GROUP
+from mockserver.daemon.config.plugins import names
 
-PLUGIN_GROUP = "pylxd_cluster.discovery"
 MODES = ("endpointslices", "endpoints", "pods")
 
 
@@ -76,7 +76,8 @@ class Kubernetes:
 class Plugin:
     """A strategy from another package (entry point ``name`` in PLUGIN_GROUP)."""
     name: str
-    options: tuple = ()                         # (key, value) pairs, as given
+    options: tuple = ()                         # (key, value) pairs, as given, for the plug-in
+    polling_interval_ms: int = 5000             # read here: how often a poll function is called
     kind = "plugin"
 
 
@@ -86,7 +87,7 @@ BUILT_IN = ("broadcast", "multicast", "peers", "hosts-file", "dns", "dns-srv", "
 
 def plugin_names() -> list[str]:
     """The strategies installed packages offer (entry points in PLUGIN_GROUP)."""
-    return sorted({entry.name for entry in metadata.entry_points(group=PLUGIN_GROUP)})
+    return names(PLUGIN_GROUP)
 
 
 def _fields(value: Any, allowed: dict, what: str) -> dict:
@@ -159,7 +160,10 @@ def strategy(item: Any) -> tuple[str, Any]:
             value = {}
         if not isinstance(value, dict):
             raise Invalid(f"{what}: expected a mapping of options, got {o.show(value)}")
-        return name, Plugin(name, tuple(value.items()))
+        options = dict(value)
+        interval = _fields({"polling-interval": options.pop("polling-interval")}, {"polling-interval": _INTERVAL},
+                           what) if "polling-interval" in options else {}
+        return name, Plugin(name, tuple(options.items()), **interval)
     known = ", ".join(list(BUILT_IN) + plugins)
     raise Invalid(f"unknown strategy {o.show(name)}; the strategies known here are: {known} (plug-ins add theirs"
                   f" through the entry-point group {PLUGIN_GROUP})")

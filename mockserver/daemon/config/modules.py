@@ -31,6 +31,11 @@ on-leave               on_leave                  string   none         command r
 on-failed              on_failed                 string   none         command run when a member dies
 on-leader-change       on_leader_change          string   none         command run when the leader changes
 hook-timeout           hook_timeout_ms           integer  10000        membership hook time limit, ms
+hook-plugins           hook_plugins              list     []           Python hooks (entry points
+                                                                       pylxd_cluster.membership_hooks)
+wait-for-members       wait_for_members          integer  none         start-up barrier: no service group
+                                                                       placed before N members are Online
+wait-timeout           wait_timeout_ms           integer  60000        ...or this many ms have passed
 expected_members       expected_members          integer  none         pack size; with pack: auto only a side
                                                                        that sees a majority has a leader
 join_token             join_token                string   none         join with this token (no name/secret)
@@ -59,6 +64,8 @@ import socket
 from mockserver.daemon.config import discovery
 from mockserver.daemon.config import options as o
 from mockserver.daemon.config.errors import Invalid
+from mockserver.daemon.config.plugins import HOOK_GROUP as HOOK_PLUGIN_GROUP
+from mockserver.daemon.config.plugins import installed
 
 # Member names travel in pack datagrams as a length byte and the name (mockserver.daemon.protocol.messages).
 MAX_NAME_BYTES = 64
@@ -88,6 +95,9 @@ class PackConfig:
     on_failed: tuple[str, ...] | None = None
     on_leader_change: tuple[str, ...] | None = None
     hook_timeout_ms: int = 10000
+    hook_plugins: tuple[str, ...] = ()
+    wait_for_members: int | None = None
+    wait_timeout_ms: int = 60000
     expected_members: int | None = None
     join_token: str | None = None
     join_token_expiry: int = 10800
@@ -226,6 +236,15 @@ PACK = o.ModuleSpec(
                  " (MEMBER: the new leader, empty for none; PACK_PREVIOUS, PACK_TERM).", o.command),
         o.Option("hook-timeout", "hook_timeout_ms", "integer", "Milliseconds a membership hook may run before it"
                  " is killed with its process group.", o.integer(100, 600000), default=10000, unit="ms"),
+        o.Option("hook-plugins", "hook_plugins", "list", "Python callables called for every membership event,"
+                 " after its command, in the same order and time limit: the names of installed entry points in"
+                 f" the group {HOOK_PLUGIN_GROUP}.", o.list_of(installed(HOOK_PLUGIN_GROUP)), default=()),
+        o.Option("wait-for-members", "wait_for_members", "integer", "Start-up barrier: the leader places no"
+                 " service group until this many members are Online (or wait-timeout has passed); the member"
+                 " state's pack.barrier says where it stands.", o.integer(1)),
+        o.Option("wait-timeout", "wait_timeout_ms", "integer", "Milliseconds the start-up barrier waits at most"
+                 " (then the groups are placed among those present, and the log says so).",
+                 o.integer(100, 86_400_000), default=60000, unit="ms"),
         o.Option("expected_members", "expected_members", "integer", "Size of the pack; with pack: auto only a side"
                  " that sees a majority has a leader.", o.integer(1)),
         o.Option("join_token", "join_token", "string", "Join an existing pack with this token (from `pylxd-cluster"

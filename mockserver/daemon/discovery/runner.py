@@ -15,9 +15,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
-from mockserver.daemon.config.discovery import Dns, DnsSrv, HostsFile, Kubernetes
+from mockserver.daemon.config.discovery import Dns, DnsSrv, HostsFile, Kubernetes, Plugin
 from mockserver.daemon.discovery.dns import DnsStrategy
 from mockserver.daemon.discovery.hostsfile import HostsFileStrategy, PartialResult
+from mockserver.daemon.discovery.plugins import PluginStrategy
 from mockserver.wire import go_timestamp
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,9 @@ log = logging.getLogger(__name__)
 class Poller(Protocol):
     """What a strategy is to the runner: a name, a polling interval, and ``poll()``, which
     returns the set of ``(host, port)`` it proposes now or raises OSError. ``problems``
-    lists what it skipped (bad lines, bad records) without failing."""
+    lists what it skipped (bad lines, bad records) without failing. A strategy with
+    ``streaming`` true offers ``stream()`` and ``resolve(items)`` instead (a plug-in's async
+    iterator), and one with ``close()`` has it awaited at stop."""
     name: str
     interval: float
     problems: list
@@ -57,7 +60,8 @@ def build(specs, default_port: int) -> list:
     """The pollers for the Pack module's strategies.
 
     Raises:
-        ValueError: a strategy this version cannot run yet, named.
+        ValueError: a strategy that cannot run here (an extra not installed, a plug-in that
+            cannot be loaded or refuses its options), named.
     """
     pollers = []
     for spec in specs:
@@ -65,6 +69,8 @@ def build(specs, default_port: int) -> list:
             pollers.append(HostsFileStrategy(spec, default_port))
         elif isinstance(spec, (Dns, DnsSrv)):
             pollers.append(DnsStrategy(spec, default_port))
+        elif isinstance(spec, Plugin):
+            pollers.append(PluginStrategy(spec, default_port))
         elif isinstance(spec, Kubernetes):
             try:
                 from mockserver.daemon.discovery.kubernetes import KubernetesStrategy
@@ -73,7 +79,7 @@ def build(specs, default_port: int) -> list:
                 raise ValueError(f"discovery strategy 'kubernetes' needs kubernetes-asyncio ({exc}): install"
                                  f" pylxd-cluster[kubernetes]") from None
         else:
-            raise ValueError(f"discovery strategy {spec.kind!r} is not available in this version yet")
+            raise ValueError(f"discovery strategy {spec.kind!r} is not known to this version")
     return pollers
 
 
@@ -106,14 +112,31 @@ class DiscoveryRunner:
 
     async def _run(self, poller: Poller) -> None:
         while True:
-            await self.poll_once(poller)
+            if getattr(poller, "streaming", False):
+                await self._follow(poller)
+            else:
+                await self.poll_once(poller)
             await asyncio.sleep(poller.interval)
 
-    async def poll_once(self, poller: Poller) -> None:
+    async def _follow(self, poller) -> None:
+        """A streaming strategy: each address list it yields, until it fails or ends."""
         status = self.status[poller.name]
+        try:
+            async for items in poller.stream():
+                await self._settle(status, poller.resolve(items))
+        except OSError as exc:
+            status.polls += 1
+            self._failed(status, str(exc))
+
+    async def poll_once(self, poller: Poller) -> None:
+        await self._settle(self.status[poller.name], poller.poll())
+
+    async def _settle(self, status: StrategyStatus, answer) -> None:
+        """Record what ``answer`` (a coroutine: a set, or OSError) says, and propose the
+        union of every strategy's findings when it changed."""
         status.polls += 1
         try:
-            found = await poller.poll()
+            found = await answer
         except PartialResult as exc:
             self._failed(status, str(exc))
             status.found |= exc.found   # what did resolve is proposed; nothing is taken away

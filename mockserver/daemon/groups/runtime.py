@@ -89,6 +89,7 @@ class PackView:
     alive: tuple                 # members believed alive, this one included
     size: int                    # the pack's size (expected_members, else the members known)
     evacuated: frozenset = frozenset()
+    holding: str = ""            # why no group may be placed yet (the start-up barrier), "" if they may
 
 
 @dataclass(frozen=True)
@@ -280,7 +281,7 @@ class GroupsRuntime:
 
     def place(self, now: float) -> None:
         view = self._view()
-        if view.leader != self.name or self.problem is not None:
+        if view.leader != self.name or self.problem is not None or view.holding:
             self.proposed = None
             return
         current = self.proposed if self.proposed is not None else self.table
@@ -305,6 +306,8 @@ class GroupsRuntime:
         view = self._view()
         if view.leader != self.name or self.problem is not None:
             raise MoveRefused(503, "This member does not lead the pack right now; retry in a moment")
+        if view.holding:
+            raise MoveRefused(503, f"No group is placed yet: {view.holding}; retry in a moment")
         current = dict(self.proposed if self.proposed is not None else self.table)
         entry = current.get(group, NOBODY)
         if member:
@@ -435,6 +438,8 @@ class GroupsRuntime:
             state, message = "Active", f"Active on {active}{why}"
         elif entry.owner is not None and entry.owner in view.alive:
             state, message = "Starting", f"Taking over on {entry.owner}{why}"
+        elif view.holding:
+            state, message = "Down", f"Not placed yet: {view.holding}"
         elif entry.owner is not None:
             state, message = "Down", f"{entry.owner} is down; the leader places the group anew"
         else:

@@ -66,7 +66,7 @@ class Node:
         self.interface = interface
         self.pack_options = pack_options
         self.netns = netns
-        self.env: dict[str, str] = {}          # added to the daemon's environment at each start
+        self.env: dict[str, str] = {}          # added to the daemon's environment (PYTHONPATH: in front)
         self.dir = owner.dir
         self.config_path = self.dir / f"{name}.yaml"
         self.socket_path = str(self.dir / f"{name}.socket")
@@ -127,8 +127,9 @@ class Node:
             cmd = self.netns.command(cmd)
         if self.owner.pdeathsig:
             cmd = die_with_parent(cmd)
-        env = dict(os.environ, **self.env, PYTHONUNBUFFERED="1",
-                   PYTHONPATH=str(IMPORT_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        extra = dict(self.env)
+        path = (str(IMPORT_ROOT), extra.pop("PYTHONPATH", ""), os.environ.get("PYTHONPATH", ""))
+        env = dict(os.environ, **extra, PYTHONUNBUFFERED="1", PYTHONPATH=os.pathsep.join(p for p in path if p))
         self.lines, self.running_at, self.line_times = [], None, []
         self._queue = queue.Queue()
         log = open(self.log_path, "a")

@@ -25,6 +25,14 @@ class MemberChange:
 
 
 @dataclass(frozen=True)
+class MemberForgotten:
+    """``member`` (dead or gone, and no longer proposed by discovery) left the member list."""
+
+    member: MemberRecord
+    why: str
+
+
+@dataclass(frozen=True)
 class LeaderChange:
     leader: str        # "" when the pack has no leader (no quorum, or none elected yet)
     term: int

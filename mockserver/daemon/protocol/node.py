@@ -49,9 +49,11 @@ from mockserver.daemon.protocol.effects import (
     LeaderChange,
     LeaderConflict,
     MemberChange,
+    MemberForgotten,
     PersistTerm,
     Send,
 )
+from mockserver.daemon.protocol.forgetting import ForgettingRules
 from mockserver.daemon.protocol.leadership import Candidacy, LeadershipRules
 from mockserver.daemon.protocol.lifelines import LifelineRules
 from mockserver.daemon.protocol.messages import (
@@ -73,7 +75,7 @@ from mockserver.daemon.protocol.settings import BROADCAST, MULTICAST, NodeSettin
 
 # Re-exported: the daemon and the tests take these from here.
 __all__ = ["PackNode", "NodeSettings", "BROADCAST", "MULTICAST", "LIVE", "Send", "MemberChange", "LeaderChange",
-           "PersistTerm", "LeaderConflict", "DocumentHeard", "ClaimHeard", "Peer"]
+           "PersistTerm", "LeaderConflict", "DocumentHeard", "ClaimHeard", "Peer", "MemberForgotten"]
 
 
 @dataclass
@@ -113,12 +115,13 @@ class _News:
 COUNTERS = ("sent", "received", "dropped_truncated", "dropped_not_pack", "dropped_version", "dropped_auth",
             "dropped_malformed", "dropped_replay", "dropped_stale", "dropped_own", "dropped_name_conflict",
             "marked_suspect", "marked_dead", "marked_left", "marked_alive", "refuted", "elections_won",
-            "elections_lost", "votes_granted", "votes_refused", "votes_deferred", "marked_dead_silent")
+            "elections_lost", "votes_granted", "votes_refused", "votes_deferred", "marked_dead_silent",
+            "forgotten")
 URGENT_FANOUT = 3
 MAX_SHARED_DOUBTS = 16   # records of suspect/dead members sent per interval (fits one datagram)
 
 
-class PackNode(LeadershipRules, LifelineRules):
+class PackNode(LeadershipRules, LifelineRules, ForgettingRules):
     """One member of a pack. See the module docstring for the protocol."""
 
     def __init__(self, settings: NodeSettings, sealer: Sealer, *, boot: int, now: float,
@@ -177,6 +180,7 @@ class PackNode(LeadershipRules, LifelineRules):
         self._next_heartbeat = float("-inf")
         self._last_step = now
         self._judge_after = float("-inf")
+        self._init_forgetting()
 
     # ---- views ---------------------------------------------------------------------------
 
@@ -309,6 +313,7 @@ class PackNode(LeadershipRules, LifelineRules):
             self._next_announce = now + s.announce_interval
             self._announce_periodically(now)
             self._share_doubts(now)
+        self._forget_the_gone(now)
         candidacy = self._candidacy
         if candidacy is not None and now >= candidacy.started + s.keepalive:
             # No majority in time (split votes, or voters that still see a leader): stand
@@ -432,6 +437,7 @@ class PackNode(LeadershipRules, LifelineRules):
         longer proposed removes no member. A new one is announced to at once (asking for
         the pack's state), and every announce period while it is not a live member's."""
         own = (self.settings.host, self.settings.port)
+        self._discovering = True
         fresh = tuple(dict.fromkeys(tuple(a) for a in addresses if tuple(a) != own))
         new = [a for a in fresh if a not in self._discovered and a not in self.settings.peers]
         self._discovered = fresh
@@ -620,6 +626,8 @@ class PackNode(LeadershipRules, LifelineRules):
                 self._queue_news(self.record)
                 self._refuting = True
             return
+        if not self._remembers(record):
+            return
         peer = self.peers.get(record.name)
         if peer is None:
             if record.status in LIVE:
@@ -660,6 +668,7 @@ class PackNode(LeadershipRules, LifelineRules):
             self._suspects.pop(record.name, None)
         for names in self._live_by_role.values():
             names.discard(record.name)
+        self._note_down(record, record.status in LIVE, now)
         was_live = record.name in self._live
         if record.status in LIVE:
             self._live.add(record.name)

@@ -83,10 +83,18 @@ def test_a_member_dropped_from_the_file_stays_and_a_bad_file_loses_no_one(hosts_
                     what="the missing file in every status")
     assert "No such file or directory" in discovery(pack, "node2")[0]["error"]
     hold_for(lambda: pack.all_online(), 2.5, what="every member stays Online")
-    # A member that dies is Offline as ever.
+    # A member that dies is Offline as ever; dead and no longer listed, it is forgotten.
     pack.kill9("node3")
     pack.wait_until(lambda: all(pack[n].statuses().get("node3") == "Offline" for n in ("node1", "node2")), 10,
                     what="node3 Offline")
+    shared.write_text(f"{line(pack, 'node1')}\n{line(pack, 'node2')}\n")
+    pack.wait_until(lambda: all("node3" not in pack[n].statuses() for n in ("node1", "node2")), 10,
+                    what="node3 forgotten")
+    assert "member node3 forgotten (dead for" in pack["node1"].log()
+    # Back, and listed again: a member as any newcomer.
+    shared.write_text("".join(f"{line(pack, n)}\n" for n in ("node1", "node2", "node3")))
+    pack["node3"].start()
+    pack.wait_until(lambda: pack.all_online(), 15, what="node3 back")
 
 
 def test_a_pack_forms_through_dns_and_a_record_removed_does_not_remove_a_live_member(hosts_pack, tmp_path):
@@ -157,6 +165,29 @@ def test_a_pack_forms_through_the_kubernetes_api_and_keeps_members_it_refuses_to
         hold_for(lambda: pack.all_online(), 2.5, what="every member stays Online")
 
 
+def test_a_pack_forms_through_a_plugin_strategy_and_calls_python_hooks(hosts_pack, test_plugins, tmp_path):
+    import json
+
+    pack = hosts_pack
+    listing, events = tmp_path / "pack.json", tmp_path / "events.jsonl"
+    names = ("node1", "node2", "node3")
+    for name in names:
+        node = pack.add(name, "auto", discovery=[{"json-file-watch": {"path": str(listing)}}],
+                        **{"hook-plugins": ["record"] if name == "node1" else []})
+        node.env.update(PYTHONPATH=str(test_plugins), PACK_TEST_HOOK_LOG=str(events))
+    listing.write_text(json.dumps([line(pack, n) for n in names]))
+    pack.start_all()
+    pack.wait_until(lambda: pack.all_online() and pack.leader(), 15, what="the pack through the plug-in")
+    [status] = discovery(pack, "node2")
+    assert status["strategy"] == "json-file-watch" and status["found"] == sorted(line(pack, n) for n in names)
+    pack.kill9("node3")
+    pack.wait_until(lambda: events.exists() and "failed" in events.read_text(), 10, what="the failed hook")
+    seen = [json.loads(text) for text in events.read_text().splitlines()]
+    assert {(e["event"], e["member"]) for e in seen} >= {("join", "node2"), ("join", "node3"), ("failed", "node3")}
+    assert all(e["hook"] == "record" and e["self_name"] == "node1" for e in seen)
+    assert [e["seq"] for e in seen] == list(range(1, len(seen) + 1))
+
+
 # ---- the start-up barrier ------------------------------------------------------------------
 
 def test_wait_for_members_returns_once_enough_are_online_and_says_who_is_missing_otherwise():
@@ -188,6 +219,59 @@ def test_wait_for_members_returns_once_enough_are_online_and_says_who_is_missing
             in done.stderr, done.stderr
     finally:
         pack.close()
+
+
+def test_the_daemon_barrier_keeps_a_restarted_pack_from_piling_its_groups_on_the_first_member():
+    """The whole pack goes down (power lost) and comes back one member at a time. Without
+    the barrier the first one up would place web on itself, then hand it over again."""
+    from mockserver.daemon.harness import write
+
+    names = ("node1", "node2", "node3")
+    web = {"primary": "node3", "secondary": ["node1", "node2"], "service": [{"exec": {"start": "true",
+                                                                                      "stop": "true"}}]}
+
+    def shown(name: str) -> dict:
+        return write(pack[name], "GET", "/1.0/cluster/service-groups/web")["metadata"]
+
+    with PackProcs(listen=True) as pack:
+        pack.form(names, **{"wait-for-members": 3, "wait-timeout": 600000})
+        write(pack[pack.leader()], "PATCH", "/1.0/cluster/config", {"modules": [{"ServiceGroups": {"web": web}}]})
+        pack.wait_until(lambda: all(shown(n)["status"] == "Active" for n in names), 15, what="web on node3")
+        for name in names:
+            pack.kill9(name)
+        pack["node1"].start()
+        pack.wait_until(lambda: pack.leader(["node1"]) == "node1", 15, what="node1 leading alone")
+        pack.wait_until(lambda: shown("node1")["message"] == "Not placed yet: the start-up barrier waits for 3"
+                                                              " members Online (1 now)", 10,
+                        what=f"the barrier shown: {shown('node1')}")
+        reply = write(pack["node1"], "POST", "/1.0/cluster/service-groups/web", {"member": "node1"}, expect=503)
+        assert "No group is placed yet: the start-up barrier waits for 3 members" in reply["error"], reply
+        pack["node2"].start()
+        pack.wait_until(lambda: pack.all_online(["node1", "node2"]), 15, what="two members")
+        hold_for(lambda: shown("node1")["owner"] == "node3" and shown("node1")["status"] != "Active", 1.5,
+                 what="web left where it was while two of three are Online")
+        assert pack["node1"].pack_state()["barrier"]["status"] == "waiting"
+        pack["node3"].start()
+        pack.wait_until(lambda: all(shown(n)["status"] == "Active" and shown(n)["owner"] == "node3" for n in names),
+                        15, what="web back on node3 once three are Online")
+        barrier = pack["node1"].pack_state()["barrier"]
+        assert (barrier["status"], barrier["members"], barrier["online"]) == ("met", 3, 3), barrier
+        assert "start-up barrier met after" in pack["node1"].log()
+
+
+def test_the_daemon_barrier_gives_up_at_its_timeout():
+    from mockserver.daemon.harness import write
+
+    web = {"primary": "node2", "secondary": ["node1"], "service": [{"exec": {"start": "true", "stop": "true"}}]}
+    with PackProcs(listen=True) as pack:
+        pack.form(("node1", "node2"), **{"wait-for-members": 3, "wait-timeout": 1500})
+        write(pack[pack.leader()], "PATCH", "/1.0/cluster/config", {"modules": [{"ServiceGroups": {"web": web}}]})
+        pack.wait_until(lambda: pack["node1"].pack_state()["barrier"]["status"] != "waiting", 10,
+                        what="the barrier's timeout")
+        barrier = pack["node1"].pack_state()["barrier"]
+        assert barrier["status"] == "timed out" and barrier["waited_ms"] >= 1500, barrier
+        pack.wait_until(lambda: write(pack["node1"], "GET", "/1.0/cluster/service-groups/web")["metadata"]["status"]
+                        == "Active", 15, what="web placed once the barrier gave up")
 
 
 # ---- membership hooks ----------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Plug-ins for the pylxd-cluster daemon, installed by its tests."""
