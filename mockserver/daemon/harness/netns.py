@@ -16,8 +16,12 @@ Usage::
         nodes[0].address, nodes[0].broadcast    # "198.51.100.1", "198.51.100.255"
         nodes[2].link_down()                    # unplug its cable; link_up() plugs it back
 
+    with routed_namespaces((2, 2)) as (router, (a, b)):   # two subnets joined by a router
+        a[0].address, b[0].address, b[0].gateway  # "198.51.100.1", "203.0.113.1", "203.0.113.254"
+
 Pytest: use the context managers inside a fixture (``with ... as x: yield x``), or the
-fixtures ``netns_factory`` / ``bridged_factory`` below (import them into a conftest).
+fixtures ``netns_factory`` / ``bridged_factory`` / ``routed_factory`` below (import them
+into a conftest).
 Names are ``<prefix>-<pid>-<counter>``, so parallel runs and leftovers of crashed runs
 never collide; :func:`reap_stale` deletes leftovers whose process is gone.
 
@@ -38,11 +42,12 @@ import subprocess
 import time
 from typing import Iterator, Sequence
 
-__all__ = ["Namespace", "NetnsUnavailable", "netns", "bridged_namespaces", "require_netns",
-           "prerequisite_problem", "reap_stale", "list_namespaces", "netns_factory",
-           "bridged_factory"]
+__all__ = ["Namespace", "NetnsUnavailable", "netns", "bridged_namespaces", "routed_namespaces",
+           "require_netns", "prerequisite_problem", "reap_stale", "list_namespaces", "netns_factory",
+           "bridged_factory", "routed_factory"]
 
 DEFAULT_SUBNET = "198.51.100.0/24"
+ROUTED_SUBNETS = ("198.51.100.0/24", "203.0.113.0/24")
 _ALLOWED_SUBNETS = (ipaddress.ip_network("198.51.100.0/24"), ipaddress.ip_network("203.0.113.0/24"))
 _counter = itertools.count(1)
 _TIMEOUT = 20
@@ -150,6 +155,8 @@ class Namespace:
         self.broadcast: str | None = None
         self.prefixlen: int | None = None
         self.ifname: str | None = None
+        #: set for members of :func:`routed_namespaces`: the router's address, their default route
+        self.gateway: str | None = None
         self._switch: str | None = None
         self._port: str | None = None
         self._procs: list[subprocess.Popen] = []
@@ -296,6 +303,45 @@ def bridged_namespaces(count: int, subnet: str = DEFAULT_SUBNET,
             raise errors[0]
 
 
+@contextlib.contextmanager
+def routed_namespaces(counts: Sequence[int], subnets: Sequence[str] = ROUTED_SUBNETS,
+                      name_prefix: str = "pk") -> Iterator[tuple[Namespace, list[list[Namespace]]]]:
+    """Subnets joined by a router: yields ``(router, [members of subnet 0, of subnet 1, ...])``.
+
+    Subnet ``i`` is a :func:`bridged_namespaces` switch with ``counts[i]`` members (the same
+    addresses, ``link_down`` and ``split``). The router is a namespace of its own with
+    ``ip_forward=1``; its ``eth<i>`` is plugged into switch ``i`` (port ``router``) with the
+    subnet's last host address (``.254`` of a /24), which every member of the subnet has as
+    its default route (``.gateway``). The router forwards unicast between the subnets but no
+    broadcast (the kernel never forwards a subnet's broadcast; directed-broadcast forwarding,
+    ``bc_forwarding``, is off by default). Every namespace is deleted on exit, also on errors.
+    """
+    if len(counts) != len(subnets):
+        raise ValueError(f"{len(counts)} counts for {len(subnets)} subnets")
+    nets = [ipaddress.ip_network(subnet) for subnet in subnets]
+    for net, count in zip(nets, counts):
+        if net.num_addresses < count + 3:  # network, members, router, broadcast
+            raise ValueError(f"subnet {net} cannot hold {count} members and the router")
+    with contextlib.ExitStack() as stack:
+        groups = [stack.enter_context(bridged_namespaces(count, str(net), name_prefix))
+                  for count, net in zip(counts, nets)]
+        router = _create(name_prefix)
+        stack.callback(router.delete)
+        router.run(["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"])
+        for i, (net, members) in enumerate(zip(nets, groups)):
+            switch, leg, gateway = members[0]._switch, f"eth{i}", str(net.broadcast_address - 1)
+            _ip("-n", switch, "link", "add", "router", "type", "veth", "peer", "name", leg, "netns", router.name)
+            _ip("-n", switch, "link", "set", "dev", "router", "master", "br0")
+            _ip("-n", switch, "link", "set", "dev", "router", "up")
+            router.ip("addr", "add", f"{gateway}/{net.prefixlen}", "broadcast", str(net.broadcast_address),
+                      "dev", leg)
+            router.ip("link", "set", "dev", leg, "up")
+            for ns in members:
+                ns.ip("route", "add", "default", "via", gateway, "dev", ns.ifname)
+                ns.gateway = gateway
+        yield router, groups
+
+
 def split(*groups: Sequence[Namespace]) -> None:
     """Cut the switch of :func:`bridged_namespaces` into one bridge per group: members of a
     group reach each other and nobody else (broadcasts included). Members left out keep the
@@ -344,3 +390,12 @@ if pytest is not None:
         with contextlib.ExitStack() as stack:
             yield lambda count, subnet=DEFAULT_SUBNET, prefix="pk": stack.enter_context(
                 bridged_namespaces(count, subnet, prefix))
+
+    @pytest.fixture
+    def routed_factory():
+        """``make(counts, subnets=ROUTED_SUBNETS, prefix="pk") -> (router, [[Namespace]])``;
+        deleted at teardown."""
+        _fail_if_unavailable()
+        with contextlib.ExitStack() as stack:
+            yield lambda counts, subnets=ROUTED_SUBNETS, prefix="pk": stack.enter_context(
+                routed_namespaces(counts, subnets, prefix))
