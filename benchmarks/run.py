@@ -9,6 +9,7 @@ import time
 
 from benchmarks import (
     config_propagation,
+    discovery,
     pack_failover,
     pack_processes,
     pack_simulation,
@@ -35,6 +36,7 @@ def main() -> int:
     failover = pack_failover.run()
     propagation = config_propagation.run()
     services = service_failover.run()
+    discovery.run()
 
     goal_sdk = sdk["sdk_ratio"] <= 1.5
     print(f"\nSDK members.all(): {sdk['sdk_ratio']:.2f}x the bare GET (goal: within 1.5x) "

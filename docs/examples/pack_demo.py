@@ -57,7 +57,7 @@ def demo(pack: PackProcs) -> int:
     started = time.monotonic()
 
     def leaders(names):
-        return {pack[n].client.cluster.members.state(n).extra["pack"]["leader"] for n in names}
+        return {pack[n].client.cluster.members.state(n).pack.leader for n in names}
 
     formed = pack.wait_until(lambda: all(len(n.client.cluster.members.all()) == 3 for n in nodes)
                              and len(leaders(NODES)) == 1 and "" not in leaders(NODES), 15,

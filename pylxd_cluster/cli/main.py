@@ -140,7 +140,8 @@ def run(args, client: Client) -> str:
     if args.command == "status":
         pack = None
         if client.has_api_extension("pack_membership"):  # a pack daemon: it knows when it last heard each member
-            pack = members_api.state(client.server_name).extra.get("pack")
+            state = members_api.state(client.server_name)
+            pack = state.pack.to_api() if state.pack is not None else None
         groups = None
         if client.has_api_extension(ServiceGroupManager.extension):  # a pack daemon with service groups
             groups = client.cluster.service_groups.all()

@@ -7,6 +7,7 @@ from pylxd_cluster.models.event import Event
 from pylxd_cluster.models.group import ClusterGroup
 from pylxd_cluster.models.member import ClusterMember, MemberList
 from pylxd_cluster.models.operation import Operation
+from pylxd_cluster.models.pack_state import BarrierStatus, DiscoveryStatus, PackState
 from pylxd_cluster.models.service_group import ServiceGroup, ServiceGroupList, ServiceGroupMember
 from pylxd_cluster.models.state import MemberState, MemberSysInfo
 from pylxd_cluster.models.token import JoinToken
@@ -23,6 +24,9 @@ __all__ = [
     "MemberList",
     "MemberState",
     "MemberSysInfo",
+    "PackState",
+    "DiscoveryStatus",
+    "BarrierStatus",
     "Operation",
     "PackConfiguration",
     "ServerModel",

@@ -7,6 +7,7 @@ from typing import Any
 import attrs
 
 from pylxd_cluster.models.base import WireModel, as_dict, as_int, as_tuple, nested, wire_field
+from pylxd_cluster.models.pack_state import PackState
 
 __all__ = ["MemberState", "MemberSysInfo"]
 
@@ -29,7 +30,11 @@ class MemberSysInfo(WireModel):
 
 @attrs.frozen(kw_only=True, slots=False)
 class MemberState(WireModel):
-    """A member's state: ``sysinfo`` (:class:`MemberSysInfo`) and ``storage_pools``."""
+    """A member's state: ``sysinfo`` (:class:`MemberSysInfo`) and ``storage_pools``; on a
+    pack daemon also ``pack`` (:class:`~pylxd_cluster.models.pack_state.PackState`), None
+    on LXD and Incus."""
 
     sysinfo: MemberSysInfo = wire_field(codec=nested(MemberSysInfo), factory=MemberSysInfo)
     storage_pools: dict[str, Any] = wire_field(decode=as_dict, factory=dict)
+    pack: PackState | None = wire_field(codec=(lambda value: None if value is None else PackState.from_api(value),
+                                               lambda value: value.to_api()), default=None, omit_if_none=True)

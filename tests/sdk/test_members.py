@@ -193,6 +193,27 @@ def test_state_parses_sysinfo(client, lxd):
     assert state.sysinfo.load_averages == (0.5, 0.25, 0.1)
     assert state.sysinfo.logical_cpus == 4
     assert state.storage_pools == {"default": {"path": "/x"}}
+    assert state.pack is None and "pack" not in state.to_api()     # LXD has no pack part
+
+
+def test_member_state_of_a_pack_daemon_reads_discovery_and_the_barrier(client, lxd):
+    lxd.reply_json("GET", "/1.0/cluster/members/node1/state", sync({
+        "sysinfo": {}, "storage_pools": {},
+        "pack": {"incarnation": 7, "leader": "node2", "term": 3, "conflict": [], "members": {}, "counters": {},
+                 "pid": 42, "document": {}, "groups": {}, "monitors": {},
+                 "discovery": [{"strategy": "dns pack.example", "found": ["198.51.100.2:5252"],
+                                "updated_at": "2026-11-30T21:04:05.123456Z", "error": "pack.example A: no answer"
+                                " within 5 s", "error_at": "2026-11-30T21:05:05Z", "problems": [], "polls": 9,
+                                "failures": 2}],
+                 "barrier": {"status": "waiting", "members": 3, "timeout": 60000, "online": 1, "waited_ms": None},
+                 "future_key": 1},
+    }))
+    pack = client.cluster.members.state("node1").pack
+    assert (pack.leader, pack.term, pack.extra) == ("node2", 3, {"future_key": 1})
+    [dns] = pack.discovery
+    assert dns.found == ("198.51.100.2:5252",) and dns.failing and dns.failures == 2
+    assert dns.updated_at.isoformat() == "2026-11-30T21:04:05.123456+00:00"
+    assert (pack.barrier.status, pack.barrier.members, pack.barrier.online) == ("waiting", 3, 1)
 
 
 def test_member_built_without_client_explains(client):

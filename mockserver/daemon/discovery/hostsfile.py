@@ -15,15 +15,19 @@ def parse_hosts(text: str, default_port: int) -> tuple[list, list]:
     """``([(host, port), ...], [problem, ...])``: every line that reads as ``host[:port]``
     (a name or an IPv4 address), and what is wrong with the others (by line number). A bad
     line costs only itself."""
+    lines = ((f"line {number}", line.split("#", 1)[0].strip()) for number, line in enumerate(text.splitlines(), 1))
+    return read_peers(((where, line) for where, line in lines if line), default_port)
+
+
+def read_peers(items, default_port: int) -> tuple[list, list]:
+    """``([(host, port), ...], ["<where>: <problem>", ...])`` from ``(where, "host[:port]")``
+    pairs; a missing port is ``default_port``."""
     entries, problems = [], []
-    for number, line in enumerate(text.splitlines(), 1):
-        line = line.split("#", 1)[0].strip()
-        if not line:
-            continue
+    for where, text in items:
         try:
-            host, port = o.peer(line)
+            host, port = o.peer(text)
         except Invalid as exc:
-            problems.append(f"line {number}: {exc.text}")
+            problems.append(f"{where}: {exc.text}")
             continue
         entries.append((host, default_port if port is None else port))
     return entries, problems

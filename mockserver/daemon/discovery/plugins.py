@@ -26,29 +26,18 @@ import inspect
 import logging
 from typing import AsyncIterator
 
-from mockserver.daemon.config import options as o
 from mockserver.daemon.config.discovery import PLUGIN_GROUP, Plugin
-from mockserver.daemon.config.errors import Invalid
 from mockserver.daemon.config.plugins import load
-from mockserver.daemon.discovery.hostsfile import resolve_all
+from mockserver.daemon.discovery.hostsfile import read_peers, resolve_all
 
 log = logging.getLogger(__name__)
 
 
 def read_addresses(items, default_port: int) -> tuple[list, list]:
     """``([(host, port), ...], [problem, ...])`` from what a plug-in proposed."""
-    entries, problems = [], []
-    for item in items:
-        try:
-            if isinstance(item, tuple) and len(item) == 2:
-                host, port = o.peer(f"{item[0]}:{item[1]}")
-            else:
-                host, port = o.peer(item)
-        except Invalid as exc:
-            problems.append(f"{item!r} not used: {exc.text}")
-            continue
-        entries.append((host, default_port if port is None else port))
-    return entries, problems
+    pairs = ((repr(item), f"{item[0]}:{item[1]}" if isinstance(item, tuple) and len(item) == 2 else item)
+             for item in items)
+    return read_peers(pairs, default_port)
 
 
 class PluginStrategy:

@@ -43,7 +43,7 @@ def test_the_poll_form_proposes_what_it_returns_and_names_what_it_cannot_use(plu
     [poller] = build([Plugin("json-file", (("path", str(listing)),))], 5252)
     assert isinstance(poller, PluginStrategy) and not poller.streaming
     assert asyncio.run(poller.poll()) == {("127.0.0.11", 5252), ("127.0.0.12", 6000), ("127.0.0.13", 7000)}
-    assert poller.problems == ["'not an address!' not used: expected 'host' or 'host:port' (an IPv4 address or a"
+    assert poller.problems == ["'not an address!': expected 'host' or 'host:port' (an IPv4 address or a"
                                " name, port 1 to 65535), got 'not an address!'"]
     listing.unlink()
     with pytest.raises(OSError, match="FileNotFoundError: .*No such file or directory"):

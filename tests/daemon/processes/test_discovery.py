@@ -57,6 +57,11 @@ def test_a_pack_forms_from_a_hosts_file_and_follows_its_edits(hosts_pack):
         assert cli(["--endpoint", str(pack["node1"].socket_path), "status"]) == 0
     assert f"  Discovery hosts-file {shared}: 3 found ({', '.join(everyone)})" in out.getvalue()
     assert status[0]["error"] is None and status[0]["updated_at"]
+    # and the SDK, typed
+    sdk_view = pack["node1"].client.cluster.members.state("node1").pack
+    assert [(s.strategy, s.found, s.failing) for s in sdk_view.discovery] == [(f"hosts-file {shared}",
+                                                                              tuple(everyone), False)]
+    assert sdk_view.barrier.status == "none"
     for name in pack.nodes:
         counters = pack[name].counters()
         assert counters["udp_sent_broadcast"] == 0 and counters["udp_sent_multicast"] == 0, counters
