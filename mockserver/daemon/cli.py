@@ -7,13 +7,14 @@ import logging
 import signal
 import sys
 
-from mockserver.daemon.config import ConfigError, load, render_template
+from mockserver.daemon.config import ConfigError, discovery, load, render_template
 from mockserver.version import VERSION
 
 DESCRIPTION = """\
-Run one node of a pack: nodes find each other over UDP (broadcast, multicast or static
-peers), check each other's liveness, follow a leader, and each serves the live membership
-through LXD's REST API, so `lxc cluster list`, pylxd and pylxd-cluster work against any node.
+Run one node of a pack: nodes find each other over UDP (broadcast, multicast, static peers,
+or the discovery list: hosts files, DNS, Kubernetes, plug-ins), check each other's liveness,
+follow a leader, and each serves the live membership through LXD's REST API, so `lxc cluster
+list`, pylxd and pylxd-cluster work against any node.
 """
 
 EPILOG = """\
@@ -45,6 +46,8 @@ def summary(config) -> str:
         channels.append(f"multicast {pack.mcast_group}")
     if pack.peers:
         channels.append("peers " + ", ".join(f"{h}:{p}" for h, p in pack.peers))
+    if pack.discovery:
+        channels.append("discovery " + ", ".join(discovery.label(spec) for spec in pack.discovery))
     which = f"pack '{pack.name}'" if pack.name else "the pack its join_token names"
     lines = [f"node {pack.server_name} of {which} ({pack.pack}) on {pack.interface}:{pack.port}; "
              f"{'; '.join(channels)}",
@@ -99,6 +102,20 @@ async def run(config) -> int:
     return 0
 
 
+def cannot_run(config) -> str | None:
+    """Why a valid file still cannot run here (a discovery strategy whose extra is not
+    installed, a plug-in that cannot be loaded or refuses its options), or None."""
+    from mockserver.daemon.discovery.runner import build
+    from mockserver.daemon.membership_hooks import MembershipHooks
+
+    try:
+        build(config.pack.discovery, config.pack.port)
+        MembershipHooks(config.pack, config.pack.server_name or "")
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if args.print_template:
@@ -110,6 +127,10 @@ def main(argv=None) -> int:
         print(f"pylxd-cluster-daemon: {exc}", file=sys.stderr)
         return 2
     if args.check:
+        problem = cannot_run(config)
+        if problem:
+            print(f"pylxd-cluster-daemon: {args.check}: {problem}", file=sys.stderr)
+            return 2
         print(f"{args.check}: valid\n{summary(config)}")
         return 0
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,

@@ -85,6 +85,15 @@ Strategy = HostsFile | Dns | DnsSrv | Kubernetes | Plugin
 BUILT_IN = ("broadcast", "multicast", "peers", "hosts-file", "dns", "dns-srv", "kubernetes")
 
 
+def label(spec: Strategy) -> str:
+    """A strategy in a few words: ``dns pack.example``, ``hosts-file /etc/pack/hosts``,
+    ``kubernetes app=pack``, or a plug-in's name."""
+    if isinstance(spec, Plugin):
+        return spec.name
+    detail = {HostsFile: "path", Dns: "query", DnsSrv: "query", Kubernetes: "selector"}[type(spec)]
+    return f"{spec.kind} {getattr(spec, detail)}"
+
+
 def plugin_names() -> list[str]:
     """The strategies installed packages offer (entry points in PLUGIN_GROUP)."""
     return names(PLUGIN_GROUP)

@@ -110,3 +110,17 @@ def test_python_hooks_run_after_the_command_in_order_and_their_failures_are_coun
     assert events[2]["term"] == "3"
     assert hooks.counters == {"membership_hooks_run": 9, "membership_hooks_failed": 2,
                               "membership_hooks_timed_out": 2}
+
+
+def test_check_loads_the_plugins_and_says_what_would_stop_the_start(plugins_importable, tmp_path, capsys):
+    from mockserver.daemon.cli import main
+
+    good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
+    good.write_text(BASE + "    discovery:\n      - json-file: {path: /srv/pack.json}\n"
+                    "      - dns: {query: pack.example}\n    hook-plugins: [record]\n")
+    bad.write_text(BASE + "    discovery:\n      - json-file: {}\n")
+    assert main(["--check", str(good)]) == 0
+    assert "discovery json-file, dns pack.example" in capsys.readouterr().out
+    assert main(["--check", str(bad)]) == 2
+    assert capsys.readouterr().err == (f"pylxd-cluster-daemon: {bad}: discovery plug-in 'json-file' refused its"
+                                       " options: option 'path' (a JSON file listing addresses) is required\n")
