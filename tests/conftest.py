@@ -14,13 +14,14 @@ pytest_plugins = [
     "tests.daemon.config.examples",  # refused: a configuration file that must be refused
     "tests.support.plugins",     # test_plugins, plugins_importable: a plug-in package, pip-installed
     "tests.fuzz.profile",        # the hypothesis profile (short and fixed, or long: make fuzz)
+    "tests.support.realservers",  # real_lxd, real_incus, real_cluster: real LXD and Incus clusters in a netns
 ]
 
 # The slow tier: real processes, network namespaces, real clients, installs. `make test-fast`
 # leaves it out (`-m "not system"`); `make test` runs everything.
 SYSTEM = ("tests/daemon/processes/", "tests/daemon/netns/", "tests/daemon/udp/test_multicast_lo.py",
           "tests/integration/", "tests/parity/", "tests/jepsen/", "tests/fuzz/", "tests/cli/", "tests/docs/",
-          "tests/install/", "tests/mock/test_process.py")
+          "tests/install/", "tests/mock/test_process.py", "tests/live/")
 
 
 def pytest_collection_modifyitems(config, items):

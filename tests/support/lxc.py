@@ -121,6 +121,11 @@ class Lxc:
         home.mkdir(parents=True, exist_ok=True)
         self.home = home
         self.conf = home / "lxc-conf"
+        # With the lxd daemon installed too, lxc greets a new configuration directory with
+        # "If this is your first time running LXD..." on stderr: give it one already made.
+        self.conf.mkdir(exist_ok=True)
+        if not (self.conf / "config.yml").exists():
+            (self.conf / "config.yml").write_text("default-remote: local\n")
         env = {
             key: value
             for key, value in os.environ.items()
