@@ -9,19 +9,9 @@ from mockserver.api.request import ApiRequest
 from mockserver.godecode import Struct, decode
 from mockserver.state import ClusterState
 
-# Exactly the API extensions this server implements; clients gate features on them.
-API_EXTENSIONS = (
-    "etag", "patch", "operation_description", "clustering", "event_lifecycle", "clustering_join", "projects",
-    "event_location", "clustering_roles", "clustering_architecture", "api_filtering",
-    "clustering_edit_roles", "clustering_failure_domains", "clustering_join_token",
-    "clustering_description", "clustering_update_cert", "event_lifecycle_requestor_address",
-    "clustering_evacuation", "clustering_config", "clustering_groups", "clustering_evacuation_live",
-    "clustering_evacuation_mode", "cluster_member_state", "clustering_restore_skip_mode",
-    "clustering_evacuation_force",
-    "pack_configuration",  # ours: /1.0/cluster/config, the shared configuration of a pack
-)
-
-SERVER_VERSION = "5.0.2"
+# The mock's own additions to its profile's extensions (mockserver/profiles.py): the shared
+# configuration of a pack, /1.0/cluster/config.
+MOCK_EXTENSIONS = ("pack_configuration",)
 
 
 @dataclass
@@ -29,12 +19,23 @@ class ApiContext:
     state: ClusterState
     strict: bool = False
     addresses: list = field(default_factory=list)
-    extensions: tuple = API_EXTENSIONS
-    server_version: str = SERVER_VERSION
+    own_extensions: tuple = MOCK_EXTENSIONS
+    withheld_extensions: tuple = ()     # the profile's, that this server does not implement
     pid: int = field(default_factory=os.getpid)
     kernel: tuple = field(default_factory=lambda: (platform.system(), platform.machine(), platform.release()))
 
     _cache: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def extensions(self) -> tuple:
+        """What GET /1.0 advertises: the profile's extensions (those this server implements),
+        then its own."""
+        withheld = self.withheld_extensions
+        return tuple(e for e in self.state.profile.extensions if e not in withheld) + self.own_extensions
+
+    @property
+    def server_version(self) -> str:
+        return self.state.profile.version
 
     def cached(self, key: str, render):
         """Reuse a rendered reply until the state changes (lists are read far more than written)."""

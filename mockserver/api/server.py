@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from typing import Iterable
 
-from mockserver.api.context import API_EXTENSIONS, ApiContext
+from mockserver.api.context import MOCK_EXTENSIONS, ApiContext
 from mockserver.api.handlers import cluster, configuration, groups, members, operations, server
 from mockserver.api.request import ApiRequest
 from mockserver.api.router import Route, Router, require_trust
@@ -63,10 +63,11 @@ class ApiServer:
     def __init__(self, state: ClusterState, *, hooks: RequestHooks | None = None, gate: Gate | None = None,
                  control: Router | None = None, control_prefix: str = "mock", extra_routes: Iterable[Route] = (),
                  strict: bool = False, addresses: list | None = None, max_body: int = MAX_BODY,
-                 writable: bool | str = True, extensions: tuple = API_EXTENSIONS):
+                 writable: bool | str = True, extensions: tuple = MOCK_EXTENSIONS, withheld_extensions: tuple = ()):
         self.hooks: RequestHooks = hooks if hooks is not None else NoHooks()
         self.gate = gate
-        self.context = ApiContext(state=state, strict=strict, addresses=list(addresses or []), extensions=extensions)
+        self.context = ApiContext(state=state, strict=strict, addresses=list(addresses or []),
+                                  own_extensions=extensions, withheld_extensions=withheld_extensions)
         self.max_body = max_body
         self.writes_refused = None if writable is True else str(writable)
         self.router = build_router(extra_routes)

@@ -16,7 +16,7 @@ import socket
 import time
 
 from mockserver.api import ApiServer, ForwardTo
-from mockserver.api.context import API_EXTENSIONS
+from mockserver.api.context import MOCK_EXTENSIONS
 from mockserver.api.router import Route
 from mockserver.daemon.backend import PackBackend
 from mockserver.daemon.barrier import WAITING, StartupBarrier
@@ -70,10 +70,10 @@ LEADER_ROLES = ["database-leader", "database"]
 # Lifecycle actions of our own (LXD has none for these); see docs/daemon.rst.
 LEADER_CHANGED = "cluster-leader-changed"
 LEADER_CONFLICT = "cluster-leader-conflict"
-# What a pack daemon implements of LXD's API: the mock's extensions but joining and re-keying
+# What a pack daemon implements of LXD's API: its profile's extensions but joining and re-keying
 # through PUT /1.0/cluster (a member joins with a join token at start), and its own.
-DAEMON_EXTENSIONS = tuple(e for e in API_EXTENSIONS if e not in ("clustering_join", "clustering_update_cert")) + (
-    "pack_membership", GROUPS_EXTENSION)
+DAEMON_EXTENSIONS = MOCK_EXTENSIONS + ("pack_membership", GROUPS_EXTENSION)
+DAEMON_WITHHELD = ("clustering_join", "clustering_update_cert")
 # Configurations of a few MB travel through PUT /1.0/cluster/config (LXD's own limit does not apply).
 DOCUMENT_BODY_LIMIT = 4 * 1024 * 1024
 
@@ -186,6 +186,7 @@ class PackDaemon:
         self.sync = self._sync_driver(store, secret, pack_name)
         self.gate = PackGate(self, commit_timeout=max(2.0, 2 * self.settings.dead_interval))
         api = ApiServer(self.state, gate=self.gate, max_body=DOCUMENT_BODY_LIMIT, extensions=DAEMON_EXTENSIONS,
+                        withheld_extensions=DAEMON_WITHHELD,
                         extra_routes=[
                             # Members' own traffic, never forwarded nor held for a commit, and
                             # reachable without a trusted certificate: the sealed proof (of

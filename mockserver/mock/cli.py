@@ -8,6 +8,7 @@ import signal
 import sys
 from typing import NoReturn
 
+from mockserver import profiles
 from mockserver.http import HttpTransport, parse_hostport
 from mockserver.mock.routes import mock_api
 from mockserver.mock.scripting import Script
@@ -57,6 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="how long evacuate/restore/bootstrap operations run (default: 0)")
     parser.add_argument("--strict", action="store_true",
                         help="reject unknown JSON fields (LXD ignores them; this catches client typos)")
+    parser.add_argument("--server", default=profiles.DEFAULT, choices=list(profiles.PROFILES), metavar="PROFILE",
+                        help="the server and version to answer as, with its API extensions, modes and its own"
+                             f" answers to bad input, 500s included: {', '.join(profiles.PROFILES)}"
+                             f" (default: {profiles.DEFAULT})")
+    parser.add_argument("--friendly-errors", action="store_true",
+                        help="answer a 4xx where the real server answers 500 for bad input (not what the server"
+                             " does: for tests that want the clearer status)")
     parser.add_argument("--verbose", "-v", action="store_true", help="log every request")
     return parser
 
@@ -83,7 +91,8 @@ async def serve(args) -> int:
             _fail(f"cannot read --trust-cert {path}: {exc.strerror}")
     loop = asyncio.get_running_loop()
     state = ClusterState(args.members, name_prefix=args.name_prefix, scheduler=LoopScheduler(loop),
-                         operation_delay=args.operation_delay)
+                         operation_delay=args.operation_delay,
+                         profile=profiles.profile(args.server, friendly=args.friendly_errors))
     api = mock_api(state, Script(), strict=args.strict)
     tls = TlsSettings(state.certificate_pem, state.key_pem, trusted) if args.tls else None
     transport = HttpTransport(api, listen=listen, unix=args.unix, tls=tls)
@@ -98,7 +107,8 @@ async def serve(args) -> int:
     if transport.addresses:
         state.set_local_address(transport.addresses[0])
     names = ", ".join(state.members) if state.clustered else "standalone, not clustered"
-    print(f"pylxd-cluster mock: {args.members} member(s) ({names})", flush=True)
+    print(f"pylxd-cluster mock: {args.members} member(s) ({names}), answering as {state.profile.name}"
+          f" ({state.profile.server} {state.profile.version})", flush=True)
     for address in transport.addresses:
         print(f"  listening on {transport.scheme}://{address}", flush=True)
     if args.unix:

@@ -6,6 +6,7 @@ import os
 import tempfile
 import threading
 
+from mockserver import profiles
 from mockserver.http import HttpTransport
 from mockserver.mock.routes import mock_api
 from mockserver.mock.scripting import Fault, Script
@@ -38,10 +39,18 @@ class MockCluster:
 
     def __init__(self, members: int = 3, *, listen: str | None = "127.0.0.1:0", unix=True, tls: bool = False,
                  trusted_certs=(), strict: bool = False, operation_delay: float = 0.0, name_prefix: str = "node",
-                 token_expiry: float = 3 * 3600.0):
+                 token_expiry: float = 3 * 3600.0, server: str = profiles.DEFAULT, friendly_errors: bool = False):
+        """``server``: the profile the mock answers as (``lxd-5.0``, ``lxd-5.21``, ``lxd-6``,
+        ``incus-6.0``; see mockserver/profiles.py). ``friendly_errors``: answer a 4xx where
+        that server answers 500 for bad input (off by default: faithful first).
+
+        Raises:
+            ValueError: an unknown ``server``.
+        """
         self._scheduler = LoopScheduler()   # attached to the server's loop at start
         self.state = ClusterState(members, name_prefix=name_prefix, operation_delay=operation_delay,
-                                  token_expiry=token_expiry, scheduler=self._scheduler)
+                                  token_expiry=token_expiry, scheduler=self._scheduler,
+                                  profile=profiles.profile(server, friendly=friendly_errors))
         self.script = Script()
         self.api = mock_api(self.state, self.script, strict=strict)
         self._tmpdir = None

@@ -16,6 +16,7 @@ import re
 import time
 from urllib.parse import parse_qsl, urlsplit
 
+from mockserver import profiles
 from mockserver.api import ApiRequest, ForwardTo, StreamEvents, WaitForOperation
 from mockserver.mock.cluster import MockCluster
 from mockserver.mock.routes import mock_api
@@ -34,9 +35,11 @@ class InProcessMock(MockCluster):
     """
 
     def __init__(self, members: int = 3, *, url: str = "http://127.0.0.1:8443", strict: bool = False,
-                 name_prefix: str = "node", responses_mock=None, assert_all_requests_are_fired: bool = False):
+                 name_prefix: str = "node", responses_mock=None, assert_all_requests_are_fired: bool = False,
+                 server: str = profiles.DEFAULT, friendly_errors: bool = False):
         self.state = ClusterState(members, name_prefix=name_prefix, scheduler=DeferredScheduler(),
-                                  local_address=urlsplit(url).netloc)
+                                  local_address=urlsplit(url).netloc,
+                                  profile=profiles.profile(server, friendly=friendly_errors))
         self.script = Script()
         self.api = mock_api(self.state, self.script, strict=strict, addresses=[urlsplit(url).netloc])
         self._url = url.rstrip("/")

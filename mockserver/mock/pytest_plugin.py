@@ -28,7 +28,8 @@ def _mock_class(module: str, name: str):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "mock_cluster(**options): options for the mock_cluster fixture "
-                                       "(members, tls, strict, operation_delay, name_prefix, ...)")
+                                       "(members, server, friendly_errors, tls, strict, operation_delay, "
+                                       "name_prefix, ...)")
 
 
 @pytest.fixture
@@ -56,7 +57,8 @@ def mock_cluster(request, mock_cluster_factory):
 @pytest.fixture
 def inprocess_mock(request):
     marker = request.node.get_closest_marker("mock_cluster")
-    options = {k: v for k, v in (marker.kwargs if marker else {}).items() if k in ("members", "strict", "name_prefix")}
+    options = {k: v for k, v in (marker.kwargs if marker else {}).items()
+               if k in ("members", "strict", "name_prefix", "server", "friendly_errors")}
     with _mock_class("mockserver.mock.inprocess", "InProcessMock")(**options) as mock:
         yield mock
 

@@ -14,7 +14,9 @@ from __future__ import annotations
 import threading
 import time
 
+from mockserver import profiles
 from mockserver.errors import ApiError, bad_request
+from mockserver.profiles import ServerProfile
 from mockserver.state import certificate
 from mockserver.state.backend import StateBackend, StaticBackend
 from mockserver.state.configuration import (
@@ -50,8 +52,10 @@ class ClusterState(MemberRules, GroupRules, TokenRules, ReplicatedView):
     def __init__(self, members: int = 3, *, name_prefix: str = "node", local_address: str = "127.0.0.1:8443",
                  scheduler: Scheduler | None = None, operation_delay: float = 0.0,
                  token_expiry: float = 3 * 3600.0, operation_retention: float = 5.0, clock=time.monotonic,
-                 backend: StateBackend | None = None):
+                 backend: StateBackend | None = None, profile: ServerProfile | None = None):
         self.lock = threading.RLock()
+        # Which server and version this state answers as (mockserver/profiles.py).
+        self.profile: ServerProfile = profile if profile is not None else profiles.profile(profiles.DEFAULT)
         self.backend: StateBackend = backend if backend is not None else StaticBackend()
         self.events = EventBus(location=lambda: self.local_name if self.clustered else "none")
         self.operations = OperationTable(self.events, self.lock, retention=operation_retention, clock=clock)
@@ -108,10 +112,14 @@ class ClusterState(MemberRules, GroupRules, TokenRules, ReplicatedView):
             self.removed = set()
             self._build(*self._initial)
 
-    def _lifecycle(self, action: str, source: str, requestor: dict | None, context: dict | None = None) -> None:
-        # Every change emits a lifecycle event, so this is also where the revision moves.
+    def _lifecycle(self, action: str, source: str, requestor: dict | None, context: dict | None = None,
+                   emit: bool = True, location: str | None = None) -> None:
+        """A change: the revision moves, and the lifecycle event goes out unless ``emit`` is
+        False (a change the profile's server emits no event for). ``location``: the member
+        the server sends it from, when not this one."""
         self.revision += 1
-        self.events.lifecycle(action, source, requestor, context)
+        if emit:
+            self.events.lifecycle(action, source, requestor, context, location=location)
 
     @property
     def time_dependent(self) -> bool:
@@ -133,12 +141,17 @@ class ClusterState(MemberRules, GroupRules, TokenRules, ReplicatedView):
             ApiError: 400 already clustered or no server name.
         """
         with self.lock:
-            if self.clustered:
+            if self.clustered and self.profile.enable_when_clustered == "refuse":
                 raise bad_request("This server is already clustered")
             if not server_name:
                 raise bad_request("ServerName may not be empty")
-            op = self.operations.start(Operation("task", "Creating bootstrap node", location="none",
+            op = self.operations.start(Operation("task", "Creating bootstrap node",
+                                                 location=self.local_name if self.clustered else "none",
                                                  resources={"cluster": None}))
+            if self.clustered:   # LXD 5.0.2 starts the bootstrap anyway, and it fails
+                self.scheduler.call_later(self.operation_delay, lambda: self.operations.finish(
+                    op, "Inconsistent state: found leftover cluster certificate"))
+                return op
 
         def bootstrap():
             with self.lock:

@@ -57,9 +57,12 @@ class EventBus:
     def subscriber_count(self) -> int:
         return len(self._subscribers)
 
-    def publish(self, event_type: str, metadata: dict, *, project: str | None = "default") -> dict:
+    def publish(self, event_type: str, metadata: dict, *, project: str | None = "default",
+                location: str | None = None) -> dict:
+        """``location``: the member the event is about, when not this one (LXD sends the
+        events of an evacuation or a rename from the target member)."""
         event = {"type": event_type, "timestamp": go_timestamp(now_utc()), "metadata": metadata,
-                 "location": self._location()}
+                 "location": location or self._location()}
         if project is not None:
             event["project"] = project
         if event_type != "logging":  # the history is for what changed, not for every request
@@ -70,7 +73,8 @@ class EventBus:
             subscriber(event)
         return event
 
-    def lifecycle(self, action: str, source: str, requestor: dict | None, context: dict | None = None) -> dict:
+    def lifecycle(self, action: str, source: str, requestor: dict | None, context: dict | None = None,
+                  location: str | None = None) -> dict:
         """Emit a lifecycle event; field order follows LXD's EventLifecycle struct."""
         metadata = {"action": action, "source": source}
         if context is not None:
@@ -80,7 +84,7 @@ class EventBus:
             if self._holder is not None and not self._replaying:
                 self._holder((action, source, context, requestor))
                 return {"type": "lifecycle", "metadata": metadata}
-        return self.publish("lifecycle", metadata)
+        return self.publish("lifecycle", metadata, location=location)
 
     def log(self, level: str, message: str, context: dict) -> None:
         """Emit a logging event, as LXD streams its log; skipped when nobody listens."""

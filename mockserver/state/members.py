@@ -5,17 +5,17 @@ from __future__ import annotations
 import datetime as _dt
 from dataclasses import dataclass, field
 
-from mockserver.errors import ApiError, bad_request, conflict, not_found
+from mockserver.errors import ApiError, bad_request, conflict, not_found, not_implemented
 from mockserver.state.groups import DEFAULT_GROUP
 from mockserver.state.names import stored, stored_map
 from mockserver.state.operations import Operation
 from mockserver.state.sysinfo import read_sysinfo
 from mockserver.wire import etag_of, go_duration, go_time_string, lxd_url, now_utc, sorted_map
 
-AUTOMATIC_ROLES = ("database-leader", "database", "database-standby")
-MANUAL_ROLES = ("event-hub", "ovn-chassis")
-EVACUATE_MODES = ("", "auto", "stop", "migrate", "live-migrate")
-RESTORE_MODES = ("", "skip")
+# Every server's automatic roles (LXD 6.7 renamed "database" to "database-voter"), and the
+# manual roles of LXD 5.x and Incus (each profile says which it takes).
+AUTOMATIC_ROLES = ("database-leader", "database", "database-voter", "database-standby")
+MANUAL_ROLES = ("event-hub", "ovn-chassis", "control-plane")
 SCHEDULER_VALUES = ("all", "manual", "group")
 MAX_VOTERS, MAX_STANDBYS = 3, 2
 OFFLINE_THRESHOLD = 20.0  # seconds; LXD's cluster.offline_threshold default
@@ -95,12 +95,13 @@ class MemberRules:
             return
         count = len(self.members)
         voters = MAX_VOTERS if count >= MAX_VOTERS else 1
+        profile = self.profile
         for index, member in enumerate(self.members.values()):
             manual = [r for r in member.roles if r not in AUTOMATIC_ROLES]
             if index == 0:
-                automatic = ["database-leader", "database"]
+                automatic = list(profile.leader_roles)
             elif index < voters:
-                automatic = ["database"]
+                automatic = [profile.voter_role]
             elif index < voters + MAX_STANDBYS:
                 automatic = ["database-standby"]
             else:
@@ -251,7 +252,7 @@ class MemberRules:
                 raise bad_request("Cluster members need to belong to at least one group")
             failure_domain = stored(put.get("failure_domain") or "")
             if not failure_domain:
-                raise bad_request("Update failure domain: Failure domain name can't be empty")
+                raise self.profile.refuse("member-failure-domain-empty")
             for group in groups:
                 if group not in self.groups:
                     raise not_found("Update cluster groups: Failed to add member to cluster group: "
@@ -265,37 +266,37 @@ class MemberRules:
                     group.members.remove(name)
             self._lifecycle("cluster-member-updated", self._member_source(name), requestor)
 
-    @staticmethod
-    def _validate_roles(current: list, requested: list) -> list:
+    def _validate_roles(self, current: list, requested: list) -> list:
         seen = set()
         for role in requested:
             if role in seen:
                 raise bad_request(f'Duplicate role "{role}" in request')
             seen.add(role)
-            if role not in AUTOMATIC_ROLES and role not in MANUAL_ROLES:
-                raise bad_request(f'Invalid cluster role "{role}"')
-        for role in ("database", "database-standby"):
+            if role not in AUTOMATIC_ROLES and role not in self.profile.manual_roles:
+                raise self.profile.refuse("member-role-bogus", role=role)
+        for role in (self.profile.voter_role, "database-standby"):
             if role in current and role not in requested:
                 raise bad_request(f'The "{role}" role cannot be dropped at this time')
             if role in requested and role not in current:
                 raise bad_request(f'The automatically assigned "{role}" role cannot be added manually')
         # Automatic roles are the server's to assign: keep them, take the manual ones asked for.
-        return [r for r in current if r in AUTOMATIC_ROLES] + [r for r in requested if r in MANUAL_ROLES]
+        return [r for r in current if r in AUTOMATIC_ROLES] + [r for r in requested if r in self.profile.manual_roles]
 
-    @staticmethod
-    def _validate_member_config(config: dict) -> None:
+    def _validate_member_config(self, config: dict) -> None:
         for key, value in config.items():
             if key == "scheduler.instance":
                 if value not in SCHEDULER_VALUES + ("",):
-                    raise bad_request(f'Invalid cluster configuration key "{key}" value')
+                    raise self.profile.refuse("member-config-bad-value", key=key)
             elif not key.startswith("user."):
-                raise bad_request(f'Invalid cluster configuration key "{key}"')
+                raise self.profile.refuse("member-config-bad-key", key=key)
 
     def rename_member(self, name: str, new_name: str, requestor: dict | None) -> None:
         """Raises: ApiError 404 unknown; 400 empty or slashed name; 409 name taken."""
         name, new_name = stored(name), stored(new_name)
         with self.lock:
-            member = self._get_member(name)
+            if name not in self.members:
+                raise self.profile.refuse("member-rename-unknown")
+            member = self.members[name]
             if not new_name:
                 raise bad_request("No name provided")
             if "/" in new_name:
@@ -308,7 +309,8 @@ class MemberRules:
                 group.members = [new_name if m == name else m for m in group.members]
             if self.local_name == name:
                 self.local_name = new_name
-            self._lifecycle("cluster-member-renamed", self._member_source(new_name), requestor, {"old_name": name})
+            self._lifecycle("cluster-member-renamed", self._member_source(new_name), requestor, {"old_name": name},
+                            location=new_name)
 
     def delete_member(self, name: str, force: bool, requestor: dict | None) -> None:
         """Remove a member. An Offline one needs ``force``, since it cannot be told to leave.
@@ -320,7 +322,7 @@ class MemberRules:
         with self.lock:
             member = self._get_member(name)
             if len(self.members) == 1:
-                raise bad_request("Member is the only member in the cluster")
+                raise self.profile.refuse("member-delete-only")
             if member.offline and not force:
                 raise bad_request(f'Cluster member "{name}" is offline and cannot be asked to leave: '
                                   "delete it with force=1")
@@ -354,18 +356,38 @@ class MemberRules:
         Raises:
             ApiError: 404 unknown; 503 offline (it cannot be asked).
         """
+        if not self.profile.member_state:
+            raise not_implemented()
         name = stored(name)
         with self.lock:
             member = self._get_member(name)
             if member.offline:
                 raise ApiError(503, f'Cluster member "{name}" is offline')
+        sysinfo = read_sysinfo()
+        if not self.profile.has("state_logical_cpus"):   # LXD 5.21 and 6 have it, Incus 6.0 not
+            del sysinfo["logical_cpus"]
         if not self.backend.members_elsewhere:
-            return {"sysinfo": read_sysinfo(), "storage_pools": {}}
+            return {"sysinfo": sysinfo, "storage_pools": {}}
         extra = self.backend.member_state(member.ident)
         if extra is None:
             raise ApiError(503, f'The state of cluster member "{name}" is served by that member: '
                                 f"ask its API at {member.url}")
-        return {"sysinfo": read_sysinfo(), "storage_pools": {}, "pack": extra}
+        return {"sysinfo": sysinfo, "storage_pools": {}, "pack": extra}
+
+    def _check_mode(self, action: str, mode: str) -> None:
+        """As the profile's server checks an evacuate or restore mode. LXD 5.0.2 ignores it;
+        LXD 5.21 and 6 check an evacuation mode per instance (this mock has none) and allow
+        only ``skip`` to restore; Incus checks evacuation modes at once.
+
+        Raises:
+            ApiError: 400 for a mode the server refuses up front.
+        """
+        profile = self.profile
+        if action == "evacuate" and profile.evacuate_mode_check == "strict" and mode not in profile.evacuate_modes:
+            raise bad_request(f'Invalid evacuation mode "{mode}" (expected one of: '
+                              f'{", ".join(m for m in profile.evacuate_modes if m)})')
+        if action == "restore" and profile.restore_mode_check == "skip-only" and mode not in profile.restore_modes:
+            raise bad_request(f'Invalid mode: "{mode}"')
 
     def change_member_state(self, name: str, action: str, mode: str, force: bool,
                             requestor: dict | None) -> Operation:
@@ -379,11 +401,7 @@ class MemberRules:
             member = self._get_member(name)
             if action not in ("evacuate", "restore"):
                 raise bad_request(f'Unknown action "{action}"')
-            modes = EVACUATE_MODES if action == "evacuate" else RESTORE_MODES
-            if mode not in modes:
-                raise bad_request(
-                    f'Invalid {action} mode "{mode}" (expected one of: {", ".join(m for m in modes if m)})'
-                )
+            self._check_mode(action, mode)
             if member.offline:
                 raise ApiError(503, f'Cluster member "{name}" is offline')
             description = "Evacuating cluster member" if action == "evacuate" else "Restoring cluster member"
@@ -401,7 +419,8 @@ class MemberRules:
                 else:
                     target.evacuated = action == "evacuate"
                     self._lifecycle(f"cluster-member-{'evacuated' if target.evacuated else 'restored'}",
-                                    self._member_source(name), requestor)
+                                    self._member_source(name), requestor, emit=self.profile.evacuation_events,
+                                    location=name)
                     # Done once the back end has made the change durable.
                     self.backend.after_write(lambda error=None: self.operations.finish(op, error))
 

@@ -5,9 +5,8 @@ builds up the same way. Compared: HTTP status, the envelope byte for byte (field
 types, texts) once ids, times and secrets are replaced by placeholders, the ETag, and the
 Location and nosniff headers.
 
-A few answers differ on purpose, where LXD 5.0.2 shows a quirk current LXD fixed (see
-docs/mockserver.rst, "Where the mock differs from LXD 5.0.2"); for those the test checks
-our documented answer instead.
+The mock's ``lxd-5.0`` profile answers every capture as LXD 5.0.2 did, its 500s and quirks
+included (mockserver/profiles.py); nothing is exempt.
 """
 from __future__ import annotations
 
@@ -15,40 +14,13 @@ import json
 
 import pytest
 
+from mockserver import profiles
 from mockserver.api import ApiRequest, ApiServer
 from mockserver.state import ClusterState
 from mockserver.wire import Reply, sync_reply
 from tests.conformance.golden import GOLDEN, captures, dumps, normalize, shape
 
 ADDRESS = "127.0.0.1:18443"
-
-# name -> (status, error) we answer instead of 5.0.2's, and why.
-DEVIATIONS = {
-    "GET_1.0_cluster_members_node1_state": (200, None, "member state is implemented (current LXD)"),
-    "GET_1.0_cluster_members_nope_state": (404, "Cluster member not found", "member state is implemented"),
-    "PATCH_1.0_cluster_members_node1_desc_roles_groups":
-        (400, "Update failure domain: Failure domain name can't be empty", "bad input is a 400, not a 500"),
-    "POST_1.0_cluster_groups_duplicate": (409, 'Cluster group "g1" already exists', "current LXD: 409"),
-    "POST_1.0_cluster_groups_unknown_member":
-        (404, "Failed to get node info: Cluster member not found", "5.0.2 leaked a database error as a 500"),
-    "POST_1.0_cluster_groups_g3renamed_rename_to_existing": (409, 'Name "g1" already in use', "a conflict is a 409"),
-    "DELETE_1.0_cluster_groups_g1_nonempty": (400, "Only empty cluster groups can be removed", "current LXD: 400"),
-    "DELETE_1.0_cluster_groups_nope": (404, "Cluster group not found", "5.0.2 leaked a database error as a 500"),
-    "PUT_1.0_cluster_groups_g3_ifmatch_wrong":
-        (412, None, "current LXD checks If-Match on groups; 5.0.2 ignored it and allowed lost updates"),
-    "PUT_1.0_cluster_groups_default_empty_members":
-        (400, 'Cannot remove "node1" from group as member needs to belong to at least one group',
-         "current LXD keeps every member in a group"),
-    "PUT_1.0_cluster_already_clustered": (400, "This server is already clustered", "current LXD refuses at once"),
-    "GET_1.0_operations_PUTCLUSTER_wait": (404, "Operation not found", "no bootstrap operation (see above)"),
-    "POST_1.0_cluster_members_nope_rename": (404, "Cluster member not found", "5.0.2 leaked a database error"),
-    "PUT_1.0_cluster_members_node1_config_badkey":
-        (400, 'Invalid cluster configuration key "bogus.key"', "bad input is a 400, not a 500"),
-    "PUT_1.0_cluster_members_node1_config_badvalue":
-        (400, 'Invalid cluster configuration key "scheduler.instance" value', "bad input is a 400"),
-    "PUT_1.0_cluster_members_node1_role_bogus": (400, 'Invalid cluster role "bogus-role"', "bad input is a 400"),
-    "DELETE_1.0_cluster_members_node1_lastmember": (400, "Member is the only member in the cluster", "not a 500"),
-}
 
 # Captures whose state depends on what lxc commands or a second daemon did between
 # captures (join tokens made by `lxc cluster add`, a group left empty by the deviation
@@ -64,8 +36,6 @@ SHAPE_ONLY = {
     "GET_1.0_operations_multi",
     "GET_1.0_operations_with_cancelled",
     "GET_1.0_operations_recursion1_with_cancelled",
-    # g3 kept its description: we refused the PUT with a wrong If-Match (see DEVIATIONS).
-    "GET_1.0_cluster_groups_recursion1_now",
 }
 
 # Captures of state that only 5.0.2's quirks allow (a member in no group): we check the
@@ -88,7 +58,7 @@ class FakeClock:
 class Replay:
     def __init__(self):
         self.clock = FakeClock()
-        self.state = ClusterState(0, local_address=ADDRESS, clock=self.clock)
+        self.state = ClusterState(0, local_address=ADDRESS, clock=self.clock, profile=profiles.profile("lxd-5.0"))
         self.api = ApiServer(self.state, addresses=[ADDRESS])
         self.op_ids: dict[str, str] = {}
 
@@ -158,14 +128,6 @@ def _is_server_info(capture) -> bool:
 def test_replay_matches_lxd(capture, ours, first_of_two):
     golden = json.loads(capture.body_bytes)
     mine = ours.envelope
-    if capture.name in DEVIATIONS:
-        status, error, _why = DEVIATIONS[capture.name]
-        assert ours.status == status, ours.body
-        if error is not None:
-            assert mine["error"] == error
-        if status >= 400:
-            assert shape(mine) == shape(normalize(golden)) or golden["type"] != "error"
-        return
     assert ours.status == capture.status, f"{capture.method} {capture.path}: {ours.body!r}"
     if _is_server_info(capture):
         _compare_server_info(golden, mine)
@@ -183,8 +145,6 @@ def test_replay_matches_lxd(capture, ours, first_of_two):
 
 @pytest.mark.parametrize("capture,ours,first_of_two", RESULTS, ids=IDS)
 def test_replay_headers_match_lxd(capture, ours, first_of_two):
-    if capture.name in DEVIATIONS:
-        return
     headers = {k.lower(): v for k, v in ours.headers.items()}
     expected = capture.headers
     assert ("etag" in headers) == ("etag" in expected)
@@ -205,12 +165,8 @@ def _compare_server_info(golden: dict, mine: dict) -> None:
     assert list(mine) == list(golden)
     meta, theirs = mine["metadata"], golden["metadata"]
     assert list(meta) == list(theirs)
-    assert set(meta["api_extensions"]) <= set(theirs["api_extensions"]) | {"clustering_evacuation_force",
-                                                                         "clustering_restore_skip_mode",
-                                                                         "cluster_member_state",
-                                                                         "clustering_evacuation_mode",
-                                                                         # our own (docs/mockserver.rst)
-                                                                         "pack_configuration"}
+    # LXD 5.0.2's, in its order, then our own (docs/mockserver.rst)
+    assert meta["api_extensions"] == theirs["api_extensions"] + ["pack_configuration"]
     if "environment" in theirs:
         assert list(meta["environment"]) == list(theirs["environment"])
         if theirs["config"]:  # before `cluster enable`, the capture server had no address set

@@ -1,4 +1,8 @@
-"""Bad requests get LXD's error envelope with LXD's status, and change nothing. Never a 500."""
+"""Bad requests get LXD's error envelope with LXD's status, and change nothing.
+
+With ``friendly_errors`` the mock never answers 500 for bad input. By default it answers as
+its profile's server does (``lxd-5.0``: LXD 5.0.2's own 500s, with their texts): a 500 is then
+one of the server's own answers, never a crash."""
 from __future__ import annotations
 
 import json
@@ -79,7 +83,6 @@ BAD_REQUESTS = [
     ),
     # invalid values
     ("POST", "/1.0/cluster/members/node1/state", b'{"action":"explode"}', {}, 400, 'Unknown action "explode"'),
-    ("POST", "/1.0/cluster/members/node1/state", b'{"action":"evacuate","mode":"teleport"}', {}, 400, None),
     (
         "PUT",
         MEMBER,
@@ -146,9 +149,27 @@ BAD_REQUESTS = [
 ]
 
 
+# Where LXD 5.0.2 answers otherwise (tests/golden): (method, path, body) -> (status, error).
+LXD_50 = {
+    ("PUT", MEMBER, json.dumps({**GOOD_PUT, "config": {"bogus.key": "1"}}).encode()):
+        (500, 'Invalid cluster configuration key "bogus.key"'),
+    ("PUT", MEMBER, json.dumps({**GOOD_PUT, "roles": ["database", "wizard"]}).encode()):
+        (500, 'Update roles: Invalid cluster role "wizard"'),
+    ("POST", "/1.0/cluster/members/ghost", b'{"server_name":"x"}'): (500, "expected to update one row, not 0"),
+    ("GET", "/1.0/cluster/members/ghost/state", b""): (501, "not implemented"),
+    ("DELETE", "/1.0/cluster/groups/ghost", b""): (500, "Query deleted 0 rows instead of 1"),
+}
+
+
 @pytest.fixture(scope="module")
 def server():
-    with MockCluster(3) as cluster:
+    with MockCluster(3, friendly_errors=True) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="module")
+def faithful():
+    with MockCluster(3, server="lxd-5.0") as cluster:
         yield cluster
 
 
@@ -169,6 +190,37 @@ def test_bad_request_gets_lxd_error_envelope(server, method, path, body, headers
     else:
         assert envelope["error"]
     assert (server.state.members_to_api(), server.state.groups_to_api()) == before, "a refused request changed state"
+
+
+@pytest.mark.parametrize("method,path,body,headers,status,error", BAD_REQUESTS,
+                         ids=[f"{m} {p[:50]} {s}" for m, p, _, _, s, _ in BAD_REQUESTS])
+def test_the_lxd_5_0_profile_answers_bad_input_as_lxd_5_0_2_does(faithful, method, path, body, headers, status,
+                                                                 error):
+    import requests
+
+    status, error = LXD_50.get((method, path, body), (status, error))
+    before = faithful.state.members_to_api(), faithful.state.groups_to_api()
+    reply = requests.request(method, faithful.url + path, data=body, headers=headers, timeout=10)
+    assert reply.status_code == status, reply.text
+    if status >= 400:
+        envelope = reply.json()
+        assert envelope["type"] == "error" and envelope["error_code"] == status
+        assert error is None or envelope["error"] == error
+    assert (faithful.state.members_to_api(), faithful.state.groups_to_api()) == before
+
+
+@pytest.mark.parametrize("server_profile,status", [("lxd-5.0", 202), ("lxd-5.21", 202), ("incus-6.0", 400)])
+def test_an_unknown_evacuation_mode_is_checked_as_each_server_checks_it(server_profile, status):
+    """LXD 5.0.2 ignores the mode; 5.21 checks it per instance (the mock has none); Incus
+    refuses it at once."""
+    import requests
+
+    with MockCluster(2, server=server_profile) as cluster:
+        reply = requests.post(cluster.url + "/1.0/cluster/members/node1/state",
+                              json={"action": "evacuate", "mode": "teleport"}, timeout=10)
+        assert reply.status_code == status, reply.text
+        if status == 400:
+            assert reply.json()["error"].startswith('Invalid evacuation mode "teleport"')
 
 
 def test_unknown_fields_are_ignored_as_lxd_does(server):
@@ -217,19 +269,22 @@ def _mutate(rng: random.Random) -> bytes:
     return bytes(data)
 
 
-def test_mutated_bodies_never_get_a_500():
-    """500 mutated bodies across every writable route: always an envelope, never a 500."""
+@pytest.mark.parametrize("friendly", [True, False], ids=["friendly", "faithful"])
+def test_mutated_bodies_never_crash_the_server(friendly):
+    """500 mutated bodies across every writable route: always an envelope, and never a crash.
+    Friendly: never a 500. Faithful: a 500 only where it is the server's own answer."""
     import requests
 
     rng = random.Random(20261122)
-    with MockCluster(3) as cluster:
+    with MockCluster(3, friendly_errors=friendly) as cluster:
         session = requests.Session()
         statuses = set()
         for _ in range(500):
             method, path = rng.choice(ROUTES)
             reply = session.request(method, cluster.url + path, data=_mutate(rng), timeout=10)
             envelope = reply.json()
-            assert reply.status_code < 500 or reply.status_code == 503, (method, path, reply.text)
+            own = not friendly and cluster.state.profile.answers_so(reply.status_code, envelope.get("error", ""))
+            assert reply.status_code < 500 or reply.status_code == 503 or own, (method, path, reply.text)
             assert envelope["type"] in ("sync", "async", "error")
             statuses.add(reply.status_code)
         assert 400 in statuses and len(statuses) > 2

@@ -36,7 +36,10 @@ def _update(ctx: ApiContext, req: ApiRequest, name: str, patch: bool):
     state = ctx.state
     with state.lock:
         group = state.group_to_api(name)
-        check_if_match(req, state.group_etag(name))
+        # LXD checks If-Match on a group PATCH; on a PUT only where the profile says so
+        # (LXD 5.0.2 to 6.9 and Incus 6.0 ignore it there).
+        if patch or state.profile.group_if_match:
+            check_if_match(req, state.group_etag(name))
         # PATCH decodes the body over the current values; PUT starts from nothing.
         base = {"description": group["description"], "members": group["members"]} if patch else None
         put = ctx.decode(req, schemas.CLUSTER_GROUP_PUT, base)
