@@ -1,7 +1,8 @@
 """pylxd_cluster: a client SDK for LXD's cluster API.
 
     >>> from pylxd_cluster import Client
-    >>> client = Client()                       # the local unix socket
+    >>> client = Client()                       # the local unix socket (LXD's or Incus's)
+    >>> client = Client.from_remote("prod")     # a remote of lxc's or incus's configuration
     >>> client.cluster.members.all()            # one request
 """
 
@@ -12,6 +13,7 @@ from pylxd_cluster.exceptions import (
     ClientConnectionError,
     ClusterError,
     Conflict,
+    ExtensionMissing,
     Forbidden,
     InvalidJoinToken,
     NotFound,
@@ -19,6 +21,7 @@ from pylxd_cluster.exceptions import (
     OperationError,
     OutcomeUnknown,
     PreconditionFailed,
+    RemoteConfigError,
     Timeout,
 )
 from pylxd_cluster.models import (
@@ -42,6 +45,7 @@ from pylxd_cluster.models import (
     ServiceGroupList,
     ServiceGroupMember,
 )
+from pylxd_cluster.server import ServerInfo
 from pylxd_cluster.timestamps import Timestamp, format_timestamp, parse_timestamp
 
 __version__ = "0.1.0"
@@ -49,6 +53,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Client",
     "EventStream",
+    "ServerInfo",
     "APIError",
     "ClientConnectionError",
     "ClusterError",
@@ -57,9 +62,11 @@ __all__ = [
     "InvalidJoinToken",
     "NotFound",
     "NotImplementedByServer",
+    "ExtensionMissing",
     "OperationError",
     "OutcomeUnknown",
     "PreconditionFailed",
+    "RemoteConfigError",
     "Timeout",
     "Cluster",
     "ClusterGroup",

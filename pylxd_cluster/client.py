@@ -7,24 +7,28 @@ from typing import Any, Iterable
 
 import requests
 
+from pylxd_cluster import remotes
 from pylxd_cluster.events import EventPredicate, EventStream
+from pylxd_cluster.exceptions import ClientConnectionError, RemoteConfigError
 from pylxd_cluster.managers.cluster import ClusterManager
 from pylxd_cluster.managers.operations import OperationManager
 from pylxd_cluster.models.event import Event
+from pylxd_cluster.server import ServerInfo
 from pylxd_cluster.transport import Transport
 
 __all__ = ["Client"]
 
 
 class Client:
-    """A connection to one LXD server (any member of a cluster).
+    """A connection to one LXD or Incus server (any member of a cluster).
 
-    Construction sends ``GET /1.0`` once, to check that the endpoint is an LXD
-    server and to learn what it supports.
+    Construction sends ``GET /1.0`` once, to check that the endpoint is an LXD server and to
+    learn what it is and what it supports (:attr:`server`, :attr:`server_version`,
+    :attr:`api_extensions`); calls that need an API extension the server lacks raise
+    :class:`~pylxd_cluster.ExtensionMissing` without sending anything.
 
     Args:
-        endpoint: None (the local unix socket: ``$LXD_DIR/unix.socket``, the snap
-            path, then ``/var/lib/lxd/unix.socket``), a socket path, or an
+        endpoint: None (the local unix socket, see below), a socket path, or an
             ``http(s)://`` URL.
         cert: ``(certfile, keyfile)`` client certificate for HTTPS.
         verify: True, False, a CA bundle path, or the server certificate's SHA-256
@@ -36,6 +40,20 @@ class Client:
             majority confirmed it still leads). By default a daemon answers from the
             last version it knows a majority holds, which may be a little stale; LXD and
             the mock ignore this.
+        server: with ``endpoint`` None, whose socket to look for: ``"lxd"``, ``"incus"``,
+            or None (either).
+
+    With ``endpoint`` None the socket is found in the order ``lxc`` and ``incus`` use, LXD's
+    first: ``$LXD_SOCKET``, ``$LXD_DIR/unix.socket``, ``$INCUS_SOCKET``,
+    ``$INCUS_DIR/unix.socket``, then ``/var/snap/lxd/common/lxd/unix.socket`` (the snap),
+    ``/var/lib/lxd/unix.socket`` (the package), ``/run/incus/unix.socket`` and
+    ``/var/lib/incus/unix.socket``. A variable is someone's choice for this process, so it
+    beats every default path, and if it names no socket that is an error (as in ``lxc``),
+    never a reason to connect to another server. LXD comes before Incus because this client
+    looked for LXD alone before, so a machine with both keeps reaching LXD; pass
+    ``server="incus"`` (or ``"lxd"``) to look for one only. See
+    :func:`pylxd_cluster.sockets.find_socket`. For a remote of ``lxc``'s or ``incus``'s
+    configuration, see :meth:`from_remote`.
 
     Attributes:
         cluster: :class:`~pylxd_cluster.managers.ClusterManager`
@@ -43,11 +61,14 @@ class Client:
             ``.service_groups``).
         operations: :class:`~pylxd_cluster.managers.OperationManager`.
         host_info: the metadata of ``GET /1.0``.
+        server_info: :class:`~pylxd_cluster.server.ServerInfo`, what ``GET /1.0`` said,
+            shared with the managers.
 
     Raises:
-        ClientConnectionError: the server cannot be reached (or no socket was found).
+        ClientConnectionError: the server cannot be reached (or no socket was found: the
+            message names every place looked at).
         APIError: the endpoint answered, but not as LXD does.
-        ValueError: an unknown ``consistency``.
+        ValueError: an unknown ``consistency`` or ``server``, or ``server`` with an ``endpoint``.
     """
 
     def __init__(
@@ -58,13 +79,64 @@ class Client:
         timeout: float | None = None,
         session: requests.Session | None = None,
         consistency: str | None = None,
+        server: str | None = None,
     ) -> None:
         self.transport = Transport(endpoint, cert=cert, verify=verify, timeout=timeout,
-                                   session=session, consistency=consistency)
+                                   session=session, consistency=consistency, server=server)
         self.host_info: dict[str, Any] = self.transport.request("GET", "/1.0").metadata or {}
+        # Read once here: the managers check API extensions against it without a request.
+        self.server_info = ServerInfo(self.transport, self.host_info)
         self.operations = OperationManager(self.transport)
-        # The extensions come with /1.0, read once here: no second request to check them.
-        self.cluster = ClusterManager(self.transport, self.operations, api_extensions=lambda: self.api_extensions)
+        self.cluster = ClusterManager(self.transport, self.operations, server=self.server_info)
+
+    @classmethod
+    def from_remote(
+        cls,
+        name: str | None = None,
+        *,
+        server: str | None = None,
+        config_dir: str | os.PathLike | None = None,
+        timeout: float | None = None,
+        session: requests.Session | None = None,
+        consistency: str | None = None,
+    ) -> Client:
+        """A client for a remote of ``lxc``'s or ``incus``'s configuration (``lxc remote
+        list``), with the same certificates: ``Client.from_remote("prod")``.
+
+        ``name`` None is the default remote (``default-remote``; ``$LXC_REMOTE`` or
+        ``$INCUS_REMOTE`` override it, as in those clients). The configuration is
+        ``config_dir``'s ``config.yml`` if given, else ``lxc``'s (``$LXD_CONF``, else
+        ``~/snap/lxd/common/config`` for the snap, else ``~/.config/lxc``) or ``incus``'s
+        (``$INCUS_CONF``, else ``~/.config/incus``), as :func:`pylxd_cluster.remotes.find_config`
+        says: a variable that is set decides, LXD's before Incus's; otherwise the first that
+        exists. ``server="lxd"`` or ``"incus"`` reads that client's configuration only.
+
+        A ``unix://`` remote (``local``) is the local socket, looked for as :class:`Client`
+        does for that client's server; ``unix:///path`` is that socket. An ``https://`` remote
+        is reached with the configuration's ``client.crt`` and ``client.key``, and the
+        certificate pinned in ``servercerts/<name>.crt`` (by its SHA-256 fingerprint); a
+        remote without a pinned certificate is checked against ``client.ca`` if there is one,
+        else the system's CAs, as ``lxc`` does.
+
+        Raises:
+            RemoteConfigError: no configuration file (every file looked for named), no such
+                remote (the known ones listed), an image server (protocol simplestreams, or
+                public), missing client certificates, a pinned certificate that is not PEM,
+                or a TLS failure against a remote without a pinned certificate.
+            ClientConnectionError, APIError: as for :class:`Client`.
+            ValueError: ``server`` is not None, ``"lxd"`` or ``"incus"``.
+        """
+        remote = remotes.load_remote(name, server=server, config_dir=config_dir)
+        arguments = remote.connection()
+        try:
+            return cls(**arguments, timeout=timeout, session=session, consistency=consistency)
+        except ClientConnectionError as exc:
+            if arguments.get("verify") is not True or "TLS failure" not in str(exc):
+                raise
+            raise RemoteConfigError(
+                f"{exc}. Remote {remote.name!r} has no pinned certificate ({remote.server_cert_path} is missing), "
+                "so its certificate was checked against the system's CAs: add the remote again to pin it",
+                remote=remote.name, path=remote.server_cert_path, endpoint=exc.endpoint) from exc
 
     @property
     def endpoint(self) -> str:
@@ -81,6 +153,19 @@ class Client:
         return self.host_info.get("environment") or {}
 
     @property
+    def server(self) -> str:
+        """Which server this is: ``"lxd"`` or ``"incus"`` (``environment.server``; ``""`` when
+        it did not say, as to an untrusted client). The mock server and the pack daemons
+        say ``"lxd"``. Read from the ``GET /1.0`` of the connection: no request."""
+        return self.server_info.server
+
+    @property
+    def server_version(self) -> str:
+        """The server's version (``environment.server_version``, e.g. ``"5.0.2"``; ``""`` when
+        it did not say). No request."""
+        return self.server_info.server_version
+
+    @property
     def server_clustered(self) -> bool:
         return bool(self.environment.get("server_clustered"))
 
@@ -90,10 +175,13 @@ class Client:
 
     @property
     def api_extensions(self) -> tuple[str, ...]:
-        return tuple(self.host_info.get("api_extensions") or ())
+        """The API extensions the server advertises (from ``GET /1.0``; no request)."""
+        return self.server_info.api_extensions
 
     def has_api_extension(self, name: str) -> bool:
-        return name in self.api_extensions
+        """Whether the server advertises the API extension ``name`` (no request); calls that
+        need one it lacks raise :class:`~pylxd_cluster.ExtensionMissing`."""
+        return self.server_info.has_api_extension(name)
 
     def events(self, types: Iterable[str] = ("lifecycle",),
                timeout: float | None = None) -> EventStream:
@@ -135,4 +223,5 @@ class Client:
 
     def __repr__(self) -> str:
         name = f" server_name={self.server_name!r}" if self.server_name else ""
-        return f"<Client endpoint={self.endpoint!r}{name}>"
+        server = f" server={self.server_info.label!r}" if self.server else ""
+        return f"<Client endpoint={self.endpoint!r}{name}{server}>"

@@ -19,12 +19,23 @@ __all__ = [
     "Conflict",
     "PreconditionFailed",
     "NotImplementedByServer",
+    "ExtensionMissing",
+    "RemoteConfigError",
     "OperationError",
     "OutcomeUnknown",
     "Timeout",
     "InvalidJoinToken",
     "error_class_for_status",
 ]
+
+
+#: ``environment.server`` -> how people write it.
+SERVER_NAMES = {"lxd": "LXD", "incus": "Incus"}
+
+
+def server_label(server: str, version: str = "") -> str:
+    """``("lxd", "5.0.2")`` -> ``"LXD 5.0.2"``; ``("", "")`` -> ``"the server"``."""
+    return " ".join(part for part in (SERVER_NAMES.get(server, server), version) if part) or "the server"
 
 
 class ClusterError(Exception):
@@ -116,9 +127,59 @@ class PreconditionFailed(APIError):
 
 
 class NotImplementedByServer(APIError):
-    """HTTP 501: this server does not implement the request (older LXD, or a mock)."""
+    """HTTP 501: this server does not implement the request (older LXD, or a mock).
+
+    The server said so. When the client can tell beforehand, from the API extensions the
+    server advertises, it raises the subclass :class:`ExtensionMissing` instead, without
+    sending the request; one ``except NotImplementedByServer`` catches both.
+    """
 
     hint = "this server version does not implement it; check Client.api_extensions"
+
+
+class ExtensionMissing(NotImplementedByServer):
+    """The server does not advertise an API extension this call needs, so the client
+    refused the call BEFORE sending anything.
+
+    A subclass of :class:`NotImplementedByServer` (the server's own ``501`` answer), since
+    it means the same thing found out earlier: code that catches ``NotImplementedByServer``
+    behaves the same whether the client knew in advance, from the server's ``api_extensions``,
+    or the server refused a call that no extension announces. ``status_code`` is 501 as the
+    server would have answered; ``response`` is None; ``method`` and ``path`` are empty.
+
+    Attributes:
+        extension: the API extension the server lacks (e.g. ``"cluster_member_state"``).
+        call: the SDK call that needs it (e.g. ``"cluster.members.state()"``).
+        server: the server's ``environment.server`` (``"lxd"``, ``"incus"``; ``""`` unknown).
+        server_version: its ``environment.server_version`` (``""`` unknown).
+        what: what the extension provides (e.g. ``"GET /1.0/cluster/members/<name>/state"``).
+        available: which servers have it (e.g. ``"LXD 5.11 or later, and Incus"``).
+    """
+
+    def __init__(self, extension: str, *, call: str = "", server: str = "", server_version: str = "",
+                 endpoint: str = "", what: str = "", available: str = "") -> None:
+        self.extension = extension
+        self.call = call
+        self.server = server
+        self.server_version = server_version
+        self.what = what
+        self.available = available
+        super().__init__(f"the server does not advertise the API extension {extension!r}", status_code=501,
+                         endpoint=endpoint)
+
+    @property
+    def server_label(self) -> str:
+        """``"LXD 5.0.2"``, ``"Incus 6.0.4"``, or ``"the server"`` when it did not say."""
+        return server_label(self.server, self.server_version)
+
+    def _compose_message(self) -> str:
+        needs = f"{self.call} needs" if self.call else "this call needs"
+        what = f" ({self.what})" if self.what else ""
+        where = f" at {self.endpoint}" if self.endpoint else ""
+        available = f"; it is available on {self.available}" if self.available else ""
+        return (f"{needs} the API extension {self.extension!r}{what}, but {self.server_label}{where} "
+                f"does not advertise the API extension {self.extension!r}, so nothing was sent{available}. "
+                f"Use a server that has it, or check client.has_api_extension({self.extension!r}) first")
 
 
 _ERROR_CLASSES = {
@@ -176,6 +237,24 @@ class OutcomeUnknown(ClusterError):
             where = f"{where} on {endpoint}" if where else endpoint
         super().__init__(f"{where}: outcome unknown: {error} (read the object back, with "
                          'consistency="linearizable" on a pack, before sending the write again)')
+
+
+class RemoteConfigError(ClientConnectionError):
+    """A remote of ``lxc``'s or ``incus``'s client configuration cannot be used: no
+    configuration file, no such remote, an image server (simplestreams), missing client
+    certificates. A :class:`ClientConnectionError`, as the client cannot tell where or how to
+    connect; the message names the file and what to do.
+
+    Attributes:
+        remote: the remote's name (None: the default remote was asked for).
+        path: the configuration file or certificate concerned, or None.
+    """
+
+    def __init__(self, message: str, *, remote: str | None = None, path: str | None = None,
+                 endpoint: str | None = None) -> None:
+        super().__init__(message, endpoint=endpoint)
+        self.remote = remote
+        self.path = path
 
 
 class Timeout(ClusterError, TimeoutError):

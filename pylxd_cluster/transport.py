@@ -32,6 +32,7 @@ from pylxd_cluster.exceptions import (
     Timeout,
     error_class_for_status,
 )
+from pylxd_cluster.sockets import LXD_SOCKET_PATHS, find_socket
 
 __all__ = [
     "Transport",
@@ -43,12 +44,9 @@ __all__ = [
     "normalize_fingerprint",
 ]
 
-#: Where LXD puts its unix socket, after ``$LXD_DIR/unix.socket``: snap first, then
-#: the Debian/Ubuntu package path.
-DEFAULT_SOCKET_PATHS: tuple[str, ...] = (
-    "/var/snap/lxd/common/lxd/unix.socket",
-    "/var/lib/lxd/unix.socket",
-)
+#: Where LXD puts its unix socket, snap first, then the Debian/Ubuntu package path (kept for
+#: callers of earlier versions; :mod:`pylxd_cluster.sockets` has LXD's and Incus's).
+DEFAULT_SOCKET_PATHS: tuple[str, ...] = LXD_SOCKET_PATHS
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -119,30 +117,23 @@ class FingerprintAdapter(HTTPAdapter):
         super().__setstate__(state)
 
 
-def resolve_endpoint(endpoint: None | str | os.PathLike) -> tuple[str, str]:
+def resolve_endpoint(endpoint: None | str | os.PathLike, server: str | None = None) -> tuple[str, str]:
     """Work out what kind of endpoint this is.
 
-    Returns ``("unix", socket_path)`` or ``("http"|"https", base_url)``.
+    Returns ``("unix", socket_path)`` or ``("http"|"https", base_url)``. For ``endpoint``
+    None, the local socket of ``server`` (``"lxd"``, ``"incus"``, None: either), found as
+    :func:`pylxd_cluster.sockets.find_socket` says.
 
     Raises:
-        ClientConnectionError: ``endpoint`` is None and no LXD socket exists in any of
-            the usual places (the message lists the paths tried).
+        ClientConnectionError: ``endpoint`` is None and no socket was found (the message
+            names every place looked at).
+        ValueError: ``server`` given with an endpoint, or not None, ``"lxd"`` or ``"incus"``.
     """
     if endpoint is None:
-        tried = []
-        lxd_dir = os.environ.get("LXD_DIR")
-        if lxd_dir:
-            tried.append(os.path.join(lxd_dir, "unix.socket"))
-        tried.extend(DEFAULT_SOCKET_PATHS)
-        for candidate in tried:
-            if os.path.exists(candidate):
-                return "unix", candidate
-        raise ClientConnectionError(
-            "no LXD unix socket found (tried: " + ", ".join(tried) + "); "
-            "is the server running? Set LXD_DIR, or pass "
-            "endpoint='/path/to/unix.socket' or endpoint='https://host:8443'",
-            endpoint=None,
-        )
+        return "unix", find_socket(server)
+    if server is not None:
+        raise ValueError(f"server={server!r} says which local socket to look for, so it goes without an endpoint "
+                         f"(given: {os.fspath(endpoint)!r})")
     text = os.fspath(endpoint)
     if text.startswith("unix://"):
         return "unix", text[len("unix://"):]
@@ -253,9 +244,8 @@ class Transport:
     """Sends requests to one LXD endpoint through one :class:`requests.Session`.
 
     Args:
-        endpoint: None (find the local unix socket: ``$LXD_DIR/unix.socket``, then
-            the snap path, then ``/var/lib/lxd/unix.socket``), a unix socket path
-            (optionally ``unix://``-prefixed), or an ``http://``/``https://`` URL.
+        endpoint: None (find the local unix socket, see :func:`pylxd_cluster.sockets.find_socket`),
+            a unix socket path (optionally ``unix://``-prefixed), or an ``http://``/``https://`` URL.
         cert: ``(certfile, keyfile)`` client certificate for HTTPS.
         verify: True (CA check), False (no check), a CA bundle path, or the server
             certificate's SHA-256 fingerprint (64 hex digits, colons allowed) to pin.
@@ -264,10 +254,12 @@ class Transport:
         consistency: None, or ``"linearizable"``: every read asks a pack daemon to answer
             through its leader, once a majority confirmed it still leads (LXD and the mock
             ignore it).
+        server: with ``endpoint`` None, whose local socket to look for: ``"lxd"``,
+            ``"incus"``, or None (either).
 
     Raises:
         ClientConnectionError: ``endpoint`` is None and no local socket exists.
-        ValueError: an unknown ``consistency``.
+        ValueError: an unknown ``consistency`` or ``server``, or ``server`` with an endpoint.
     """
 
     def __init__(
@@ -278,11 +270,12 @@ class Transport:
         timeout: float | None = None,
         session: requests.Session | None = None,
         consistency: str | None = None,
+        server: str | None = None,
     ) -> None:
         if consistency not in CONSISTENCIES:
             raise ValueError(f"consistency must be one of {CONSISTENCIES}, not {consistency!r}")
         self.consistency = consistency
-        self.kind, target = resolve_endpoint(endpoint)
+        self.kind, target = resolve_endpoint(endpoint, server)
         self.cert = tuple(cert) if cert else None
         self.timeout = timeout
         self.session = session if session is not None else requests.Session()

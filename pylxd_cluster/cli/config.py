@@ -295,8 +295,7 @@ def run(args: argparse.Namespace, client: Client) -> str:
         ClusterError: from the SDK, or :class:`EditError` with what to do.
     """
     # The client read GET /1.0 already: the manager need not read it again for the extensions.
-    manager = ConfigurationManager(client.transport, client.operations,
-                                   api_extensions=lambda: client.api_extensions)
+    manager = ConfigurationManager(client.transport, client.operations, server=client.server_info)
     action = args.config_command
     if action == "show":
         return render_show(manager.get(), args.format)

@@ -24,8 +24,10 @@ shared configuration) only against the mock server and pack daemons, `service-gr
 EPILOG = """\
 endpoint:
   --endpoint takes a unix socket path or an http(s):// URL. Without it:
-  $PYLXD_CLUSTER_ENDPOINT, then $LXD_SOCKET, then LXD's own sockets
-  ($LXD_DIR/unix.socket, /var/snap/lxd/common/lxd/unix.socket, /var/lib/lxd/unix.socket).
+  $PYLXD_CLUSTER_ENDPOINT, then the local socket as lxc and incus find theirs:
+  $LXD_SOCKET, $LXD_DIR/unix.socket, $INCUS_SOCKET, $INCUS_DIR/unix.socket (a variable
+  that is set is obeyed), then /var/snap/lxd/common/lxd/unix.socket,
+  /var/lib/lxd/unix.socket, /run/incus/unix.socket, /var/lib/incus/unix.socket.
 
 examples:
   pylxd-cluster --endpoint /tmp/lxd.socket members
@@ -115,7 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def default_endpoint() -> str | None:
-    return os.environ.get("PYLXD_CLUSTER_ENDPOINT") or os.environ.get("LXD_SOCKET") or None
+    """$PYLXD_CLUSTER_ENDPOINT; None lets the SDK find the local socket ($LXD_SOCKET first)."""
+    return os.environ.get("PYLXD_CLUSTER_ENDPOINT") or None
 
 
 def connect(args) -> Client:
@@ -139,7 +142,8 @@ def run(args, client: Client) -> str:
         return output.render(member, "yaml" if args.format == "table" else args.format, None)
     if args.command == "status":
         pack = None
-        if client.has_api_extension("pack_membership"):  # a pack daemon: it knows when it last heard each member
+        # A pack daemon knows when it last heard each member (in member state).
+        if client.has_api_extension("pack_membership") and client.has_api_extension("cluster_member_state"):
             state = members_api.state(client.server_name)
             pack = state.pack.to_api() if state.pack is not None else None
         groups = None
@@ -227,17 +231,17 @@ def connect_when_up(args) -> Client:
         Timeout: still no answer at the deadline (with the last error).
     """
     deadline = time.monotonic() + args.timeout
+    where = args.endpoint or default_endpoint() or "the local socket"
     told = False
     while True:
         try:
             return connect(args)
         except ClientConnectionError as exc:
             if time.monotonic() >= deadline:
-                raise Timeout(f"no server answered at {args.endpoint or default_endpoint()} within"
-                              f" {args.timeout:g} s: {exc}") from None
+                raise Timeout(f"no server answered at {where} within {args.timeout:g} s: {exc}") from None
             if not told:
                 told = True
-                progress(f"Waiting for the server at {args.endpoint or default_endpoint()} to answer ...")
+                progress(f"Waiting for the server at {where} to answer ...")
             time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
 
 

@@ -1,18 +1,25 @@
-"""What every manager does the same way: build paths, read models, wait on operations."""
+"""What every manager does the same way: build paths, read models, wait on operations, and
+check the API extensions a call needs before sending it (:func:`requires`)."""
 
 from __future__ import annotations
 
+import functools
+import inspect
 from typing import Any, Callable, ClassVar, Iterable, Mapping, TypeVar
 from urllib.parse import quote
 
-from pylxd_cluster.exceptions import ClusterError, NotFound, NotImplementedByServer
+import attrs
+
+from pylxd_cluster.exceptions import ClusterError, NotFound
 from pylxd_cluster.models.base import WireModel
 from pylxd_cluster.models.operation import Operation
+from pylxd_cluster.server import ServerInfo
 from pylxd_cluster.transport import Result, Transport
 
-__all__ = ["ExtensionManager", "Manager", "api_path"]
+__all__ = ["Manager", "Requirement", "api_path", "requires", "required_extensions"]
 
 ModelT = TypeVar("ModelT", bound=WireModel)
+MethodT = TypeVar("MethodT", bound=Callable[..., Any])
 
 
 def api_path(*segments: str) -> str:
@@ -20,20 +27,119 @@ def api_path(*segments: str) -> str:
     return "/1.0/" + "/".join(quote(str(segment), safe="") for segment in segments)
 
 
-class Manager:
-    """Base of the managers: holds the transport and the generic read/write helpers."""
+@attrs.frozen
+class Requirement:
+    """One API extension a manager method needs (declared with :func:`requires`).
 
-    def __init__(self, transport: Transport, operations: Manager | None = None) -> None:
+    Attributes:
+        extension: the API extension.
+        when: a predicate of the call's arguments (by name, defaults applied): the extension
+            is needed only when it is true (e.g. only for ``force=True``). None: always.
+        versions: ``(server, version)`` pairs for servers that give the feature without
+            advertising the extension: there the server's version must be at least that
+            (e.g. ``(("incus", "6.22"),)``). Other servers need the extension.
+    """
+
+    extension: str
+    when: Callable[[Mapping[str, Any]], bool] | None = None
+    versions: tuple[tuple[str, str], ...] = ()
+
+    def applies(self, arguments: Mapping[str, Any] | None) -> bool:
+        """Whether a call with ``arguments`` needs it (None: the call's arguments do not fit
+        the method, which will say so itself)."""
+        if self.when is None:
+            return True
+        return arguments is not None and bool(self.when(arguments))
+
+
+def requires(extension: str, *, when: Callable[[Mapping[str, Any]], bool] | None = None,
+             versions: Mapping[str, str] | None = None) -> Callable[[MethodT], MethodT]:
+    """Declare that a manager method needs the API extension ``extension``.
+
+    The decorated method first asks the manager's :class:`~pylxd_cluster.server.ServerInfo`
+    (the ``GET /1.0`` the client read when it connected; nothing is sent to check) and raises
+    :class:`~pylxd_cluster.exceptions.ExtensionMissing` before sending anything when the
+    server lacks it. Stack several for several extensions; :func:`required_extensions` lists
+    them. ``when`` and ``versions`` (``{server: minimum version}``): see :class:`Requirement`.
+    For example::
+
+        @requires("clustering_evacuation")
+        @requires("clustering_evacuation_force", when=lambda call: call["force"])
+        def evacuate(self, name, mode=None, force=False, ...): ...
+    """
+    requirement = Requirement(extension, when, tuple(sorted((versions or {}).items())))
+
+    def decorate(method: MethodT) -> MethodT:
+        signature = inspect.signature(method)
+
+        @functools.wraps(method)
+        def checked(self: Manager, *args: Any, **kwargs: Any) -> Any:
+            arguments: Mapping[str, Any] | None = None
+            if requirement.when is not None:
+                try:
+                    bound = signature.bind(self, *args, **kwargs)
+                except TypeError:
+                    pass
+                else:
+                    bound.apply_defaults()
+                    arguments = bound.arguments
+            if requirement.applies(arguments):
+                self._server.require(extension, call=self._call_name(method.__name__),
+                                     versions=dict(requirement.versions))
+            return method(self, *args, **kwargs)
+
+        checked.requirements = (requirement, *getattr(method, "requirements", ()))  # type: ignore[attr-defined]
+        return checked  # type: ignore[return-value]
+
+    return decorate
+
+
+def required_extensions(method: Callable[..., Any]) -> tuple[Requirement, ...]:
+    """The :class:`Requirement` s declared on a manager method with :func:`requires`, outermost
+    first (``required_extensions(MemberManager.state)``)."""
+    return tuple(getattr(method, "requirements", ()))
+
+
+class Manager:
+    """Base of the managers: holds the transport, what the server is, and the generic
+    read/write helpers.
+
+    Args:
+        transport: the connection.
+        operations: the OperationManager the Operation models returned by this manager use.
+        server: the :class:`~pylxd_cluster.server.ServerInfo` to check API extensions with
+            (the client's, shared); None: a new one, which reads ``GET /1.0`` on the first
+            check, once. Building a manager sends nothing.
+        api_extensions: a function returning the server's API extensions, instead of
+            ``server`` (kept for callers of earlier versions).
+    """
+
+    #: How users reach this manager from a client (``"cluster.members"``), to name calls in
+    #: error messages.
+    call_prefix: ClassVar[str] = ""
+
+    def __init__(self, transport: Transport, operations: Manager | None = None, *,
+                 server: ServerInfo | None = None,
+                 api_extensions: Callable[[], Iterable[str]] | None = None) -> None:
         self._transport = transport
         # The OperationManager the Operation models returned by this manager delegate to.
         self._operations = operations
+        self._server = server or ServerInfo(transport, api_extensions=api_extensions)
 
     @property
     def transport(self) -> Transport:
         return self._transport
 
+    @property
+    def server_info(self) -> ServerInfo:
+        """What the server is and which API extensions it has (shared with the client)."""
+        return self._server
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} on {self._transport.endpoint}>"
+
+    def _call_name(self, method: str) -> str:
+        return f"{self.call_prefix}.{method}()" if self.call_prefix else f"{type(self).__name__}.{method}()"
 
     def _request(self, method: str, path: str, **kwargs: Any) -> Result:
         return self._transport.request(method, path, **kwargs)
@@ -75,47 +181,3 @@ class Manager:
         if not wait:
             return self._operation(result)
         return self._operations.wait(result.operation or self._operation(result).id, timeout=timeout)
-
-
-class ExtensionManager(Manager):
-    """Base of the managers of endpoints that only servers advertising the API extension
-    :attr:`extension` have (in ``GET /1.0``'s ``api_extensions``).
-
-    Its methods call :meth:`_require_extension` first: the extensions are read once, on the
-    first call (``GET /1.0``, unless the manager was given ``api_extensions``), and kept.
-    Building the manager sends nothing.
-
-    Args:
-        transport, operations: as for every manager.
-        api_extensions: a function returning the server's API extensions (e.g. the
-            ``Client``'s, already read); None: read ``GET /1.0`` on the first call.
-    """
-
-    #: The API extension the server must advertise.
-    extension: ClassVar[str] = ""
-    #: What lacking it means, ending the NotImplementedByServer message ("so it has no ...").
-    lacking: ClassVar[str] = ""
-
-    def __init__(self, transport: Transport, operations: Manager | None = None,
-                 api_extensions: Callable[[], Iterable[str]] | None = None) -> None:
-        super().__init__(transport, operations)
-        self._api_extensions = api_extensions
-        self._extensions: tuple[str, ...] | None = None
-
-    def _require_extension(self, method: str, path: str) -> None:
-        """Raise NotImplementedByServer unless the server advertises :attr:`extension`.
-
-        Raises:
-            NotImplementedByServer: it does not (status 501; nothing was sent to ``path``).
-        """
-        if self._extensions is None:
-            if self._api_extensions is not None:
-                self._extensions = tuple(self._api_extensions())
-            else:
-                info = self._request("GET", "/1.0").metadata or {}
-                self._extensions = tuple(info.get("api_extensions") or ())
-        if self.extension not in self._extensions:
-            raise NotImplementedByServer(
-                f"the server does not advertise the API extension {self.extension!r}, {self.lacking}",
-                status_code=501, method=method, path=path, endpoint=self._transport.endpoint,
-            )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterable
 
-from pylxd_cluster.managers.base import Manager, api_path
+from pylxd_cluster.managers.base import Manager, api_path, requires
 from pylxd_cluster.managers.configuration import ConfigurationManager
 from pylxd_cluster.managers.groups import GroupManager
 from pylxd_cluster.managers.members import MemberManager
@@ -13,6 +13,7 @@ from pylxd_cluster.managers.service_groups import ServiceGroupManager
 from pylxd_cluster.managers.tokens import TokenManager
 from pylxd_cluster.models.cluster import Cluster
 from pylxd_cluster.models.operation import Operation
+from pylxd_cluster.server import ServerInfo
 from pylxd_cluster.transport import Transport
 
 __all__ = ["ClusterManager", "CertificateManager"]
@@ -21,11 +22,15 @@ __all__ = ["ClusterManager", "CertificateManager"]
 class CertificateManager(Manager):
     """``client.cluster.certificate``: replace the cluster's certificate."""
 
+    call_prefix = "cluster.certificate"
+
+    @requires("clustering_update_cert")
     def put(self, cert: str, key: str) -> None:
         """Replace the cluster certificate and key (PEM text), on every member.
 
         Raises:
             APIError: 400 when either is not valid PEM.
+            ExtensionMissing: the server lacks ``clustering_update_cert`` (nothing is sent).
         """
         body = {"cluster_certificate": cert, "cluster_certificate_key": key}
         self._request("PUT", api_path("cluster", "certificate"), json=body)
@@ -44,26 +49,38 @@ class ClusterManager(Manager):
         service_groups: :class:`ServiceGroupManager` (a pack's service groups,
             ``/1.0/cluster/service-groups``; our API extension ``pack_service_groups``)
 
-    ``api_extensions`` (a function returning the server's API extensions) saves
-    :class:`ConfigurationManager` and :class:`ServiceGroupManager` their own ``GET /1.0``
-    when given.
+    Every manager checks the API extensions a call needs (see :data:`pylxd_cluster.server.EXTENSIONS`)
+    with ``server``, the :class:`~pylxd_cluster.server.ServerInfo` they share (the client's:
+    nothing is sent to check); without one, the first check reads ``GET /1.0``, once.
+    ``api_extensions`` (a function returning the server's API extensions) is the older way
+    to give them.
     """
 
-    def __init__(self, transport: Transport, operations: OperationManager | None = None,
-                 api_extensions: Callable[[], Iterable[str]] | None = None) -> None:
-        operations = operations or OperationManager(transport)
-        super().__init__(transport, operations)
-        self.members = MemberManager(transport, operations)
-        self.groups = GroupManager(transport, operations)
-        self.tokens = TokenManager(transport, operations)
-        self.certificate = CertificateManager(transport, operations)
-        self.config = ConfigurationManager(transport, operations, api_extensions=api_extensions)
-        self.service_groups = ServiceGroupManager(transport, operations, api_extensions=api_extensions)
+    call_prefix = "cluster"
 
+    def __init__(self, transport: Transport, operations: OperationManager | None = None,
+                 api_extensions: Callable[[], Iterable[str]] | None = None, *,
+                 server: ServerInfo | None = None) -> None:
+        operations = operations or OperationManager(transport)
+        super().__init__(transport, operations, server=server, api_extensions=api_extensions)
+        shared = {"server": self._server}
+        self.members = MemberManager(transport, operations, **shared)
+        self.groups = GroupManager(transport, operations, **shared)
+        self.tokens = TokenManager(transport, operations, **shared)
+        self.certificate = CertificateManager(transport, operations, **shared)
+        self.config = ConfigurationManager(transport, operations, **shared)
+        self.service_groups = ServiceGroupManager(transport, operations, **shared)
+
+    @requires("clustering")
     def get(self) -> Cluster:
-        """``GET /1.0/cluster`` (with its ETag). A standalone server gives enabled=False."""
+        """``GET /1.0/cluster`` (with its ETag). A standalone server gives enabled=False.
+
+        Raises:
+            ExtensionMissing: the server lacks ``clustering`` (nothing is sent).
+        """
         return self._get_model(api_path("cluster"), Cluster)
 
+    @requires("clustering")
     def enable(self, server_name: str, wait: bool = True,
                timeout: float | None = None) -> Operation:
         """Turn clustering on, with this server as the first member called ``server_name``.
@@ -74,16 +91,19 @@ class ClusterManager(Manager):
         Raises:
             OperationError: bootstrapping failed (e.g. the server is already clustered).
             Timeout: not finished after ``timeout`` seconds.
+            ExtensionMissing: the server lacks ``clustering`` (nothing is sent).
         """
         result = self._request("PUT", api_path("cluster"),
                                json={"server_name": server_name, "enabled": True})
         return self._finish(result, wait, timeout)
 
+    @requires("clustering")
     def disable(self) -> None:
         """Turn clustering off on a cluster of one member (``PUT {"enabled": false}``).
 
         Raises:
             APIError: the server refuses (e.g. other members remain).
+            ExtensionMissing: the server lacks ``clustering`` (nothing is sent).
         """
         result = self._request("PUT", api_path("cluster"),
                                json={"server_name": "", "enabled": False})

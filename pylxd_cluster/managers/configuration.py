@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping
 
 from pylxd_cluster.exceptions import NotFound
-from pylxd_cluster.managers.base import ExtensionManager, api_path
+from pylxd_cluster.managers.base import Manager, api_path, requires
 from pylxd_cluster.models.base import copy_json
 from pylxd_cluster.models.configuration import ConfigurationVersion, PackConfiguration
 from pylxd_cluster.transport import Result
@@ -25,11 +25,12 @@ EXTENSION = "pack_configuration"
 Modules = Mapping[str, Mapping[str, Any]] | Iterable[Any]
 
 
-class ConfigurationManager(ExtensionManager):
+class ConfigurationManager(Manager):
     """``client.cluster.config``: read and change the configuration a pack shares.
 
-    Every method first checks that the server has the ``pack_configuration`` API extension:
-    once, on the first call (``GET /1.0``, unless the manager was given the extensions).
+    Every method first checks that the server has the ``pack_configuration`` API extension,
+    in the ``GET /1.0`` the client read when it connected (a manager built on its own reads it
+    on its first call, once), and raises ``ExtensionMissing`` without it, sending nothing.
     Building the manager, or reading ``client.cluster.config``, sends nothing.
 
     Writes honour If-Match: pass ``etag=`` (the :attr:`PackConfiguration.etag` of what you
@@ -39,14 +40,13 @@ class ConfigurationManager(ExtensionManager):
     ``503``, raised as ``APIError``.
 
     Args:
-        transport, operations: as for every manager.
-        api_extensions: a function returning the server's API extensions (e.g. the
-            ``Client``'s, already read); None: read ``GET /1.0`` on the first call.
+        transport, operations, server, api_extensions: as for every
+            :class:`~pylxd_cluster.managers.Manager`.
     """
 
+    call_prefix = "cluster.config"
+    #: The API extension every method needs.
     extension = EXTENSION
-    lacking = ("so it has no shared configuration (it is served by pylxd-cluster's mock server and pack "
-               "daemons, not by LXD)")
 
     @property
     def path(self) -> str:
@@ -54,19 +54,20 @@ class ConfigurationManager(ExtensionManager):
 
     # ---- reading -------------------------------------------------------------------
 
+    @requires(EXTENSION)
     def get(self) -> PackConfiguration:
         """``GET /1.0/cluster/config``: the shared modules, version, term, digest and ETag.
 
         Raises:
-            NotImplementedByServer: the server lacks the ``pack_configuration`` extension
-                (LXD itself, or an older mock or daemon).
+            ExtensionMissing: the server lacks the ``pack_configuration`` extension
+                (LXD and Incus, or an older mock or daemon); nothing is sent.
             APIError: any other refusal.
         """
-        self._require_extension("GET")
         return self._get_model(self.path, PackConfiguration)
 
     # ---- writing -------------------------------------------------------------------
 
+    @requires(EXTENSION)
     def replace(self, modules: Modules, etag: str | None = None) -> ConfigurationVersion:
         """``PUT``: the shared modules become ``modules``, in that order.
 
@@ -79,11 +80,12 @@ class ConfigurationManager(ExtensionManager):
             APIError: 400 for a module the server refuses (Pack, PackConfiguration and Api
                 are per member and never shared; a name given twice; options that are
                 not a mapping); 503 on a pack without a leader.
-            NotImplementedByServer: the server lacks the ``pack_configuration`` extension.
+            ExtensionMissing: the server lacks the ``pack_configuration`` extension.
             TypeError: ``modules`` is not in one of the forms above.
         """
         return self._write("PUT", _wire_modules(modules), etag)
 
+    @requires(EXTENSION)
     def patch(self, changes: Mapping[str, Mapping[str, Any] | None],
               etag: str | None = None) -> ConfigurationVersion:
         """``PATCH``: for each ``name: options`` of ``changes``, that module's options become
@@ -95,7 +97,7 @@ class ConfigurationManager(ExtensionManager):
         Raises:
             PreconditionFailed: ``etag`` no longer matches: the configuration changed since.
             APIError: 400 for a module the server refuses; 503 on a pack without a leader.
-            NotImplementedByServer: the server lacks the ``pack_configuration`` extension.
+            ExtensionMissing: the server lacks the ``pack_configuration`` extension.
             TypeError: ``changes`` is not a mapping.
         """
         if not isinstance(changes, Mapping):
@@ -105,14 +107,16 @@ class ConfigurationManager(ExtensionManager):
                 for name, options in changes.items()]
         return self._write("PATCH", body, etag)
 
+    @requires(EXTENSION)
     def save(self, config: PackConfiguration) -> ConfigurationVersion:
         """PUT ``config``'s modules with If-Match of the ETag it was read with.
 
         Raises:
-            PreconditionFailed, APIError, NotImplementedByServer: as for :meth:`replace`.
+            PreconditionFailed, APIError, ExtensionMissing: as for :meth:`replace`.
         """
         return self.replace(config.modules, etag=config.etag)
 
+    @requires(EXTENSION)
     def set(self, module: str, /, **options: Any) -> ConfigurationVersion:
         """Set some options of one module, keeping its other options; a module that does not
         exist yet is appended.
@@ -127,13 +131,14 @@ class ConfigurationManager(ExtensionManager):
         Raises:
             PreconditionFailed: the configuration changed between the read and the write.
             APIError: 400 for a module the server refuses; 503 on a pack without a leader.
-            NotImplementedByServer: the server lacks the ``pack_configuration`` extension.
+            ExtensionMissing: the server lacks the ``pack_configuration`` extension.
         """
         current = self.get()
         merged = current.module(module) if module in current.names else {}
         merged.update(_plain(options))
         return self.patch({module: merged}, etag=current.etag)
 
+    @requires(EXTENSION)
     def unset(self, module: str, key: str | None = None) -> ConfigurationVersion:
         """Remove a whole module (``key`` None) or one option of it.
 
@@ -144,7 +149,7 @@ class ConfigurationManager(ExtensionManager):
                 (nothing is written; the message lists what there is).
             PreconditionFailed: the configuration changed between the read and the write.
             APIError: 503 on a pack without a leader.
-            NotImplementedByServer: the server lacks the ``pack_configuration`` extension.
+            ExtensionMissing: the server lacks the ``pack_configuration`` extension.
         """
         current = self.get()
         if module not in current.names:
@@ -164,13 +169,9 @@ class ConfigurationManager(ExtensionManager):
     # ---- helpers -------------------------------------------------------------------
 
     def _write(self, method: str, modules: list[dict[str, Any]], etag: str | None) -> ConfigurationVersion:
-        self._require_extension(method)
         result: Result = self._request(method, self.path, json={"modules": modules},
                                        headers=self._if_match(etag))
         return ConfigurationVersion.from_api(result.metadata or {})
-
-    def _require_extension(self, method: str, path: str | None = None) -> None:
-        super()._require_extension(method, path or self.path)
 
 
 def _wire_modules(modules: Modules) -> list[dict[str, Any]]:

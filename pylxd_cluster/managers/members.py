@@ -6,7 +6,7 @@ import time
 from typing import Any, Callable, Iterable, Mapping
 
 from pylxd_cluster.exceptions import ClientConnectionError, ClusterError, Timeout
-from pylxd_cluster.managers.base import Manager, api_path
+from pylxd_cluster.managers.base import Manager, api_path, requires
 from pylxd_cluster.models.member import ClusterMember, MemberList
 from pylxd_cluster.models.operation import Operation
 from pylxd_cluster.models.state import MemberState
@@ -17,28 +17,46 @@ _NOT_GIVEN: Any = object()
 
 
 class MemberManager(Manager):
-    """``client.cluster.members``: list, read, edit, rename, remove, evacuate and restore."""
+    """``client.cluster.members``: list, read, edit, rename, remove, evacuate and restore.
 
+    Every call needs the API extension ``clustering``; evacuate and restore need
+    ``clustering_evacuation``, ``force=True`` also ``clustering_evacuation_force``, restore mode
+    ``"skip"`` also ``clustering_restore_skip_mode`` (Incus 6.22 on Incus), and :meth:`state`
+    ``cluster_member_state``. Without them a call raises ``ExtensionMissing`` before sending.
+    """
+
+    call_prefix = "cluster.members"
+
+    @requires("clustering")
     def all(self) -> MemberList:
         """Every member, in ONE request (``GET /1.0/cluster/members?recursion=1``).
 
         Raises:
             APIError: 500 "Server is not clustered" on a standalone server.
+            ExtensionMissing: the server lacks ``clustering`` (nothing is sent).
         """
         return MemberList(self._list_models(api_path("cluster", "members"), ClusterMember))
 
+    @requires("clustering")
     def get(self, name: str) -> ClusterMember:
         """The member called ``name``, with the ETag that :meth:`ClusterMember.save` sends back.
 
         Raises:
             NotFound: no such member.
+            ExtensionMissing: the server lacks ``clustering`` (nothing is sent).
         """
         return self._get_model(api_path("cluster", "members", name), ClusterMember)
 
+    @requires("clustering")
     def exists(self, name: str) -> bool:
-        """Whether a member called ``name`` exists (one GET; a 404 is False)."""
+        """Whether a member called ``name`` exists (one GET; a 404 is False).
+
+        Raises:
+            ExtensionMissing: the server lacks ``clustering`` (nothing is sent).
+        """
         return self._exists(api_path("cluster", "members", name))
 
+    @requires("clustering")
     def save(self, member: ClusterMember) -> None:
         """PUT ``member``'s writable fields, with If-Match of the ETag it was read with.
 
@@ -46,6 +64,7 @@ class MemberManager(Manager):
             PreconditionFailed: the member changed since it was read.
             NotFound: no such member.
             APIError: the server refused the values.
+            ExtensionMissing: the server lacks ``clustering`` (nothing is sent).
         """
         self._request(
             "PUT",
@@ -54,6 +73,7 @@ class MemberManager(Manager):
             headers=self._if_match(member.etag),
         )
 
+    @requires("clustering")
     def update(
         self,
         name_or_member: str | ClusterMember,
@@ -77,6 +97,7 @@ class MemberManager(Manager):
             PreconditionFailed: the member changed since that ETag was read.
             NotFound: no such member.
             APIError: the server refused the values.
+            ExtensionMissing: the server lacks ``clustering`` (nothing is sent).
         """
         if isinstance(name_or_member, ClusterMember):
             name, etag = name_or_member.server_name, etag or name_or_member.etag
@@ -93,6 +114,7 @@ class MemberManager(Manager):
         changes: dict[str, Any] = {key: value for key, value in given.items() if value is not None}
         self.save(current.evolve(etag=etag or current.etag, **changes))
 
+    @requires("clustering")
     def rename(self, name: str, new_name: str) -> None:
         """Rename a member (``POST {"server_name": new_name}``).
 
@@ -100,15 +122,18 @@ class MemberManager(Manager):
             NotFound: no such member (newer servers).
             APIError: LXD 5.0 answers 500 "expected to update one row, not 0" for an
                 unknown member.
+            ExtensionMissing: the server lacks ``clustering`` (nothing is sent).
         """
         self._request("POST", api_path("cluster", "members", name), json={"server_name": new_name})
 
+    @requires("clustering")
     def delete(self, name: str, force: bool = False) -> None:
         """Remove a member from the cluster; ``force`` (``?force=1``) skips its own cleanup.
 
         Raises:
             NotFound: no such member.
             APIError: e.g. 500 "Member is the only member in the cluster".
+            ExtensionMissing: the server lacks ``clustering`` (nothing is sent).
         """
         self._request("DELETE", api_path("cluster", "members", name),
                       params={"force": 1} if force else None)
@@ -118,45 +143,66 @@ class MemberManager(Manager):
         result = self._request("POST", api_path("cluster", "members", name, "state"), json=body)
         return self._finish(result, wait, timeout)
 
+    @requires("clustering")
+    @requires("clustering_evacuation")
+    @requires("clustering_evacuation_force", when=lambda call: bool(call["force"]))
     def evacuate(self, name: str, mode: str | None = None, force: bool = False,
                  wait: bool = True, timeout: float | None = None) -> Operation:
         """Move the member's instances away and mark it Evacuated.
 
-        ``mode``: stop, migrate, live-migrate or auto (None: the server's default).
+        ``mode``: stop, migrate, live-migrate or auto (None: the server's default). ``force``
+        skips LXD's quorum safety check (LXD 6.9's ``clustering_evacuation_force``; a server
+        without it would ignore the field, so the call is refused instead).
         Returns the final Operation when ``wait`` (else the running one).
 
         Raises:
             OperationError: the evacuation failed (e.g. "Cluster member is already evacuated").
             Timeout: not finished after ``timeout`` seconds.
             NotFound: no such member.
+            ExtensionMissing: the server lacks ``clustering_evacuation``, or ``force`` and
+                it lacks ``clustering_evacuation_force`` (nothing is sent).
         """
         body = {"action": "evacuate", "mode": mode or "", "force": bool(force)}
         return self._change_state(name, body, wait, timeout)
 
+    @requires("clustering")
+    @requires("clustering_evacuation")
+    @requires("clustering_restore_skip_mode", when=lambda call: call["mode"] == "skip", versions={"incus": "6.22"})
     def restore(self, name: str, mode: str | None = None, wait: bool = True,
                 timeout: float | None = None) -> Operation:
         """Bring an evacuated member back (``mode="skip"``: without restarting its instances).
 
+        ``"skip"`` needs ``clustering_restore_skip_mode`` on LXD (6.4, 5.21.4); Incus takes it
+        from 6.22 on without advertising an extension, and an older one would ignore the mode
+        and restart the instances, so there the call needs Incus 6.22 or later.
         Returns the final Operation when ``wait`` (else the running one).
 
         Raises:
             OperationError: the restore failed (e.g. "Cluster member is already restored").
             Timeout: not finished after ``timeout`` seconds.
             NotFound: no such member.
+            ExtensionMissing: the server lacks ``clustering_evacuation``, or for
+                ``mode="skip"`` LXD lacks ``clustering_restore_skip_mode`` or Incus is older
+                than 6.22 (nothing is sent).
         """
         body = {"action": "restore", "mode": mode or "", "force": False}
         return self._change_state(name, body, wait, timeout)
 
+    @requires("clustering")
+    @requires("cluster_member_state")
     def state(self, name: str) -> MemberState:
         """The member's resources (``GET .../state``).
 
         Raises:
-            NotImplementedByServer: LXD 5.0 does not implement it (501).
+            ExtensionMissing: the server lacks ``cluster_member_state`` (LXD before 5.11,
+                e.g. 5.0; nothing is sent). A :class:`NotImplementedByServer`, as the 501 a
+                server answers when it lacks the endpoint.
             NotFound: no such member.
         """
         result = self._request("GET", api_path("cluster", "members", name, "state"))
         return MemberState.from_api(result.metadata or {})
 
+    @requires("clustering")
     def wait_for_status(self, name: str, status: str, timeout: float = 60,
                         poll_interval: float = 2.0) -> ClusterMember:
         """Wait until the member's status is ``status`` (case-insensitive); return the member.
@@ -169,6 +215,7 @@ class MemberManager(Manager):
             Timeout: the status was not reached within ``timeout`` seconds (the
                 message gives the last status seen).
             NotFound: no such member.
+            ExtensionMissing: the server lacks ``clustering`` (nothing is sent).
         """
         from pylxd_cluster.events import EventStream
 
@@ -210,6 +257,7 @@ class MemberManager(Manager):
         Raises:
             Timeout: fewer than ``count`` members were Online after ``timeout`` seconds (the
                 message says who was, and who was not, or what the server said).
+            ExtensionMissing: the server lacks ``clustering`` (nothing is sent).
         """
         deadline = time.monotonic() + timeout
         seen: list | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from pylxd_cluster.exceptions import APIError, OperationError, Timeout
+from pylxd_cluster.exceptions import APIError, ClusterError, OperationError, Timeout
 from pylxd_cluster.managers.base import Manager, api_path
 from pylxd_cluster.models.operation import Operation
 from pylxd_cluster.transport import operation_id as _bare_id
@@ -15,6 +15,9 @@ FINAL_FAILURES = ("Failure", "Cancelled")
 # Seconds added to the HTTP read timeout of a /wait call, so that the server's own
 # timeout fires first and we get its reply rather than a socket timeout.
 WAIT_GRACE_SECONDS = 10
+# Go's context.DeadlineExceeded, the error text Incus (and newer LXD) put in the envelope that
+# answers a /wait whose timeout ran out with the operation still running.
+DEADLINE_EXCEEDED = "context deadline exceeded"
 
 
 class OperationManager(Manager):
@@ -49,6 +52,15 @@ class OperationManager(Manager):
         ``timeout`` is in seconds (rounded up to whole seconds, as LXD wants); None waits
         as long as the server lets the operation run.
 
+        Servers answer a wait that fails in two ways, and both mean the same here:
+
+        * LXD 5.0 answers the operation as it is: still Running after a timeout, or ended
+          Failure;
+        * Incus 6.0 (and LXD since) answers HTTP 200 at once, then an error envelope: the
+          text ``context deadline exceeded`` after a timeout, or the operation's error. The
+          operation is then read (``GET /1.0/operations/<id>``) to tell which, since an
+          operation may itself fail with that text; if it is already gone, the text decides.
+
         Raises:
             OperationError: it ended Failure or Cancelled (``.operation``, ``.err``).
             Timeout: still running after ``timeout`` seconds.
@@ -56,7 +68,6 @@ class OperationManager(Manager):
             ClientConnectionError, APIError: as for any request.
         """
         op_id = _bare_id(operation_id)
-        endpoint = self._transport.endpoint
         server_timeout = -1 if timeout is None else max(0, math.ceil(timeout))
         http_timeout = None if timeout is None else server_timeout + max(self._transport.timeout or 0,
                                                                          WAIT_GRACE_SECONDS)
@@ -64,21 +75,41 @@ class OperationManager(Manager):
             result = self._request("GET", api_path("operations", op_id, "wait"), params={"timeout": server_timeout},
                                    timeout=http_timeout)
         except APIError as exc:
-            # Newer LXD reports a failed operation as an error envelope inside an
-            # HTTP 200 reply; only a real HTTP error status means the wait itself failed.
+            # An error envelope inside an HTTP 200 reply is the wait's outcome (Incus, newer
+            # LXD); only a real HTTP error status means the wait itself failed.
             if getattr(exc.response, "status_code", None) != 200:
                 raise
-            raise OperationError(f"operation {op_id} on {endpoint} failed: {exc.error}", operation=None,
-                                 err=exc.error) from exc
-        operation = Operation.from_api(result.metadata or {}, manager=self)
+            return self._outcome_of_error(op_id, exc.error, timeout)
+        return self._outcome(Operation.from_api(result.metadata or {}, manager=self), timeout)
+
+    def _outcome(self, operation: Operation, timeout: float | None, said: str = "") -> Operation:
+        """The final Operation, or the exception its status means."""
+        endpoint = self._transport.endpoint
         if operation.status in FINAL_FAILURES:
-            raise OperationError(f"operation {op_id} ({operation.description}) on {endpoint} ended "
-                                 f"{operation.status}: {operation.err or 'no error text'}",
-                                 operation=operation, err=operation.err)
+            raise OperationError(f"operation {operation.id} ({operation.description}) on {endpoint} ended "
+                                 f"{operation.status}: {operation.err or said or 'no error text'}",
+                                 operation=operation, err=operation.err or said)
         if operation.status != "Success":
-            raise Timeout(f"operation {op_id} ({operation.description}) on {endpoint} is still "
-                          f"{operation.status} after {timeout} s")
+            because = f" (the server said: {said})" if said else ""
+            waited = f"after {timeout} s" if timeout is not None else "when the server ended the wait"
+            raise Timeout(f"operation {operation.id} ({operation.description}) on {endpoint} is still "
+                          f"{operation.status} {waited}{because}")
         return operation
+
+    def _outcome_of_error(self, op_id: str, error: str, timeout: float | None) -> Operation:
+        """What an error envelope answering ``/wait`` means: read the operation to tell a
+        timeout from a failure; if it cannot be read, the text decides."""
+        try:
+            operation = self.get(op_id)
+        except ClusterError:
+            operation = None
+        if operation is not None and operation.id:
+            return self._outcome(operation, timeout, said=error)
+        endpoint = self._transport.endpoint
+        if error == DEADLINE_EXCEEDED:
+            raise Timeout(f"operation {op_id} on {endpoint} is still running after {timeout} s "
+                          f"(the server said: {error})")
+        raise OperationError(f"operation {op_id} on {endpoint} failed: {error}", operation=None, err=error)
 
     def cancel(self, operation_id: str) -> None:
         """Cancel a running operation (``DELETE /1.0/operations/<id>``).

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 
 from pylxd_cluster.exceptions import Timeout
-from pylxd_cluster.managers.base import ExtensionManager, api_path
+from pylxd_cluster.managers.base import Manager, api_path, requires
 from pylxd_cluster.models.service_group import ServiceGroup, ServiceGroupList
 
 __all__ = ["ServiceGroupManager", "EXTENSION", "DEFAULT_WAIT_TIMEOUT"]
@@ -22,12 +22,13 @@ EXTENSION = "pack_service_groups"
 DEFAULT_WAIT_TIMEOUT = 60.0
 
 
-class ServiceGroupManager(ExtensionManager):
+class ServiceGroupManager(Manager):
     """``client.cluster.service_groups``: list and show a pack's service groups, and move
     them by hand (VyOS's ``force cluster active``).
 
-    Every method first checks that the server has the ``pack_service_groups`` API extension:
-    once, on the first call (``GET /1.0``, unless the manager was given the extensions).
+    Every method first checks that the server has the ``pack_service_groups`` API extension,
+    in the ``GET /1.0`` the client read when it connected (a manager built on its own reads it
+    on its first call, once), and raises ``ExtensionMissing`` without it, sending nothing.
     Building the manager, or reading ``client.cluster.service_groups``, sends nothing.
 
     Reads are answered by any member of the pack, each as it sees the group; a move goes to
@@ -36,14 +37,13 @@ class ServiceGroupManager(ExtensionManager):
     ``wait=True`` waits for that.
 
     Args:
-        transport, operations: as for every manager.
-        api_extensions: a function returning the server's API extensions (e.g. the
-            ``Client``'s, already read); None: read ``GET /1.0`` on the first call.
+        transport, operations, server, api_extensions: as for every
+            :class:`~pylxd_cluster.managers.Manager`.
     """
 
+    call_prefix = "cluster.service_groups"
+    #: The API extension every method needs.
     extension = EXTENSION
-    lacking = ("so it has no service groups (they are served by pylxd-cluster's pack daemons, not by LXD "
-               "nor by the mock server)")
 
     @property
     def path(self) -> str:
@@ -54,42 +54,43 @@ class ServiceGroupManager(ExtensionManager):
 
     # ---- reading -------------------------------------------------------------------
 
+    @requires(EXTENSION)
     def all(self) -> ServiceGroupList:
         """Every service group, in ONE request (``recursion=1``), as the answering member
         sees them.
 
         Raises:
-            NotImplementedByServer: the server lacks the ``pack_service_groups`` extension
-                (LXD itself, the mock server, or an older daemon).
+            ExtensionMissing: the server lacks the ``pack_service_groups`` extension
+                (LXD, Incus, the mock server, or an older daemon); nothing is sent.
             APIError: any other refusal.
         """
-        self._require_extension("GET", self.path)
         return ServiceGroupList(self._list_models(self.path, ServiceGroup))
 
+    @requires(EXTENSION)
     def get(self, name: str) -> ServiceGroup:
         """The service group called ``name``, as the answering member sees it.
 
         Raises:
             NotFound: no such group ("Service group not found").
-            NotImplementedByServer: the server lacks the ``pack_service_groups`` extension.
+            ExtensionMissing: the server lacks the ``pack_service_groups`` extension.
             APIError: any other refusal.
         """
         path = self._group_path(name)
-        self._require_extension("GET", path)
         return self._get_model(path, ServiceGroup)
 
+    @requires(EXTENSION)
     def exists(self, name: str) -> bool:
         """Whether a service group called ``name`` exists (one GET; a 404 is False).
 
         Raises:
-            NotImplementedByServer: the server lacks the ``pack_service_groups`` extension.
+            ExtensionMissing: the server lacks the ``pack_service_groups`` extension.
         """
         path = self._group_path(name)
-        self._require_extension("GET", path)
         return self._exists(path)
 
     # ---- moving --------------------------------------------------------------------
 
+    @requires(EXTENSION)
     def move(self, name: str, member: str | None, *, wait: bool = False,
              timeout: float | None = None, poll_interval: float = 0.1) -> ServiceGroup | None:
         """Move the group to ``member`` (``POST {"member": member}``; VyOS's ``force cluster
@@ -116,16 +117,16 @@ class ServiceGroupManager(ExtensionManager):
             Timeout: ``wait``, and the group was not Active there within ``timeout``
                 seconds (None: :data:`DEFAULT_WAIT_TIMEOUT`); the message gives what was
                 last seen.
-            NotImplementedByServer: the server lacks the ``pack_service_groups`` extension.
+            ExtensionMissing: the server lacks the ``pack_service_groups`` extension.
         """
         path = self._group_path(name)
-        self._require_extension("POST", path)
         self._request("POST", path, json={"member": member or ""})
         if not wait:
             return None
         return self.wait_active(name, member or None, timeout=timeout, poll_interval=poll_interval,
                                 no_request=not member)
 
+    @requires(EXTENSION)
     def clear_request(self, name: str) -> None:
         """Hand the group back to the rules (``POST {"member": ""}``): forget the member an
         operator moved it to. The group stays where it is until a rule moves it (its owner
@@ -135,10 +136,11 @@ class ServiceGroupManager(ExtensionManager):
             NotFound: no such group.
             APIError: 503 on a pack without a leader.
             OutcomeUnknown: the pack could not say whether the change was committed.
-            NotImplementedByServer: the server lacks the ``pack_service_groups`` extension.
+            ExtensionMissing: the server lacks the ``pack_service_groups`` extension.
         """
         self.move(name, None)
 
+    @requires(EXTENSION)
     def wait_active(self, name: str, member: str | None = None, *, timeout: float | None = None,
                     poll_interval: float = 0.1, no_request: bool = False) -> ServiceGroup:
         """Read the group every ``poll_interval`` seconds until it is Active (on ``member``,
@@ -151,7 +153,7 @@ class ServiceGroupManager(ExtensionManager):
             Timeout: not so within ``timeout`` seconds (None: :data:`DEFAULT_WAIT_TIMEOUT`);
                 the message gives the group's last status, owner and message.
             NotFound: no such group.
-            NotImplementedByServer: the server lacks the ``pack_service_groups`` extension.
+            ExtensionMissing: the server lacks the ``pack_service_groups`` extension.
         """
         limit = DEFAULT_WAIT_TIMEOUT if timeout is None else timeout
         deadline = time.monotonic() + limit

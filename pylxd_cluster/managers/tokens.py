@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from pylxd_cluster.exceptions import InvalidJoinToken, NotFound
-from pylxd_cluster.managers.base import Manager, api_path
+from pylxd_cluster.managers.base import Manager, api_path, requires
 from pylxd_cluster.models.token import JoinToken
 
 __all__ = ["TokenManager"]
@@ -14,8 +14,12 @@ _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 
 
 class TokenManager(Manager):
-    """``client.cluster.tokens``: issue, list and revoke join tokens."""
+    """``client.cluster.tokens``: issue, list and revoke join tokens (API extension
+    ``clustering_join_token``; without it every call raises ``ExtensionMissing`` before sending)."""
 
+    call_prefix = "cluster.tokens"
+
+    @requires("clustering_join_token")
     def create(self, server_name: str) -> JoinToken:
         """Issue a join token for a new member called ``server_name`` (``lxc cluster add``).
 
@@ -24,13 +28,19 @@ class TokenManager(Manager):
 
         Raises:
             APIError: e.g. the server is not clustered.
+            ExtensionMissing: the server lacks ``clustering_join_token`` (nothing is sent).
         """
         result = self._request("POST", api_path("cluster", "members"),
                                json={"server_name": server_name})
         return JoinToken.from_operation(result.metadata or {}, manager=self)
 
+    @requires("clustering_join_token")
     def all(self) -> tuple[JoinToken, ...]:
-        """The tokens still usable: running operations of class "token" (one request)."""
+        """The tokens still usable: running operations of class "token" (one request).
+
+        Raises:
+            ExtensionMissing: the server lacks ``clustering_join_token`` (nothing is sent).
+        """
         result = self._request("GET", api_path("operations"), params={"recursion": 1})
         return tuple(
             JoinToken.from_operation(op, manager=self)
@@ -39,6 +49,7 @@ class TokenManager(Manager):
             if isinstance(op, dict) and op.get("class") == "token" and op.get("status") == "Running"
         )
 
+    @requires("clustering_join_token")
     def revoke(self, token: JoinToken | str) -> None:
         """Revoke a token: a JoinToken, a token string, an operation id, or a member name.
 
@@ -47,6 +58,7 @@ class TokenManager(Manager):
         Raises:
             NotFound: no running token matches, or the operation is already gone.
             APIError: 400 "Only running operations can be cancelled".
+            ExtensionMissing: the server lacks ``clustering_join_token`` (nothing is sent).
         """
         self._request("DELETE", api_path("operations", self._operation_id_of(token)))
 

@@ -34,6 +34,18 @@ def golden_metadata(name: str) -> Any:
     return json.loads(golden(name)[2])["metadata"]
 
 
+def host_info(*, server: str = "lxd", version: str = "5.0.2", add: tuple[str, ...] = (),
+              remove: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The golden GET /1.0 envelope as another server would send it: ``environment.server``
+    and ``server_version`` replaced, API extensions added and removed."""
+    body = json.loads(golden("GET_1.0")[2])
+    metadata = body["metadata"]
+    metadata["environment"].update(server=server, server_version=version)
+    kept = [name for name in metadata["api_extensions"] if name not in remove]
+    metadata["api_extensions"] = kept + [name for name in add if name not in kept]
+    return body
+
+
 def golden_cli_block(command: str) -> str:
     """The output of one `$ lxc ...` command in golden/cli/lxc_api_requests.txt."""
     text = (GOLDEN / "cli/lxc_api_requests.txt").read_text()

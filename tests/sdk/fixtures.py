@@ -4,7 +4,7 @@ import pytest
 import responses
 
 from pylxd_cluster import Client
-from tests.sdk.fakes import ENDPOINT, FakeLXD
+from tests.sdk.fakes import ENDPOINT, FakeLXD, host_info
 
 
 @pytest.fixture
@@ -20,3 +20,17 @@ def client(lxd):
     made = Client(ENDPOINT)
     lxd.mock.calls.reset()
     return made
+
+
+@pytest.fixture
+def client_as(lxd):
+    """A factory of Clients whose GET /1.0 names another server, version or extensions
+    (``client_as(server="incus", version="6.0.4", add=(...), remove=(...))``, see
+    fakes.host_info); the call log is cleared."""
+    def make(**kwargs) -> Client:
+        lxd.reply_json("GET", "/1.0", host_info(**kwargs))
+        made = Client(ENDPOINT)
+        lxd.mock.calls.reset()
+        return made
+
+    return make

@@ -6,6 +6,7 @@ import pytest
 
 from pylxd_cluster import (
     ClusterMember,
+    ExtensionMissing,
     MemberList,
     NotImplementedByServer,
     Operation,
@@ -142,7 +143,8 @@ def test_evacuate_without_wait_returns_running_operation(client, lxd):
     assert len(lxd.calls) == 1
 
 
-def test_failed_evacuation_raises_operation_error(client, lxd):
+def test_failed_evacuation_raises_operation_error(client_as, lxd):
+    client = client_as(version="6.9", add=("clustering_evacuation_force",))
     op = "4402deb2-5db9-4c1d-9fe5-edd6fda733ae"
     lxd.reply("POST", "/1.0/cluster/members/node1/state", "POST_1.0_cluster_members_node1_state_evacuate_again")
     lxd.reply("GET", f"/1.0/operations/{op}/wait", "GET_1.0_operations_EVACID_again_wait")
@@ -154,7 +156,8 @@ def test_failed_evacuation_raises_operation_error(client, lxd):
     assert json.loads(lxd.requests("POST")[0].body)["force"] is True
 
 
-def test_restore_member_method(client, lxd):
+def test_restore_member_method(client_as, lxd):
+    client = client_as(version="6.4", add=("clustering_restore_skip_mode",))
     op = "4a148447-d41f-4138-8b8c-0969506a1713"
     lxd.reply("GET", "/1.0/cluster/members/node1", "GET_1.0_cluster_members_node1_evacuated")
     lxd.reply("POST", "/1.0/cluster/members/node1/state", "POST_1.0_cluster_members_node1_state_restore")
@@ -175,13 +178,28 @@ def test_wait_still_running_raises_timeout(client, lxd):
     assert op in str(info.value) and "Running" in str(info.value)
 
 
-def test_state_on_lxd_5_0_is_not_implemented(client, lxd):
-    lxd.reply("GET", "/1.0/cluster/members/node1/state", "GET_1.0_cluster_members_node1_state")
-    with pytest.raises(NotImplementedByServer, match="501 not implemented"):
+def test_state_on_lxd_5_0_is_refused_before_sending(client, lxd):
+    """LXD 5.0.2 lacks cluster_member_state (and answers 501): the client knows, sends nothing."""
+    with pytest.raises(NotImplementedByServer) as info:
         client.cluster.members.state("node1")
+    assert isinstance(info.value, ExtensionMissing) and info.value.extension == "cluster_member_state"
+    assert "cluster.members.state() needs the API extension 'cluster_member_state'" in str(info.value)
+    assert "LXD 5.0.2 at http://127.0.0.1:9" in str(info.value) and "LXD 5.11 or later" in str(info.value)
+    assert len(lxd.calls) == 0
 
 
-def test_state_parses_sysinfo(client, lxd):
+def test_state_a_server_refuses_is_still_not_implemented(client_as, lxd):
+    """A server that advertises the extension but answers 501 (the golden reply of 5.0.2):
+    the server's NotImplementedByServer, not ExtensionMissing."""
+    client = client_as(add=("cluster_member_state",))
+    lxd.reply("GET", "/1.0/cluster/members/node1/state", "GET_1.0_cluster_members_node1_state")
+    with pytest.raises(NotImplementedByServer, match="501 not implemented") as info:
+        client.cluster.members.state("node1")
+    assert not isinstance(info.value, ExtensionMissing) and len(lxd.calls) == 1
+
+
+def test_state_parses_sysinfo(client_as, lxd):
+    client = client_as(version="5.21.0", add=("cluster_member_state",))
     lxd.reply_json("GET", "/1.0/cluster/members/node1/state", sync({
         "sysinfo": {"uptime": 120, "load_averages": [0.5, 0.25, 0.1], "total_ram": 8, "free_ram": 4,
                     "shared_ram": 1, "buffered_ram": 2, "total_swap": 0, "free_swap": 0,
@@ -196,7 +214,8 @@ def test_state_parses_sysinfo(client, lxd):
     assert state.pack is None and "pack" not in state.to_api()     # LXD has no pack part
 
 
-def test_member_state_of_a_pack_daemon_reads_discovery_and_the_barrier(client, lxd):
+def test_member_state_of_a_pack_daemon_reads_discovery_and_the_barrier(client_as, lxd):
+    client = client_as(add=("cluster_member_state", "pack_membership"))
     lxd.reply_json("GET", "/1.0/cluster/members/node1/state", sync({
         "sysinfo": {}, "storage_pools": {},
         "pack": {"incarnation": 7, "leader": "node2", "term": 3, "conflict": [], "members": {}, "counters": {},

@@ -7,7 +7,6 @@ import pytest
 import responses
 
 from pylxd_cluster import Client, ClientConnectionError, Timeout
-from pylxd_cluster import transport as transport_module
 from pylxd_cluster.transport import FingerprintAdapter, Transport, normalize_fingerprint
 from tests.sdk.fakes import ENDPOINT, golden
 from tests.sdk.tls import GoldenHTTPSServer, make_certificate
@@ -89,34 +88,6 @@ def test_unix_endpoint_url_quotes_the_path():
     assert Transport("unix:///tmp/x.socket").socket_path == "/tmp/x.socket"
 
 
-def test_default_endpoint_prefers_lxd_dir(monkeypatch, tmp_path):
-    (tmp_path / "unix.socket").touch()
-    monkeypatch.setenv("LXD_DIR", str(tmp_path))
-    assert Transport().socket_path == str(tmp_path / "unix.socket")
-
-
-def test_default_endpoint_falls_back_in_order(monkeypatch, tmp_path):
-    snap, deb = tmp_path / "snap.socket", tmp_path / "deb.socket"
-    deb.touch()
-    monkeypatch.setenv("LXD_DIR", str(tmp_path / "empty"))
-    monkeypatch.setattr(transport_module, "DEFAULT_SOCKET_PATHS", (str(snap), str(deb)))
-    assert Transport().socket_path == str(deb)
-    snap.touch()
-    assert Transport().socket_path == str(snap)
-
-
-def test_no_socket_anywhere_lists_the_paths_tried(monkeypatch, tmp_path):
-    monkeypatch.setenv("LXD_DIR", str(tmp_path / "lxd"))
-    paths = (str(tmp_path / "a.socket"), str(tmp_path / "b.socket"))
-    monkeypatch.setattr(transport_module, "DEFAULT_SOCKET_PATHS", paths)
-    with pytest.raises(ClientConnectionError) as info:
-        Client()
-    message = str(info.value)
-    for path in (str(tmp_path / "lxd" / "unix.socket"),) + paths:
-        assert path in message
-    assert "is the server running" in message
-
-
 def test_missing_socket_file_is_a_connection_error(tmp_path):
     path = tmp_path / "gone.socket"
     with pytest.raises(ClientConnectionError) as info:
@@ -161,7 +132,7 @@ def test_session_is_reused_and_passed_in():
         add_host_info(mock, ENDPOINT)
         client = Client(ENDPOINT, session=session)
     assert client.transport.session is session
-    assert repr(client) == f"<Client endpoint='{ENDPOINT}' server_name='node1'>"
+    assert repr(client) == f"<Client endpoint='{ENDPOINT}' server_name='node1' server='LXD 5.0.2'>"
 
 
 def test_event_websocket_honours_fingerprint_over_tls(tmp_path):
