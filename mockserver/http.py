@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from mockserver.api import ApiRequest, ApiServer, AwaitCommit, ForwardTo, Later, StreamEvents, WaitForOperation
+from mockserver.api.handlers.operations import wait_reply
 from mockserver.tls import TlsSettings, peer_fingerprint
-from mockserver.wire import Reply, error_reply, go_json, sync_reply
+from mockserver.wire import Reply, error_reply, go_json
 
 log = logging.getLogger(__name__)
 
@@ -374,7 +375,7 @@ class HttpTransport:
             self._long_polls.discard(done)
             with self.api.state.lock:
                 wait.operation.remove_waiter(wake)
-        return sync_reply(wait.operation.to_api())
+        return wait_reply(self.api.state, wait.operation)
 
     async def _stream(self, request: web.BaseRequest, stream: StreamEvents) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(heartbeat=20.0)

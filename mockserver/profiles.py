@@ -41,6 +41,7 @@ FRIENDLY: Mapping[str, tuple[int, str]] = {
     "member-failure-domain-empty": (400, "Update failure domain: Failure domain name can't be empty"),
     "group-member-needs-group": (400, 'Cannot remove "{name}" from group as member needs to belong to at least'
                                       ' one group'),
+    "token-existing-member": (409, "The cluster already has a member with name: {name}"),
 }
 
 # LXD 5.0.2's answers, as captured (tests/golden).
@@ -117,6 +118,8 @@ class ServerProfile:
     restore_modes: tuple[str, ...]
     evacuate_force: bool
     evacuating_statuses: bool = False
+    wait_errors_as_envelope: bool = False  # Incus: /wait answers 200 with an error envelope (timeout, failure)
+    token_for_existing_member: bool = True  # LXD grants a join token for a member's own name; Incus refuses
     evacuate_mode_check: str = "lenient"   # "ignore" (5.0.2), "lenient" (checked per instance: none here), "strict"
     restore_mode_check: str = "ignore"     # "ignore", or "skip-only" (400 for any other)
     leader_roles: tuple[str, ...] = ("database-leader", "database")
@@ -174,6 +177,12 @@ _LXD_6_ANSWERS = {
     "member-failure-domain-empty": (500, "Update failure domain: Failure domain name cannot be empty"),
 }
 
+# Incus 6.0.4's, as the live suite saw them (5.0.2's, and a refused join token).
+_INCUS_60_ANSWERS = {
+    **_LXD_50_ANSWERS,
+    "token-existing-member": (500, "The cluster already has a member with name: {name}"),
+}
+
 
 def _profiles() -> dict[str, ServerProfile]:
     lxd_50 = ServerProfile(
@@ -200,6 +209,8 @@ def _profiles() -> dict[str, ServerProfile]:
         member_state=True, evacuation_events=True, group_deleted_event=True,
         evacuate_modes=("", "auto", "stop", "stateful-stop", "force-stop", "migrate", "live-migrate"),
         evacuate_mode_check="strict", restore_mode_check="ignore", server_keys=SERVER_INCUS,
+        wait_errors_as_envelope=True, token_for_existing_member=False,
+        answers=_INCUS_60_ANSWERS,
         source="Incus 6.0.4 (bookworm-backports), checked live")
     return {profile.name: profile for profile in (lxd_50, lxd_521, lxd_6, incus_60)}
 

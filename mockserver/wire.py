@@ -137,8 +137,10 @@ def async_reply(operation: dict) -> Reply:
     return Reply(202, go_json(envelope), {**JSON_HEADERS, "Location": url})
 
 
-def error_reply(code: int, message: str) -> Reply:
-    """An error envelope; LXD's error bodies end with two newlines and send nosniff."""
+def error_reply(code: int, message: str, http_status: int | None = None) -> Reply:
+    """An error envelope; LXD's error bodies end with two newlines and send nosniff.
+    ``http_status``: the HTTP status when it is not ``code`` (Incus answers some errors with
+    HTTP 200)."""
     envelope = {
         "type": "error",
         "status": "",
@@ -149,7 +151,7 @@ def error_reply(code: int, message: str) -> Reply:
         "metadata": None,
     }
     headers = {**JSON_HEADERS, "X-Content-Type-Options": "nosniff"}
-    return Reply(code, go_json(envelope) + b"\n", headers)
+    return Reply(http_status or code, go_json(envelope) + b"\n", headers)
 
 
 def go_time_string(moment: _dt.datetime) -> str:

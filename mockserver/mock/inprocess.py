@@ -18,11 +18,12 @@ from urllib.parse import parse_qsl, urlsplit
 
 from mockserver import profiles
 from mockserver.api import ApiRequest, ForwardTo, StreamEvents, WaitForOperation
+from mockserver.api.handlers.operations import wait_reply
 from mockserver.mock.cluster import MockCluster
 from mockserver.mock.routes import mock_api
 from mockserver.mock.scripting import Script
 from mockserver.state import ClusterState, DeferredScheduler
-from mockserver.wire import error_reply, sync_reply
+from mockserver.wire import error_reply
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
@@ -90,7 +91,7 @@ class InProcessMock(MockCluster):
         scheduler: DeferredScheduler = self.state.scheduler
         scheduler.drain()
         if isinstance(result, WaitForOperation):
-            result = sync_reply(result.operation.to_api())
+            result = wait_reply(self.state, result.operation)
         elif isinstance(result, ForwardTo):
             result = error_reply(503, "Forwarding to another member needs a real server")
         elif isinstance(result, StreamEvents):

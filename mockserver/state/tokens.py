@@ -23,6 +23,8 @@ class TokenRules:
             self._require_clustered("This server is not clustered", 400)
             if server_name == "none":
                 raise bad_request('Join token name cannot be "none"')
+            if not self.profile.token_for_existing_member and server_name in self.members:
+                raise self.profile.refuse("token-existing-member", name=server_name)
             addresses = self.online_addresses()
             if not addresses:
                 raise ApiError(503, "There are no online cluster members")

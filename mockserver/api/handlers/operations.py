@@ -5,7 +5,7 @@ from mockserver.api.context import ApiContext
 from mockserver.api.request import ApiRequest, StreamEvents, WaitForOperation
 from mockserver.errors import bad_request
 from mockserver.state.events import EVENT_TYPES
-from mockserver.wire import sync_reply
+from mockserver.wire import Reply, error_reply, sync_reply
 
 
 def list_operations(ctx: ApiContext, req: ApiRequest):
@@ -19,6 +19,20 @@ def get_operation(ctx: ApiContext, req: ApiRequest, op_id: str):
 def cancel_operation(ctx: ApiContext, req: ApiRequest, op_id: str):
     ctx.state.operations.cancel(op_id, req.requestor)
     return sync_reply({})
+
+
+def wait_reply(state, operation) -> Reply:
+    """What ``GET .../wait`` answers once the operation ended or the wait timed out: the
+    operation; on Incus, an error envelope with HTTP 200 when it failed, or when it still
+    runs (``context deadline exceeded``)."""
+    with state.lock:
+        rendered = operation.to_api()
+    if state.profile.wait_errors_as_envelope:
+        if not operation.done:
+            return error_reply(500, "context deadline exceeded", http_status=200)
+        if rendered["status"] == "Failure":
+            return error_reply(500, rendered["err"], http_status=200)
+    return sync_reply(rendered)
 
 
 def wait_operation(ctx: ApiContext, req: ApiRequest, op_id: str):
