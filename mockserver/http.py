@@ -380,9 +380,9 @@ class HttpTransport:
     async def _stream(self, request: web.BaseRequest, stream: StreamEvents) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(heartbeat=20.0)
         if not ws.can_prepare(request).ok:
-            reply = error_reply(400, "websocket: the client is not using the websocket protocol: "
-                                     "'upgrade' token not found in 'Connection' header")
-            return web.Response(status=reply.status, body=reply.body, headers=reply.headers)
+            # As LXD's websocket upgrader answers (Go's http.Error): plain text, no envelope.
+            return web.Response(status=400, body=b"Bad Request\n", headers={
+                "Content-Type": "text/plain; charset=utf-8", "X-Content-Type-Options": "nosniff"})
         feed = _EventFeed(asyncio.get_running_loop(), stream.types, EVENT_QUEUE_SIZE)
         # Subscribe before the handshake completes: once the client sees the upgrade, every
         # later event must reach it.

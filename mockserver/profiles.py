@@ -42,6 +42,9 @@ FRIENDLY: Mapping[str, tuple[int, str]] = {
     "group-member-needs-group": (400, 'Cannot remove "{name}" from group as member needs to belong to at least'
                                       ' one group'),
     "token-existing-member": (409, "The cluster already has a member with name: {name}"),
+    "member-rename-taken": (409, 'The cluster already has a member with name "{name}"'),
+    "group-rename-unknown": (404, "Cluster group not found"),
+    "group-not-found": (404, "Cluster group not found"),
 }
 
 # LXD 5.0.2's answers, as captured (tests/golden).
@@ -58,7 +61,10 @@ _LXD_50_ANSWERS = {
     "member-role-bogus": (500, 'Update roles: Invalid cluster role "{role}"'),
     "member-delete-only": (500, "Member is the only member in the cluster"),
     "member-failure-domain-empty": (500, "Update failure domain: Failure domain name can't be empty"),
-    # 5.0.2 has no such check (member_needs_group is False): the text is 5.21's.
+    "member-rename-taken": (409, "Conflict"),
+    "group-rename-unknown": (500, "Query affected 0 rows instead of 1"),
+    "group-not-found": (404, "Cluster group not found"),
+    # 5.0.2 has no such check (members_left_groupless is "allow"): the text is 5.21's.
     "group-member-needs-group": (500, 'Cannot remove "{name}" from group as member needs to belong to at least'
                                       ' one group'),
 }
@@ -96,7 +102,9 @@ class ServerProfile:
     - ``answers``: for each situation of :data:`FRIENDLY`, the server's (status, text).
     - ``member_state``: ``GET /1.0/cluster/members/<name>/state`` is implemented (False: 501).
     - ``group_if_match``: a group PUT or PATCH checks If-Match (False: the ETag is ignored).
-    - ``member_needs_group``: a group write may not leave a member in no group.
+    - ``members_left_groupless``: what a group write that would leave a member in no group
+      does: ``allow`` it (LXD 5.0.2), ``keep`` the member in the group silently (Incus 6.0),
+      or ``refuse`` (LXD 5.21.5 and later).
     - ``enable_when_clustered``: ``PUT /1.0/cluster {"enabled": true}`` on a clustered
       server is refused at once (400), or starts an operation that fails (5.0.2).
     - ``evacuation_events`` / ``group_deleted_event``: the lifecycle events it emits.
@@ -110,7 +118,6 @@ class ServerProfile:
     answers: Mapping[str, tuple[int, str]]
     member_state: bool
     group_if_match: bool
-    member_needs_group: bool
     enable_when_clustered: str        # "refuse" or "failing-operation"
     evacuation_events: bool
     group_deleted_event: bool
@@ -118,6 +125,16 @@ class ServerProfile:
     restore_modes: tuple[str, ...]
     evacuate_force: bool
     evacuating_statuses: bool = False
+    members_left_groupless: str = "allow"
+    group_members_sorted: bool = False     # LXD 5.0.2 lists a group's members by name
+    rename_event_on_target: bool = True    # cluster-member-renamed comes from the renamed member (not 5.0.2)
+    stale_name_after_rename: bool = False  # GET /1.0/cluster keeps the old server_name (5.0.2)
+    operation_resources: dict | None = None   # an evacuation's resources: null (LXD) or {} (Incus)
+    wait_nosniff: bool = False             # Incus sends X-Content-Type-Options on /wait replies
+    project_description: str = "Default LXD project"
+    project_config: tuple = (("features.images", "true"), ("features.networks", "true"),
+                             ("features.profiles", "true"), ("features.storage.buckets", "true"),
+                             ("features.storage.volumes", "true"))
     wait_errors_as_envelope: bool = False  # Incus: /wait answers 200 with an error envelope (timeout, failure)
     token_for_existing_member: bool = True  # LXD grants a join token for a member's own name; Incus refuses
     evacuate_mode_check: str = "lenient"   # "ignore" (5.0.2), "lenient" (checked per instance: none here), "strict"
@@ -177,9 +194,15 @@ _LXD_6_ANSWERS = {
     "member-failure-domain-empty": (500, "Update failure domain: Failure domain name cannot be empty"),
 }
 
-# Incus 6.0.4's, as the live suite saw them (5.0.2's, and a refused join token).
+# Incus 6.0.4's, as the live suite saw them (tests/golden/live/incus-6.0).
 _INCUS_60_ANSWERS = {
     **_LXD_50_ANSWERS,
+    "group-exists": (500, 'Failed to create "cluster_groups" entry: UNIQUE constraint failed: cluster_groups.name'),
+    "group-create-unknown-member": (500, 'Failed to create "nodes_clusters_groups" entry: NOT NULL constraint'
+                                         ' failed: nodes_cluster_groups.node_id'),
+    "group-delete-unknown": (404, "Cluster_group not found"),
+    "group-not-found": (404, "Cluster_group not found"),
+    "member-rename-unknown": (404, "Cluster member not found"),
     "token-existing-member": (500, "The cluster already has a member with name: {name}"),
 }
 
@@ -187,14 +210,21 @@ _INCUS_60_ANSWERS = {
 def _profiles() -> dict[str, ServerProfile]:
     lxd_50 = ServerProfile(
         name="lxd-5.0", server="lxd", version="5.0.2", extensions=_extensions("lxd-5.0"),
-        answers=_LXD_50_ANSWERS, member_state=False, group_if_match=False, member_needs_group=False,
+        answers=_LXD_50_ANSWERS, member_state=False, group_if_match=False,
         enable_when_clustered="failing-operation", evacuation_events=False, group_deleted_event=False,
         evacuate_modes=("", "auto", "stop", "migrate", "live-migrate"), restore_modes=("",), evacuate_force=False,
-        evacuate_mode_check="ignore", restore_mode_check="ignore",
+        evacuate_mode_check="ignore", restore_mode_check="ignore", group_members_sorted=True,
+        rename_event_on_target=False, stale_name_after_rename=True,
+        project_config=(("features.images", "true"), ("features.networks", "true"), ("features.profiles", "true"),
+                        ("features.storage.volumes", "true")),
         source="captures of LXD 5.0.2 (tests/golden), checked live")
     lxd_521 = dataclasses.replace(
         lxd_50, name="lxd-5.21", version="5.21.7", extensions=_extensions("lxd-5.21"), answers=_LXD_521_ANSWERS,
-        member_state=True, member_needs_group=True, evacuation_events=True, group_deleted_event=True,
+        member_state=True, members_left_groupless="refuse", evacuation_events=True,
+        group_deleted_event=True, group_members_sorted=False, rename_event_on_target=True,
+        stale_name_after_rename=False,
+        project_config=(("features.images", "true"), ("features.networks", "true"), ("features.profiles", "true"),
+                        ("features.storage.buckets", "true"), ("features.storage.volumes", "true")),
         evacuate_modes=("", "stop", "migrate", "live-migrate"), restore_modes=("", "skip"),
         evacuate_mode_check="lenient", restore_mode_check="skip-only",
         environment_keys=ENVIRONMENT_521, server_keys=SERVER_521,
@@ -206,8 +236,13 @@ def _profiles() -> dict[str, ServerProfile]:
         source="derived: canonical/lxd at tag lxd-6.9 (docs/mockserver.rst)")
     incus_60 = dataclasses.replace(
         lxd_50, name="incus-6.0", server="incus", version="6.0.4", extensions=_extensions("incus-6.0"),
-        member_state=True, evacuation_events=True, group_deleted_event=True,
-        evacuate_modes=("", "auto", "stop", "stateful-stop", "force-stop", "migrate", "live-migrate"),
+        member_state=True, evacuation_events=True, group_deleted_event=False, members_left_groupless="keep",
+        group_members_sorted=False, rename_event_on_target=True, stale_name_after_rename=False,
+        operation_resources={}, wait_nosniff=True, project_description="Default Incus project",
+        project_config=(("features.images", "true"), ("features.networks", "true"),
+                        ("features.networks.zones", "true"), ("features.profiles", "true"),
+                        ("features.storage.buckets", "true"), ("features.storage.volumes", "true")),
+        evacuate_modes=("", "auto", "migrate", "live-migrate", "stop", "stateful-stop", "force-stop"),
         evacuate_mode_check="strict", restore_mode_check="ignore", server_keys=SERVER_INCUS,
         wait_errors_as_envelope=True, token_for_existing_member=False,
         answers=_INCUS_60_ANSWERS,

@@ -7,6 +7,8 @@ import hashlib
 
 from mockserver.errors import bad_request
 
+GO_NIL_ERROR = "%!w(<nil>)"   # what Go's fmt writes for a nil error wrapped with %w
+
 
 @functools.cache
 def generate(common_name: str = "pylxd-cluster-mock") -> tuple[str, str]:
@@ -56,8 +58,9 @@ def fingerprint(cert_pem: str) -> str:
 
     try:
         cert = x509.load_pem_x509_certificate(cert_pem.encode())
-    except (ValueError, TypeError) as exc:
-        raise bad_request(f"Certificate must be base64 encoded PEM certificate: {exc}") from None
+    except (ValueError, TypeError):
+        # LXD formats a nil error with %w there: Go prints it as "%!w(<nil>)".
+        raise bad_request(f"Certificate must be base64 encoded PEM certificate: {GO_NIL_ERROR}") from None
     return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
 
 
@@ -67,5 +70,5 @@ def check_key(key_pem: str) -> None:
 
     try:
         serialization.load_pem_private_key(key_pem.encode(), password=None)
-    except (ValueError, TypeError) as exc:
-        raise bad_request(f"Private key must be base64 encoded PEM key: {exc}") from None
+    except (ValueError, TypeError):
+        raise bad_request(f"Private key must be base64 encoded PEM key: {GO_NIL_ERROR}") from None

@@ -57,7 +57,9 @@ class ClusterState(MemberRules, GroupRules, TokenRules, ReplicatedView):
         # Which server and version this state answers as (mockserver/profiles.py).
         self.profile: ServerProfile = profile if profile is not None else profiles.profile(profiles.DEFAULT)
         self.backend: StateBackend = backend if backend is not None else StaticBackend()
-        self.events = EventBus(location=lambda: self.local_name if self.clustered else "none")
+        self.events = EventBus(location=lambda: self.announced_name if self.clustered else "none")
+        # LXD 5.0.2 keeps calling itself by its old name after its own member was renamed.
+        self.stale_local_name: str | None = None
         self.operations = OperationTable(self.events, self.lock, retention=operation_retention, clock=clock)
         self.scheduler: Scheduler = scheduler or DeferredScheduler()
         self.operation_delay = operation_delay
@@ -130,9 +132,14 @@ class ClusterState(MemberRules, GroupRules, TokenRules, ReplicatedView):
         if not self.clustered:
             raise ApiError(status, message)
 
+    @property
+    def announced_name(self) -> str:
+        """The name this server gives itself (GET /1.0/cluster, events' location)."""
+        return self.stale_local_name or self.local_name
+
     def cluster_to_api(self) -> dict:
         with self.lock:
-            return {"server_name": self.local_name, "enabled": self.clustered, "member_config": []}
+            return {"server_name": self.announced_name, "enabled": self.clustered, "member_config": []}
 
     def enable(self, server_name: str, requestor: dict | None) -> Operation:
         """Bootstrap a cluster on a standalone server (PUT /1.0/cluster enabled=true).

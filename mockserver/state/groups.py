@@ -29,8 +29,14 @@ class GroupRules:
     def _get_group(self, name: str) -> Group:
         group = self.groups.get(stored(name))
         if group is None:
-            raise not_found("Cluster group not found")
+            raise self.profile.refuse("group-not-found")
         return group
+
+    def _group_api(self, group: Group) -> dict:
+        rendered = group.to_api()
+        if self.profile.group_members_sorted:   # LXD 5.0.2 reads them back ordered by name
+            rendered["members"] = sorted(rendered["members"])
+        return rendered
 
     def _require_groups(self) -> None:
         self._require_clustered("This server is not clustered", 400)
@@ -43,18 +49,27 @@ class GroupRules:
     def groups_to_api(self) -> list[dict]:
         with self.lock:
             self._require_groups()
-            return [g.to_api() for g in self.groups.values()]
+            return [self._group_api(g) for g in self.groups.values()]
 
     def group_to_api(self, name: str) -> dict:
         name = stored(name)
         with self.lock:
             self._require_groups()
-            return self._get_group(name).to_api()
+            return self._group_api(self._get_group(name))
 
     def group_etag(self, name: str) -> str:
         name = stored(name)
         with self.lock:
-            return etag_of(self._get_group(name).writable())
+            rendered = self._group_api(self._get_group(name))
+            return etag_of({"description": rendered["description"], "members": rendered["members"]})
+
+    def group_patch_etag(self, name: str) -> str:
+        """What a group PATCH checks If-Match against: LXD hashes ``[description, members]``
+        there, not the object its GET hashed, so a GET's ETag never matches a PATCH."""
+        name = stored(name)
+        with self.lock:
+            rendered = self._group_api(self._get_group(name))
+            return etag_of([rendered["description"], rendered["members"]])
 
     @staticmethod
     def _validate_group_name(name: str) -> None:
@@ -93,9 +108,12 @@ class GroupRules:
             group = self._get_group(name)
             members = list(dict.fromkeys(members or []))
             self._check_known_members(members)
-            for removed in [m for m in group.members if m not in members and self.profile.member_needs_group]:
+            policy = self.profile.members_left_groupless
+            for removed in [m for m in group.members if m not in members and policy != "allow"]:
                 if all(removed not in g.members for g in self.groups.values() if g.name != name):
-                    raise self.profile.refuse("group-member-needs-group", name=removed)
+                    if policy == "refuse":
+                        raise self.profile.refuse("group-member-needs-group", name=removed)
+                    members.append(removed)   # Incus keeps it in the group, and says nothing
             group.description, group.members = description, members
             self._lifecycle("cluster-group-updated", lxd_url("1.0", "cluster", "groups", name), requestor,
                             {"description": description, "members": list(members)})
@@ -106,7 +124,9 @@ class GroupRules:
         with self.lock:
             if name == DEFAULT_GROUP:
                 raise forbidden('The "default" group cannot be renamed')
-            group = self._get_group(name)
+            if name not in self.groups:
+                raise self.profile.refuse("group-rename-unknown")
+            group = self.groups[name]
             self._validate_group_name(new_name)
             if new_name in self.groups:
                 raise self.profile.refuse("group-rename-in-use", name=new_name)

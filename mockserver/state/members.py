@@ -255,8 +255,9 @@ class MemberRules:
                 raise self.profile.refuse("member-failure-domain-empty")
             for group in groups:
                 if group not in self.groups:
-                    raise not_found("Update cluster groups: Failed to add member to cluster group: "
-                                    "Failed to get cluster group ID: Cluster group not found")
+                    status, text = self.profile.answers["group-not-found"]
+                    raise ApiError(status, "Update cluster groups: Failed to add member to cluster group: "
+                                           f"Failed to get cluster group ID: {text}")
             member.roles, member.config = roles, config
             member.description, member.failure_domain = stored(put.get("description") or ""), failure_domain
             for group in self.groups.values():
@@ -302,15 +303,17 @@ class MemberRules:
             if "/" in new_name:
                 raise bad_request("Cluster member names may not contain slashes")
             if new_name in self.members or any(m.ident == new_name for m in self.members.values() if m is not member):
-                raise conflict(f'The cluster already has a member with name "{new_name}"')
+                raise self.profile.refuse("member-rename-taken", name=new_name)
             member.server_name = new_name
             self.members = {(new_name if key == name else key): value for key, value in self.members.items()}
             for group in self.groups.values():
                 group.members = [new_name if m == name else m for m in group.members]
             if self.local_name == name:
+                if self.profile.stale_name_after_rename and self.stale_local_name is None:
+                    self.stale_local_name = name   # LXD 5.0.2 goes on calling itself by the old name
                 self.local_name = new_name
             self._lifecycle("cluster-member-renamed", self._member_source(new_name), requestor, {"old_name": name},
-                            location=new_name)
+                            location=new_name if self.profile.rename_event_on_target else None)
 
     def delete_member(self, name: str, force: bool, requestor: dict | None) -> None:
         """Remove a member. An Offline one needs ``force``, since it cannot be told to leave.
@@ -384,8 +387,8 @@ class MemberRules:
         """
         profile = self.profile
         if action == "evacuate" and profile.evacuate_mode_check == "strict" and mode not in profile.evacuate_modes:
-            raise bad_request(f'Invalid evacuation mode "{mode}" (expected one of: '
-                              f'{", ".join(m for m in profile.evacuate_modes if m)})')
+            known = " ".join(m for m in profile.evacuate_modes if m)
+            raise bad_request(f'Invalid value "{mode}" (not one of [{known}])')     # Incus's validator's words
         if action == "restore" and profile.restore_mode_check == "skip-only" and mode not in profile.restore_modes:
             raise bad_request(f'Invalid mode: "{mode}"')
 
@@ -405,7 +408,9 @@ class MemberRules:
             if member.offline:
                 raise ApiError(503, f'Cluster member "{name}" is offline')
             description = "Evacuating cluster member" if action == "evacuate" else "Restoring cluster member"
-            op = self.operations.start(Operation("task", description, location=name))
+            resources = self.profile.operation_resources
+            op = self.operations.start(Operation("task", description, location=name,
+                                                 resources=None if resources is None else dict(resources)))
 
         def run():
             with self.lock:

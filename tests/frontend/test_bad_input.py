@@ -220,7 +220,8 @@ def test_an_unknown_evacuation_mode_is_checked_as_each_server_checks_it(server_p
                               json={"action": "evacuate", "mode": "teleport"}, timeout=10)
         assert reply.status_code == status, reply.text
         if status == 400:
-            assert reply.json()["error"].startswith('Invalid evacuation mode "teleport"')
+            assert reply.json()["error"] == ('Invalid value "teleport" (not one of [auto migrate live-migrate stop'
+                                             ' stateful-stop force-stop])')
 
 
 def test_unknown_fields_are_ignored_as_lxd_does(server):

@@ -32,7 +32,10 @@ def wait_reply(state, operation) -> Reply:
             return error_reply(500, "context deadline exceeded", http_status=200)
         if rendered["status"] == "Failure":
             return error_reply(500, rendered["err"], http_status=200)
-    return sync_reply(rendered)
+    reply = sync_reply(rendered)
+    if state.profile.wait_nosniff:
+        reply.headers["X-Content-Type-Options"] = "nosniff"
+    return reply
 
 
 def wait_operation(ctx: ApiContext, req: ApiRequest, op_id: str):

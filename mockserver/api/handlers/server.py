@@ -59,17 +59,19 @@ def get_server(ctx: ApiContext, req: ApiRequest):
 
 def list_projects(ctx: ApiContext, req: ApiRequest):
     if req.recursion:
-        return sync_reply([_default_project()])
+        return sync_reply([_default_project(ctx)])
     return sync_reply(["/1.0/projects/default"])
 
 
 def get_project(ctx: ApiContext, req: ApiRequest, name: str):
     if name != "default":
         raise not_found("Project not found")
-    return sync_reply(_default_project())
+    project = _default_project(ctx)
+    # LXD and Incus hash [description, config] for a project's ETag.
+    return sync_reply(project, etag=etag_of([project["description"], project["config"]]))
 
 
-def _default_project() -> dict:
-    config = {"features.images": "true", "features.networks": "true", "features.profiles": "true",
-              "features.storage.buckets": "true", "features.storage.volumes": "true"}
-    return {"config": config, "description": "Default LXD project", "name": "default", "used_by": []}
+def _default_project(ctx: ApiContext) -> dict:
+    profile = ctx.state.profile
+    return {"config": dict(profile.project_config), "description": profile.project_description, "name": "default",
+            "used_by": []}
