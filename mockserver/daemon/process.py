@@ -15,6 +15,7 @@ import os
 import socket
 import time
 
+from mockserver import profiles
 from mockserver.api import ApiServer, ForwardTo
 from mockserver.api.context import MOCK_EXTENSIONS
 from mockserver.api.router import Route
@@ -74,6 +75,8 @@ LEADER_CONFLICT = "cluster-leader-conflict"
 # through PUT /1.0/cluster (a member joins with a join token at start), and its own.
 DAEMON_EXTENSIONS = MOCK_EXTENSIONS + ("pack_membership", GROUPS_EXTENSION)
 DAEMON_WITHHELD = ("clustering_join", "clustering_update_cert")
+# The one server a pack daemon answers as (mockserver/profiles.py): the current LXD LTS.
+DAEMON_PROFILE = "lxd-5.21"
 # Configurations of a few MB travel through PUT /1.0/cluster/config (LXD's own limit does not apply).
 DOCUMENT_BODY_LIMIT = 4 * 1024 * 1024
 
@@ -129,7 +132,8 @@ class PackDaemon:
         self.scheduler = LoopScheduler()
         self.state = ClusterState.member_view(
             self.settings.name, _host_port(self.settings.api) or f"{pack.interface}:{pack.port}",
-            backend=PackBackend(self), scheduler=self.scheduler, token_expiry=float(pack.join_token_expiry))
+            backend=PackBackend(self), scheduler=self.scheduler, token_expiry=float(pack.join_token_expiry),
+            profile=profiles.profile(DAEMON_PROFILE))
         self.node: PackNode | None = None
         self.udp: UdpEndpoint | None = None
         self.http: HttpTransport | None = None

@@ -91,8 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("name")
     evacuate = commands.add_parser("evacuate", parents=[common], help="evacuate a member (waits for the operation)")
     evacuate.add_argument("name")
-    evacuate.add_argument("--mode", choices=["auto", "stop", "migrate", "live-migrate"],
-                          help="what to do with the member's instances (server default: auto)")
+    evacuate.add_argument("--mode", choices=["auto", "stop", "migrate", "live-migrate", "stateful-stop", "force-stop"],
+                          help="what to do with the member's instances (server default: auto); stateful-stop and"
+                               " force-stop are Incus's")
     evacuate.add_argument("--force", action="store_true", help="evacuate without asking the member's instances")
     restore = commands.add_parser(
         "restore", parents=[common], help="bring an evacuated member back (waits for the operation)"

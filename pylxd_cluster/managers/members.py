@@ -150,7 +150,8 @@ class MemberManager(Manager):
                  wait: bool = True, timeout: float | None = None) -> Operation:
         """Move the member's instances away and mark it Evacuated.
 
-        ``mode``: stop, migrate, live-migrate or auto (None: the server's default). ``force``
+        ``mode``: stop, migrate, live-migrate or auto, and on Incus also stateful-stop or
+        force-stop (None: the server's default). ``force``
         skips LXD's quorum safety check (LXD 6.9's ``clustering_evacuation_force``; a server
         without it would ignore the field, so the call is refused instead).
         Returns the final Operation when ``wait`` (else the running one).
