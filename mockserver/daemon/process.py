@@ -201,20 +201,22 @@ class PackDaemon:
                             *ServiceGroupsApi(self.groups, written=self.gate.written, now=self.now).routes()])
         self.api = api
         self._pack_secret, self._pack_name = secret, pack_name
-        if self.config.api is not None:
-            self.http = HttpTransport(api, listen=[self.config.api.listen] if self.config.api.listen else [],
-                                      unix=self.config.api.unix, tls=self._tls())
-            await self.http.start()
         boot = int(time.time() * 1000)
         term, voted_for = store.load_term()
         self.node = PackNode(self.settings, Sealer.for_pack(secret, pack_name), boot=boot,
                              now=self._loop.time(), wall_offset=self._wall_offset, term=term, voted_for=voted_for)
         self._store = store
+        # The document on disk first: a restarted member never answers from an empty state
+        # (a reader would see values older than what it had itself applied).
         self.sync.start()
         # Terms only grow, across restarts too: a document of term T was issued by a leader
         # of term T, so the next election must be above it (or members would refuse the
         # new leader's documents as stale).
         self.node.term = max(self.node.term, self.sync.tip.term)
+        if self.config.api is not None:   # before the pack hears of us: members may forward to it
+            self.http = HttpTransport(api, listen=[self.config.api.listen] if self.config.api.listen else [],
+                                      unix=self.config.api.unix, tls=self._tls())
+            await self.http.start()
         self._apply(self.node.start(self._loop.time()))
         self._tick_timer.start(self._loop)
         self.discovery.start()

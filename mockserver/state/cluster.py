@@ -77,6 +77,10 @@ class ClusterState(MemberRules, GroupRules, TokenRules, ReplicatedView):
         # Members removed from the cluster, by ident: what their back end still reports of
         # them is not shown (a removed pack node that keeps running stays out).
         self.removed: set = set()
+        # What the shared document says of members this view has not met (yet), by ident
+        # (a replicated view: see ReplicatedView.import_shared).
+        self.unmet_members: dict = {}
+        self.unmet_group_members: dict = {}
         self._build(members, name_prefix, local_address)
 
     def _build(self, count: int, prefix: str, local_address: str) -> None:

@@ -1,6 +1,6 @@
 """Check a history of compare-and-swap registers against what the pack promises.
 
-Each key is a register (a cluster group's description). Clients read it, and swap it from
+Each key is a register (a cluster member's description). Clients read it, and swap it from
 the value they read to a value nobody wrote before (PUT with If-Match). Every operation is
 recorded when invoked and when it completed, with its outcome:
 

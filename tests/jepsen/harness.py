@@ -2,8 +2,9 @@
 
 Clients reach every member through its unix socket (also during partitions, as Jepsen's
 clients sit next to each node) and, per operation, pick a member, a register (a cluster
-group's description) and an action: a swap (GET, then PUT with If-Match to a value nobody
-wrote before), a default read, or a linearizable read. The nemesis (in network
+member's description: LXD checks If-Match on a member PUT, and ignores it on a group PUT)
+and an action: a swap (GET, then PUT with If-Match to a value nobody wrote before), a
+default read, or a linearizable read. The nemesis (in network
 namespaces) cuts the leader off with a minority, isolates a follower, kills the leader and
 restarts it at once, and pauses it (SIGSTOP); each fault lasts until the pack has reacted
 to it (a new leader, a member marked Offline). A sampler (mockserver.daemon.harness's
@@ -28,6 +29,43 @@ from tests.support.rawhttp import exchange
 
 JSON = [("Content-Type", "application/json")]
 LINEARIZABLE = [("X-Pack-Consistency", "linearizable")]
+
+
+def register_path(key: str) -> str:
+    """A register is a member's description (``key``: the member's name)."""
+    return f"/1.0/cluster/members/{key}"
+
+
+def register_body(member: dict, description: str) -> dict:
+    """The PUT that sets a member's description and keeps the rest as read."""
+    return {"description": description, "roles": member["roles"], "groups": member["groups"] or ["default"],
+            "failure_domain": member["failure_domain"], "config": member["config"]}
+
+
+def set_registers(pack, names, values: dict, history: History, timeout: float = 30.0) -> dict:
+    """Write each register's first value through the first of ``names``, recorded in
+    ``history`` as an acknowledged swap from the member's description before (a member
+    restarted from an older committed document may show that one again), and wait until
+    every member shows it. Returns the values before, the registers' initial values."""
+    socket_path = pack[names[0]].socket_path
+    before = {}
+    for key, value in values.items():
+        current = exchange(socket_path, "GET", register_path(key), timeout=30)
+        assert current.status == 200, current
+        member = json.loads(current.body)["metadata"]
+        before[key] = member["description"]
+        op = history.invoke(process=-1, kind="cas", key=key, old=before[key], new=value, member=names[0])
+        reply = exchange(socket_path, "PUT", register_path(key), json.dumps(register_body(member, value)).encode(),
+                         JSON, timeout=30)
+        assert reply.status == 200, reply
+        history.complete(op, "ok", "the register's first value")
+
+    def shown(name: str, key: str) -> str:
+        return json.loads(exchange(pack[name].socket_path, "GET", register_path(key), timeout=30).body)["metadata"][
+            "description"]
+    wait_until(lambda: all(shown(n, k) == v for n in names for k, v in values.items()), timeout,
+               what="the registers' first values on every member")
+    return before
 
 
 @dataclass(frozen=True)
@@ -83,7 +121,7 @@ class Clients:
                 self._read(process, name, node, key, "linearizable" if roll < 0.75 else "")
 
     def _path(self, key: str) -> str:
-        return f"/1.0/cluster/groups/{key}"
+        return register_path(key)
 
     def _read(self, process, name, node, key, level):
         op = self.history.invoke(process=process, kind="read", key=key, level=level, member=name)
@@ -107,9 +145,10 @@ class Clients:
             return
         if current.status != 200:
             return
-        old = json.loads(current.body)["metadata"]["description"]
+        metadata = json.loads(current.body)["metadata"]
+        old = metadata["description"]
         new = f"p{process}-{next(self._values)}"
-        body = json.dumps({"description": new, "members": []}).encode()
+        body = json.dumps(register_body(metadata, new)).encode()
         op = self.history.invoke(process=process, kind="cas", key=key, old=old, new=new, member=name)
         try:
             reply = exchange(node.socket_path, "PUT", self._path(key), body,

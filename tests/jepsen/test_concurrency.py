@@ -7,22 +7,19 @@ import json
 
 from mockserver.daemon.harness import DocumentSampler, PackProcs
 from tests.jepsen.checker import History, check
-from tests.jepsen.harness import Clients, Timing
+from tests.jepsen.harness import Clients, Timing, register_path, set_registers
 from tests.support.rawhttp import exchange
 
 NAMES = ("node1", "node2", "node3")
-KEYS = ("r0", "r1")
+KEYS = ("node1", "node2")          # registers: these members' descriptions
 TIMING = Timing(200, 1000)
 
 
 def test_concurrent_writers_lose_nothing_and_apply_nothing_twice_when_the_leader_dies():
     with PackProcs(listen=True, defaults={"expected_members": 3}) as pack:
         pack.form(NAMES)
-        initial = {key: f"init-{key}" for key in KEYS}
-        for key in KEYS:
-            assert exchange(pack["node1"].socket_path, "POST", "/1.0/cluster/groups",
-                            json.dumps({"name": key, "description": initial[key]}).encode()).status == 201
         history = History()
+        initial = set_registers(pack, NAMES, {key: f"init-{key}" for key in KEYS}, history)
         documents = DocumentSampler(pack, NAMES)
         clients = Clients(pack, NAMES, KEYS, TIMING, history, seed=7, count=8)
         clients.start()
@@ -44,7 +41,7 @@ def test_concurrent_writers_lose_nothing_and_apply_nothing_twice_when_the_leader
         documents.stop()
         final = {}
         for key in KEYS:
-            seen = {json.loads(exchange(pack[n].socket_path, "GET", f"/1.0/cluster/groups/{key}").body)["metadata"]
+            seen = {json.loads(exchange(pack[n].socket_path, "GET", register_path(key)).body)["metadata"]
                     ["description"] for n in NAMES}
             assert len(seen) == 1, seen
             final[key] = seen.pop()

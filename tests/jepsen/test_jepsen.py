@@ -19,11 +19,11 @@ import pytest
 from mockserver.daemon.harness import DocumentSampler, PackProcs, wait_until
 from mockserver.daemon.harness.netns import rejoin
 from tests.jepsen.checker import History, check
-from tests.jepsen.harness import Clients, Nemesis, Timing
+from tests.jepsen.harness import Clients, Nemesis, Timing, register_path, set_registers
 from tests.support.rawhttp import exchange
 
 NAMES = tuple(f"node{i}" for i in range(1, 6))
-KEYS = tuple(f"g{i}" for i in range(5))
+KEYS = NAMES                       # registers: the members' descriptions
 CYCLES = int(os.environ.get("JEPSEN_CYCLES", "0"))
 SEED = int(os.environ.get("JEPSEN_SEED", "0")) or (random.randrange(1, 1 << 30) if CYCLES else 20261130)
 
@@ -44,13 +44,8 @@ def test_no_acknowledged_write_is_lost_and_reads_keep_their_promise_under_faults
     log: list = []
     try:
         pack.form(NAMES, namespaces, timeout=10 * timing.dead + 10)
-        initial = {}
-        for key in KEYS:
-            initial[key] = f"init-{key}"
-            reply = exchange(pack[NAMES[0]].socket_path, "POST", "/1.0/cluster/groups",
-                             json.dumps({"name": key, "description": initial[key]}).encode(), timeout=30)
-            assert reply.status == 201, reply
         history = History()
+        initial = set_registers(pack, NAMES, {key: f"init-{key}" for key in KEYS}, history)
         documents = DocumentSampler(pack, NAMES)
         clients = Clients(pack, NAMES, KEYS, timing, history, SEED)
         clients.start()
@@ -82,7 +77,7 @@ def test_no_acknowledged_write_is_lost_and_reads_keep_their_promise_under_faults
         documents.stop()
         final = {}
         for key in KEYS:
-            values = {json.loads(exchange(pack[n].socket_path, "GET", f"/1.0/cluster/groups/{key}").body)["metadata"]
+            values = {json.loads(exchange(pack[n].socket_path, "GET", register_path(key)).body)["metadata"]
                       ["description"] for n in NAMES}
             assert len(values) == 1, (key, values)            # the members agree
             final[key] = values.pop()
