@@ -15,7 +15,8 @@ $(STAMP): setup.cfg pyproject.toml
 
 venv: $(STAMP)
 
-# The lxc client (Debian package lxd-client) is what the CLI integration tests drive;
+# The lxc client (Debian package lxd-client) and the incus client (incus-client, below) are
+# what the CLI integration tests drive;
 # dnsmasq (dnsmasq-base: the program, no system service) serves the DNS discovery tests.
 # Real LXD 5.0.2 (Debian 12's lxd) and Incus 6.0.4 (incus-base and incus-client from
 # bookworm-backports) are the servers of the live fidelity tests (tests/live; the harness is

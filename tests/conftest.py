@@ -7,7 +7,7 @@ import pytest
 
 pytest_plugins = [
     "tests.support.mockhttp",    # mock, http: a MockCluster and a plain requests session
-    "tests.support.lxc",         # lxc_path, lxc, short_tmp: the real lxc client
+    "tests.support.lxc",         # cli, cli_mock, lxc, short_tmp: the real lxc and incus clients
     "mockserver.daemon.harness.netns",  # netns_factory, bridged_factory: network namespaces
     "tests.support.backends",    # backend, backend4, cluster3: the parity suite's two back ends
     "tests.sdk.fixtures",        # lxd, client: a fake LXD through responses

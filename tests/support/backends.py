@@ -9,12 +9,21 @@ removal). Both are parametrized ``mock`` / ``pack``:
   writes through a FOLLOWER (so every write is forwarded to the leader), and checks are made
   on EVERY member's own socket, polling until they hold since replication is asynchronous.
 
-Tests only use the public API (the SDK, ``lxc``), never a backend's internals: that is what
-makes one body run against both.
+The CLI tests take ``cli_backend`` / ``cli_backend4`` instead, parametrized over
+:data:`CLI_PAIRS`: ``lxc`` against the mock (its default LXD profile) and the pack, ``incus``
+against the mock's ``incus-6.0`` profile (``mock-incus``) and the pack. The pack answers as
+LXD 5.21 (``environment.server`` is ``lxd``), and incus 6.0.4 drives it as it drives an
+Incus: over a unix socket it checks no server name. ``backend.cli()`` is the pair's client.
+The 3-member backends are shared by both kinds of test (one pack per session).
+
+Tests only use the public API (the SDK, ``lxc``, ``incus``), never a backend's internals:
+that is what makes one body run against both.
 """
 from __future__ import annotations
 
 import contextlib
+import copy
+import functools
 import shutil
 import tempfile
 from pathlib import Path
@@ -25,7 +34,7 @@ import pytest
 import pylxd_cluster
 from mockserver import MockCluster
 from mockserver.daemon.harness import PackProcs, wait_until
-from tests.support.lxc import Lxc, lxc_binary
+from tests.support.lxc import Cli
 
 CONVERGENCE = 5.0  # seconds for a write to reach every member's view
 NAMES = ("node1", "node2", "node3")
@@ -45,6 +54,7 @@ class Backend:
                  describe: Callable[[], str] = lambda: ""):
         self.name = name
         self.home = home
+        self.cli_name = "lxc"  # the client of cli() (see using())
         self._sockets = dict(sockets)  # member name -> its unix socket (one, for the mock)
         self._clients = {member: pylxd_cluster.Client(path, timeout=15) for member, path in self._sockets.items()}
         self._describe = describe
@@ -64,15 +74,26 @@ class Backend:
         """An SDK client per member endpoint (the entry's included)."""
         return list(self._clients.values())
 
-    def lxc(self, socket_path: str | None = None) -> Lxc:
-        """``lxc`` pointed at ``socket_path`` (default: the entry)."""
-        socket_path = socket_path or self.entry_socket
-        home = self.home / "lxc" / Path(socket_path).stem
-        return Lxc(lxc_binary(), socket_path, home)
+    @property
+    def server(self) -> str:
+        """What the backend answers as: ``lxd`` or ``incus`` (GET /1.0 environment.server)."""
+        return self.entry_client.server
 
-    def lxc_views(self) -> list[Lxc]:
-        """An ``lxc`` per member endpoint, in the order of :meth:`views`."""
-        return [self.lxc(path) for path in self._sockets.values()]
+    def using(self, cli_name: str) -> Backend:
+        """This backend (the same servers and clients) with ``cli_name`` as :meth:`cli`'s client."""
+        view = copy.copy(self)
+        view.cli_name = cli_name
+        return view
+
+    def cli(self, socket_path: str | None = None) -> Cli:
+        """The backend's CLI (``lxc`` or ``incus``) pointed at ``socket_path`` (default: the entry)."""
+        socket_path = socket_path or self.entry_socket
+        home = self.home / self.cli_name / Path(socket_path).stem
+        return Cli(self.cli_name, socket_path, home)
+
+    def cli_views(self) -> list[Cli]:
+        """The CLI per member endpoint, in the order of :meth:`views`."""
+        return [self.cli(path) for path in self._sockets.values()]
 
     def forget(self, member: str) -> None:
         """Stop looking at a member that was removed."""
@@ -85,7 +106,7 @@ class Backend:
     def eventually(self, predicate: Callable, what: str, targets: Iterable | None = None,
                    timeout: float = CONVERGENCE) -> None:
         """Poll until ``predicate(view)`` is True for every view (SDK clients, or the given
-        ``targets``, e.g. :meth:`lxc_views`) at once; fail naming the views that disagree with
+        ``targets``, e.g. :meth:`cli_views`) at once; fail naming the views that disagree with
         what their predicate last returned (anything but True, e.g. a text saying why, or
         the exception it raised)."""
         targets = list(targets) if targets is not None else self.views()
@@ -155,17 +176,18 @@ def own_name(client: pylxd_cluster.Client) -> str:
 def target_name(view) -> str:
     if isinstance(view, pylxd_cluster.Client):
         return view.server_name
-    return view.env.get("LXD_SOCKET", repr(view))
+    return getattr(view, "socket_path", repr(view))
 
 
 # ---- starting the backends --------------------------------------------------------------------
 
 @contextlib.contextmanager
-def mock_backend(members: int):
+def mock_backend(members: int, server: str | None = None):
+    """The mock, answering as its default LXD profile or as ``server`` (a profile name)."""
     home = Path(tempfile.mkdtemp(prefix="parity-"))
     try:
-        with MockCluster(members) as mock:
-            yield Backend("mock", {"node1": mock.unix_socket}, "node1", home)
+        with MockCluster(members, **({"server": server} if server else {})) as mock:
+            yield Backend("mock" if server is None else f"mock-{server}", {"node1": mock.unix_socket}, "node1", home)
     finally:
         shutil.rmtree(home, ignore_errors=True)
 
@@ -201,7 +223,13 @@ def pack_backend(members: int):
                 client.close()
 
 
-BACKENDS = {"mock": mock_backend, "pack": pack_backend}
+BACKENDS = {"mock": mock_backend, "mock-incus": functools.partial(mock_backend, server="incus-6.0"),
+            "pack": pack_backend}
+SDK_BACKENDS = ("mock", "pack")  # the SDK parity suite's
+#: (backend, client) of the CLI parity suite: each client against the mock of its server's
+#: flavour, and both against the pack (an LXD 5.21, which incus drives as well).
+CLI_PAIRS = (("mock", "lxc"), ("pack", "lxc"), ("mock-incus", "incus"), ("pack", "incus"))
+CLI_IDS = [f"{cli}-{kind}" for kind, cli in CLI_PAIRS]
 
 
 def assert_left(backend: Backend, member: str) -> None:
@@ -235,27 +263,54 @@ class Shared:
         self.stack = self.backend = None
 
 
-@pytest.fixture(scope="session", params=sorted(BACKENDS))
-def cluster3(request):
-    shared = Shared(request.param)
+@pytest.fixture(scope="session")
+def shared_backends():
+    """{kind: :class:`Shared`}: the 3-member backends of the session, started on first use
+    (by the SDK and the CLI tests alike) and stopped at its end."""
+    shared = {kind: Shared(kind) for kind in BACKENDS}
     yield shared
-    shared.discard()
+    for one in shared.values():
+        one.discard()
+
+
+@pytest.fixture(scope="session", params=SDK_BACKENDS)
+def cluster3(request, shared_backends):
+    return shared_backends[request.param]
+
+
+def _reset_after(shared: Shared, backend: Backend):
+    yield backend
+    try:
+        backend.reset()
+    except BaseException:
+        shared.discard()
+        raise
 
 
 @pytest.fixture
 def backend(cluster3) -> Backend:
     """The 3-member backend; whatever the test changed is undone after it."""
-    backend = cluster3.get()
-    yield backend
-    try:
-        backend.reset()
-    except BaseException:
-        cluster3.discard()
-        raise
+    yield from _reset_after(cluster3, cluster3.get())
 
 
-@pytest.fixture(params=sorted(BACKENDS))
+@pytest.fixture(params=SDK_BACKENDS)
 def backend4(request) -> Backend:
     """A fresh 4-member backend (node4 neither the entry nor the leader), for removals."""
     with BACKENDS[request.param](4) as backend:
         yield backend
+
+
+@pytest.fixture(params=CLI_PAIRS, ids=CLI_IDS)
+def cli_backend(request, shared_backends) -> Backend:
+    """A 3-member backend with its client (:data:`CLI_PAIRS`); put back after the test."""
+    kind, cli_name = request.param
+    shared = shared_backends[kind]
+    yield from _reset_after(shared, shared.get().using(cli_name))
+
+
+@pytest.fixture(params=CLI_PAIRS, ids=CLI_IDS)
+def cli_backend4(request) -> Backend:
+    """A fresh 4-member backend with its client, for removals."""
+    kind, cli_name = request.param
+    with BACKENDS[kind](4) as backend:
+        yield backend.using(cli_name)
