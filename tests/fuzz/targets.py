@@ -49,6 +49,8 @@ def check_reply(request: Request, reply: RawReply, stats: dict) -> None:
         return
     if request.path.startswith("/internal/pack/document") and reply.status == 200:
         return   # the sealed document (an attacker never holds the key to ask for it)
+    if request.path.startswith("/1.0/events") and reply.status == 400 and reply.body == b"Bad Request\n":
+        return   # no websocket upgrade: LXD's upgrader answers in plain text, as the mock does
     assert reply.is_envelope, (request, reply.status, reply.headers, reply.body[:500])
     envelope = json.loads(reply.body)
     assert envelope["error_code"] == (reply.status if envelope["type"] == "error" else 0), (request, envelope)
