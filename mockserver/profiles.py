@@ -131,6 +131,10 @@ class ServerProfile:
     stale_name_after_rename: bool = False  # GET /1.0/cluster keeps the old server_name (5.0.2)
     operation_resources: dict | None = None   # an evacuation's resources: null (LXD) or {} (Incus)
     wait_nosniff: bool = False             # Incus sends X-Content-Type-Options on /wait replies
+    # A cluster group's keys, in the server's order: LXD 5.21 and 6 put the name first and
+    # add used_by (clustering_groups_used_by); LXD 5.0.2 and Incus 6.0 embed the writable
+    # part first.
+    group_keys: tuple[str, ...] = ("description", "members", "name")
     project_description: str = "Default LXD project"
     project_config: tuple = (("features.images", "true"), ("features.networks", "true"),
                              ("features.profiles", "true"), ("features.storage.buckets", "true"),
@@ -226,6 +230,7 @@ def _profiles() -> dict[str, ServerProfile]:
         project_config=(("features.images", "true"), ("features.networks", "true"), ("features.profiles", "true"),
                         ("features.storage.buckets", "true"), ("features.storage.volumes", "true")),
         evacuate_modes=("", "stop", "migrate", "live-migrate"), restore_modes=("", "skip"),
+        group_keys=("name", "description", "members", "used_by"),
         evacuate_mode_check="lenient", restore_mode_check="skip-only",
         environment_keys=ENVIRONMENT_521, server_keys=SERVER_521,
         source="derived: canonical/lxd at tag lxd-5.21.7 (docs/mockserver.rst)")

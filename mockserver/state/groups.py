@@ -33,10 +33,10 @@ class GroupRules:
         return group
 
     def _group_api(self, group: Group) -> dict:
-        rendered = group.to_api()
+        rendered = {**group.to_api(), "used_by": []}   # no project or instance uses a group here
         if self.profile.group_members_sorted:   # LXD 5.0.2 reads them back ordered by name
             rendered["members"] = sorted(rendered["members"])
-        return rendered
+        return {key: rendered[key] for key in self.profile.group_keys}
 
     def _require_groups(self) -> None:
         self._require_clustered("This server is not clustered", 400)

@@ -35,7 +35,7 @@ def _headers(name: str) -> dict:
 
 
 def _replay():
-    with MockCluster(1, listen=None) as mock:
+    with MockCluster(1, listen=None, server="lxd-5.0") as mock:   # the captures are LXD 5.0.2's
         mock.state.set_local_address(ADDRESS)
         results = []
         for name, method, path, status, body in _captures():

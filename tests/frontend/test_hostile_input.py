@@ -112,7 +112,7 @@ def test_a_member_renamed_with_a_newline_stays_reachable_and_goes_back(mock):
 def test_a_nul_cuts_names_and_texts_as_lxds_database_does(mock):
     reply = exchange(mock.unix_socket, "POST", "/1.0/cluster/groups", b'{"name":"z\\u0000z","description":"a\\u0000b"}')
     assert (reply.status, reply.headers["location"]) == (201, "/1.0/cluster/groups/z%2500z")
-    assert mock.state.group_to_api("z") == {"description": "a", "members": [], "name": "z"}
+    assert mock.state.group_to_api("z") == {"name": "z", "description": "a", "members": [], "used_by": []}
     assert exchange(mock.unix_socket, "GET", "/1.0/cluster/groups/z%00anything").status == 200
     assert exchange(mock.unix_socket, "DELETE", "/1.0/cluster/groups/z").status == 200
 

@@ -276,13 +276,15 @@ def test_group_lifecycle(cli, cli_mock):
                                      ("GET", "/1.0/cluster/groups", {"recursion": "1"})]
 
     assert cli.ok("cluster", "group", "create", "g8") == "Cluster group g8 created\n"
-    assert state.group_to_api("g8") == {"description": "", "members": [], "name": "g8"}
+    assert {k: v for k, v in state.group_to_api("g8").items() if k != "used_by"} == {
+        "description": "", "members": [], "name": "g8"}      # used_by: LXD 5.21's, not Incus 6.0's
     assert group_rows(cli) == {"default": ("Default cluster group", "3"), "g8": ("", "0")}
     assert list(csv.reader(io.StringIO(cli.ok("cluster", "group", "list", "--format", "csv")))) == [
         ["default", "Default cluster group", "3"], ["g8", "", "0"]]
+    # lxc 5.0.2 and incus 6.0 re-encode groups with their own struct: no used_by (LXD 5.21's).
     assert json.loads(cli.ok("cluster", "group", "list", "--format", "json")) == \
         yaml.safe_load(cli.ok("cluster", "group", "list", "--format", "yaml")) == \
-        [state.group_to_api("default"), state.group_to_api("g8")]
+        [{k: v for k, v in state.group_to_api(g).items() if k != "used_by"} for g in ("default", "g8")]
 
     cli_mock.clear_requests()
     out = cli.ok("cluster", "group", "assign", "node1", "default,g8")
@@ -305,7 +307,7 @@ def test_group_lifecycle(cli, cli_mock):
     cli_mock.clear_requests()
     assert cli.ok("cluster", "group", "edit", "g9", input="description: edited\nmembers:\n- node2\n") == ""
     assert requests_of(cli_mock) == [("GET", "/1.0", {}), ("PUT", "/1.0/cluster/groups/g9", {})]
-    assert state.group_to_api("g9") == {"description": "edited", "members": ["node2"], "name": "g9"}
+    assert (state.group_to_api("g9")["description"], state.group_to_api("g9")["members"]) == ("edited", ["node2"])
     assert cli.ok("cluster", "group", "edit", "g9", input="description: edited\nmembers: []\n") == ""
 
     assert cli.ok("cluster", "group", "delete", "g9") == "Cluster group g9 deleted\n"
