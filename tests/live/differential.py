@@ -51,7 +51,6 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
-import http.client
 import json
 import re
 import socket
@@ -64,6 +63,7 @@ import websocket
 
 from tests.conformance.golden import HEX64, UUID
 from tests.live.sequence import REFERENCE, Step
+from tests.support.realservers import UnixHTTPConnection
 
 __all__ = ["Reply", "send", "Normaliser", "Difference", "Known", "StepOutcome", "Run", "run_sequence",
            "compare", "compare_runs", "compare_events", "EventCollector", "etag_recipe"]
@@ -119,19 +119,8 @@ def send(socket_path: str, method: str, path: str, body: Any = None, headers: di
     """One HTTP/1.1 request to the API on ``socket_path``. ``body``: JSON data, ``bytes``
     sent as they are, or None for none."""
 
-    class Connection(http.client.HTTPConnection):
-        def connect(self) -> None:
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            sock.settimeout(timeout)
-            try:
-                sock.connect(socket_path)
-            except BaseException:
-                sock.close()
-                raise
-            self.sock = sock
-
     started = time.monotonic()
-    conn = Connection("lxd", timeout=timeout)
+    conn = UnixHTTPConnection(socket_path, timeout)
     try:
         data = body if body is None or isinstance(body, bytes) else json.dumps(body, separators=(",", ":")).encode()
         sent = dict(headers or {})

@@ -47,6 +47,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import glob
+import http.client
 import json
 import os
 import re
@@ -119,25 +120,30 @@ def missing_binaries(flavour: str) -> list[str]:
 
 # ---- plain HTTP over a unix socket ----------------------------------------------------------
 
+class UnixHTTPConnection(http.client.HTTPConnection):
+    """HTTP/1.1 over the unix socket at ``socket_path`` (as ``lxc`` talks to a local server)."""
+
+    def __init__(self, socket_path: str, timeout: float):
+        super().__init__("lxd", timeout=timeout)
+        self.socket_path = socket_path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(self.socket_path)
+        except BaseException:
+            sock.close()
+            raise
+        self.sock = sock
+
+
 def unix_request(socket_path: str, method: str, path: str, body: Any = None,
                  timeout: float = REQUEST_TIMEOUT) -> tuple[int, dict[str, str], Any]:
     """One request to the API on ``socket_path``: ``(status, headers, body)``, the headers'
     names lower-cased, the body parsed JSON (or the text if it is not JSON). ``body``: data
     sent as JSON, or bytes sent as they are."""
-    import http.client
-
-    class Connection(http.client.HTTPConnection):
-        def connect(self) -> None:
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            sock.settimeout(timeout)
-            try:
-                sock.connect(socket_path)
-            except BaseException:
-                sock.close()
-                raise
-            self.sock = sock
-
-    conn = Connection("lxd", timeout=timeout)
+    conn = UnixHTTPConnection(socket_path, timeout)
     try:
         data = body if body is None or isinstance(body, bytes) else json.dumps(body)
         headers = {"Content-Type": "application/json"} if body is not None else {}

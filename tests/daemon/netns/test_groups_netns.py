@@ -258,5 +258,7 @@ def test_a_group_moved_by_hand_brings_its_address_along(lan):
     pack.wait_until(lambda: holders(members) == ["node3"], 10, what="web moved to node3")
     pack.wait_until(lambda: client_neighbour(client) == mac(members["node3"]), 5, what="the client's neighbour")
     assert answered(client)
+    # node1 shows it Active once it has heard node3's renewal saying so (within a keepalive).
+    pack.wait_until(lambda: group_status(pack, "node1")["status"] == "Active", 5, what="node1 shows web Active")
     shown = group_status(pack, "node1")
     assert (shown["owner"], shown["requested"], shown["status"]) == ("node3", "node3", "Active"), shown
