@@ -6,17 +6,21 @@ import os
 from typing import Any, Iterable
 
 import requests
+from urllib3.util.retry import Retry
 
 from pylxd_cluster import remotes
 from pylxd_cluster.events import EventPredicate, EventStream
-from pylxd_cluster.exceptions import ClientConnectionError, RemoteConfigError
+from pylxd_cluster.exceptions import ClientConnectionError, ExtensionMissing, RemoteConfigError
 from pylxd_cluster.managers.cluster import ClusterManager
 from pylxd_cluster.managers.operations import OperationManager
 from pylxd_cluster.models.event import Event
 from pylxd_cluster.server import ServerInfo
-from pylxd_cluster.transport import Transport
+from pylxd_cluster.transport import TimeoutValue, Transport
 
-__all__ = ["Client"]
+__all__ = ["Client", "API_VERSION"]
+
+#: The only API version LXD and Incus serve (``/1.0``).
+API_VERSION = "1.0"
 
 
 class Client:
@@ -33,8 +37,10 @@ class Client:
         cert: ``(certfile, keyfile)`` client certificate for HTTPS.
         verify: True, False, a CA bundle path, or the server certificate's SHA-256
             fingerprint (64 hex digits, colons allowed) to pin.
-        timeout: seconds to wait for each reply (None: forever).
-        session: a :class:`requests.Session` to use.
+        timeout: seconds to wait for each reply, or a ``(connect, read)`` pair of them as
+            requests (and pylxd) take it; None: forever.
+        session: a :class:`requests.Session` to use (its adapter for this endpoint is
+            replaced by one with the retry policy).
         consistency: None, or ``"linearizable"`` for reads that reflect every write
             acknowledged before them, on a pack daemon (through its leader, once a
             majority confirmed it still leads). By default a daemon answers from the
@@ -42,6 +48,15 @@ class Client:
             the mock ignore this.
         server: with ``endpoint`` None, whose socket to look for: ``"lxd"``, ``"incus"``,
             or None (either).
+        project: the LXD project, as pylxd's ``project=``: sent as ``?project=`` where LXD
+            scopes by project, i.e. on ``client.operations`` and ``client.events()``. The
+            cluster endpoints (members, groups, tokens ...) are server-wide, so it does not
+            change them. None: the server's default project.
+        version: the API version, as pylxd's ``version=``: ``"1.0"``, the only one there is.
+        retries: the retry policy: how many times to retry an idempotent request (0: never;
+            None: 3), or a :class:`urllib3.util.retry.Retry`. GET and HEAD are retried on 503
+            and on a dropped connection, any request on a connection that could not be made;
+            never a write the server may have seen. See :func:`pylxd_cluster.transport.make_retry`.
 
     With ``endpoint`` None the socket is found in the order ``lxc`` and ``incus`` use, LXD's
     first: ``$LXD_SOCKET``, ``$LXD_DIR/unix.socket``, ``$INCUS_SOCKET``,
@@ -68,7 +83,10 @@ class Client:
         ClientConnectionError: the server cannot be reached (or no socket was found: the
             message names every place looked at).
         APIError: the endpoint answered, but not as LXD does.
-        ValueError: an unknown ``consistency`` or ``server``, or ``server`` with an ``endpoint``.
+        ExtensionMissing: ``project`` other than ``"default"`` on a server without the
+            ``projects`` API extension (pylxd raises ClientConnectionFailed there).
+        ValueError: an unknown ``consistency`` or ``server``, ``server`` with an ``endpoint``,
+            a ``version`` other than ``"1.0"``, a ``timeout`` or ``retries`` requests cannot use.
     """
 
     def __init__(
@@ -76,16 +94,30 @@ class Client:
         endpoint: None | str | os.PathLike = None,
         cert: tuple[str, str] | None = None,
         verify: bool | str = True,
-        timeout: float | None = None,
+        timeout: TimeoutValue = None,
         session: requests.Session | None = None,
         consistency: str | None = None,
         server: str | None = None,
+        project: str | None = None,
+        version: str = API_VERSION,
+        retries: int | Retry | None = None,
     ) -> None:
+        if version != API_VERSION:
+            raise ValueError(f"version={version!r}: LXD and Incus serve only API version {API_VERSION!r} "
+                             "(/1.0); leave version= out")
+        self.version = version
+        self.project = project
         self.transport = Transport(endpoint, cert=cert, verify=verify, timeout=timeout,
-                                   session=session, consistency=consistency, server=server)
+                                   session=session, consistency=consistency, server=server,
+                                   project=project, retries=retries)
         self.host_info: dict[str, Any] = self.transport.request("GET", "/1.0").metadata or {}
         # Read once here: the managers check API extensions against it without a request.
         self.server_info = ServerInfo(self.transport, self.host_info)
+        if project not in (None, "default") and not self.server_info.has_api_extension("projects"):
+            self.transport.close()
+            raise ExtensionMissing("projects", call=f"Client(project={project!r})", server=self.server_info.server,
+                                   server_version=self.server_info.server_version, endpoint=self.transport.endpoint,
+                                   what="projects other than default", available="LXD 3.6 or later, and Incus")
         self.operations = OperationManager(self.transport)
         self.cluster = ClusterManager(self.transport, self.operations, server=self.server_info)
 
@@ -96,9 +128,11 @@ class Client:
         *,
         server: str | None = None,
         config_dir: str | os.PathLike | None = None,
-        timeout: float | None = None,
+        timeout: TimeoutValue = None,
         session: requests.Session | None = None,
         consistency: str | None = None,
+        project: str | None = None,
+        retries: int | Retry | None = None,
     ) -> Client:
         """A client for a remote of ``lxc``'s or ``incus``'s configuration (``lxc remote
         list``), with the same certificates: ``Client.from_remote("prod")``.
@@ -110,6 +144,8 @@ class Client:
         (``$INCUS_CONF``, else ``~/.config/incus``), as :func:`pylxd_cluster.remotes.find_config`
         says: a variable that is set decides, LXD's before Incus's; otherwise the first that
         exists. ``server="lxd"`` or ``"incus"`` reads that client's configuration only.
+        ``timeout``, ``session``, ``consistency``, ``project`` and ``retries`` are as for
+        :class:`Client`.
 
         A ``unix://`` remote (``local``) is the local socket, looked for as :class:`Client`
         does for that client's server; ``unix:///path`` is that socket. An ``https://`` remote
@@ -129,7 +165,8 @@ class Client:
         remote = remotes.load_remote(name, server=server, config_dir=config_dir)
         arguments = remote.connection()
         try:
-            return cls(**arguments, timeout=timeout, session=session, consistency=consistency)
+            return cls(**arguments, timeout=timeout, session=session, consistency=consistency, project=project,
+                       retries=retries)
         except ClientConnectionError as exc:
             if arguments.get("verify") is not True or "TLS failure" not in str(exc):
                 raise

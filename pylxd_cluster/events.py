@@ -14,6 +14,7 @@ import socket
 import threading
 import time
 from typing import Any, Callable, Iterable, Iterator
+from urllib.parse import urlencode
 
 import websocket
 
@@ -26,9 +27,11 @@ __all__ = ["EventStream", "events_path"]
 EventPredicate = Callable[[Event], bool]
 
 
-def events_path(types: Iterable[str]) -> str:
-    """``/1.0/events?type=lifecycle,operation``; LXD answers 400 for an unknown type."""
-    return "/1.0/events?type=" + ",".join(types)
+def events_path(types: Iterable[str], project: str | None = None) -> str:
+    """``/1.0/events?type=lifecycle,operation`` (``&project=<name>`` with a project); LXD
+    answers 400 for an unknown type."""
+    path = "/1.0/events?type=" + ",".join(types)
+    return path if project is None else path + "&" + urlencode({"project": project})
 
 
 class _StreamEnd:
@@ -60,7 +63,7 @@ class EventStream:
         self.types = tuple(types)
         self.timeout = timeout
         self.endpoint = transport.endpoint
-        self.path = events_path(self.types)
+        self.path = events_path(self.types, getattr(transport, "project", None))
         self._queue: queue.Queue[Any] = queue.Queue()
         self._closed = threading.Event()
         self._ws = connection if connection is not None else transport.open_websocket(self.path)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
+
 __all__ = [
     "ClusterError",
     "ClientConnectionError",
@@ -25,7 +27,12 @@ __all__ = [
     "OutcomeUnknown",
     "Timeout",
     "InvalidJoinToken",
+    "FrozenModelError",
     "error_class_for_status",
+    # pylxd's names (pylxd.exceptions), for code ported from pylxd:
+    "LXDAPIException",
+    "ClientConnectionFailed",
+    "LXDAPIExtensionNotAvailable",
 ]
 
 
@@ -263,3 +270,36 @@ class Timeout(ClusterError, TimeoutError):
 
 class InvalidJoinToken(ClusterError, ValueError):
     """A join token string could not be decoded."""
+
+
+class FrozenModelError(attrs.exceptions.FrozenInstanceError, ClusterError):
+    """An attribute of a model was assigned: models are frozen (immutable).
+
+    An :class:`AttributeError` (and attrs' ``FrozenInstanceError``), as for any read-only
+    attribute; the message says what to do instead: ``evolve()`` makes a changed copy, and
+    ``save()`` sends it, for models that have it.
+
+    Attributes:
+        model: the model's class name.
+        name: the attribute assigned.
+    """
+
+    def __init__(self, model: str, name: str, *, saved: bool) -> None:
+        self.model, self.name = model, name
+        then = f" and send it with save(): obj = obj.evolve({name}=...); obj.save()" if saved else (
+            f": obj = obj.evolve({name}=...)")
+        self.msg = (f"cannot set {model}.{name}: models are frozen (immutable, as pylxd's are not); "
+                    f"make a changed copy with evolve(){then}")
+        Exception.__init__(self, self.msg)
+
+
+# ---- pylxd's exception names ---------------------------------------------------------
+# Code written for pylxd catches these names; each is the class of this SDK that means
+# the same thing, so ``except LXDAPIException`` catches what pylxd's would have.
+
+#: pylxd's ``LXDAPIException`` (an LXD error reply; ``.response`` is the reply): :class:`APIError`.
+LXDAPIException = APIError
+#: pylxd's ``ClientConnectionFailed`` (the server cannot be reached): :class:`ClientConnectionError`.
+ClientConnectionFailed = ClientConnectionError
+#: pylxd's ``LXDAPIExtensionNotAvailable`` (the server lacks an API extension): :class:`ExtensionMissing`.
+LXDAPIExtensionNotAvailable = ExtensionMissing

@@ -5,7 +5,15 @@
   (any MockCluster keyword).
 - ``mock_cluster_factory``: call it to start more clusters; all are stopped afterwards.
 - ``inprocess_mock``: an InProcessMock (no sockets) answering ``http://127.0.0.1:8443``.
-- ``mock_client``: a ``pylxd_cluster.Client`` connected to ``mock_cluster``.
+- ``mock_client``: a ``pylxd_cluster.Client`` connected to ``mock_cluster``, closed after the test.
+- ``mock_cluster_session``: ONE MockCluster for the whole session (started once, much
+  faster for large suites); options from the ``mock_cluster_session_options`` fixture.
+- ``shared_mock_cluster``: ``mock_cluster_session`` reset to its initial state before the test
+  (members, faults, request log, operations, events): the fixture for suites that share one
+  mock and reset between tests.
+- ``shared_mock_client``: a ``pylxd_cluster.Client`` to ``shared_mock_cluster``, closed after the test.
+
+``pytest --fixtures`` shows each one's documentation.
 """
 from __future__ import annotations
 
@@ -34,6 +42,9 @@ def pytest_configure(config):
 
 @pytest.fixture
 def mock_cluster_factory():
+    """Start mock LXD clusters: ``mock_cluster_factory(members=3, **options)`` returns a
+    started ``MockCluster`` (options: any MockCluster keyword, e.g. ``tls=True``,
+    ``server="incus-6.0"``); every cluster started is stopped after the test."""
     mock_cluster_class = _mock_class("mockserver.mock.cluster", "MockCluster")
     started: list = []
 
@@ -49,6 +60,12 @@ def mock_cluster_factory():
 
 @pytest.fixture
 def mock_cluster(request, mock_cluster_factory):
+    """A mock LXD cluster (``MockCluster``) of 3 members on a free loopback port and a unix
+    socket, stopped after the test. Give it ``.endpoint`` (or ``.url``) as a client's endpoint;
+    script it with ``set_offline()``, ``inject_error()``, ``requests`` ...
+
+    Configure it with ``@pytest.mark.mock_cluster(members=5, tls=True, ...)`` (any
+    MockCluster keyword)."""
     marker = request.node.get_closest_marker("mock_cluster")
     options = dict(marker.kwargs) if marker else {}
     return mock_cluster_factory(**options)
@@ -56,6 +73,10 @@ def mock_cluster(request, mock_cluster_factory):
 
 @pytest.fixture
 def inprocess_mock(request):
+    """A mock LXD cluster with no socket at all (``InProcessMock``): requests to
+    ``http://127.0.0.1:8443`` through ``requests`` are answered in process, by the same handlers.
+    No event websockets. ``@pytest.mark.mock_cluster(members=..., strict=..., name_prefix=...,
+    server=..., friendly_errors=...)`` configures it."""
     marker = request.node.get_closest_marker("mock_cluster")
     options = {k: v for k, v in (marker.kwargs if marker else {}).items()
                if k in ("members", "strict", "name_prefix", "server", "friendly_errors")}
@@ -65,6 +86,51 @@ def inprocess_mock(request):
 
 @pytest.fixture
 def mock_client(mock_cluster):
+    """A ``pylxd_cluster.Client`` connected to ``mock_cluster`` (its unix socket), closed
+    after the test."""
     from pylxd_cluster import Client
 
-    return Client(mock_cluster.endpoint)
+    client = Client(mock_cluster.endpoint)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def mock_cluster_session_options():
+    """The ``MockCluster`` keywords of ``mock_cluster_session`` (default: none, i.e. 3
+    members, TCP and a unix socket). Override this fixture in a ``conftest.py`` to change
+    them, e.g. ``return {"members": 5, "server": "incus-6.0"}``."""
+    return {}
+
+
+@pytest.fixture(scope="session")
+def mock_cluster_session(mock_cluster_session_options):
+    """ONE mock LXD cluster (``MockCluster``) for the whole test session, started on first
+    use and stopped at the end. What a test changes stays for the next ones: use
+    ``shared_mock_cluster`` to get it reset before each test, or call its ``reset()`` (or
+    ``POST /mock/reset``) yourself. Options: ``mock_cluster_session_options``."""
+    options = dict(mock_cluster_session_options)
+    members = options.pop("members", 3)
+    cluster = _mock_class("mockserver.mock.cluster", "MockCluster")(members, **options).start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def shared_mock_cluster(mock_cluster_session):
+    """``mock_cluster_session``, reset before the test to the cluster it started as: its
+    members, and no faults, recorded requests, operations or events left by earlier tests.
+    For suites that share one mock and reset between tests."""
+    mock_cluster_session.reset()
+    return mock_cluster_session
+
+
+@pytest.fixture
+def shared_mock_client(shared_mock_cluster):
+    """A ``pylxd_cluster.Client`` connected to ``shared_mock_cluster`` (reset before the
+    test), closed after the test."""
+    from pylxd_cluster import Client
+
+    client = Client(shared_mock_cluster.endpoint)
+    yield client
+    client.close()

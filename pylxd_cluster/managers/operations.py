@@ -7,6 +7,7 @@ import math
 from pylxd_cluster.exceptions import APIError, ClusterError, OperationError, Timeout
 from pylxd_cluster.managers.base import Manager, api_path
 from pylxd_cluster.models.operation import Operation
+from pylxd_cluster.transport import Result, extend_read_timeout
 from pylxd_cluster.transport import operation_id as _bare_id
 
 __all__ = ["OperationManager"]
@@ -25,6 +26,12 @@ class OperationManager(Manager):
 
     def __init__(self, transport) -> None:
         super().__init__(transport, operations=self)
+
+    def _request(self, method: str, path: str, **kwargs) -> Result:
+        """Operations are per project in LXD: the client's ``project`` goes along as ``?project=``."""
+        if self._transport.project is not None:
+            kwargs["params"] = {**(kwargs.get("params") or {}), "project": self._transport.project}
+        return super()._request(method, path, **kwargs)
 
     def get(self, operation_id: str) -> Operation:
         """The operation with this id.
@@ -69,8 +76,10 @@ class OperationManager(Manager):
         """
         op_id = _bare_id(operation_id)
         server_timeout = -1 if timeout is None else max(0, math.ceil(timeout))
-        http_timeout = None if timeout is None else server_timeout + max(self._transport.timeout or 0,
-                                                                         WAIT_GRACE_SECONDS)
+        # The server holds the reply up to server_timeout: wait that much longer for it (the
+        # read part of a (connect, read) pair; the connect part is kept).
+        http_timeout = None if timeout is None else extend_read_timeout(self._transport.timeout, server_timeout,
+                                                                        minimum=WAIT_GRACE_SECONDS)
         try:
             result = self._request("GET", api_path("operations", op_id, "wait"), params={"timeout": server_timeout},
                                    timeout=http_timeout)

@@ -14,12 +14,13 @@ from typing import Any, Callable, Iterable, Mapping, TypeVar
 
 import attrs
 
-from pylxd_cluster.exceptions import ClusterError
+from pylxd_cluster.exceptions import ClusterError, FrozenModelError
 from pylxd_cluster.timestamps import Timestamp, format_timestamp, parse_timestamp
 
 __all__ = [
     "WireModel",
     "ServerModel",
+    "frozen_model",
     "wire_field",
     "as_str",
     "as_bool",
@@ -199,7 +200,25 @@ def _build_plan(cls: type) -> _BuildPlan:
     return plan
 
 
-@attrs.frozen(kw_only=True, slots=False)
+def _refuse_setattr(self: Any, name: str, value: Any) -> None:
+    raise FrozenModelError(type(self).__name__, name, saved=callable(getattr(type(self), "save", None)))
+
+
+def _refuse_delattr(self: Any, name: str) -> None:
+    raise FrozenModelError(type(self).__name__, name, saved=callable(getattr(type(self), "save", None)))
+
+
+def frozen_model(cls: type[ModelT]) -> type[ModelT]:
+    """Declare a model: ``attrs.frozen(kw_only=True, slots=False)``, whose instances refuse
+    assignment with a :class:`~pylxd_cluster.exceptions.FrozenModelError` that says to use
+    ``evolve()`` (and ``save()``), rather than attrs' bare ``FrozenInstanceError``."""
+    cls = attrs.frozen(kw_only=True, slots=False)(cls)
+    cls.__setattr__ = _refuse_setattr  # type: ignore[method-assign,assignment]
+    cls.__delattr__ = _refuse_delattr  # type: ignore[method-assign,assignment]
+    return cls
+
+
+@frozen_model
 class WireModel:
     """Base of every model: fields mapped to LXD's JSON, unknown keys kept in ``extra``."""
 
@@ -298,7 +317,7 @@ class WireModel:
         return attrs.evolve(self, **changes)
 
 
-@attrs.frozen(kw_only=True, slots=False)
+@frozen_model
 class ServerModel(WireModel):
     """A model that maps to an object on the server.
 
@@ -313,6 +332,22 @@ class ServerModel(WireModel):
     @classmethod
     def _context(cls, manager: Any, etag: str | None) -> dict[str, Any]:
         return {"_manager": manager, "etag": etag}
+
+    def sync(self: ModelT) -> ModelT:
+        """pylxd's name for ``refresh()``: read the object again from the server.
+
+        Unlike pylxd's ``sync()``, which updates the object in place, this returns a NEW
+        instance (models are frozen) and leaves this one as it was read: write
+        ``member = member.sync()``.
+
+        Raises:
+            ClusterError: this kind of object cannot be read again (it has no ``refresh()``),
+                or as ``refresh()`` raises (NotFound when it no longer exists ...).
+        """
+        refresh = getattr(self, "refresh", None)
+        if refresh is None:
+            raise ClusterError(f"a {type(self).__name__} cannot be read again (it has no refresh())")
+        return refresh()
 
     @property
     def manager(self) -> Any:

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import attrs
-
-from pylxd_cluster.models.base import ServerModel, WireModel, as_bool, as_str, nested_tuple, wire_field
+from pylxd_cluster.models.base import ServerModel, WireModel, as_bool, as_str, frozen_model, nested_tuple, wire_field
 
 __all__ = ["Cluster", "MemberConfigKey"]
 
 
-@attrs.frozen(kw_only=True, slots=False)
+@frozen_model
 class MemberConfigKey(WireModel):
     """A configuration key a joining member must provide (e.g. a storage pool source)."""
 
@@ -22,7 +20,7 @@ class MemberConfigKey(WireModel):
     description: str = wire_field(decode=as_str, default="")
 
 
-@attrs.frozen(kw_only=True, slots=False)
+@frozen_model
 class Cluster(ServerModel):
     """``GET /1.0/cluster``: the answering server's name and whether clustering is on.
 

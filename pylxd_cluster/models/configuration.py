@@ -14,9 +14,16 @@ import json
 from types import MappingProxyType
 from typing import Any, Mapping, NamedTuple
 
-import attrs
-
-from pylxd_cluster.models.base import ServerModel, WireModel, as_int, as_str, as_tuple, copy_json, wire_field
+from pylxd_cluster.models.base import (
+    ServerModel,
+    WireModel,
+    as_int,
+    as_str,
+    as_tuple,
+    copy_json,
+    frozen_model,
+    wire_field,
+)
 
 __all__ = ["ConfigModule", "ConfigurationVersion", "PackConfiguration", "describe_version"]
 
@@ -59,7 +66,7 @@ def describe_version(version: int, term: int, digest: str) -> str:
     return f"configuration version {version} (term {term}), digest {short}"
 
 
-@attrs.frozen(kw_only=True, slots=False)
+@frozen_model
 class ConfigurationVersion(WireModel):
     """What a write (``PUT``/``PATCH /1.0/cluster/config``) answers: the new configuration's
     ``version``, ``term`` and ``digest``. ``str()`` of it is :func:`describe_version`'s line."""
@@ -72,7 +79,7 @@ class ConfigurationVersion(WireModel):
         return describe_version(self.version, self.term, self.digest)
 
 
-@attrs.frozen(kw_only=True, slots=False)
+@frozen_model
 class PackConfiguration(ServerModel):
     """``GET /1.0/cluster/config``: the modules the pack shares, numbered and digested.
 

@@ -5,15 +5,13 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import unquote
 
-import attrs
-
-from pylxd_cluster.models.base import WireModel, as_dict, as_str, as_timestamp, wire_field
+from pylxd_cluster.models.base import WireModel, as_dict, as_str, as_timestamp, frozen_model, wire_field
 from pylxd_cluster.timestamps import Timestamp
 
 __all__ = ["Event"]
 
 
-@attrs.frozen(kw_only=True, slots=False)
+@frozen_model
 class Event(WireModel):
     """One event. For ``type == "lifecycle"``, ``action``/``source``/``name`` read the metadata."""
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import attrs
-
-from pylxd_cluster.models.base import ServerModel, as_str, as_tuple, wire_field
+from pylxd_cluster.models.base import ServerModel, as_str, as_tuple, frozen_model, wire_field
 
 __all__ = ["ClusterGroup"]
 
@@ -13,7 +11,7 @@ def _optional_tuple(value) -> tuple[str, ...] | None:
     return None if value is None else tuple(value)
 
 
-@attrs.frozen(kw_only=True, slots=False)
+@frozen_model
 class ClusterGroup(ServerModel):
     """A cluster group. ``used_by`` is None when the server does not send it (LXD 5.0)."""
 

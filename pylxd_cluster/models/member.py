@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import attrs
-
-from pylxd_cluster.models.base import ServerModel, as_bool, as_dict, as_str, as_tuple, wire_field
+from pylxd_cluster.models.base import ServerModel, as_bool, as_dict, as_str, as_tuple, frozen_model, wire_field
 
 __all__ = ["ClusterMember", "MemberList"]
 
 
-@attrs.frozen(kw_only=True, slots=False)
+@frozen_model
 class ClusterMember(ServerModel):
     """One cluster member, as ``GET /1.0/cluster/members/<name>`` returns it.
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import attrs
-
-from pylxd_cluster.models.base import ServerModel, as_bool, as_int, as_str, as_timestamp, wire_field
+from pylxd_cluster.models.base import ServerModel, as_bool, as_int, as_str, as_timestamp, frozen_model, wire_field
 from pylxd_cluster.timestamps import Timestamp
 
 __all__ = ["Operation", "FINAL_STATUSES"]
@@ -15,7 +13,7 @@ __all__ = ["Operation", "FINAL_STATUSES"]
 FINAL_STATUSES = ("Success", "Failure", "Cancelled")
 
 
-@attrs.frozen(kw_only=True, slots=False)
+@frozen_model
 class Operation(ServerModel):
     """An LXD operation. ``class_`` is the wire key ``class`` (task, websocket, token).
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import attrs
-
 from pylxd_cluster.models.base import (
     WireModel,
     as_dict,
@@ -15,6 +13,7 @@ from pylxd_cluster.models.base import (
     as_str,
     as_timestamp,
     as_tuple,
+    frozen_model,
     nested,
     nested_tuple,
     wire_field,
@@ -23,7 +22,7 @@ from pylxd_cluster.models.base import (
 __all__ = ["PackState", "DiscoveryStatus", "BarrierStatus"]
 
 
-@attrs.frozen(kw_only=True, slots=False)
+@frozen_model
 class DiscoveryStatus(WireModel):
     """One discovery strategy: what it proposes (``host:port``), when it last answered, and
     its last error (it keeps what it found while it fails)."""
@@ -42,7 +41,7 @@ class DiscoveryStatus(WireModel):
         return self.error is not None
 
 
-@attrs.frozen(kw_only=True, slots=False)
+@frozen_model
 class BarrierStatus(WireModel):
     """The start-up barrier (``wait-for-members``): ``status`` is ``none``, ``waiting``,
     ``met`` or ``timed out``."""
@@ -54,7 +53,7 @@ class BarrierStatus(WireModel):
     waited_ms: int | None = wire_field(default=None)
 
 
-@attrs.frozen(kw_only=True, slots=False)
+@frozen_model
 class PackState(WireModel):
     """A pack daemon's own view: the leader and term, each member as heard (``members``:
     ``{name: {status, incarnation, last_heard, last_heard_seconds}}``), its counters, the

@@ -9,8 +9,6 @@ the owner holds it now (``status``), and each member's state and monitor reachab
 
 from __future__ import annotations
 
-import attrs
-
 from pylxd_cluster.models.base import (
     ServerModel,
     WireModel,
@@ -19,6 +17,7 @@ from pylxd_cluster.models.base import (
     as_int,
     as_str,
     as_tuple,
+    frozen_model,
     nested_tuple,
     wire_field,
 )
@@ -58,7 +57,7 @@ def service_label(service: str) -> str:
     return f"{_EXEC}{program}" + (" ..." if arguments.strip() else "")
 
 
-@attrs.frozen(kw_only=True, slots=False)
+@frozen_model
 class ServiceGroupMember(WireModel):
     """One member of a service group, as the answering member sees it.
 
@@ -88,7 +87,7 @@ class ServiceGroupMember(WireModel):
         return self.status == "Active"
 
 
-@attrs.frozen(kw_only=True, slots=False)
+@frozen_model
 class ServiceGroup(ServerModel):
     """A service group: its definition, where it runs, and each member's state.
 

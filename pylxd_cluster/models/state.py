@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import attrs
-
-from pylxd_cluster.models.base import WireModel, as_dict, as_int, as_tuple, nested, wire_field
+from pylxd_cluster.models.base import WireModel, as_dict, as_int, as_tuple, frozen_model, nested, wire_field
 from pylxd_cluster.models.pack_state import PackState
 
 __all__ = ["MemberState", "MemberSysInfo"]
 
 
-@attrs.frozen(kw_only=True, slots=False)
+@frozen_model
 class MemberSysInfo(WireModel):
     """The ``sysinfo`` part: uptime in seconds, sizes in bytes."""
 
@@ -28,7 +26,7 @@ class MemberSysInfo(WireModel):
     logical_cpus: int = wire_field(decode=as_int, default=0)
 
 
-@attrs.frozen(kw_only=True, slots=False)
+@frozen_model
 class MemberState(WireModel):
     """A member's state: ``sysinfo`` (:class:`MemberSysInfo`) and ``storage_pools``; on a
     pack daemon also ``pack`` (:class:`~pylxd_cluster.models.pack_state.PackState`), None

@@ -10,7 +10,7 @@ from typing import Any, Mapping
 import attrs
 
 from pylxd_cluster.exceptions import InvalidJoinToken
-from pylxd_cluster.models.base import ServerModel, as_str, as_timestamp, as_tuple, wire_field
+from pylxd_cluster.models.base import ServerModel, as_str, as_timestamp, as_tuple, frozen_model, wire_field
 from pylxd_cluster.timestamps import Timestamp
 
 __all__ = ["JoinToken", "go_json"]
@@ -37,7 +37,7 @@ def go_json(value: Any) -> str:
     )
 
 
-@attrs.frozen(kw_only=True, slots=False)
+@frozen_model
 class JoinToken(ServerModel):
     """A cluster join token.
 

@@ -133,12 +133,49 @@ def test_events_and_wait_for_status(endpoint):
     assert member.message == "Fully operational"
 
 
+def _without_retries(client):
+    verify = client.transport.fingerprint or True
+    return pylxd_cluster.Client(client.endpoint, verify=verify, retries=0)
+
+
 def test_injected_error_becomes_typed_exception(endpoint):
     mock, client = endpoint
     mock.inject_error("/1.0/cluster", 503, "database is busy", times=1)
-    with pytest.raises(pylxd_cluster.APIError) as caught:
-        client.cluster.get()
+    with _without_retries(client) as plain, pytest.raises(pylxd_cluster.APIError) as caught:
+        plain.cluster.get()
     assert caught.value.status_code == 503 and caught.value.error == "database is busy"
+
+
+def test_a_503_to_a_read_is_retried(endpoint):
+    mock, client = endpoint
+    mock.inject_error("/1.0/cluster/members/node2", 503, "The member is starting; retry in a moment", times=2)
+    mock.clear_requests()
+    assert client.cluster.members.get("node2").server_name == "node2"
+    assert [(r.method, r.status) for r in mock.requests] == [("GET", 503), ("GET", 503), ("GET", 200)]
+
+
+def test_a_503_to_a_write_is_not_retried(endpoint):
+    mock, client = endpoint
+    member = client.cluster.members.get("node2")
+    mock.inject_error("/1.0/cluster/members/node2", 503, "retry in a moment", method="PUT", times=1)
+    mock.clear_requests()
+    with pytest.raises(pylxd_cluster.APIError) as caught:
+        member.evolve(description="once").save()
+    assert caught.value.status_code == 503
+    assert [(r.method, r.status) for r in mock.requests] == [("PUT", 503)]
+    assert client.cluster.members.get("node2").description == member.description
+
+
+def test_retries_used_up_give_the_last_503(endpoint):
+    mock, client = endpoint
+    mock.inject_error("/1.0/cluster", 503, "database is busy")
+    mock.clear_requests()
+    with pylxd_cluster.Client(client.endpoint, verify=client.transport.fingerprint or True, retries=1) as once:
+        mock.clear_requests()
+        with pytest.raises(pylxd_cluster.APIError) as caught:
+            once.cluster.get()
+    assert caught.value.status_code == 503 and caught.value.error == "database is busy"
+    assert [r.status for r in mock.requests] == [503, 503]
 
 
 def test_wrong_pinned_fingerprint_is_refused():
