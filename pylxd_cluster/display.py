@@ -4,15 +4,25 @@ The text tables reproduce ``lxc cluster list`` (Go's tablewriter with row
 lines): headers centred, cells left-aligned, a multi-line cell (a member's
 roles) makes its row several lines high, rows sorted naturally by name.
 The HTML tables colour each member status, for notebooks (``_repr_html_``).
+
+Every HTML rendering goes through :func:`html_table`, which escapes each cell unless it is
+:class:`Html` (markup built here, from escaped parts): a description containing ``<script>``
+shows as text. Secrets (a join token's, or one in an operation's or event's metadata) are
+shown as ``<hidden>``.
 """
 
 from __future__ import annotations
 
 import html
+import json
 import re
 import unicodedata
+from datetime import datetime
 from typing import Any, Iterable, Mapping, Sequence
 
+import attrs
+
+from pylxd_cluster.models.base import SECRET_MASK, hide_secrets
 from pylxd_cluster.models.service_group import service_label
 
 __all__ = [
@@ -30,6 +40,18 @@ __all__ = [
     "service_groups_table",
     "service_groups_html",
     "service_group_html",
+    "Html",
+    "html_table",
+    "model_html",
+    "models_html",
+    "token_html",
+    "tokens_html",
+    "operation_html",
+    "operations_html",
+    "event_html",
+    "events_html",
+    "member_state_html",
+    "pack_state_html",
 ]
 
 #: Background colour of each member status in HTML tables.
@@ -335,3 +357,215 @@ def service_group_html(group: Any) -> str:
         for m in group.members
     ]
     return out + _html_table(("MEMBER", "ROLE", "STATUS", "MONITORS"), members)
+
+
+# --- Shared HTML tables for every other model ---------------------------------
+
+
+class Html(str):
+    """Markup that :func:`html_table` puts in a cell as it is (built from escaped parts)."""
+
+    __slots__ = ()
+
+
+def _plain(value: Any) -> str:
+    """A value as display text: None empty, booleans yes/no, lists one item a line, mappings
+    as compact JSON with secrets hidden, timestamps ISO 8601."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, (list, tuple)) and all(not isinstance(item, (Mapping, list, tuple)) for item in value):
+        return "\n".join(_plain(item) for item in value)
+    if isinstance(value, (Mapping, list, tuple)):
+        return json.dumps(hide_secrets(value), separators=(", ", ": "), default=str, ensure_ascii=False)
+    return str(value)
+
+
+def escape_cell(value: Any) -> Html:
+    """A cell's HTML: :class:`Html` as it is, anything else as escaped text (lines kept)."""
+    if isinstance(value, Html):
+        return value
+    return Html("<br>".join(html.escape(line) for line in _plain(value).split("\n")))
+
+
+def html_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], caption: str = "") -> Html:
+    """An HTML table; every cell is escaped unless it is :class:`Html`."""
+    return Html(_html_table(headers, [[escape_cell(cell) for cell in row] for row in rows], caption))
+
+
+def _coloured(word: str, colours: Mapping[str, str] = STATUS_COLOURS) -> Html:
+    return Html(status_html(word, colours)) if word else Html("")
+
+
+#: Colours of an operation's status (and of a member's as the pack hears it).
+OPERATION_COLOURS: Mapping[str, str] = {
+    "Success": "#2e7d32", "Running": "#1565c0", "Pending": "#6a1b9a", "Failure": "#c62828",
+    "Cancelled": "#757575", "Cancelling": "#757575",
+    "alive": "#2e7d32", "suspect": "#ef6c00", "dead": "#c62828", "left": "#757575",
+    "met": "#2e7d32", "waiting": "#1565c0", "timed out": "#c62828", "none": "#757575",
+}
+
+
+def _fields(model: Any, hidden: Iterable[str] = ()) -> list[tuple[str, Any]]:
+    """(field name, value) of every field attrs shows in repr, ``hidden`` ones masked."""
+    hidden = set(hidden)
+    rows: list[tuple[str, Any]] = []
+    for field in attrs.fields(type(model)):
+        if field.repr is False:
+            continue
+        value = getattr(model, field.name)
+        if field.name in hidden and value:
+            value = SECRET_MASK
+        rows.append((field.name.rstrip("_").replace("_", " "), value))
+    return rows
+
+
+def model_html(model: Any, caption: str | None = None) -> Html:
+    """Any model as a (FIELD, VALUE) table, nested models and mappings as compact JSON, any
+    ``secret`` hidden."""
+    rows = [(name, value.to_api() if hasattr(value, "to_api") else value)
+            for name, value in _fields(model, hidden=("secret",))]
+    return html_table(("FIELD", "VALUE"), rows, caption=type(model).__name__ if caption is None else caption)
+
+
+def models_html(models: Iterable[Any]) -> Html:
+    """Models of one kind as a table, one column per field (secrets hidden)."""
+    models = list(models)
+    if not models:
+        return html_table(("(none)",), [])
+    headers = [name.upper() for name, _ in _fields(models[0])]
+    rows = [[value.to_api() if hasattr(value, "to_api") else value for _, value in _fields(m, hidden=("secret",))]
+            for m in models]
+    return html_table(headers, rows)
+
+
+TOKEN_HEADERS = ("NAME", "FINGERPRINT", "ADDRESSES", "EXPIRES AT", "OPERATION")
+
+
+def _token_row(token: Any) -> tuple[Any, ...]:
+    return (token.server_name, token.fingerprint, token.addresses, token.expires_at, token.operation_id)
+
+
+def tokens_html(tokens: Iterable[Any]) -> Html:
+    """Join tokens as an HTML table. Neither the secret nor the token string is shown."""
+    rows = [_token_row(t) for t in sorted(tokens, key=lambda t: _natural_key(t.server_name))]
+    return html_table(TOKEN_HEADERS, rows, caption="Join tokens (secrets hidden)")
+
+
+def token_html(token: Any) -> Html:
+    """One join token, field by field, its secret hidden."""
+    rows = list(zip(("name", "fingerprint", "addresses", "expires at", "operation"), _token_row(token)))
+    rows.insert(3, ("secret", SECRET_MASK if token.secret else ""))
+    return html_table(("FIELD", "VALUE"), rows, caption=f"Join token for {token.server_name}")
+
+
+OPERATION_HEADERS = ("ID", "CLASS", "DESCRIPTION", "STATUS", "CREATED AT", "UPDATED AT", "LOCATION", "ERROR")
+
+
+def _operation_row(op: Any) -> tuple[Any, ...]:
+    return (op.id, op.class_, op.description, _coloured(op.status, OPERATION_COLOURS), op.created_at,
+            op.updated_at, op.location, op.err)
+
+
+def operations_html(operations: Iterable[Any]) -> Html:
+    """Operations as an HTML table, oldest first, the status coloured."""
+    ordered = sorted(operations, key=lambda op: op.created_at.timestamp() if op.created_at else float("inf"))
+    return html_table(OPERATION_HEADERS, [_operation_row(op) for op in ordered], caption="Operations")
+
+
+def operation_html(op: Any) -> Html:
+    """One operation, field by field; secrets in its metadata (a join token's) hidden."""
+    rows = list(zip([h.lower() for h in OPERATION_HEADERS], _operation_row(op)))
+    rows += [("may cancel", op.may_cancel), ("resources", op.resources), ("metadata", op.metadata)]
+    return html_table(("FIELD", "VALUE"), rows, caption=f"Operation {op.id}")
+
+
+EVENT_HEADERS = ("TIME", "TYPE", "LOCATION", "PROJECT", "ACTION", "NAME", "METADATA")
+
+
+def _event_row(event: Any) -> tuple[Any, ...]:
+    metadata = {k: v for k, v in event.metadata.items() if event.type != "lifecycle" or k not in ("action", "name")}
+    return (event.timestamp, event.type, event.location, event.project, event.action, event.name, metadata)
+
+
+def events_html(events: Iterable[Any]) -> Html:
+    """Events as an HTML table, one row each, in the order given; secrets in metadata hidden."""
+    return html_table(EVENT_HEADERS, [_event_row(e) for e in events], caption="Events")
+
+
+def event_html(event: Any) -> Html:
+    """One event, field by field; secrets in its metadata hidden."""
+    return html_table(("FIELD", "VALUE"), list(zip([h.lower() for h in EVENT_HEADERS], _event_row(event))),
+                      caption=f"Event {event.type}")
+
+
+def _bytes(size: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(size) < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return str(size)  # pragma: no cover
+
+
+def _duration(seconds: int) -> str:
+    days, rest = divmod(int(seconds), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    return (f"{days}d " if days else "") + f"{hours:02d}:{minutes:02d}:{secs:02d}"
+
+
+def member_state_html(state: Any) -> Html:
+    """A member's state: its system information and storage pools, then on a pack daemon the
+    pack's own view (:func:`pack_state_html`)."""
+    info = state.sysinfo
+    rows = [
+        ("uptime", _duration(info.uptime)),
+        ("load averages", " ".join(f"{load:.2f}" for load in info.load_averages)),
+        ("processes", info.processes),
+        ("logical CPUs", info.logical_cpus),
+        ("RAM", f"{_bytes(info.total_ram - info.free_ram)} used of {_bytes(info.total_ram)}"),
+        ("swap", f"{_bytes(info.total_swap - info.free_swap)} used of {_bytes(info.total_swap)}"),
+        ("storage pools", ", ".join(sorted(state.storage_pools)) or "none"),
+    ]
+    out = html_table(("FIELD", "VALUE"), rows, caption="Member state")
+    if state.pack is not None:
+        out = Html(out + pack_state_html(state.pack))
+    return out
+
+
+def pack_state_html(pack: Any) -> Html:
+    """A pack daemon's view: leader and term, each member as heard (status coloured), each
+    discovery strategy with what it found and its last error, and the start-up barrier."""
+    summary = [
+        ("leader", pack.leader), ("term", pack.term), ("incarnation", pack.incarnation),
+        ("conflict", pack.conflict), ("pid", pack.pid),
+        ("service groups", ", ".join(sorted(pack.groups)) or "none"),
+    ]
+    out = html_table(("FIELD", "VALUE"), summary, caption="Pack")
+    heard = [
+        (name, _coloured(str(info.get("status", "")), OPERATION_COLOURS), info.get("incarnation"),
+         info.get("last_heard"), info.get("last_heard_seconds"))
+        for name, info in sorted(pack.members.items(), key=lambda item: _natural_key(item[0]))
+        if isinstance(info, Mapping)
+    ]
+    out += html_table(("MEMBER", "STATUS", "INCARNATION", "LAST HEARD", "SECONDS AGO"), heard,
+                      caption="Members as heard")
+    discovery = [
+        (d.strategy, d.found, d.updated_at,
+         Html(f'<span style="color:#c62828">{html.escape(d.error)}</span>') if d.error is not None else "",
+         d.problems, d.polls, d.failures)
+        for d in pack.discovery
+    ]
+    out += html_table(("STRATEGY", "FOUND", "UPDATED AT", "ERROR", "PROBLEMS", "POLLS", "FAILURES"), discovery,
+                      caption="Discovery")
+    barrier = pack.barrier
+    out += html_table(
+        ("STATUS", "MEMBERS", "ONLINE", "TIMEOUT", "WAITED (ms)"),
+        [(_coloured(barrier.status, OPERATION_COLOURS), barrier.members, barrier.online, barrier.timeout,
+          barrier.waited_ms)],
+        caption="Start-up barrier",
+    )
+    return Html(out)

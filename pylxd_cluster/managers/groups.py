@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from pylxd_cluster.managers.base import Manager, api_path, requires
-from pylxd_cluster.models.group import ClusterGroup
+from pylxd_cluster.models.group import ClusterGroup, GroupList
 
 __all__ = ["GroupManager"]
 
@@ -20,14 +20,14 @@ class GroupManager(Manager):
     call_prefix = "cluster.groups"
 
     @requires("clustering_groups")
-    def all(self) -> tuple[ClusterGroup, ...]:
+    def all(self) -> GroupList:
         """Every group, in ONE request (``recursion=1``).
 
         Raises:
             APIError: 400 "This server is not clustered".
             ExtensionMissing: the server lacks ``clustering_groups`` (nothing is sent).
         """
-        return self._list_models(api_path("cluster", "groups"), ClusterGroup)
+        return GroupList(self._list_models(api_path("cluster", "groups"), ClusterGroup))
 
     @requires("clustering_groups")
     def get(self, name: str) -> ClusterGroup:

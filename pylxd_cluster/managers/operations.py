@@ -6,7 +6,7 @@ import math
 
 from pylxd_cluster.exceptions import APIError, ClusterError, OperationError, Timeout
 from pylxd_cluster.managers.base import Manager, api_path
-from pylxd_cluster.models.operation import Operation
+from pylxd_cluster.models.operation import Operation, OperationList
 from pylxd_cluster.transport import Result, extend_read_timeout
 from pylxd_cluster.transport import operation_id as _bare_id
 
@@ -41,11 +41,11 @@ class OperationManager(Manager):
         """
         return self._get_model(api_path("operations", _bare_id(operation_id)), Operation)
 
-    def all(self) -> tuple[Operation, ...]:
+    def all(self) -> OperationList:
         """Every operation the server knows, in one request (any status)."""
         result = self._request("GET", "/1.0/operations", params={"recursion": 1})
         by_status = result.metadata or {}
-        return tuple(
+        return OperationList(
             Operation.from_api(item, manager=self)
             for items in by_status.values()
             for item in (items or ())

@@ -6,7 +6,7 @@ import re
 
 from pylxd_cluster.exceptions import InvalidJoinToken, NotFound
 from pylxd_cluster.managers.base import Manager, api_path, requires
-from pylxd_cluster.models.token import JoinToken
+from pylxd_cluster.models.token import JoinToken, TokenList
 
 __all__ = ["TokenManager"]
 
@@ -35,14 +35,14 @@ class TokenManager(Manager):
         return JoinToken.from_operation(result.metadata or {}, manager=self)
 
     @requires("clustering_join_token")
-    def all(self) -> tuple[JoinToken, ...]:
+    def all(self) -> TokenList:
         """The tokens still usable: running operations of class "token" (one request).
 
         Raises:
             ExtensionMissing: the server lacks ``clustering_join_token`` (nothing is sent).
         """
         result = self._request("GET", api_path("operations"), params={"recursion": 1})
-        return tuple(
+        return TokenList(
             JoinToken.from_operation(op, manager=self)
             for ops in (result.metadata or {}).values()
             for op in (ops or ())

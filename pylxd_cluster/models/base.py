@@ -30,6 +30,10 @@ __all__ = [
     "as_timestamp",
     "nested",
     "nested_tuple",
+    "ModelList",
+    "SECRET_MASK",
+    "hide_secrets",
+    "masked_repr",
 ]
 
 _WIRE = "pylxd_cluster.wire"
@@ -58,6 +62,35 @@ def copy_json(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [copy_json(item) for item in value]
     return copy.deepcopy(value)
+
+
+#: What displays show instead of a secret (a join token's, or one in an operation's metadata).
+SECRET_MASK = "<hidden>"
+_SECRET_KEYS = frozenset({"secret", "token"})
+
+
+def hide_secrets(value: Any) -> Any:
+    """A copy of decoded JSON with the value of every ``secret`` (and ``token``) key, at any
+    depth, replaced by :data:`SECRET_MASK`: for displays of operations and events, whose
+    metadata carries a join token's secret."""
+    if isinstance(value, Mapping):
+        return {key: (SECRET_MASK if key in _SECRET_KEYS and item not in (None, "") else hide_secrets(item))
+                for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [hide_secrets(item) for item in value]
+    return value
+
+
+def masked_repr(model: Any, **shown: Any) -> str:
+    """attrs' ``repr()`` of ``model``, with the values in ``shown`` (by field name) shown in place
+    of the real ones: ``masked_repr(token, secret=SECRET_MASK)``."""
+    parts = []
+    for field in attrs.fields(type(model)):
+        if field.repr is False:
+            continue
+        value = shown[field.name] if field.name in shown else getattr(model, field.name)
+        parts.append(f"{field.name}={value!r}")
+    return f"{type(model).__name__}({', '.join(parts)})"
 
 
 def _identity(value: Any) -> Any:
@@ -315,6 +348,58 @@ class WireModel:
             TypeError: a name in ``changes`` is not a field of this model.
         """
         return attrs.evolve(self, **changes)
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: a (field, value) table; models with a better one override it."""
+        from pylxd_cluster.display import model_html
+
+        return model_html(self)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """IPython's text view: ``repr()`` (which never shows a secret)."""
+        printer.text(repr(self) if not cycle else f"{type(self).__name__}(...)")
+
+
+class ModelList(tuple):
+    """A tuple of models that ``all()`` returns: it compares, indexes and iterates as the
+    tuple it is, and adds ``names``, ``by_name()`` and rich display (``_repr_html_``,
+    ``_repr_pretty_``). Subclasses say which attribute names an item and how to render."""
+
+    __slots__ = ()
+
+    #: The attribute that names an item, and the nouns of the KeyError message.
+    _name_attribute = "name"
+    _noun = "object"
+    _plural = "objects"
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(getattr(item, self._name_attribute) for item in self)
+
+    def by_name(self, name: str) -> Any:
+        """The item called ``name``.
+
+        Raises:
+            KeyError: no item has that name (the message lists the names there are).
+        """
+        for item in self:
+            if getattr(item, self._name_attribute) == name:
+                return item
+        raise KeyError(f"no {self._noun} {name!r} ({self._plural}: {', '.join(self.names) or 'none'})")
+
+    def _html(self) -> str:
+        from pylxd_cluster.display import models_html
+
+        return models_html(self)
+
+    def _repr_html_(self) -> str:
+        return self._html()
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(repr(self) if not cycle else f"{type(self).__name__}(...)")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({list(self)!r})"
 
 
 @frozen_model

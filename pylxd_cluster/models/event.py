@@ -5,10 +5,20 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import unquote
 
-from pylxd_cluster.models.base import WireModel, as_dict, as_str, as_timestamp, frozen_model, wire_field
+from pylxd_cluster.models.base import (
+    ModelList,
+    WireModel,
+    as_dict,
+    as_str,
+    as_timestamp,
+    frozen_model,
+    hide_secrets,
+    masked_repr,
+    wire_field,
+)
 from pylxd_cluster.timestamps import Timestamp
 
-__all__ = ["Event"]
+__all__ = ["Event", "EventList"]
 
 
 @frozen_model
@@ -45,3 +55,27 @@ class Event(WireModel):
     def context(self) -> dict[str, Any]:
         """The lifecycle context (e.g. ``{"old_name": ...}`` for a rename), or {}."""
         return dict(self.metadata.get("context") or {})
+
+    def __repr__(self) -> str:
+        # An operation event carries the operation's metadata, a token's secret among it.
+        return masked_repr(self, metadata=hide_secrets(self.metadata))
+
+    def _repr_html_(self) -> str:
+        from pylxd_cluster.display import event_html
+
+        return event_html(self)
+
+
+class EventList(ModelList):
+    """Events gathered from a stream (``EventList(itertools.islice(stream, 10))``): a tuple
+    with a rich display, one row per event (secrets in metadata hidden)."""
+
+    __slots__ = ()
+    _name_attribute = "name"
+    _noun = "event about"
+    _plural = "events about"
+
+    def _html(self) -> str:
+        from pylxd_cluster.display import events_html
+
+        return events_html(self)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pylxd_cluster.models.base import ServerModel, as_str, as_tuple, frozen_model, wire_field
+from pylxd_cluster.models.base import ModelList, ServerModel, as_str, as_tuple, frozen_model, wire_field
 
-__all__ = ["ClusterGroup"]
+__all__ = ["ClusterGroup", "GroupList"]
 
 
 def _optional_tuple(value) -> tuple[str, ...] | None:
@@ -61,3 +61,30 @@ class ClusterGroup(ServerModel):
         from pylxd_cluster.display import groups_html
 
         return groups_html([self])
+
+
+class GroupList(ModelList):
+    """The cluster groups: a tuple, plus lookup by name, a text table and rich display."""
+
+    __slots__ = ()
+    _noun = "cluster group"
+    _plural = "groups"
+
+    def by_name(self, name: str) -> ClusterGroup:
+        """The group called ``name``.
+
+        Raises:
+            KeyError: no group has that name (the message lists the names there are).
+        """
+        return super().by_name(name)
+
+    def table(self) -> str:
+        """A text table like ``lxc cluster group list``."""
+        from pylxd_cluster.display import groups_table
+
+        return groups_table(self)
+
+    def _html(self) -> str:
+        from pylxd_cluster.display import groups_html
+
+        return groups_html(self)

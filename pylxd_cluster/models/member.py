@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from pylxd_cluster.models.base import ServerModel, as_bool, as_dict, as_str, as_tuple, frozen_model, wire_field
+from pylxd_cluster.models.base import (
+    ModelList,
+    ServerModel,
+    as_bool,
+    as_dict,
+    as_str,
+    as_tuple,
+    frozen_model,
+    wire_field,
+)
 
 __all__ = ["ClusterMember", "MemberList"]
 
@@ -109,14 +118,13 @@ class ClusterMember(ServerModel):
         return member_html(self)
 
 
-class MemberList(tuple):
+class MemberList(ModelList):
     """The members of a cluster: a tuple, plus lookup by name and rich display."""
 
     __slots__ = ()
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        return tuple(member.server_name for member in self)
+    _name_attribute = "server_name"
+    _noun = "cluster member"
+    _plural = "members"
 
     def by_name(self, name: str) -> ClusterMember:
         """The member called ``name``.
@@ -124,10 +132,7 @@ class MemberList(tuple):
         Raises:
             KeyError: no member has that name (the message lists the names there are).
         """
-        for member in self:
-            if member.server_name == name:
-                return member
-        raise KeyError(f"no cluster member {name!r} (members: {', '.join(self.names) or 'none'})")
+        return super().by_name(name)
 
     def table(self) -> str:
         """A text table like ``lxc cluster list``."""
@@ -135,10 +140,7 @@ class MemberList(tuple):
 
         return members_table(self)
 
-    def _repr_html_(self) -> str:
+    def _html(self) -> str:
         from pylxd_cluster.display import members_html
 
         return members_html(self)
-
-    def __repr__(self) -> str:
-        return f"MemberList({list(self)!r})"

@@ -4,10 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from pylxd_cluster.models.base import ServerModel, as_bool, as_int, as_str, as_timestamp, frozen_model, wire_field
+from pylxd_cluster.models.base import (
+    ModelList,
+    ServerModel,
+    as_bool,
+    as_int,
+    as_str,
+    as_timestamp,
+    frozen_model,
+    hide_secrets,
+    masked_repr,
+    wire_field,
+)
 from pylxd_cluster.timestamps import Timestamp
 
-__all__ = ["Operation", "FINAL_STATUSES"]
+__all__ = ["Operation", "OperationList", "FINAL_STATUSES"]
 
 #: Statuses after which an operation never changes again.
 FINAL_STATUSES = ("Success", "Failure", "Cancelled")
@@ -69,3 +80,34 @@ class Operation(ServerModel):
             NotFound: the operation is gone.
         """
         self.manager.cancel(self.id)
+
+    def __repr__(self) -> str:
+        # A token operation's metadata holds the join token's secret: displays hide it.
+        return masked_repr(self, metadata=hide_secrets(self.metadata) if self.metadata is not None else None)
+
+    def _repr_html_(self) -> str:
+        from pylxd_cluster.display import operation_html
+
+        return operation_html(self)
+
+
+class OperationList(ModelList):
+    """Operations: a tuple, plus lookup by id and rich display (secrets in metadata hidden)."""
+
+    __slots__ = ()
+    _name_attribute = "id"
+    _noun = "operation"
+    _plural = "operations"
+
+    def by_name(self, name: str) -> Operation:
+        """The operation whose id is ``name``.
+
+        Raises:
+            KeyError: no operation has that id.
+        """
+        return super().by_name(name)
+
+    def _html(self) -> str:
+        from pylxd_cluster.display import operations_html
+
+        return operations_html(self)

@@ -72,3 +72,8 @@ class PackState(WireModel):
     monitors: dict[str, Any] = wire_field(decode=as_dict, factory=dict)
     discovery: tuple[DiscoveryStatus, ...] = wire_field(codec=nested_tuple(DiscoveryStatus), factory=tuple)
     barrier: BarrierStatus = wire_field(codec=nested(BarrierStatus), factory=BarrierStatus)
+
+    def _repr_html_(self) -> str:
+        from pylxd_cluster.display import pack_state_html
+
+        return pack_state_html(self)

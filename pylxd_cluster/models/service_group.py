@@ -10,6 +10,7 @@ the owner holds it now (``status``), and each member's state and monitor reachab
 from __future__ import annotations
 
 from pylxd_cluster.models.base import (
+    ModelList,
     ServerModel,
     WireModel,
     as_bool,
@@ -212,14 +213,12 @@ class ServiceGroup(ServerModel):
         return service_group_html(self)
 
 
-class ServiceGroupList(tuple):
+class ServiceGroupList(ModelList):
     """The service groups of a pack: a tuple, plus lookup by name and rich display."""
 
     __slots__ = ()
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        return tuple(group.name for group in self)
+    _noun = "service group"
+    _plural = "service groups"
 
     def by_name(self, name: str) -> ServiceGroup:
         """The group called ``name``.
@@ -227,10 +226,7 @@ class ServiceGroupList(tuple):
         Raises:
             KeyError: no group has that name (the message lists the names there are).
         """
-        for group in self:
-            if group.name == name:
-                return group
-        raise KeyError(f"no service group {name!r} (service groups: {', '.join(self.names) or 'none'})")
+        return super().by_name(name)
 
     def table(self) -> str:
         """A text table, as ``pylxd-cluster service-group list`` prints it."""
@@ -238,10 +234,7 @@ class ServiceGroupList(tuple):
 
         return service_groups_table(self)
 
-    def _repr_html_(self) -> str:
+    def _html(self) -> str:
         from pylxd_cluster.display import service_groups_html
 
         return service_groups_html(self)
-
-    def __repr__(self) -> str:
-        return f"ServiceGroupList({list(self)!r})"

@@ -36,3 +36,8 @@ class MemberState(WireModel):
     storage_pools: dict[str, Any] = wire_field(decode=as_dict, factory=dict)
     pack: PackState | None = wire_field(codec=(lambda value: None if value is None else PackState.from_api(value),
                                                lambda value: value.to_api()), default=None, omit_if_none=True)
+
+    def _repr_html_(self) -> str:
+        from pylxd_cluster.display import member_state_html
+
+        return member_state_html(self)

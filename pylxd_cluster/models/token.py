@@ -10,10 +10,20 @@ from typing import Any, Mapping
 import attrs
 
 from pylxd_cluster.exceptions import InvalidJoinToken
-from pylxd_cluster.models.base import ServerModel, as_str, as_timestamp, as_tuple, frozen_model, wire_field
+from pylxd_cluster.models.base import (
+    SECRET_MASK,
+    ModelList,
+    ServerModel,
+    as_str,
+    as_timestamp,
+    as_tuple,
+    frozen_model,
+    masked_repr,
+    wire_field,
+)
 from pylxd_cluster.timestamps import Timestamp
 
-__all__ = ["JoinToken", "go_json"]
+__all__ = ["JoinToken", "TokenList", "go_json"]
 
 # The token operation's metadata uses camelCase; the token itself uses snake_case.
 _OPERATION_KEYS = (
@@ -93,6 +103,15 @@ class JoinToken(ServerModel):
     def __str__(self) -> str:
         return self.token
 
+    def __repr__(self) -> str:
+        # The secret (and so the token string) stays out of every display: repr, Jupyter, IPython.
+        return masked_repr(self, secret=SECRET_MASK if self.secret else "")
+
+    def _repr_html_(self) -> str:
+        from pylxd_cluster.display import token_html
+
+        return token_html(self)
+
     def revoke(self) -> None:
         """Revoke the token (cancel its operation).
 
@@ -100,3 +119,26 @@ class JoinToken(ServerModel):
             NotFound: the token was already used, revoked or expired.
         """
         self.manager.revoke(self)
+
+
+class TokenList(ModelList):
+    """The join tokens still usable: a tuple, plus lookup by member name and rich display
+    (which never shows a secret)."""
+
+    __slots__ = ()
+    _name_attribute = "server_name"
+    _noun = "join token for"
+    _plural = "tokens for"
+
+    def by_name(self, name: str) -> JoinToken:
+        """The token for the member called ``name``.
+
+        Raises:
+            KeyError: no token is for that name (the message lists the names there are).
+        """
+        return super().by_name(name)
+
+    def _html(self) -> str:
+        from pylxd_cluster.display import tokens_html
+
+        return tokens_html(self)
