@@ -13,6 +13,7 @@ import argparse
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -50,7 +51,7 @@ examples:
   pylxd-cluster config set WebGui port=80 listen=0.0.0.0
   pylxd-cluster config unset WebGui listen      # one option
   pylxd-cluster config unset WebGui             # the whole module
-  pylxd-cluster config edit                     # in $EDITOR (then $VISUAL, then vi)
+  pylxd-cluster config edit                     # in $VISUAL (then $EDITOR, editor, vi)
   pylxd-cluster config show > pack.yaml; vi pack.yaml; pylxd-cluster config edit < pack.yaml
 """
 
@@ -82,8 +83,8 @@ that does not exist is an error, and nothing is written.
 EDIT_DESCRIPTION = """\
 Edit the whole configuration as YAML, like `lxc config edit`.
 
-With a terminal on stdin, the configuration is opened in $EDITOR (else $VISUAL, else vi);
-save and quit to apply it. The change is sent with If-Match of what was shown: if the
+With a terminal on stdin, the configuration is opened in $VISUAL (else $EDITOR, else
+`editor`, else vi); save and quit to apply it. The change is sent with If-Match of what was shown: if the
 configuration changed meanwhile, nothing is written and you re-run the command. When the
 YAML cannot be read or the server refuses it, the error is shown and you may edit again.
 
@@ -166,7 +167,8 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     # dest is not "key": that is the global --key (the client key file).
     unset.add_argument("option", metavar="KEY", nargs="?", help="the option to remove (default: the whole module)")
 
-    actions.add_parser("edit", parents=[common], help="edit the whole configuration as YAML ($EDITOR or stdin)",
+    actions.add_parser("edit", parents=[common],
+                       help="edit the whole configuration as YAML ($VISUAL, $EDITOR or stdin)",
                        description=EDIT_DESCRIPTION, epilog=EDIT_EPILOG, formatter_class=formatter)
 
 
@@ -384,13 +386,19 @@ def _is_empty(text: str) -> bool:
     return all(not line.strip() or line.lstrip().startswith("#") for line in text.splitlines())
 
 
+def find_editor() -> str:
+    """The editor to run: $VISUAL, then $EDITOR, then `editor` if on PATH, then `vi`."""
+    return (os.environ.get("VISUAL") or os.environ.get("EDITOR")
+            or ("editor" if shutil.which("editor") else "vi"))
+
+
 def _run_editor(path: str) -> None:
-    editor = os.environ.get("EDITOR") or os.environ.get("VISUAL") or "vi"
+    editor = find_editor()
     command = shlex.split(editor) + [path]
     try:
         status = subprocess.call(command)
     except OSError as exc:
-        raise EditError(f"cannot start the editor {editor!r} ($EDITOR, $VISUAL): {exc}") from None
+        raise EditError(f"cannot start the editor {editor!r} ($VISUAL, $EDITOR): {exc}") from None
     if status != 0:
         raise EditError(f"the editor {editor!r} exited with status {status}; nothing was written "
                         f"(the file it edited: {path})")

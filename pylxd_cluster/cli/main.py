@@ -5,9 +5,9 @@ import argparse
 import os
 import sys
 import time
-from typing import Any
+from typing import Any, Sequence
 
-from pylxd_cluster import __version__, display
+from pylxd_cluster import __version__
 from pylxd_cluster.cli import config, output, service_groups, status
 from pylxd_cluster.client import Client
 from pylxd_cluster.exceptions import ClientConnectionError, ClusterError, Timeout
@@ -30,10 +30,11 @@ endpoint:
   /var/lib/lxd/unix.socket, /run/incus/unix.socket, /var/lib/incus/unix.socket.
 
 examples:
-  pylxd-cluster --endpoint /tmp/lxd.socket members
+  pylxd-cluster --endpoint /tmp/lxd.socket cluster list     # or: members
+  pylxd-cluster cluster list --format csv
   pylxd-cluster --endpoint https://127.0.0.1:8443 --verify 3fb4...ab24 status
   pylxd-cluster members --format json | jq '.[].status'
-  pylxd-cluster evacuate node2 --mode stop
+  pylxd-cluster cluster evacuate node2 --action stop --force   # --force: without asking
   pylxd-cluster config set WebGui port=80
   pylxd-cluster service-group move web node3
 """
@@ -67,6 +68,105 @@ def _global_options(parser: argparse.ArgumentParser) -> None:
         help="network timeout and longest wait for operations (default: 30)")
 
 
+EVACUATE_MODES = ["auto", "stop", "migrate", "live-migrate", "stateful-stop", "force-stop"]
+
+
+def _evacuate_parser(evacuate: argparse.ArgumentParser) -> None:
+    evacuate.add_argument("name")
+    evacuate.add_argument("--mode", "--action", dest="mode", choices=EVACUATE_MODES,
+                          help="what to do with the member's instances (server default: auto); --action is "
+                               "incus's name for it; stateful-stop and force-stop are Incus's")
+    evacuate.add_argument("--force", action="store_true",
+                          help="evacuate without asking for confirmation (as lxc; there is no question "
+                               "without a terminal either)")
+    evacuate.add_argument("--force-quorum", action="store_true",
+                          help="ask the server to skip its quorum safety check (LXD's "
+                               "clustering_evacuation_force extension)")
+    evacuate.set_defaults(action="evacuate")
+
+
+def _restore_parser(restore: argparse.ArgumentParser) -> None:
+    restore.add_argument("name")
+    restore.add_argument("--mode", "--action", dest="mode", choices=["skip"],
+                         help="skip: do not restart the member's instances")
+    restore.add_argument("--force", action="store_true",
+                         help="restore without asking for confirmation (as lxc; there is no question "
+                              "without a terminal either)")
+    restore.set_defaults(action="restore")
+
+
+def _cluster_parser(commands: Any, common: argparse.ArgumentParser) -> None:
+    """``cluster ...``: lxc's ``lxc cluster`` commands, by lxc's names."""
+    cluster = commands.add_parser("cluster", parents=[common], help="manage the cluster's members, join tokens and "
+                                                                    "groups, by the names `lxc cluster` uses")
+    actions = cluster.add_subparsers(dest="cluster_command", metavar="ACTION")
+    actions.required = True
+
+    def action(name: str, help: str, *args: str, aliases: Sequence[str] = ()) -> argparse.ArgumentParser:
+        parser = actions.add_parser(name, parents=[common], help=help, aliases=list(aliases))
+        for arg in args:
+            parser.add_argument(arg)
+        parser.set_defaults(action=name)
+        return parser
+
+    action("list", "list the members", aliases=["ls"])
+    action("show", "show one member (YAML)", "name")
+    action("rename", "rename a member", "name", "new_name", aliases=["mv"])
+    remove = action("remove", "remove a member from the cluster", "name", aliases=["rm"])
+    remove.add_argument("--force", action="store_true", help="remove it even if degraded (asks for confirmation "
+                                                             "on a terminal unless --yes)")
+    remove.add_argument("--yes", action="store_true", help="don't ask for confirmation of --force")
+    _evacuate_parser(actions.add_parser("evacuate", parents=[common], aliases=["evac"],
+                                        help="evacuate a member (asks first on a terminal unless --force; waits for "
+                                             "the operation)"))
+    _restore_parser(actions.add_parser("restore", parents=[common],
+                                       help="bring an evacuated member back (asks first on a terminal unless "
+                                            "--force; waits for the operation)"))
+    action("list-tokens", "list pending join tokens")
+    action("add", "create a join token for a new member and print it", "name")
+    action("revoke-token", "revoke a join token (by member name or token)", "name")
+    set_ = action("set", "set a member's configuration keys", "name")
+    set_.add_argument("assignments", metavar="KEY=VALUE", nargs="+", type=_assignment)
+    action("get", "print the value of a member's configuration key", "name", "config_key")
+    action("unset", "remove a member's configuration key", "name", "config_key")
+    action("enable", "enable clustering on a single non-clustered server, naming it", "name")
+    role = actions.add_parser("role", parents=[common], help="add or remove a member's roles")
+    roles = role.add_subparsers(dest="role_command", metavar="ACTION")
+    roles.required = True
+    for verb in ("add", "remove"):
+        parser = roles.add_parser(verb, parents=[common], help=f"{verb} roles (ROLE[,ROLE...]) of a member")
+        parser.add_argument("name")
+        parser.add_argument("roles", metavar="ROLE[,ROLE...]")
+        parser.set_defaults(action=f"role {verb}")
+
+    group = actions.add_parser("group", parents=[common], help="manage cluster groups")
+    groups = group.add_subparsers(dest="group_command", metavar="ACTION")
+    groups.required = True
+
+    def group_action(name: str, help: str, *args: str, aliases: Sequence[str] = ()) -> argparse.ArgumentParser:
+        parser = groups.add_parser(name, parents=[common], help=help, aliases=list(aliases))
+        for arg in args:
+            parser.add_argument(arg)
+        parser.set_defaults(action=f"group {name}")
+        return parser
+
+    group_action("list", "list the cluster groups", aliases=["ls"])
+    group_action("show", "show one group (YAML)", "group")
+    create = group_action("create", "create a cluster group", "group")
+    create.add_argument("--description", default="", help="its description")
+    group_action("delete", "delete a cluster group", "group", aliases=["rm"])
+    group_action("rename", "rename a cluster group", "group", "new_name", aliases=["mv"])
+    group_action("assign", "set a member's groups (GROUP[,GROUP...])", "name", "group", aliases=["apply"])
+    group_action("remove", "remove a member from a group", "name", "group")
+
+
+def _assignment(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key, value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pylxd-cluster", description=DESCRIPTION, epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -77,29 +177,32 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
 
-    commands.add_parser("members", parents=[common], help="list the members (as `lxc cluster list`)")
-    show = commands.add_parser("show", parents=[common], help="show one member")
+    members = commands.add_parser("members", parents=[common], help="list the members (alias of `cluster list`)")
+    members.set_defaults(action="list")
+    show = commands.add_parser("show", parents=[common], help="show one member (alias of `cluster show`)")
     show.add_argument("name")
+    show.set_defaults(action="show")
     commands.add_parser("status", parents=[common],
                         help="status report: this node, the leader, each member's state (and on a pack daemon, "
                              "each service group's)")
-    commands.add_parser("groups", parents=[common], help="list cluster groups")
-    commands.add_parser("tokens", parents=[common], help="list pending join tokens")
-    add = commands.add_parser("add", parents=[common], help="create a join token for a new member and print it")
+    groups = commands.add_parser("groups", parents=[common], help="list cluster groups (alias of `cluster group list`)")
+    groups.set_defaults(action="group list")
+    tokens = commands.add_parser("tokens", parents=[common],
+                                 help="list pending join tokens (alias of `cluster list-tokens`)")
+    tokens.set_defaults(action="list-tokens")
+    add = commands.add_parser("add", parents=[common], help="create a join token for a new member and print it "
+                                                            "(alias of `cluster add`)")
     add.add_argument("name", help="the server name the new member will join as")
-    revoke = commands.add_parser("revoke", parents=[common], help="revoke a join token (by member name or token)")
+    add.set_defaults(action="add")
+    revoke = commands.add_parser("revoke", parents=[common],
+                                 help="revoke a join token, by member name or token (alias of `cluster revoke-token`)")
     revoke.add_argument("name")
-    evacuate = commands.add_parser("evacuate", parents=[common], help="evacuate a member (waits for the operation)")
-    evacuate.add_argument("name")
-    evacuate.add_argument("--mode", choices=["auto", "stop", "migrate", "live-migrate", "stateful-stop", "force-stop"],
-                          help="what to do with the member's instances (server default: auto); stateful-stop and"
-                               " force-stop are Incus's")
-    evacuate.add_argument("--force", action="store_true", help="evacuate without asking the member's instances")
-    restore = commands.add_parser(
-        "restore", parents=[common], help="bring an evacuated member back (waits for the operation)"
-    )
-    restore.add_argument("name")
-    restore.add_argument("--mode", choices=["skip"], help="skip: do not restart the member's instances")
+    revoke.set_defaults(action="revoke-token")
+    _evacuate_parser(commands.add_parser("evacuate", parents=[common], help="evacuate a member (alias of `cluster "
+                                                                            "evacuate`; waits for the operation)"))
+    _restore_parser(commands.add_parser("restore", parents=[common],
+                                        help="bring an evacuated member back (alias of `cluster restore`; waits for "
+                                             "the operation)"))
     events = commands.add_parser("events", parents=[common], help="print events as they happen (Ctrl-C to stop)")
     events.add_argument("--type", default="lifecycle", metavar="T[,T]",
                         help="event types: lifecycle, operation, logging (default: lifecycle)")
@@ -112,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "to stderr. For scripts that must not start before the pack has formed, e.g. "
                     "`pylxd-cluster wait --members 3 --timeout 120 && start-the-service`.")
     wait.add_argument("--members", type=int, required=True, metavar="N", help="how many members must be Online")
+    _cluster_parser(commands, common)
     config.add_parser(commands, common)
     service_groups.add_parser(commands, common)
     return parser
@@ -134,15 +238,27 @@ def progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+class Aborted(ClusterError):
+    """The user answered no to a confirmation question: nothing was done."""
+
+
+def confirm(question: str) -> bool:
+    """Ask ``question`` (yes/no, default no) on stderr when stdin is a terminal; True without one."""
+    if sys.stdin is None or not sys.stdin.isatty():
+        return True
+    sys.stderr.write(f"{question} (yes/no) [default=no]: ")
+    sys.stderr.flush()
+    try:
+        answer = sys.stdin.readline()
+    except KeyboardInterrupt:
+        answer = ""
+    return answer.strip().lower() in ("yes", "y")
+
+
 def run(args, client: Client) -> str:
-    members_api = client.cluster.members
-    if args.command == "members":
-        return output.render(members_api.all(), args.format, display.members_table)
-    if args.command == "show":
-        member = members_api.get(args.name)
-        return output.render(member, "yaml" if args.format == "table" else args.format, None)
     if args.command == "status":
         pack = None
+        members_api = client.cluster.members
         # A pack daemon knows when it last heard each member (in member state).
         if client.has_api_extension("pack_membership") and client.has_api_extension("cluster_member_state"):
             state = members_api.state(client.server_name)
@@ -152,31 +268,8 @@ def run(args, client: Client) -> str:
             groups = client.cluster.service_groups.all()
         data = status.status_data(client.server_name, members_api.all(), client.cluster.groups.all(), pack, groups)
         return output.render(data, args.format, status.status_report)
-    if args.command == "groups":
-        return output.render(client.cluster.groups.all(), args.format, display.groups_table)
-    if args.command == "tokens":
-        tokens = client.cluster.tokens.all()
-        rows = [(t.server_name, t.token, t.expires_at.strftime("%Y/%m/%d %H:%M UTC") if t.expires_at else "")
-                for t in tokens]
-        return output.render(tokens, args.format, lambda _: display.text_table(("NAME", "TOKEN", "EXPIRES AT"), rows))
-    if args.command == "add":
-        token = client.cluster.tokens.create(args.name)
-        return output.render(token, args.format, lambda t: f"Member {t.server_name} join token:\n{t.token}")
-    if args.command == "revoke":
-        client.cluster.tokens.revoke(args.name)
-        return f"Cluster join token for {args.name} deleted"
-    if args.command in ("evacuate", "restore"):
-        verb = "Evacuating" if args.command == "evacuate" else "Restoring"
-        progress(f"{verb} {args.name} ...")
-        started = time.monotonic()
-        action = members_api.evacuate if args.command == "evacuate" else members_api.restore
-        kwargs = {"mode": args.mode, "timeout": args.timeout}
-        if args.command == "evacuate":
-            kwargs["force"] = args.force
-        operation = action(args.name, **kwargs)
-        progress(f"{verb} {args.name}: {operation.status} in {time.monotonic() - started:.2f}s")
-        member = members_api.get(args.name)
-        return output.render(member, args.format, lambda m: f"{m.server_name}: {m.status} ({m.message})")
+    if getattr(args, "action", None) is not None:
+        return run_cluster(args, client)
     if args.command == "events":
         return _follow_events(args, client)
     if args.command == "wait":
@@ -188,12 +281,124 @@ def run(args, client: Client) -> str:
             progress=lambda online, total: progress(f"{len(online)} of {total} members Online"
                                                     f" ({', '.join(online) or 'none'}) after"
                                                     f" {time.monotonic() - started:.1f}s"))
-        return output.render(members, args.format, display.members_table)
+        return output.render(members, args.format, None, output.member_rows)
     if args.command == "config":
         return config.run(args, client)
     if args.command == "service-group":
         return service_groups.run(args, client, progress)
     raise AssertionError(args.command)
+
+
+def _split(text: str) -> list[str]:
+    return [item for item in text.split(",") if item]
+
+
+def run_cluster(args, client: Client) -> str:
+    """``cluster ACTION`` (and today's short verbs, its aliases); returns what to print."""
+    members_api = client.cluster.members
+    action = args.action
+    if action == "list":
+        return output.render(members_api.all(), args.format, None, output.member_rows)
+    if action == "show":
+        member = members_api.get(args.name)
+        return output.render(member, "yaml" if args.format == "table" else args.format, None)
+    if action == "rename":
+        members_api.rename(args.name, args.new_name)
+        return f"Member {args.name} renamed to {args.new_name}"
+    if action == "remove":
+        if args.force and not args.yes and not confirm(
+                f"Forcefully removing a server from the cluster should only be done as a last resort.\n"
+                f"Are you really sure you want to force removing {args.name}?"):
+            raise Aborted(f"removal of {args.name} aborted: nothing was done")
+        members_api.delete(args.name, force=args.force)
+        return f"Member {args.name} removed"
+    if action == "list-tokens":
+        return output.render(client.cluster.tokens.all(), args.format, None, output.token_rows)
+    if action == "add":
+        token = client.cluster.tokens.create(args.name)
+        return output.render(token, args.format, lambda t: f"Member {t.server_name} join token:\n{t.token}")
+    if action == "revoke-token":
+        client.cluster.tokens.revoke(args.name)
+        return f"Cluster join token for {args.name} deleted"
+    if action in ("evacuate", "restore"):
+        return _evacuate_or_restore(args, members_api)
+    if action == "set":
+        member = members_api.get(args.name)
+        members_api.update(member, config={**member.config, **dict(args.assignments)})
+        return ""
+    if action == "get":
+        return str(members_api.get(args.name).config.get(args.config_key, ""))
+    if action == "unset":
+        member = members_api.get(args.name)
+        members_api.update(member, config={k: v for k, v in member.config.items() if k != args.config_key})
+        return ""
+    if action == "enable":
+        client.cluster.enable(args.name, timeout=args.timeout)
+        return f"Clustering enabled; this server is now member {args.name}"
+    if action in ("role add", "role remove"):
+        member = members_api.get(args.name)
+        wanted = _split(args.roles)
+        if action == "role add":
+            present = [role for role in wanted if role in member.roles]
+            if present:
+                raise ClusterError(f"member {args.name} already has role(s) {', '.join(present)}")
+            roles = [*member.roles, *wanted]
+        else:
+            missing = [role for role in wanted if role not in member.roles]
+            if missing:
+                raise ClusterError(f"member {args.name} has no role(s) {', '.join(missing)}")
+            roles = [role for role in member.roles if role not in wanted]
+        members_api.update(member, roles=roles)
+        return ""
+    if action.startswith("group "):
+        return _run_group(args, client)
+    raise AssertionError(action)
+
+
+def _evacuate_or_restore(args, members_api: Any) -> str:
+    evacuate = args.action == "evacuate"
+    if not args.force and not confirm(f"Are you sure you want to {args.action} cluster member {args.name!r}?"):
+        raise Aborted(f"{'evacuation' if evacuate else 'restoration'} of {args.name} aborted: nothing was done")
+    verb = "Evacuating" if evacuate else "Restoring"
+    progress(f"{verb} {args.name} ...")
+    started = time.monotonic()
+    kwargs: dict[str, Any] = {"mode": args.mode, "timeout": args.timeout}
+    if evacuate:
+        kwargs["force"] = args.force_quorum
+    operation = (members_api.evacuate if evacuate else members_api.restore)(args.name, **kwargs)
+    progress(f"{verb} {args.name}: {operation.status} in {time.monotonic() - started:.2f}s")
+    member = members_api.get(args.name)
+    return output.render(member, args.format, lambda m: f"{m.server_name}: {m.status} ({m.message})")
+
+
+def _run_group(args, client: Client) -> str:
+    groups_api = client.cluster.groups
+    action = args.action.removeprefix("group ")
+    if action == "list":
+        return output.render(groups_api.all(), args.format, None, output.group_rows)
+    if action == "show":
+        group = groups_api.get(args.group)
+        return output.render(group, "yaml" if args.format == "table" else args.format, None)
+    if action == "create":
+        groups_api.create(args.group, description=args.description)
+        return f"Cluster group {args.group} created"
+    if action == "delete":
+        groups_api.delete(args.group)
+        return f"Cluster group {args.group} deleted"
+    if action == "rename":
+        groups_api.rename(args.group, args.new_name)
+        return f"Cluster group {args.group} renamed to {args.new_name}"
+    members_api = client.cluster.members
+    member = members_api.get(args.name)
+    if action == "assign":
+        members_api.update(member, groups=_split(args.group))
+        return f"Cluster member {args.name} added to cluster groups {args.group}"
+    if action == "remove":
+        if args.group not in member.groups:
+            raise ClusterError(f"cluster group {args.group} doesn't have {args.name}")
+        members_api.update(member, groups=[g for g in member.groups if g != args.group])
+        return f"Cluster member {args.name} removed from group {args.group}"
+    raise AssertionError(action)
 
 
 def _follow_events(args, client: Client) -> str:

@@ -356,7 +356,8 @@ def test_edit_with_a_failing_editor_writes_nothing(mock_cluster, sock, tmp_path)
     master, slave = pty.openpty()
     try:
         result = subprocess.run(CLI + ["--endpoint", sock, "config", "edit"], stdin=slave, capture_output=True,
-                                text=True, timeout=30, env={**os.environ, "EDITOR": "false"})
+                                text=True, timeout=30, env={**{k: v for k, v in os.environ.items() if k != "VISUAL"},
+                                                               "EDITOR": "false"})
     finally:
         os.close(slave)
         os.close(master)
