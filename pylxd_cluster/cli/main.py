@@ -276,7 +276,7 @@ def run(args, client: Client) -> str:
         if args.members < 1:
             raise SystemExit("pylxd-cluster: error: --members must be at least 1")
         started = time.monotonic()
-        members = members_api.wait_for_members(
+        members = client.cluster.members.wait_for_members(
             args.members, timeout=args.timeout,
             progress=lambda online, total: progress(f"{len(online)} of {total} members Online"
                                                     f" ({', '.join(online) or 'none'}) after"
