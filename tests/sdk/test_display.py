@@ -105,7 +105,7 @@ def assert_escaped(page):
 
 
 def token(name="node4"):
-    return JoinToken.from_api({"server_name": name, "fingerprint": "abc123", "addresses": ["10.0.0.1:8443"],
+    return JoinToken.from_api({"server_name": name, "fingerprint": "abc123", "addresses": ["127.0.0.1:8443"],
                                "secret": SECRET, "expires_at": "2026-11-30T21:04:05Z"}).evolve(operation_id="op-1")
 
 
@@ -114,7 +114,7 @@ def token_operation():
         "id": "op-1", "class": "token", "description": EVIL, "status": "Running", "status_code": 103,
         "created_at": "2026-11-30T21:04:05Z", "updated_at": "2026-11-30T21:04:05Z", "resources": None,
         "metadata": {"serverName": "node4", "secret": SECRET, "fingerprint": "abc123",
-                     "addresses": ["10.0.0.1:8443"], "expiresAt": "2026-12-01T00:00:00Z"},
+                     "addresses": ["127.0.0.1:8443"], "expiresAt": "2026-12-01T00:00:00Z"},
         "may_cancel": True, "err": "", "location": "node1"})
 
 
@@ -124,7 +124,7 @@ def test_token_secret_never_shown():
     for shown in all_displays(tok) + all_displays(TokenList([tok, token("node5")])):
         assert SECRET not in shown and tok.token not in shown
     html_token = tok._repr_html_()
-    for field in ("node4", "abc123", "10.0.0.1:8443", "op-1", "2026-11-30", "&lt;hidden&gt;"):
+    for field in ("node4", "abc123", "127.0.0.1:8443", "op-1", "2026-11-30", "&lt;hidden&gt;"):
         assert field in html_token, field
     assert "secret='<hidden>'" in repr(tok) and "server_name='node4'" in repr(tok)
     assert str(tok) == tok.token  # str() is the token string lxc prints, on purpose

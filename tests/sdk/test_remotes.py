@@ -175,7 +175,7 @@ def test_image_servers_and_public_remotes_are_refused(home):
 
 
 def test_missing_client_certificate(home):
-    conf = write_config(home / ".config" / "lxc", {"prod": {"addr": "https://10.0.0.1:8443", "public": False}},
+    conf = write_config(home / ".config" / "lxc", {"prod": {"addr": "https://127.0.0.1:8443", "public": False}},
                         client_cert=False)
     with pytest.raises(RemoteConfigError) as info:
         Client.from_remote("prod")
@@ -185,8 +185,8 @@ def test_missing_client_certificate(home):
 
 
 def test_other_authentications_and_bad_files_are_refused(home):
-    conf = write_config(home / ".config" / "incus", {"sso": {"addr": "https://10.0.0.1:8443", "auth_type": "oidc"},
-                                                     "bad": {"addr": "https://10.0.0.2:8443"}})
+    conf = write_config(home / ".config" / "incus", {"sso": {"addr": "https://127.0.0.1:8443", "auth_type": "oidc"},
+                                                     "bad": {"addr": "https://127.0.0.2:8443"}})
     with pytest.raises(RemoteConfigError, match="auth_type 'oidc'"):
         Client.from_remote("sso", server="incus")
     pin(conf, "bad", conf / "client.key")       # a key is not a certificate

@@ -67,6 +67,7 @@ import pytest
 
 from mockserver.daemon.harness.netns import Namespace, netns, prerequisite_problem, reap_stale
 from mockserver.daemon.harness.processes import die_with_parent
+from mockserver.daemon.harness.waiting import poll_until
 
 __all__ = ["Flavour", "FLAVOURS", "Member", "RealCluster", "RealServerError", "unix_request",
            "missing_binaries", "DATABASE_ROLES"]
@@ -404,25 +405,12 @@ class RealCluster:
         """Poll ``predicate`` until it returns something true (exceptions count as false);
         fail at once, with the logs, if a daemon exited."""
         timeout = self.start_timeout if timeout is None else timeout
-        deadline = time.monotonic() + timeout
-        last: BaseException | None = None
-        while True:
+
+        def exited() -> str | None:
             dead = [m for m in self.members.values() if m.proc is not None and m.proc.poll() is not None]
-            if dead:
-                raise RealServerError(f"[{self.flavour.name}] waiting for {what}: "
-                                      + ", ".join(f"{m.name} exited ({m.proc.returncode})" for m in dead)
-                                      + f"\n{self.describe()}")
-            try:
-                value = predicate()
-                if value:
-                    return value
-            except Exception as exc:  # noqa: BLE001 - e.g. the socket not there yet
-                last = exc
-            if time.monotonic() > deadline:
-                detail = f"; last error: {last!r}" if last else ""
-                raise RealServerError(f"[{self.flavour.name}] timed out after {timeout}s waiting for "
-                                      f"{what}{detail}\n{self.describe()}")
-            time.sleep(interval)
+            return ", ".join(f"{m.name} exited ({m.proc.returncode})" for m in dead) or None
+        return poll_until(predicate, timeout, interval, f"[{self.flavour.name}] {what}", self.describe,
+                          abort=exited, error=RealServerError)
 
     def describe(self) -> str:
         """The members, their processes and the tail of their logs (for failure messages)."""

@@ -11,10 +11,15 @@ class WaitTimeout(AssertionError, TimeoutError):
 
 
 def _poll(predicate: Callable[[], Any], timeout: float, interval: float, what: str,
-          describe: Callable[[], str] | None, error: type) -> Any:
+          describe: Callable[[], str] | None, error: type,
+          abort: Callable[[], str | None] | None = None) -> Any:
     deadline = time.monotonic() + timeout
     last_error: BaseException | None = None
     while True:
+        reason = abort() if abort is not None else None
+        if reason:
+            state = f"\n{describe()}" if describe else ""
+            raise error(f"waiting for {what or predicate}: {reason}{state}")
         try:
             value = predicate()
             if value:
@@ -38,11 +43,18 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 5.0, interval: fl
 
 
 def poll_until(predicate: Callable[[], Any], timeout: float, interval: float = 0.02, what: str = "",
-               describe: Callable[[], str] | None = None) -> Any:
+               describe: Callable[[], str] | None = None, *, abort: Callable[[], str | None] | None = None,
+               error: type = WaitTimeout) -> Any:
     """As :func:`wait_until`, but return the predicate's first truthy value (e.g. the time
-    an event says something happened, rather than when the poll noticed it). Raises
-    :class:`WaitTimeout` (both an AssertionError and a TimeoutError) on timeout."""
-    return _poll(predicate, timeout, interval, what, describe, WaitTimeout)
+    an event says something happened, rather than when the poll noticed it). ``abort``:
+    checked first at every round; a reason it returns ends the wait at once (a process the
+    condition depends on has died).
+
+    Raises:
+        WaitTimeout (both an AssertionError and a TimeoutError), or ``error``: on timeout
+            or abort.
+    """
+    return _poll(predicate, timeout, interval, what, describe, error, abort)
 
 
 def hold_for(predicate: Callable[[], bool], seconds: float, interval: float = 0.02, what: str = "",

@@ -12,6 +12,7 @@ from mockserver.daemon.config import parse
 from mockserver.daemon.config.discovery import Plugin
 from mockserver.daemon.discovery.plugins import PluginStrategy
 from mockserver.daemon.discovery.runner import DiscoveryRunner, build
+from mockserver.daemon.harness import async_wait_until
 from mockserver.daemon.membership_hooks import MembershipHooks
 
 BASE = "- Pack:\n    name: lab\n    secret: s3cret\n    port: 5300\n"
@@ -59,13 +60,7 @@ def test_the_iterator_form_is_followed_and_started_again_after_it_fails(plugins_
     runner = DiscoveryRunner([poller], proposed.append)
 
     async def until(condition, what: str):
-        async def wait():
-            while not condition():
-                await asyncio.sleep(0.01)
-        try:
-            await asyncio.wait_for(wait(), 5)
-        except asyncio.TimeoutError:
-            raise AssertionError(f"timed out waiting for {what}: {proposed}, {runner.describe()}") from None
+        await async_wait_until(condition, 5, what=what)
 
     async def main():
         runner.start()
