@@ -27,6 +27,9 @@ from pylxd_cluster.models.service_group import service_label
 
 __all__ = [
     "STATUS_COLOURS",
+    "display_width",
+    "natural_key",
+    "pad",
     "text_table",
     "members_table",
     "groups_table",
@@ -86,18 +89,18 @@ SERVICE_GROUP_HEADERS = ("NAME", "STATUS", "OWNER", "REQUESTED", "PRIMARY", "SEC
                          "MESSAGE")
 
 
-def _display_width(text: str) -> int:
+def display_width(text: str) -> int:
     # Wide (CJK) characters take two terminal columns, as in Go's runewidth.
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
-def _natural_key(text: str) -> tuple[Any, ...]:
+def natural_key(text: str) -> tuple[Any, ...]:
     """"node2" sorts before "node10", as lxc sorts its tables."""
     return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text))
 
 
-def _pad(text: str, width: int, centre: bool) -> str:
-    gap = width - _display_width(text)
+def pad(text: str, width: int, centre: bool) -> str:
+    gap = width - display_width(text)
     if not centre:
         return text + " " * gap
     left = gap // 2
@@ -107,15 +110,15 @@ def _pad(text: str, width: int, centre: bool) -> str:
 def text_table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
     """A ``+---+`` bordered table; a cell containing newlines spans several lines."""
     split_rows = [[str(cell).split("\n") for cell in row] for row in rows]
-    widths = [_display_width(header) for header in headers]
+    widths = [display_width(header) for header in headers]
     for row in split_rows:
         for column, lines in enumerate(row):
-            widths[column] = max([widths[column]] + [_display_width(line) for line in lines])
+            widths[column] = max([widths[column]] + [display_width(line) for line in lines])
     border = "+" + "+".join("-" * (width + 2) for width in widths) + "+"
 
     def line(cells: Sequence[str], centre: bool) -> str:
         return "|" + "|".join(
-            f" {_pad(cell, width, centre)} " for cell, width in zip(cells, widths)
+            f" {pad(cell, width, centre)} " for cell, width in zip(cells, widths)
         ) + "|"
 
     out: list[str] = [border, line(headers, centre=True), border]
@@ -141,7 +144,7 @@ def members_table(members: Iterable[Any]) -> str:
             member.status.upper(),
             member.message,
         )
-        for member in sorted(members, key=lambda m: _natural_key(m.server_name))
+        for member in sorted(members, key=lambda m: natural_key(m.server_name))
     ]
     return text_table(MEMBER_HEADERS, rows)
 
@@ -150,7 +153,7 @@ def groups_table(groups: Iterable[Any]) -> str:
     """Groups as ``lxc cluster group list`` prints them (MEMBERS is a count)."""
     rows = [
         (group.name, group.description, str(len(group.members)))
-        for group in sorted(groups, key=lambda g: _natural_key(g.name))
+        for group in sorted(groups, key=lambda g: natural_key(g.name))
     ]
     return text_table(GROUP_HEADERS, rows)
 
@@ -192,7 +195,7 @@ def service_groups_table(groups: Iterable[Any]) -> str:
             "\n".join(f"{monitor}: {word}" for monitor, word in _owner_monitors(group).items()),
             group.message,
         )
-        for group in sorted(groups, key=lambda g: _natural_key(g.name))
+        for group in sorted(groups, key=lambda g: natural_key(g.name))
     ]
     return text_table(SERVICE_GROUP_HEADERS, rows)
 
@@ -242,7 +245,7 @@ def members_html(members: Iterable[Any]) -> str:
             status_html(m.status),
             html.escape(m.message),
         )
-        for m in sorted(members, key=lambda m: _natural_key(m.server_name))
+        for m in sorted(members, key=lambda m: natural_key(m.server_name))
     ]
     return _html_table(MEMBER_HEADERS, rows)
 
@@ -270,7 +273,7 @@ def groups_html(groups: Iterable[Any]) -> str:
     """Groups as an HTML table (members listed)."""
     rows = [
         (html.escape(g.name), html.escape(g.description), _lines_html(g.members))
-        for g in sorted(groups, key=lambda g: _natural_key(g.name))
+        for g in sorted(groups, key=lambda g: natural_key(g.name))
     ]
     return _html_table(GROUP_HEADERS, rows)
 
@@ -324,7 +327,7 @@ def service_groups_html(groups: Iterable[Any]) -> str:
             _group_monitors_html(g),
             html.escape(g.message),
         )
-        for g in sorted(groups, key=lambda g: _natural_key(g.name))
+        for g in sorted(groups, key=lambda g: natural_key(g.name))
     ]
     return _html_table(("NAME", "STATUS", "OWNER", "REQUESTED", "MEMBERS", "SERVICES", "MONITORS", "MESSAGE"), rows,
                        caption="Service groups")
@@ -451,7 +454,7 @@ def _token_row(token: Any) -> tuple[Any, ...]:
 
 def tokens_html(tokens: Iterable[Any]) -> Html:
     """Join tokens as an HTML table. Neither the secret nor the token string is shown."""
-    rows = [_token_row(t) for t in sorted(tokens, key=lambda t: _natural_key(t.server_name))]
+    rows = [_token_row(t) for t in sorted(tokens, key=lambda t: natural_key(t.server_name))]
     return html_table(TOKEN_HEADERS, rows, caption="Join tokens (secrets hidden)")
 
 
@@ -548,7 +551,7 @@ def pack_state_html(pack: Any) -> Html:
     heard = [
         (name, _coloured(str(info.get("status", "")), OPERATION_COLOURS), info.get("incarnation"),
          info.get("last_heard"), info.get("last_heard_seconds"))
-        for name, info in sorted(pack.members.items(), key=lambda item: _natural_key(item[0]))
+        for name, info in sorted(pack.members.items(), key=lambda item: natural_key(item[0]))
         if isinstance(info, Mapping)
     ]
     out += html_table(("MEMBER", "STATUS", "INCARNATION", "LAST HEARD", "SECONDS AGO"), heard,

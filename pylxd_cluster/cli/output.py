@@ -58,13 +58,13 @@ def table_text(rows: Rows) -> str:
 def compact_text(rows: Rows) -> str:
     """lxc's ``--format compact``: no borders, two spaces between columns, headers centred."""
     split_rows = [[_lines(cell) for cell in row] for row in rows.rows]
-    widths = [display._display_width(header) for header in rows.headers]
+    widths = [display.display_width(header) for header in rows.headers]
     for row in split_rows:
         for column, lines in enumerate(row):
-            widths[column] = max([widths[column]] + [display._display_width(line) for line in lines])
+            widths[column] = max([widths[column]] + [display.display_width(line) for line in lines])
 
     def line(cells: Sequence[str], centre: bool) -> str:
-        return "  " + "  ".join(display._pad(cell, width, centre) for cell, width in zip(cells, widths)) + "  "
+        return "  " + "  ".join(display.pad(cell, width, centre) for cell, width in zip(cells, widths)) + "  "
 
     out = [line(rows.headers, centre=True)]
     for row in split_rows:
@@ -113,13 +113,13 @@ def member_rows(members: Any) -> Rows:
     return Rows(display.MEMBER_HEADERS, [
         (m.server_name, m.url, list(m.roles), m.architecture, m.failure_domain, m.description, m.status.upper(),
          m.message)
-        for m in sorted(members, key=lambda m: display._natural_key(m.server_name))])
+        for m in sorted(members, key=lambda m: display.natural_key(m.server_name))])
 
 
 def group_rows(groups: Any) -> Rows:
     """``lxc cluster group list``'s columns: MEMBERS is a count."""
     return Rows(display.GROUP_HEADERS, [(g.name, g.description, str(len(g.members)))
-                                        for g in sorted(groups, key=lambda g: display._natural_key(g.name))])
+                                        for g in sorted(groups, key=lambda g: display.natural_key(g.name))])
 
 
 def token_rows(tokens: Any) -> Rows:
