@@ -4,6 +4,8 @@
     >>> client = Client()                       # the local unix socket (LXD's or Incus's)
     >>> client = Client.from_remote("prod")     # a remote of lxc's or incus's configuration
     >>> client.cluster.members.all()            # one request
+    >>> async with AsyncClient() as client:     # the same over asyncio (the ``async`` extra)
+    ...     await client.cluster.members.all()
 """
 
 from pylxd_cluster.client import Client
@@ -60,6 +62,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Client",
+    "AsyncClient",
     "EventStream",
     "ServerInfo",
     "APIError",
@@ -107,3 +110,13 @@ __all__ = [
     "format_timestamp",
     "parse_timestamp",
 ]
+
+
+def __getattr__(name: str):
+    """``AsyncClient`` comes from :mod:`pylxd_cluster.aio` on first use, so that the sync SDK
+    imports without aiohttp (the ``async`` extra)."""
+    if name in ("AsyncClient", "AsyncEventStream", "AsyncTransport"):
+        from pylxd_cluster import aio
+
+        return getattr(aio, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

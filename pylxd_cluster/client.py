@@ -10,20 +10,120 @@ from urllib3.util.retry import Retry
 
 from pylxd_cluster import remotes
 from pylxd_cluster.events import EventPredicate, EventStream
-from pylxd_cluster.exceptions import ClientConnectionError, ExtensionMissing, RemoteConfigError
+from pylxd_cluster.exceptions import ClientConnectionError, ClusterError, ExtensionMissing, RemoteConfigError
 from pylxd_cluster.managers.cluster import ClusterManager
 from pylxd_cluster.managers.operations import OperationManager
 from pylxd_cluster.models.event import Event
 from pylxd_cluster.server import ServerInfo
 from pylxd_cluster.transport import TimeoutValue, Transport
 
-__all__ = ["Client", "API_VERSION"]
+__all__ = ["Client", "ClientBase", "API_VERSION"]
 
 #: The only API version LXD and Incus serve (``/1.0``).
 API_VERSION = "1.0"
 
 
-class Client:
+def check_version(version: str) -> str:
+    """``version`` if it is the API version there is.
+
+    Raises:
+        ValueError: any other.
+    """
+    if version != API_VERSION:
+        raise ValueError(f"version={version!r}: LXD and Incus serve only API version {API_VERSION!r} "
+                         "(/1.0); leave version= out")
+    return version
+
+
+def remote_tls_error(remote: remotes.Remote, arguments: dict[str, Any], exc: ClientConnectionError) -> ClusterError:
+    """What a connection failure to a remote of lxc's configuration means: a TLS failure
+    against a remote without a pinned certificate is the configuration's to fix."""
+    if arguments.get("verify") is not True or "TLS failure" not in str(exc):
+        return exc
+    return RemoteConfigError(
+        f"{exc}. Remote {remote.name!r} has no pinned certificate ({remote.server_cert_path} is missing), "
+        "so its certificate was checked against the system's CAs: add the remote again to pin it",
+        remote=remote.name, path=remote.server_cert_path, endpoint=exc.endpoint)
+
+
+class ClientBase:
+    """What :class:`Client` and :class:`~pylxd_cluster.AsyncClient` know of their server, from
+    the ``GET /1.0`` they read when they connect: read here without a request."""
+
+    transport: Any
+    server_info: ServerInfo
+    project: str | None
+
+    @property
+    def endpoint(self) -> str:
+        return self.transport.endpoint
+
+    @property
+    def host_info(self) -> dict[str, Any]:
+        """The metadata of ``GET /1.0``."""
+        return self.server_info.host_info
+
+    @property
+    def trusted(self) -> bool:
+        """Whether the server trusts this client (``auth == "trusted"``)."""
+        return self.host_info.get("auth") == "trusted"
+
+    @property
+    def environment(self) -> dict[str, Any]:
+        """The server's environment (empty for an untrusted client)."""
+        return self.host_info.get("environment") or {}
+
+    @property
+    def server(self) -> str:
+        """Which server this is: ``"lxd"`` or ``"incus"`` (``environment.server``; ``""`` when
+        it did not say, as to an untrusted client). The mock server and the pack daemons
+        say ``"lxd"``. Read from the ``GET /1.0`` of the connection: no request."""
+        return self.server_info.server
+
+    @property
+    def server_version(self) -> str:
+        """The server's version (``environment.server_version``, e.g. ``"5.0.2"``; ``""`` when
+        it did not say). No request."""
+        return self.server_info.server_version
+
+    @property
+    def server_clustered(self) -> bool:
+        return bool(self.environment.get("server_clustered"))
+
+    @property
+    def server_name(self) -> str:
+        return self.environment.get("server_name") or ""
+
+    @property
+    def api_extensions(self) -> tuple[str, ...]:
+        """The API extensions the server advertises (from ``GET /1.0``; no request)."""
+        return self.server_info.api_extensions
+
+    def has_api_extension(self, name: str) -> bool:
+        """Whether the server advertises the API extension ``name`` (no request); calls that
+        need one it lacks raise :class:`~pylxd_cluster.ExtensionMissing`."""
+        return self.server_info.has_api_extension(name)
+
+    def _check_project(self) -> None:
+        """Refuse a project other than default on a server without projects.
+
+        Raises:
+            ExtensionMissing: as :class:`Client` says.
+        """
+        project = self.project
+        if project not in (None, "default") and not self.server_info.has_api_extension("projects"):
+            raise ExtensionMissing("projects", call=f"{type(self).__name__}(project={project!r})",
+                                   server=self.server_info.server, server_version=self.server_info.server_version,
+                                   endpoint=self.transport.endpoint, what="projects other than default",
+                                   available="LXD 3.6 or later, and Incus")
+
+    def __repr__(self) -> str:
+        name = f" server_name={self.server_name!r}" if self.server_info.loaded and self.server_name else ""
+        server = f" server={self.server_info.label!r}" if self.server_info.loaded and self.server else ""
+        return f"<{type(self).__name__} endpoint={self.endpoint!r}{name}{server}>"
+
+
+class Client(ClientBase):
     """A connection to one LXD or Incus server (any member of a cluster).
 
     Construction sends ``GET /1.0`` once, to check that the endpoint is an LXD server and to
@@ -102,23 +202,19 @@ class Client:
         version: str = API_VERSION,
         retries: int | Retry | None = None,
     ) -> None:
-        if version != API_VERSION:
-            raise ValueError(f"version={version!r}: LXD and Incus serve only API version {API_VERSION!r} "
-                             "(/1.0); leave version= out")
-        self.version = version
+        self.version = check_version(version)
         self.project = project
         self.transport = Transport(endpoint, cert=cert, verify=verify, timeout=timeout,
                                    session=session, consistency=consistency, server=server,
                                    project=project, retries=retries)
-        self.host_info: dict[str, Any] = self.transport.request("GET", "/1.0").metadata or {}
         # Read once here: the managers check API extensions against it without a request.
-        self.server_info = ServerInfo(self.transport, self.host_info)
-        if project not in (None, "default") and not self.server_info.has_api_extension("projects"):
+        self.server_info = ServerInfo(self.transport, self.transport.request("GET", "/1.0").metadata or {})
+        try:
+            self._check_project()
+        except ExtensionMissing:
             self.transport.close()
-            raise ExtensionMissing("projects", call=f"Client(project={project!r})", server=self.server_info.server,
-                                   server_version=self.server_info.server_version, endpoint=self.transport.endpoint,
-                                   what="projects other than default", available="LXD 3.6 or later, and Incus")
-        self.operations = OperationManager(self.transport)
+            raise
+        self.operations = OperationManager(self.transport, server=self.server_info)
         self.cluster = ClusterManager(self.transport, self.operations, server=self.server_info)
 
     @classmethod
@@ -168,57 +264,10 @@ class Client:
             return cls(**arguments, timeout=timeout, session=session, consistency=consistency, project=project,
                        retries=retries)
         except ClientConnectionError as exc:
-            if arguments.get("verify") is not True or "TLS failure" not in str(exc):
+            error = remote_tls_error(remote, arguments, exc)
+            if error is exc:
                 raise
-            raise RemoteConfigError(
-                f"{exc}. Remote {remote.name!r} has no pinned certificate ({remote.server_cert_path} is missing), "
-                "so its certificate was checked against the system's CAs: add the remote again to pin it",
-                remote=remote.name, path=remote.server_cert_path, endpoint=exc.endpoint) from exc
-
-    @property
-    def endpoint(self) -> str:
-        return self.transport.endpoint
-
-    @property
-    def trusted(self) -> bool:
-        """Whether the server trusts this client (``auth == "trusted"``)."""
-        return self.host_info.get("auth") == "trusted"
-
-    @property
-    def environment(self) -> dict[str, Any]:
-        """The server's environment (empty for an untrusted client)."""
-        return self.host_info.get("environment") or {}
-
-    @property
-    def server(self) -> str:
-        """Which server this is: ``"lxd"`` or ``"incus"`` (``environment.server``; ``""`` when
-        it did not say, as to an untrusted client). The mock server and the pack daemons
-        say ``"lxd"``. Read from the ``GET /1.0`` of the connection: no request."""
-        return self.server_info.server
-
-    @property
-    def server_version(self) -> str:
-        """The server's version (``environment.server_version``, e.g. ``"5.0.2"``; ``""`` when
-        it did not say). No request."""
-        return self.server_info.server_version
-
-    @property
-    def server_clustered(self) -> bool:
-        return bool(self.environment.get("server_clustered"))
-
-    @property
-    def server_name(self) -> str:
-        return self.environment.get("server_name") or ""
-
-    @property
-    def api_extensions(self) -> tuple[str, ...]:
-        """The API extensions the server advertises (from ``GET /1.0``; no request)."""
-        return self.server_info.api_extensions
-
-    def has_api_extension(self, name: str) -> bool:
-        """Whether the server advertises the API extension ``name`` (no request); calls that
-        need one it lacks raise :class:`~pylxd_cluster.ExtensionMissing`."""
-        return self.server_info.has_api_extension(name)
+            raise error from exc
 
     def events(self, types: Iterable[str] = ("lifecycle",),
                timeout: float | None = None) -> EventStream:
@@ -257,8 +306,3 @@ class Client:
 
     def __exit__(self, *exc_info: Any) -> None:
         self.close()
-
-    def __repr__(self) -> str:
-        name = f" server_name={self.server_name!r}" if self.server_name else ""
-        server = f" server={self.server_info.label!r}" if self.server else ""
-        return f"<Client endpoint={self.endpoint!r}{name}{server}>"

@@ -22,7 +22,7 @@ from pylxd_cluster.exceptions import ClientConnectionError, ClusterError, Timeou
 from pylxd_cluster.models.event import Event
 from pylxd_cluster.transport import Transport
 
-__all__ = ["EventStream", "events_path"]
+__all__ = ["EventStream", "events_path", "parse_event", "event_matches", "describe_match"]
 
 EventPredicate = Callable[[Event], bool]
 
@@ -82,22 +82,12 @@ class EventStream:
                 opcode, data = self._ws.recv_data()
                 if opcode == websocket.ABNF.OPCODE_CLOSE:
                     break
-                event = self._parse(data)
+                event = parse_event(data)
                 if event is not None:
                     self._queue.put(event)
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer thread
             error = exc
         self._queue.put(_StreamEnd(error))
-
-    @staticmethod
-    def _parse(data: Any) -> Event | None:
-        try:
-            payload = json.loads(data)
-            return Event.from_api(payload)
-        except (ValueError, ClusterError):
-            # A frame that is not an event (a future format, a keep-alive) is not
-            # a reason to end the stream.
-            return None
 
     def next_event(self, timeout: float | None = None) -> Event | None:
         """The next event, or None if none arrives within ``timeout`` seconds.
@@ -189,6 +179,15 @@ class EventStream:
             self.close()
         except Exception:  # noqa: BLE001 - interpreter shutdown
             pass
+
+
+def parse_event(data: Any) -> Event | None:
+    """The Event a websocket frame carries, or None for a frame that is not one (a future
+    format, a keep-alive), which is no reason to end a stream."""
+    try:
+        return Event.from_api(json.loads(data))
+    except (ValueError, ClusterError):
+        return None
 
 
 def event_matches(event: Event, predicate: EventPredicate | None, action: str | None,

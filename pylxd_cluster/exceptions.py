@@ -69,7 +69,10 @@ class APIError(ClusterError):
         error: the server's error text, verbatim.
         method, path: the request that failed.
         endpoint: where it was sent.
-        response: the :class:`requests.Response`, or None.
+        response: the reply object (:class:`requests.Response` from :class:`~pylxd_cluster.Client`,
+            :class:`aiohttp.ClientResponse` from :class:`~pylxd_cluster.AsyncClient`), or None.
+        http_status: the HTTP status of the reply (differs from ``status_code`` when an error
+            envelope came in an HTTP 200 reply, as a failed ``/wait`` on Incus), or None.
     """
 
     def __init__(
@@ -81,8 +84,10 @@ class APIError(ClusterError):
         path: str = "",
         endpoint: str = "",
         response: Any = None,
+        http_status: int | None = None,
     ) -> None:
         self.status_code = status_code
+        self.http_status = http_status
         self.error = error
         self.method = method
         self.path = path

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable, Mapping
 
-from pylxd_cluster.exceptions import ExtensionMissing, server_label
-from pylxd_cluster.transport import Transport
+from pylxd_cluster.exceptions import ClusterError, ExtensionMissing, server_label
+from pylxd_cluster.protocol import Plan, Request
 
 __all__ = ["ServerInfo", "EXTENSIONS", "version_at_least"]
 
@@ -53,7 +53,7 @@ class ServerInfo:
     question reads again.
     """
 
-    def __init__(self, transport: Transport, host_info: Mapping[str, Any] | None = None, *,
+    def __init__(self, transport: Any, host_info: Mapping[str, Any] | None = None, *,
                  api_extensions: Callable[[], Iterable[str]] | None = None) -> None:
         self._transport = transport
         # Kept as given (the Client's host_info is this very dict), a copy if not a dict.
@@ -67,9 +67,35 @@ class ServerInfo:
         return f"<ServerInfo {known} at {self._transport.endpoint}>"
 
     @property
+    def loaded(self) -> bool:
+        """Whether the extensions are known without a request."""
+        return self._host_info is not None or self._api_extensions_of is not None
+
+    def learn(self, host_info: Mapping[str, Any]) -> None:
+        """Keep ``host_info``, the metadata of a ``GET /1.0`` read by someone else."""
+        self._host_info = dict(host_info)
+        self._extensions = None
+
+    def require_plan(self, extension: str, call: str = "", versions: Mapping[str, str] | None = None) -> Plan[None]:
+        """:meth:`require` as a plan (see :mod:`pylxd_cluster.protocol`): reads ``GET /1.0``
+        through the plan's transport first if it was not read yet, so that an async client's
+        managers check without blocking.
+
+        Raises:
+            ExtensionMissing: as :meth:`require`.
+        """
+        if not self.loaded:
+            result = yield Request("GET", "/1.0")
+            self.learn(result.metadata or {})
+        self.require(extension, call=call, versions=versions)
+
+    @property
     def host_info(self) -> dict[str, Any]:
         """The metadata of ``GET /1.0`` (read now if it was not given and not read yet)."""
         if self._host_info is None:
+            if getattr(self._transport, "is_async", False):
+                raise ClusterError(f"GET /1.0 of {self._transport.endpoint} was not read yet: use `async with "
+                                   "AsyncClient(...)`, `await AsyncClient.connect(...)` or `await client.open()`")
             self._host_info = self._transport.request("GET", "/1.0").metadata or {}
         return self._host_info
 

@@ -16,10 +16,9 @@ import re
 import socket
 import ssl
 import time
-from typing import Any, Mapping
-from urllib.parse import quote, urlencode, urlsplit
+from typing import Any, Mapping, TypeVar
+from urllib.parse import quote, urlsplit
 
-import attrs
 import requests
 import requests_unixsocket
 import urllib3
@@ -27,14 +26,33 @@ import websocket
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from pylxd_cluster import exceptions
-from pylxd_cluster.exceptions import (
-    APIError,
-    ClientConnectionError,
-    ClusterError,
-    OutcomeUnknown,
-    Timeout,
-    error_class_for_status,
+from pylxd_cluster.exceptions import ClientConnectionError, ClusterError, error_class_for_status
+from pylxd_cluster.protocol import (  # the timeouts and operation_id are public here too
+    CONSISTENCIES,
+    DEFAULT_TIMEOUT,
+    AwaitEvent,
+    CloseEvents,
+    Effect,
+    Failure,
+    OpenEvents,
+    Plan,
+    Request,
+    Result,
+    Sleep,
+    TimeoutValue,
+    check_timeout,
+    connect_timeout,
+    describe_timeout,
+    encode_body,
+    extend_read_timeout,
+    loggable_path,
+    network_failure,
+    operation_id,
+    parse_reply,
+    read_timeout,
+    request_headers,
+    run_plan,
+    shown_path,
 )
 from pylxd_cluster.sockets import LXD_SOCKET_PATHS, find_socket
 
@@ -54,6 +72,7 @@ __all__ = [
     "connect_timeout",
     "read_timeout",
     "extend_read_timeout",
+    "operation_id",
 ]
 
 #: Requests are logged here at DEBUG level: method, path, status, elapsed ms (never bodies).
@@ -70,9 +89,6 @@ RETRY_AFTER_MAX = 10
 #: The only methods retried after the server may have seen them: safe ones (RFC 9110 9.2.1).
 RETRIED_METHODS = frozenset({"GET", "HEAD"})
 
-#: A timeout as requests takes it: seconds, ``(connect, read)`` seconds, or None (forever).
-TimeoutValue = float | tuple[float | None, float | None] | None
-
 #: Where LXD puts its unix socket, snap first, then the Debian/Ubuntu package path (kept for
 #: callers of earlier versions; :mod:`pylxd_cluster.sockets` has LXD's and Incus's).
 DEFAULT_SOCKET_PATHS: tuple[str, ...] = LXD_SOCKET_PATHS
@@ -80,31 +96,7 @@ DEFAULT_SOCKET_PATHS: tuple[str, ...] = LXD_SOCKET_PATHS
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 CertPair = tuple[str, str]
-
-
-@attrs.frozen
-class Result:
-    """A successful reply, unwrapped from LXD's envelope.
-
-    Attributes:
-        metadata: the envelope's metadata (for an async reply: the operation dict).
-        etag: the ETag header without quotes, or None (list replies have none).
-        status_code: the HTTP status code.
-        location: the Location header, or None.
-        operation: the operation path of an async reply (``/1.0/operations/<id>``), or "".
-        response: the :class:`requests.Response`.
-    """
-
-    metadata: Any
-    etag: str | None = None
-    status_code: int = 200
-    location: str | None = None
-    operation: str = ""
-    response: Any = attrs.field(default=None, eq=False, repr=False)
-
-    @property
-    def is_async(self) -> bool:
-        return bool(self.operation)
+T = TypeVar("T")
 
 
 def normalize_fingerprint(value: str) -> str | None:
@@ -172,21 +164,6 @@ def resolve_endpoint(endpoint: None | str | os.PathLike, server: str | None = No
     return "unix", text
 
 
-def _envelope_error_text(body: Any) -> str:
-    if isinstance(body, Mapping):
-        return str(body.get("error") or "")
-    return ""
-
-
-# A pack daemon's answer to a write that may or may not have taken effect.
-OUTCOME_HEADER = "X-Pack-Outcome"
-# Asks a pack daemon for a linearizable read (LXD and the mock ignore it).
-CONSISTENCY_HEADER = "X-Pack-Consistency"
-CONSISTENCIES = (None, "linearizable")
-# Methods whose effect is unknown when the answer is lost after the request went out.
-WRITES = ("PUT", "PATCH", "POST", "DELETE")
-
-
 def _sent(exc: BaseException) -> bool:
     """Whether a requests failure happened after the request was sent (the connection was
     aborted or went silent), rather than when connecting."""
@@ -196,56 +173,6 @@ def _sent(exc: BaseException) -> bool:
     if isinstance(cause, urllib3.exceptions.MaxRetryError):   # retries used up: the last failure
         cause = cause.reason
     return isinstance(cause, urllib3.exceptions.ProtocolError)
-
-
-# ---- timeouts: seconds, or requests' (connect, read) tuple ---------------------------
-
-def check_timeout(timeout: Any) -> TimeoutValue:
-    """``timeout`` if requests takes it: None, seconds, or a ``(connect, read)`` pair (each
-    seconds or None); a list pair becomes a tuple.
-
-    Raises:
-        ValueError: anything else (a negative number, a pair of another length, a string).
-    """
-    if isinstance(timeout, list):
-        timeout = tuple(timeout)
-    parts = timeout if isinstance(timeout, tuple) else (timeout,)
-    if isinstance(timeout, tuple) and len(timeout) != 2:
-        raise ValueError(f"timeout must be seconds or a (connect, read) pair, not {timeout!r}")
-    for part in parts:
-        if part is None and isinstance(timeout, tuple):
-            continue
-        if part is None:
-            return None
-        if isinstance(part, bool) or not isinstance(part, (int, float)) or part < 0:
-            raise ValueError(f"timeout must be seconds (>= 0), None, or a (connect, read) pair of them, "
-                             f"not {timeout!r}")
-    return timeout
-
-
-def connect_timeout(timeout: TimeoutValue) -> float | None:
-    """Seconds to connect: the first of a ``(connect, read)`` pair, else ``timeout``."""
-    return timeout[0] if isinstance(timeout, tuple) else timeout
-
-
-def read_timeout(timeout: TimeoutValue) -> float | None:
-    """Seconds to wait for a reply: the second of a ``(connect, read)`` pair, else ``timeout``."""
-    return timeout[1] if isinstance(timeout, tuple) else timeout
-
-
-def extend_read_timeout(timeout: TimeoutValue, seconds: float, minimum: float = 0) -> TimeoutValue:
-    """``timeout`` with ``seconds`` more to wait for a reply (for a request the server holds,
-    as a ``/wait``): the read part becomes ``seconds + max(read, minimum)``, the connect part
-    stays. None (forever) stays None only in the connect part."""
-    extended = seconds + max(read_timeout(timeout) or 0, minimum)
-    return (timeout[0], extended) if isinstance(timeout, tuple) else extended
-
-
-def describe_timeout(timeout: TimeoutValue) -> str:
-    """``5`` -> ``"5 s"``; ``(3, 5)`` -> ``"5 s (connect 3 s)"``."""
-    if isinstance(timeout, tuple):
-        return f"{timeout[1]} s (connect {timeout[0]} s)"
-    return f"{timeout} s"
 
 
 # ---- retries ------------------------------------------------------------------------
@@ -317,18 +244,6 @@ def make_retry(retries: int | Retry | None) -> Retry:
     )
 
 
-_SECRET_QUERY_KEYS = ("secret", "password", "token", "trust_token")
-
-
-def _loggable(path: str, params: Mapping[str, Any] | None) -> str:
-    """The request's path and query for a log line, with secret-looking values hidden."""
-    if not params:
-        return path
-    shown = {key: ("***" if any(word in str(key).lower() for word in _SECRET_QUERY_KEYS) else value)
-             for key, value in params.items()}
-    return path + "?" + urlencode(shown)
-
-
 def parse_response(
     response: requests.Response,
     *,
@@ -336,70 +251,15 @@ def parse_response(
     path: str,
     endpoint: str,
 ) -> Result:
-    """Turn an HTTP reply into a :class:`Result`, or raise the matching exception.
+    """Turn a :class:`requests.Response` into a :class:`Result`, or raise the matching
+    exception: :func:`pylxd_cluster.protocol.parse_reply` on its status, headers and body.
 
     Raises:
-        OutcomeUnknown: a pack daemon says a write may or may not have taken effect.
-        NotFound, Forbidden, Conflict, PreconditionFailed, NotImplementedByServer:
-            for an error envelope with that ``error_code`` (404, 403, 409, 412, 501).
-        APIError: any other error envelope, or a body that is not LXD's envelope.
+        OutcomeUnknown, NotFound, Forbidden, Conflict, PreconditionFailed,
+        NotImplementedByServer, APIError: as :func:`~pylxd_cluster.protocol.parse_reply` says.
     """
-
-    def fail(status_code: int, text: str, cls: type = APIError) -> APIError:
-        return cls(
-            text,
-            status_code=status_code,
-            method=method,
-            path=path,
-            endpoint=endpoint,
-            response=response,
-        )
-
-    try:
-        body = response.json()
-    except ValueError:
-        snippet = response.text[:200].strip() or "<empty body>"
-        content_type = response.headers.get("Content-Type", "no Content-Type")
-        raise fail(
-            response.status_code,
-            f"reply is not JSON ({content_type}), so this is probably not an LXD "
-            f"server: {snippet!r}",
-        ) from None
-
-    kind = body.get("type") if isinstance(body, Mapping) else None
-    if response.headers.get(OUTCOME_HEADER, "").lower() == "unknown":
-        raise OutcomeUnknown(_envelope_error_text(body) or response.reason or "error", method=method, path=path,
-                             endpoint=endpoint, status_code=response.status_code, response=response)
-    if kind == "error" or (response.status_code >= 400 and kind is not None):
-        status = body.get("error_code") or response.status_code
-        text = _envelope_error_text(body) or response.reason or "error"
-        raise fail(int(status), text, exceptions.error_class_for_status(int(status)))
-    if response.status_code >= 400:
-        raise fail(
-            response.status_code,
-            f"{response.reason or 'error'} (reply is not an LXD envelope: {str(body)[:200]!r})",
-            exceptions.error_class_for_status(response.status_code),
-        )
-    if kind not in ("sync", "async"):
-        raise fail(
-            response.status_code,
-            f"unexpected reply, not an LXD envelope (type={kind!r}): {str(body)[:200]!r}",
-        )
-
-    etag = response.headers.get("ETag")
-    return Result(
-        metadata=body.get("metadata"),
-        etag=etag.strip('"') if etag else None,
-        status_code=response.status_code,
-        location=response.headers.get("Location"),
-        operation=(body.get("operation") or "") if kind == "async" else "",
-        response=response,
-    )
-
-
-def operation_id(op_path_or_id: str) -> str:
-    """``/1.0/operations/<id>`` (or ``<id>``, or a path with a query) -> ``<id>``."""
-    return op_path_or_id.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+    return parse_reply(response.status_code, response.reason, response.headers, response.content,
+                       method=method, path=path, endpoint=endpoint, response=response)
 
 
 class Transport:
@@ -532,61 +392,82 @@ class Transport:
             APIError: the server answered with an error (a typed subclass for 403,
                 404, 409, 412, 501) or with something that is not LXD's envelope.
         """
-        shown_path = path + ("?" + urlencode(params) if params else "")
-        data = None
-        request_headers = dict(headers or {})
-        if self.consistency and method == "GET":
-            request_headers.setdefault(CONSISTENCY_HEADER, self.consistency)
-        if json is not None:
-            # Serialised here (not by requests) so the body is compact like Go's
-            # and the same bytes every time.
-            data = jsonlib.dumps(json, separators=(",", ":")).encode()
-            request_headers.setdefault("Content-Type", "application/json")
-        limit = self.timeout if timeout == "default" else check_timeout(timeout)
+        return self.send(Request(method, path, params=params, json=json, headers=headers, timeout=timeout))
+
+    def send(self, request: Request) -> Result:
+        """:meth:`request`, given a :class:`~pylxd_cluster.protocol.Request`.
+
+        Raises:
+            ClientConnectionError, Timeout, OutcomeUnknown, APIError: as for :meth:`request`.
+        """
+        method, path, params = request.method, request.path, request.params
+        limit = self.timeout if request.timeout == DEFAULT_TIMEOUT else check_timeout(request.timeout)
         started = time.perf_counter()
         try:
             response = self.session.request(
                 method,
                 self.url(path),
                 params=params,
-                data=data,
-                headers=request_headers,
+                data=encode_body(request.json),
+                headers=request_headers(request, self.consistency),
                 verify=self.request_verify,
                 cert=self.cert,
                 timeout=limit,
             )
         except Exception as exc:
-            failure = self._failure(exc, method, shown_path, limit)
+            failure = self._failure(exc, method, shown_path(path, params), limit)
             if log.isEnabledFor(logging.DEBUG):
-                log.debug("%s %s -> %s after %.1f ms", method, _loggable(path, params), type(exc).__name__,
+                log.debug("%s %s -> %s after %.1f ms", method, loggable_path(path, params), type(exc).__name__,
                           (time.perf_counter() - started) * 1000)
             if failure is None:
                 raise
             raise failure from exc
         if log.isEnabledFor(logging.DEBUG):
             retried = len(getattr(getattr(response.raw, "retries", None), "history", ()) or ())
-            log.debug("%s %s -> %s in %.1f ms%s", method, _loggable(path, params), response.status_code,
+            log.debug("%s %s -> %s in %.1f ms%s", method, loggable_path(path, params), response.status_code,
                       (time.perf_counter() - started) * 1000, f" ({retried} retried)" if retried else "")
-        return parse_response(response, method=method, path=shown_path, endpoint=self.endpoint)
+        return parse_reply(response.status_code, response.reason, response.headers, response.content,
+                           method=method, path=shown_path(path, params), endpoint=self.endpoint, response=response)
 
-    def _failure(self, exc: Exception, method: str, shown_path: str, limit: TimeoutValue) -> ClusterError | None:
+    def run(self, plan: Plan[T]) -> T:
+        """Run a manager method's plan (see :mod:`pylxd_cluster.protocol`) and return its value.
+
+        Raises:
+            whatever the plan raises: the exceptions of :meth:`request`, and its own.
+        """
+        return run_plan(plan, self.perform)
+
+    def perform(self, effect: Effect) -> Any:
+        """Do what one effect of a plan asks, blocking; return what the plan is sent back."""
+        if isinstance(effect, Request):
+            return self.send(effect)
+        if isinstance(effect, Sleep):
+            time.sleep(effect.seconds)
+            return None
+        if isinstance(effect, OpenEvents):
+            from pylxd_cluster.events import EventStream  # events imports this module
+
+            return EventStream(self, types=effect.types)
+        if isinstance(effect, AwaitEvent):
+            return effect.stream.wait_for(source=effect.source, timeout=effect.timeout)
+        if isinstance(effect, CloseEvents):
+            effect.stream.close()
+            return None
+        raise TypeError(f"not an effect a transport performs: {effect!r}")
+
+    def _failure(self, exc: Exception, method: str, shown: str, limit: TimeoutValue) -> ClusterError | None:
         """The SDK's exception for a request that got no reply (None: not a network failure)."""
-        where = f"{method} {shown_path} on {self.endpoint}"
         if isinstance(exc, requests.exceptions.SSLError):
-            return ClientConnectionError(
-                f"{where}: TLS failure: {exc}; check verify= (a CA bundle, False, or the server "
-                "certificate's SHA-256 fingerprint) and cert=(certfile, keyfile)", endpoint=self.endpoint)
-        if isinstance(exc, (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError)):
-            if method.upper() in WRITES and _sent(exc):
-                return OutcomeUnknown(f"the request was sent, but {exc}", method=method, path=shown_path,
-                                      endpoint=self.endpoint)
-        if isinstance(exc, requests.exceptions.Timeout):
-            return Timeout(f"{where}: no reply within {describe_timeout(limit)}")
-        if isinstance(exc, (requests.exceptions.ConnectionError, FileNotFoundError, ConnectionError)):
-            return ClientConnectionError(
-                f"{where}: cannot connect: {exc}; is the server running? set endpoint=... to the right unix "
-                "socket or URL", endpoint=self.endpoint)
-        return None
+            kind = Failure.TLS
+        elif isinstance(exc, requests.exceptions.Timeout):
+            kind = Failure.TIMEOUT
+        elif isinstance(exc, (requests.exceptions.ConnectionError, FileNotFoundError, ConnectionError)):
+            kind = Failure.CONNECT
+        else:
+            return None
+        sent = isinstance(exc, (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError)) and _sent(exc)
+        return network_failure(kind, exc, method=method, path=shown, endpoint=self.endpoint,
+                               limit_text=describe_timeout(limit), sent=sent)
 
 
 # ---- websockets: the socket is opened here, then handed to websocket-client ----------

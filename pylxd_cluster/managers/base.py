@@ -1,5 +1,13 @@
 """What every manager does the same way: build paths, read models, wait on operations, and
-check the API extensions a call needs before sending it (:func:`requires`)."""
+check the API extensions a call needs before sending it (:func:`requires`).
+
+A manager method is written once, as a plan (see :mod:`pylxd_cluster.protocol`): a
+generator that yields the requests it needs and returns the call's value. :func:`api_call`
+makes it a method that the manager's transport runs, so the same manager class serves the
+sync :class:`~pylxd_cluster.Client` (the method returns the value) and the
+:class:`~pylxd_cluster.AsyncClient` (the method returns a coroutine of it). Inside a plan,
+another manager method's plan is reached with :func:`plan_of`.
+"""
 
 from __future__ import annotations
 
@@ -13,13 +21,14 @@ import attrs
 from pylxd_cluster.exceptions import ClusterError, NotFound
 from pylxd_cluster.models.base import WireModel
 from pylxd_cluster.models.operation import Operation
+from pylxd_cluster.protocol import Plan, Request, Result
 from pylxd_cluster.server import ServerInfo
-from pylxd_cluster.transport import Result, Transport
 
-__all__ = ["Manager", "Requirement", "api_path", "requires", "required_extensions"]
+__all__ = ["Manager", "Requirement", "api_path", "api_call", "plan_of", "requires", "required_extensions"]
 
 ModelT = TypeVar("ModelT", bound=WireModel)
 MethodT = TypeVar("MethodT", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 def api_path(*segments: str) -> str:
@@ -73,7 +82,7 @@ def requires(extension: str, *, when: Callable[[Mapping[str, Any]], bool] | None
         signature = inspect.signature(method)
 
         @functools.wraps(method)
-        def checked(self: Manager, *args: Any, **kwargs: Any) -> Any:
+        def checked(self: Manager, *args: Any, **kwargs: Any) -> Plan[Any]:
             arguments: Mapping[str, Any] | None = None
             if requirement.when is not None:
                 try:
@@ -84,14 +93,48 @@ def requires(extension: str, *, when: Callable[[Mapping[str, Any]], bool] | None
                     bound.apply_defaults()
                     arguments = bound.arguments
             if requirement.applies(arguments):
-                self._server.require(extension, call=self._call_name(method.__name__),
-                                     versions=dict(requirement.versions))
-            return method(self, *args, **kwargs)
+                yield from self._server.require_plan(extension, call=self._call_name(method.__name__),
+                                                     versions=dict(requirement.versions))
+            return (yield from method(self, *args, **kwargs))
 
         checked.requirements = (requirement, *getattr(method, "requirements", ()))  # type: ignore[attr-defined]
         return checked  # type: ignore[return-value]
 
     return decorate
+
+
+def api_call(plan: Callable[..., Plan[T]]) -> Callable[..., Any]:
+    """Make a plan method (a generator, see :mod:`pylxd_cluster.protocol`) a manager method:
+    calling it runs the plan on the manager's transport. On a sync transport the call returns
+    the plan's value; on an async one, a coroutine of it. The plan stays reachable as the
+    method's ``plan`` attribute (see :func:`plan_of`); :func:`requires` goes below this one.
+    """
+
+    @functools.wraps(plan)
+    def call(self: Manager, *args: Any, **kwargs: Any) -> Any:
+        return self._transport.run(plan(self, *args, **kwargs))
+
+    call.plan = plan  # type: ignore[attr-defined]
+    return call
+
+
+def plan_of(method: Callable[..., Any], *args: Any, **kwargs: Any) -> Plan[Any]:
+    """The plan of a bound manager method called with these arguments, for ``yield from``
+    inside another plan: ``member = yield from plan_of(self.get, name)``.
+
+    A method replaced on the instance (a test's ``monkeypatch.setattr(manager, "get", ...)``)
+    is called as it is, and its value is the plan's."""
+    plan = getattr(method, "plan", None)
+    owner = getattr(method, "__self__", None)
+    if plan is not None and owner is not None:
+        return plan(owner, *args, **kwargs)
+    return _finished(method(*args, **kwargs))
+
+
+def _finished(value: T) -> Plan[T]:
+    """A plan that sends nothing and returns ``value``."""
+    return value
+    yield  # noqa: B901 - makes this a generator
 
 
 def required_extensions(method: Callable[..., Any]) -> tuple[Requirement, ...]:
@@ -118,7 +161,7 @@ class Manager:
     #: error messages.
     call_prefix: ClassVar[str] = ""
 
-    def __init__(self, transport: Transport, operations: Manager | None = None, *,
+    def __init__(self, transport: Any, operations: Manager | None = None, *,
                  server: ServerInfo | None = None,
                  api_extensions: Callable[[], Iterable[str]] | None = None) -> None:
         self._transport = transport
@@ -127,7 +170,9 @@ class Manager:
         self._server = server or ServerInfo(transport, api_extensions=api_extensions)
 
     @property
-    def transport(self) -> Transport:
+    def transport(self) -> Any:
+        """The connection: a :class:`~pylxd_cluster.transport.Transport`, or an
+        :class:`~pylxd_cluster.aio.AsyncTransport` (then every call returns a coroutine)."""
         return self._transport
 
     @property
@@ -141,19 +186,21 @@ class Manager:
     def _call_name(self, method: str) -> str:
         return f"{self.call_prefix}.{method}()" if self.call_prefix else f"{type(self).__name__}.{method}()"
 
-    def _request(self, method: str, path: str, **kwargs: Any) -> Result:
-        return self._transport.request(method, path, **kwargs)
+    def _request(self, method: str, path: str, **kwargs: Any) -> Request:
+        """The request a plan yields to send ``method path`` (``params``, ``json``,
+        ``headers``, ``timeout`` as :class:`~pylxd_cluster.protocol.Request` takes them)."""
+        return Request(method, path, **kwargs)
 
-    def _get_model(self, path: str, model: type[ModelT]) -> ModelT:
+    def _get_model(self, path: str, model: type[ModelT]) -> Plan[ModelT]:
         """GET one object, keeping its ETag on the model."""
-        result = self._request("GET", path)
+        result = yield self._request("GET", path)
         return model.from_api(result.metadata, manager=self, etag=result.etag)
 
     def _list_models(self, path: str, model: type[ModelT],
-                     params: Mapping[str, Any] | None = None) -> tuple[ModelT, ...]:
+                     params: Mapping[str, Any] | None = None) -> Plan[tuple[ModelT, ...]]:
         """GET a collection with recursion=1: every object in ONE request."""
         query = {"recursion": 1, **(params or {})}
-        result = self._request("GET", path, params=query)
+        result = yield self._request("GET", path, params=query)
         items = result.metadata or []
         if not isinstance(items, list):
             raise ClusterError(
@@ -162,9 +209,9 @@ class Manager:
             )
         return tuple(model.from_api(item, manager=self) for item in items)
 
-    def _exists(self, path: str) -> bool:
+    def _exists(self, path: str) -> Plan[bool]:
         try:
-            self._request("GET", path)
+            yield self._request("GET", path)
         except NotFound:
             return False
         return True
@@ -176,8 +223,9 @@ class Manager:
         """The Operation an async reply describes."""
         return Operation.from_api(result.metadata or {}, manager=self._operations)
 
-    def _finish(self, result: Result, wait: bool, timeout: float | None) -> Operation:
+    def _finish(self, result: Result, wait: bool, timeout: float | None) -> Plan[Operation]:
         """Wait on an async reply's operation when asked; return the (final) Operation."""
         if not wait:
             return self._operation(result)
-        return self._operations.wait(result.operation or self._operation(result).id, timeout=timeout)
+        operation_id = result.operation or self._operation(result).id
+        return (yield from plan_of(self._operations.wait, operation_id, timeout=timeout))

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
-from pylxd_cluster.managers.base import Manager, api_path, requires
+from pylxd_cluster.managers.base import Manager, api_call, api_path, requires
 from pylxd_cluster.managers.configuration import ConfigurationManager
 from pylxd_cluster.managers.groups import GroupManager
 from pylxd_cluster.managers.members import MemberManager
@@ -13,8 +13,8 @@ from pylxd_cluster.managers.service_groups import ServiceGroupManager
 from pylxd_cluster.managers.tokens import TokenManager
 from pylxd_cluster.models.cluster import Cluster
 from pylxd_cluster.models.operation import Operation
+from pylxd_cluster.protocol import Plan
 from pylxd_cluster.server import ServerInfo
-from pylxd_cluster.transport import Transport
 
 __all__ = ["ClusterManager", "CertificateManager"]
 
@@ -24,8 +24,9 @@ class CertificateManager(Manager):
 
     call_prefix = "cluster.certificate"
 
+    @api_call
     @requires("clustering_update_cert")
-    def put(self, cert: str, key: str) -> None:
+    def put(self, cert: str, key: str) -> Plan[None]:
         """Replace the cluster certificate and key (PEM text), on every member.
 
         Raises:
@@ -33,7 +34,7 @@ class CertificateManager(Manager):
             ExtensionMissing: the server lacks ``clustering_update_cert`` (nothing is sent).
         """
         body = {"cluster_certificate": cert, "cluster_certificate_key": key}
-        self._request("PUT", api_path("cluster", "certificate"), json=body)
+        yield self._request("PUT", api_path("cluster", "certificate"), json=body)
 
 
 class ClusterManager(Manager):
@@ -58,7 +59,7 @@ class ClusterManager(Manager):
 
     call_prefix = "cluster"
 
-    def __init__(self, transport: Transport, operations: OperationManager | None = None,
+    def __init__(self, transport: Any, operations: OperationManager | None = None,
                  api_extensions: Callable[[], Iterable[str]] | None = None, *,
                  server: ServerInfo | None = None) -> None:
         operations = operations or OperationManager(transport)
@@ -71,18 +72,20 @@ class ClusterManager(Manager):
         self.config = ConfigurationManager(transport, operations, **shared)
         self.service_groups = ServiceGroupManager(transport, operations, **shared)
 
+    @api_call
     @requires("clustering")
-    def get(self) -> Cluster:
+    def get(self) -> Plan[Cluster]:
         """``GET /1.0/cluster`` (with its ETag). A standalone server gives enabled=False.
 
         Raises:
             ExtensionMissing: the server lacks ``clustering`` (nothing is sent).
         """
-        return self._get_model(api_path("cluster"), Cluster)
+        return (yield from self._get_model(api_path("cluster"), Cluster))
 
+    @api_call
     @requires("clustering")
     def enable(self, server_name: str, wait: bool = True,
-               timeout: float | None = None) -> Operation:
+               timeout: float | None = None) -> Plan[Operation]:
         """Turn clustering on, with this server as the first member called ``server_name``.
 
         The server needs ``core.https_address`` set. Returns the final Operation when
@@ -93,19 +96,20 @@ class ClusterManager(Manager):
             Timeout: not finished after ``timeout`` seconds.
             ExtensionMissing: the server lacks ``clustering`` (nothing is sent).
         """
-        result = self._request("PUT", api_path("cluster"),
+        result = yield self._request("PUT", api_path("cluster"),
                                json={"server_name": server_name, "enabled": True})
-        return self._finish(result, wait, timeout)
+        return (yield from self._finish(result, wait, timeout))
 
+    @api_call
     @requires("clustering")
-    def disable(self) -> None:
+    def disable(self) -> Plan[None]:
         """Turn clustering off on a cluster of one member (``PUT {"enabled": false}``).
 
         Raises:
             APIError: the server refuses (e.g. other members remain).
             ExtensionMissing: the server lacks ``clustering`` (nothing is sent).
         """
-        result = self._request("PUT", api_path("cluster"),
+        result = yield self._request("PUT", api_path("cluster"),
                                json={"server_name": "", "enabled": False})
         if result.is_async:
-            self._finish(result, wait=True, timeout=None)
+            yield from self._finish(result, wait=True, timeout=None)

@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping
 
 from pylxd_cluster.exceptions import NotFound
-from pylxd_cluster.managers.base import Manager, api_path, requires
+from pylxd_cluster.managers.base import Manager, api_call, api_path, plan_of, requires
 from pylxd_cluster.models.base import copy_json
 from pylxd_cluster.models.configuration import ConfigurationVersion, PackConfiguration
-from pylxd_cluster.transport import Result
+from pylxd_cluster.protocol import Plan, Result
 
 __all__ = ["ConfigurationManager", "EXTENSION"]
 
@@ -54,8 +54,9 @@ class ConfigurationManager(Manager):
 
     # ---- reading -------------------------------------------------------------------
 
+    @api_call
     @requires(EXTENSION)
-    def get(self) -> PackConfiguration:
+    def get(self) -> Plan[PackConfiguration]:
         """``GET /1.0/cluster/config``: the shared modules, version, term, digest and ETag.
 
         Raises:
@@ -63,12 +64,13 @@ class ConfigurationManager(Manager):
                 (LXD and Incus, or an older mock or daemon); nothing is sent.
             APIError: any other refusal.
         """
-        return self._get_model(self.path, PackConfiguration)
+        return (yield from self._get_model(self.path, PackConfiguration))
 
     # ---- writing -------------------------------------------------------------------
 
+    @api_call
     @requires(EXTENSION)
-    def replace(self, modules: Modules, etag: str | None = None) -> ConfigurationVersion:
+    def replace(self, modules: Modules, etag: str | None = None) -> Plan[ConfigurationVersion]:
         """``PUT``: the shared modules become ``modules``, in that order.
 
         ``modules`` is a list of ``{"Name": {options}}`` (the wire form), a list of
@@ -83,11 +85,12 @@ class ConfigurationManager(Manager):
             ExtensionMissing: the server lacks the ``pack_configuration`` extension.
             TypeError: ``modules`` is not in one of the forms above.
         """
-        return self._write("PUT", _wire_modules(modules), etag)
+        return (yield from self._write("PUT", _wire_modules(modules), etag))
 
+    @api_call
     @requires(EXTENSION)
     def patch(self, changes: Mapping[str, Mapping[str, Any] | None],
-              etag: str | None = None) -> ConfigurationVersion:
+              etag: str | None = None) -> Plan[ConfigurationVersion]:
         """``PATCH``: for each ``name: options`` of ``changes``, that module's options become
         ``options`` (it keeps its place, or is appended); ``name: None`` removes the module.
 
@@ -105,19 +108,21 @@ class ConfigurationManager(Manager):
                             f"got {type(changes).__name__}")
         body = [{str(name): _plain(options) if options is not None else None}
                 for name, options in changes.items()]
-        return self._write("PATCH", body, etag)
+        return (yield from self._write("PATCH", body, etag))
 
+    @api_call
     @requires(EXTENSION)
-    def save(self, config: PackConfiguration) -> ConfigurationVersion:
+    def save(self, config: PackConfiguration) -> Plan[ConfigurationVersion]:
         """PUT ``config``'s modules with If-Match of the ETag it was read with.
 
         Raises:
             PreconditionFailed, APIError, ExtensionMissing: as for :meth:`replace`.
         """
-        return self.replace(config.modules, etag=config.etag)
+        return (yield from plan_of(self.replace, config.modules, etag=config.etag))
 
+    @api_call
     @requires(EXTENSION)
-    def set(self, module: str, /, **options: Any) -> ConfigurationVersion:
+    def set(self, module: str, /, **options: Any) -> Plan[ConfigurationVersion]:
         """Set some options of one module, keeping its other options; a module that does not
         exist yet is appended.
 
@@ -133,13 +138,14 @@ class ConfigurationManager(Manager):
             APIError: 400 for a module the server refuses; 503 on a pack without a leader.
             ExtensionMissing: the server lacks the ``pack_configuration`` extension.
         """
-        current = self.get()
+        current = yield from plan_of(self.get)
         merged = current.module(module) if module in current.names else {}
         merged.update(_plain(options))
-        return self.patch({module: merged}, etag=current.etag)
+        return (yield from plan_of(self.patch, {module: merged}, etag=current.etag))
 
+    @api_call
     @requires(EXTENSION)
-    def unset(self, module: str, key: str | None = None) -> ConfigurationVersion:
+    def unset(self, module: str, key: str | None = None) -> Plan[ConfigurationVersion]:
         """Remove a whole module (``key`` None) or one option of it.
 
         Reads the configuration, then PATCHes with If-Match of what it read, as :meth:`set`.
@@ -151,25 +157,25 @@ class ConfigurationManager(Manager):
             APIError: 503 on a pack without a leader.
             ExtensionMissing: the server lacks the ``pack_configuration`` extension.
         """
-        current = self.get()
+        current = yield from plan_of(self.get)
         if module not in current.names:
             raise NotFound(f"no module {module!r} in the cluster configuration "
                            f"(modules: {', '.join(current.names) or 'none'})",
                            status_code=404, endpoint=self._transport.endpoint)
         if key is None:
-            return self.patch({module: None}, etag=current.etag)
+            return (yield from plan_of(self.patch, {module: None}, etag=current.etag))
         options = current.module(module)
         if key not in options:
             raise NotFound(f"module {module!r} has no option {key!r} "
                            f"(options: {', '.join(map(str, options)) or 'none'})",
                            status_code=404, endpoint=self._transport.endpoint)
         del options[key]
-        return self.patch({module: options}, etag=current.etag)
+        return (yield from plan_of(self.patch, {module: options}, etag=current.etag))
 
     # ---- helpers -------------------------------------------------------------------
 
-    def _write(self, method: str, modules: list[dict[str, Any]], etag: str | None) -> ConfigurationVersion:
-        result: Result = self._request(method, self.path, json={"modules": modules},
+    def _write(self, method: str, modules: list[dict[str, Any]], etag: str | None) -> Plan[ConfigurationVersion]:
+        result: Result = yield self._request(method, self.path, json={"modules": modules},
                                        headers=self._if_match(etag))
         return ConfigurationVersion.from_api(result.metadata or {})
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from pylxd_cluster.managers.base import Manager, api_path, requires
+from pylxd_cluster.managers.base import Manager, api_call, api_path, plan_of, requires
 from pylxd_cluster.models.group import ClusterGroup, GroupList
+from pylxd_cluster.protocol import Plan
 
 __all__ = ["GroupManager"]
 
@@ -19,37 +20,41 @@ class GroupManager(Manager):
 
     call_prefix = "cluster.groups"
 
+    @api_call
     @requires("clustering_groups")
-    def all(self) -> GroupList:
+    def all(self) -> Plan[GroupList]:
         """Every group, in ONE request (``recursion=1``).
 
         Raises:
             APIError: 400 "This server is not clustered".
             ExtensionMissing: the server lacks ``clustering_groups`` (nothing is sent).
         """
-        return GroupList(self._list_models(api_path("cluster", "groups"), ClusterGroup))
+        return GroupList((yield from self._list_models(api_path("cluster", "groups"), ClusterGroup)))
 
+    @api_call
     @requires("clustering_groups")
-    def get(self, name: str) -> ClusterGroup:
+    def get(self, name: str) -> Plan[ClusterGroup]:
         """The group called ``name`` (with its ETag).
 
         Raises:
             NotFound: no such group.
             ExtensionMissing: the server lacks ``clustering_groups`` (nothing is sent).
         """
-        return self._get_model(api_path("cluster", "groups", name), ClusterGroup)
+        return (yield from self._get_model(api_path("cluster", "groups", name), ClusterGroup))
 
+    @api_call
     @requires("clustering_groups")
-    def exists(self, name: str) -> bool:
+    def exists(self, name: str) -> Plan[bool]:
         """Whether a group called ``name`` exists (one GET; a 404 is False).
 
         Raises:
             ExtensionMissing: the server lacks ``clustering_groups`` (nothing is sent).
         """
-        return self._exists(api_path("cluster", "groups", name))
+        return (yield from self._exists(api_path("cluster", "groups", name)))
 
+    @api_call
     @requires("clustering_groups")
-    def create(self, name: str, description: str = "", members: Iterable[str] = ()) -> ClusterGroup:
+    def create(self, name: str, description: str = "", members: Iterable[str] = ()) -> Plan[ClusterGroup]:
         """Create a group, then read it back.
 
         Raises:
@@ -59,12 +64,13 @@ class GroupManager(Manager):
             ExtensionMissing: the server lacks ``clustering_groups`` (nothing is sent).
         """
         body = {"name": name, "description": description, "members": list(members)}
-        self._request("POST", api_path("cluster", "groups"), json=body)
-        return self.get(name)
+        yield self._request("POST", api_path("cluster", "groups"), json=body)
+        return (yield from plan_of(self.get, name))
 
+    @api_call
     @requires("clustering_groups")
     def update(self, name: str, description: str | None = None,
-               members: Iterable[str] | None = None) -> None:
+               members: Iterable[str] | None = None) -> Plan[None]:
         """PATCH only the given fields; the others keep their values.
 
         Raises:
@@ -76,11 +82,12 @@ class GroupManager(Manager):
             body["description"] = description
         if members is not None:
             body["members"] = list(members)
-        self._request("PATCH", api_path("cluster", "groups", name), json=body)
+        yield self._request("PATCH", api_path("cluster", "groups", name), json=body)
 
+    @api_call
     @requires("clustering_groups")
     def replace(self, name: str, description: str = "", members: Iterable[str] = (),
-                etag: str | None = None) -> None:
+                etag: str | None = None) -> Plan[None]:
         """PUT: set description and members; members not listed leave the group.
 
         Raises:
@@ -89,21 +96,23 @@ class GroupManager(Manager):
             ExtensionMissing: the server lacks ``clustering_groups`` (nothing is sent).
         """
         body = {"description": description, "members": list(members)}
-        self._request("PUT", api_path("cluster", "groups", name), json=body,
+        yield self._request("PUT", api_path("cluster", "groups", name), json=body,
                       headers=self._if_match(etag))
 
+    @api_call
     @requires("clustering_groups")
-    def save(self, group: ClusterGroup) -> None:
+    def save(self, group: ClusterGroup) -> Plan[None]:
         """PUT ``group``'s description and members with If-Match of its ETag.
 
         Raises:
             NotFound, PreconditionFailed, ExtensionMissing: as for :meth:`replace`.
         """
-        self._request("PUT", api_path("cluster", "groups", group.name), json=group.to_put(),
+        yield self._request("PUT", api_path("cluster", "groups", group.name), json=group.to_put(),
                       headers=self._if_match(group.etag))
 
+    @api_call
     @requires("clustering_groups")
-    def rename(self, name: str, new_name: str) -> None:
+    def rename(self, name: str, new_name: str) -> Plan[None]:
         """Rename a group.
 
         Raises:
@@ -111,10 +120,11 @@ class GroupManager(Manager):
             APIError: 500 'Name "x" already in use' on LXD 5.0.
             ExtensionMissing: the server lacks ``clustering_groups`` (nothing is sent).
         """
-        self._request("POST", api_path("cluster", "groups", name), json={"name": new_name})
+        yield self._request("POST", api_path("cluster", "groups", name), json={"name": new_name})
 
+    @api_call
     @requires("clustering_groups")
-    def delete(self, name: str) -> None:
+    def delete(self, name: str) -> Plan[None]:
         """Delete an empty group.
 
         Raises:
@@ -123,4 +133,4 @@ class GroupManager(Manager):
                 (not 404) for an unknown group.
             ExtensionMissing: the server lacks ``clustering_groups`` (nothing is sent).
         """
-        self._request("DELETE", api_path("cluster", "groups", name))
+        yield self._request("DELETE", api_path("cluster", "groups", name))

@@ -6,10 +6,11 @@ import time
 from typing import Any, Callable, Iterable, Mapping
 
 from pylxd_cluster.exceptions import ClientConnectionError, ClusterError, Timeout
-from pylxd_cluster.managers.base import Manager, api_path, requires
+from pylxd_cluster.managers.base import Manager, api_call, api_path, plan_of, requires
 from pylxd_cluster.models.member import ClusterMember, MemberList
 from pylxd_cluster.models.operation import Operation
 from pylxd_cluster.models.state import MemberState
+from pylxd_cluster.protocol import AwaitEvent, CloseEvents, OpenEvents, Plan, Sleep
 
 __all__ = ["MemberManager"]
 
@@ -27,37 +28,41 @@ class MemberManager(Manager):
 
     call_prefix = "cluster.members"
 
+    @api_call
     @requires("clustering")
-    def all(self) -> MemberList:
+    def all(self) -> Plan[MemberList]:
         """Every member, in ONE request (``GET /1.0/cluster/members?recursion=1``).
 
         Raises:
             APIError: 500 "Server is not clustered" on a standalone server.
             ExtensionMissing: the server lacks ``clustering`` (nothing is sent).
         """
-        return MemberList(self._list_models(api_path("cluster", "members"), ClusterMember))
+        return MemberList((yield from self._list_models(api_path("cluster", "members"), ClusterMember)))
 
+    @api_call
     @requires("clustering")
-    def get(self, name: str) -> ClusterMember:
+    def get(self, name: str) -> Plan[ClusterMember]:
         """The member called ``name``, with the ETag that :meth:`ClusterMember.save` sends back.
 
         Raises:
             NotFound: no such member.
             ExtensionMissing: the server lacks ``clustering`` (nothing is sent).
         """
-        return self._get_model(api_path("cluster", "members", name), ClusterMember)
+        return (yield from self._get_model(api_path("cluster", "members", name), ClusterMember))
 
+    @api_call
     @requires("clustering")
-    def exists(self, name: str) -> bool:
+    def exists(self, name: str) -> Plan[bool]:
         """Whether a member called ``name`` exists (one GET; a 404 is False).
 
         Raises:
             ExtensionMissing: the server lacks ``clustering`` (nothing is sent).
         """
-        return self._exists(api_path("cluster", "members", name))
+        return (yield from self._exists(api_path("cluster", "members", name)))
 
+    @api_call
     @requires("clustering")
-    def save(self, member: ClusterMember) -> None:
+    def save(self, member: ClusterMember) -> Plan[None]:
         """PUT ``member``'s writable fields, with If-Match of the ETag it was read with.
 
         Raises:
@@ -66,13 +71,14 @@ class MemberManager(Manager):
             APIError: the server refused the values.
             ExtensionMissing: the server lacks ``clustering`` (nothing is sent).
         """
-        self._request(
+        yield self._request(
             "PUT",
             api_path("cluster", "members", member.server_name),
             json=member.to_put(),
             headers=self._if_match(member.etag),
         )
 
+    @api_call
     @requires("clustering")
     def update(
         self,
@@ -84,7 +90,7 @@ class MemberManager(Manager):
         config: Mapping[str, str] | None = None,
         groups: Iterable[str] | None = None,
         etag: str | None = None,
-    ) -> None:
+    ) -> Plan[None]:
         """Change some writable fields and leave the others as they are.
 
         Reads the member, merges the given fields and PUTs the result (LXD 5.0's
@@ -103,7 +109,7 @@ class MemberManager(Manager):
             name, etag = name_or_member.server_name, etag or name_or_member.etag
         else:
             name = name_or_member
-        current = self.get(name)
+        current = yield from plan_of(self.get, name)
         given = {
             "description": description,
             "roles": None if roles is None else tuple(roles),
@@ -112,10 +118,11 @@ class MemberManager(Manager):
             "groups": None if groups is None else tuple(groups),
         }
         changes: dict[str, Any] = {key: value for key, value in given.items() if value is not None}
-        self.save(current.evolve(etag=etag or current.etag, **changes))
+        yield from plan_of(self.save, current.evolve(etag=etag or current.etag, **changes))
 
+    @api_call
     @requires("clustering")
-    def rename(self, name: str, new_name: str) -> None:
+    def rename(self, name: str, new_name: str) -> Plan[None]:
         """Rename a member (``POST {"server_name": new_name}``).
 
         Raises:
@@ -124,10 +131,11 @@ class MemberManager(Manager):
                 unknown member.
             ExtensionMissing: the server lacks ``clustering`` (nothing is sent).
         """
-        self._request("POST", api_path("cluster", "members", name), json={"server_name": new_name})
+        yield self._request("POST", api_path("cluster", "members", name), json={"server_name": new_name})
 
+    @api_call
     @requires("clustering")
-    def delete(self, name: str, force: bool = False) -> None:
+    def delete(self, name: str, force: bool = False) -> Plan[None]:
         """Remove a member from the cluster; ``force`` (``?force=1``) skips its own cleanup.
 
         Raises:
@@ -135,19 +143,20 @@ class MemberManager(Manager):
             APIError: e.g. 500 "Member is the only member in the cluster".
             ExtensionMissing: the server lacks ``clustering`` (nothing is sent).
         """
-        self._request("DELETE", api_path("cluster", "members", name),
-                      params={"force": 1} if force else None)
+        yield self._request("DELETE", api_path("cluster", "members", name),
+                            params={"force": 1} if force else None)
 
     def _change_state(self, name: str, body: Mapping[str, Any], wait: bool,
-                      timeout: float | None) -> Operation:
-        result = self._request("POST", api_path("cluster", "members", name, "state"), json=body)
-        return self._finish(result, wait, timeout)
+                      timeout: float | None) -> Plan[Operation]:
+        result = yield self._request("POST", api_path("cluster", "members", name, "state"), json=body)
+        return (yield from self._finish(result, wait, timeout))
 
+    @api_call
     @requires("clustering")
     @requires("clustering_evacuation")
     @requires("clustering_evacuation_force", when=lambda call: bool(call["force"]))
     def evacuate(self, name: str, mode: str | None = None, force: bool = False,
-                 wait: bool = True, timeout: float | None = None) -> Operation:
+                 wait: bool = True, timeout: float | None = None) -> Plan[Operation]:
         """Move the member's instances away and mark it Evacuated.
 
         ``mode``: stop, migrate, live-migrate or auto, and on Incus also stateful-stop or
@@ -164,13 +173,14 @@ class MemberManager(Manager):
                 it lacks ``clustering_evacuation_force`` (nothing is sent).
         """
         body = {"action": "evacuate", "mode": mode or "", "force": bool(force)}
-        return self._change_state(name, body, wait, timeout)
+        return (yield from self._change_state(name, body, wait, timeout))
 
+    @api_call
     @requires("clustering")
     @requires("clustering_evacuation")
     @requires("clustering_restore_skip_mode", when=lambda call: call["mode"] == "skip", versions={"incus": "6.22"})
     def restore(self, name: str, mode: str | None = None, wait: bool = True,
-                timeout: float | None = None) -> Operation:
+                timeout: float | None = None) -> Plan[Operation]:
         """Bring an evacuated member back (``mode="skip"``: without restarting its instances).
 
         ``"skip"`` needs ``clustering_restore_skip_mode`` on LXD (6.4, 5.21.4); Incus takes it
@@ -187,11 +197,12 @@ class MemberManager(Manager):
                 than 6.22 (nothing is sent).
         """
         body = {"action": "restore", "mode": mode or "", "force": False}
-        return self._change_state(name, body, wait, timeout)
+        return (yield from self._change_state(name, body, wait, timeout))
 
+    @api_call
     @requires("clustering")
     @requires("cluster_member_state")
-    def state(self, name: str) -> MemberState:
+    def state(self, name: str) -> Plan[MemberState]:
         """The member's resources (``GET .../state``).
 
         Raises:
@@ -200,12 +211,13 @@ class MemberManager(Manager):
                 server answers when it lacks the endpoint.
             NotFound: no such member.
         """
-        result = self._request("GET", api_path("cluster", "members", name, "state"))
+        result = yield self._request("GET", api_path("cluster", "members", name, "state"))
         return MemberState.from_api(result.metadata or {})
 
+    @api_call
     @requires("clustering")
     def wait_for_status(self, name: str, status: str, timeout: float = 60,
-                        poll_interval: float = 2.0) -> ClusterMember:
+                        poll_interval: float = 2.0) -> Plan[ClusterMember]:
         """Wait until the member's status is ``status`` (case-insensitive); return the member.
 
         Lifecycle events about the member trigger an immediate re-read; the member is
@@ -218,16 +230,14 @@ class MemberManager(Manager):
             NotFound: no such member.
             ExtensionMissing: the server lacks ``clustering`` (nothing is sent).
         """
-        from pylxd_cluster.events import EventStream
-
         deadline = time.monotonic() + timeout
         wanted = status.lower()
-        member = self.get(name)
+        member = yield from plan_of(self.get, name)
         if member.status.lower() == wanted:
             return member
         source = api_path("cluster", "members", name)
         try:
-            stream: EventStream | None = EventStream(self._transport, types=("lifecycle",))
+            stream: Any = yield OpenEvents(("lifecycle",))
         except ClusterError:
             stream = None
         try:
@@ -238,16 +248,17 @@ class MemberManager(Manager):
                         f"cluster member {name!r} on {self._transport.endpoint} did not reach "
                         f"status {status!r} within {timeout} s (last status: {member.status!r})"
                     )
-                stream = self._pause(stream, source, min(poll_interval, remaining))
-                member = self.get(name)
+                stream = yield from self._pause(stream, source, min(poll_interval, remaining))
+                member = yield from plan_of(self.get, name)
                 if member.status.lower() == wanted:
                     return member
         finally:
             if stream is not None:
-                stream.close()
+                yield CloseEvents(stream)
 
+    @api_call
     def wait_for_members(self, count: int, timeout: float = 60, poll_interval: float = 0.5,
-                         progress: Callable[[list, int], None] | None = None) -> MemberList:
+                         progress: Callable[[list, int], None] | None = None) -> Plan[MemberList]:
         """Wait until at least ``count`` members are Online (a start-up barrier, as
         libcluster's users build by hand); return the member list then.
 
@@ -265,7 +276,7 @@ class MemberManager(Manager):
         last = "no answer yet"
         while True:
             try:
-                members = self.all()
+                members = yield from plan_of(self.all)
             except ClientConnectionError as exc:
                 last = f"no answer: {exc}"
             else:
@@ -283,22 +294,22 @@ class MemberManager(Manager):
             if remaining <= 0:
                 raise Timeout(f"fewer than {count} members Online on {self._transport.endpoint} after {timeout:.1f} s:"
                               f" {last}")
-            time.sleep(min(poll_interval, remaining))
+            yield Sleep(min(poll_interval, remaining))
 
     @staticmethod
-    def _pause(stream: Any, source: str, seconds: float) -> Any:
+    def _pause(stream: Any, source: str, seconds: float) -> Plan[Any]:
         """Sleep up to ``seconds``, returning early on an event about ``source``.
 
         Returns the stream, or None once it has failed (polling carries on).
         """
         if stream is None:
-            time.sleep(seconds)
+            yield Sleep(seconds)
             return None
         try:
-            stream.wait_for(source=source, timeout=seconds)
+            yield AwaitEvent(stream, source=source, timeout=seconds)
         except Timeout:
             pass
         except ClusterError:
-            stream.close()
+            yield CloseEvents(stream)
             return None
         return stream

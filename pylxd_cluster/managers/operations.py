@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 
 from pylxd_cluster.exceptions import APIError, ClusterError, OperationError, Timeout
-from pylxd_cluster.managers.base import Manager, api_path
+from pylxd_cluster.managers.base import Manager, api_call, api_path, plan_of
 from pylxd_cluster.models.operation import Operation, OperationList
-from pylxd_cluster.transport import Result, extend_read_timeout
-from pylxd_cluster.transport import operation_id as _bare_id
+from pylxd_cluster.protocol import Plan, Request, extend_read_timeout
+from pylxd_cluster.protocol import operation_id as _bare_id
 
 __all__ = ["OperationManager"]
 
@@ -24,26 +24,28 @@ DEADLINE_EXCEEDED = "context deadline exceeded"
 class OperationManager(Manager):
     """``client.operations``: read, wait on and cancel background operations."""
 
-    def __init__(self, transport) -> None:
-        super().__init__(transport, operations=self)
+    def __init__(self, transport, *, server=None) -> None:
+        super().__init__(transport, operations=self, server=server)
 
-    def _request(self, method: str, path: str, **kwargs) -> Result:
+    def _request(self, method: str, path: str, **kwargs) -> Request:
         """Operations are per project in LXD: the client's ``project`` goes along as ``?project=``."""
         if self._transport.project is not None:
             kwargs["params"] = {**(kwargs.get("params") or {}), "project": self._transport.project}
         return super()._request(method, path, **kwargs)
 
-    def get(self, operation_id: str) -> Operation:
+    @api_call
+    def get(self, operation_id: str) -> Plan[Operation]:
         """The operation with this id.
 
         Raises:
             NotFound: no such operation (finished ones are forgotten after ~5 s).
         """
-        return self._get_model(api_path("operations", _bare_id(operation_id)), Operation)
+        return (yield from self._get_model(api_path("operations", _bare_id(operation_id)), Operation))
 
-    def all(self) -> OperationList:
+    @api_call
+    def all(self) -> Plan[OperationList]:
         """Every operation the server knows, in one request (any status)."""
-        result = self._request("GET", "/1.0/operations", params={"recursion": 1})
+        result = yield self._request("GET", "/1.0/operations", params={"recursion": 1})
         by_status = result.metadata or {}
         return OperationList(
             Operation.from_api(item, manager=self)
@@ -52,7 +54,8 @@ class OperationManager(Manager):
             if isinstance(item, dict)
         )
 
-    def wait(self, operation_id: str, timeout: float | None = None) -> Operation:
+    @api_call
+    def wait(self, operation_id: str, timeout: float | None = None) -> Plan[Operation]:
         """Wait until the operation ends, with ``GET /1.0/operations/<id>/wait``; returns
         the final Operation (status Success).
 
@@ -81,14 +84,14 @@ class OperationManager(Manager):
         http_timeout = None if timeout is None else extend_read_timeout(self._transport.timeout, server_timeout,
                                                                         minimum=WAIT_GRACE_SECONDS)
         try:
-            result = self._request("GET", api_path("operations", op_id, "wait"), params={"timeout": server_timeout},
-                                   timeout=http_timeout)
+            result = yield self._request("GET", api_path("operations", op_id, "wait"),
+                                         params={"timeout": server_timeout}, timeout=http_timeout)
         except APIError as exc:
             # An error envelope inside an HTTP 200 reply is the wait's outcome (Incus, newer
             # LXD); only a real HTTP error status means the wait itself failed.
-            if getattr(exc.response, "status_code", None) != 200:
+            if exc.http_status != 200:
                 raise
-            return self._outcome_of_error(op_id, exc.error, timeout)
+            return (yield from self._outcome_of_error(op_id, exc.error, timeout))
         return self._outcome(Operation.from_api(result.metadata or {}, manager=self), timeout)
 
     def _outcome(self, operation: Operation, timeout: float | None, said: str = "") -> Operation:
@@ -105,11 +108,11 @@ class OperationManager(Manager):
                           f"{operation.status} {waited}{because}")
         return operation
 
-    def _outcome_of_error(self, op_id: str, error: str, timeout: float | None) -> Operation:
+    def _outcome_of_error(self, op_id: str, error: str, timeout: float | None) -> Plan[Operation]:
         """What an error envelope answering ``/wait`` means: read the operation to tell a
         timeout from a failure; if it cannot be read, the text decides."""
         try:
-            operation = self.get(op_id)
+            operation = yield from plan_of(self.get, op_id)
         except ClusterError:
             operation = None
         if operation is not None and operation.id:
@@ -120,12 +123,13 @@ class OperationManager(Manager):
                           f"(the server said: {error})")
         raise OperationError(f"operation {op_id} on {endpoint} failed: {error}", operation=None, err=error)
 
-    def cancel(self, operation_id: str) -> None:
+    @api_call
+    def cancel(self, operation_id: str) -> Plan[None]:
         """Cancel a running operation (``DELETE /1.0/operations/<id>``).
 
         Raises:
             NotFound: no such operation.
             APIError: 400 "Only running operations can be cancelled".
         """
-        self._request("DELETE", api_path("operations", _bare_id(operation_id)))
+        yield self._request("DELETE", api_path("operations", _bare_id(operation_id)))
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import time
 
 from pylxd_cluster.exceptions import Timeout
-from pylxd_cluster.managers.base import Manager, api_path, requires
+from pylxd_cluster.managers.base import Manager, api_call, api_path, plan_of, requires
 from pylxd_cluster.models.service_group import ServiceGroup, ServiceGroupList
+from pylxd_cluster.protocol import Plan, Sleep
 
 __all__ = ["ServiceGroupManager", "EXTENSION", "DEFAULT_WAIT_TIMEOUT"]
 
@@ -54,8 +55,9 @@ class ServiceGroupManager(Manager):
 
     # ---- reading -------------------------------------------------------------------
 
+    @api_call
     @requires(EXTENSION)
-    def all(self) -> ServiceGroupList:
+    def all(self) -> Plan[ServiceGroupList]:
         """Every service group, in ONE request (``recursion=1``), as the answering member
         sees them.
 
@@ -64,10 +66,11 @@ class ServiceGroupManager(Manager):
                 (LXD, Incus, the mock server, or an older daemon); nothing is sent.
             APIError: any other refusal.
         """
-        return ServiceGroupList(self._list_models(self.path, ServiceGroup))
+        return ServiceGroupList((yield from self._list_models(self.path, ServiceGroup)))
 
+    @api_call
     @requires(EXTENSION)
-    def get(self, name: str) -> ServiceGroup:
+    def get(self, name: str) -> Plan[ServiceGroup]:
         """The service group called ``name``, as the answering member sees it.
 
         Raises:
@@ -76,23 +79,25 @@ class ServiceGroupManager(Manager):
             APIError: any other refusal.
         """
         path = self._group_path(name)
-        return self._get_model(path, ServiceGroup)
+        return (yield from self._get_model(path, ServiceGroup))
 
+    @api_call
     @requires(EXTENSION)
-    def exists(self, name: str) -> bool:
+    def exists(self, name: str) -> Plan[bool]:
         """Whether a service group called ``name`` exists (one GET; a 404 is False).
 
         Raises:
             ExtensionMissing: the server lacks the ``pack_service_groups`` extension.
         """
         path = self._group_path(name)
-        return self._exists(path)
+        return (yield from self._exists(path))
 
     # ---- moving --------------------------------------------------------------------
 
+    @api_call
     @requires(EXTENSION)
     def move(self, name: str, member: str | None, *, wait: bool = False,
-             timeout: float | None = None, poll_interval: float = 0.1) -> ServiceGroup | None:
+             timeout: float | None = None, poll_interval: float = 0.1) -> Plan[ServiceGroup | None]:
         """Move the group to ``member`` (``POST {"member": member}``; VyOS's ``force cluster
         active`` on that member). The move lasts while that member can own the group: it
         is the group's ``requested`` member until then.
@@ -120,14 +125,15 @@ class ServiceGroupManager(Manager):
             ExtensionMissing: the server lacks the ``pack_service_groups`` extension.
         """
         path = self._group_path(name)
-        self._request("POST", path, json={"member": member or ""})
+        yield self._request("POST", path, json={"member": member or ""})
         if not wait:
             return None
-        return self.wait_active(name, member or None, timeout=timeout, poll_interval=poll_interval,
-                                no_request=not member)
+        return (yield from plan_of(self.wait_active, name, member or None, timeout=timeout,
+                                   poll_interval=poll_interval, no_request=not member))
 
+    @api_call
     @requires(EXTENSION)
-    def clear_request(self, name: str) -> None:
+    def clear_request(self, name: str) -> Plan[None]:
         """Hand the group back to the rules (``POST {"member": ""}``): forget the member an
         operator moved it to. The group stays where it is until a rule moves it (its owner
         fails, or auto-failback brings it to its primary). Same as ``move(name, None)``.
@@ -138,11 +144,12 @@ class ServiceGroupManager(Manager):
             OutcomeUnknown: the pack could not say whether the change was committed.
             ExtensionMissing: the server lacks the ``pack_service_groups`` extension.
         """
-        self.move(name, None)
+        yield from plan_of(self.move, name, None)
 
+    @api_call
     @requires(EXTENSION)
     def wait_active(self, name: str, member: str | None = None, *, timeout: float | None = None,
-                    poll_interval: float = 0.1, no_request: bool = False) -> ServiceGroup:
+                    poll_interval: float = 0.1, no_request: bool = False) -> Plan[ServiceGroup]:
         """Read the group every ``poll_interval`` seconds until it is Active (on ``member``,
         when given; with ``no_request``, also with no operator's request left) and return it.
 
@@ -158,7 +165,7 @@ class ServiceGroupManager(Manager):
         limit = DEFAULT_WAIT_TIMEOUT if timeout is None else timeout
         deadline = time.monotonic() + limit
         while True:
-            group = self.get(name)
+            group = yield from plan_of(self.get, name)
             if (group.active and (member is None or group.owner == member)
                     and not (no_request and group.requested)):
                 return group
@@ -169,4 +176,4 @@ class ServiceGroupManager(Manager):
                               f"{limit:g} s (last seen: status {group.status}, owner {group.owner or 'none'}, "
                               f"epoch {group.epoch}, requested {group.requested or 'none'}: "
                               f"{group.message or 'no message'})")
-            time.sleep(min(poll_interval, remaining))
+            yield Sleep(min(poll_interval, remaining))

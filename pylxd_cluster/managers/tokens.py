@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 
 from pylxd_cluster.exceptions import InvalidJoinToken, NotFound
-from pylxd_cluster.managers.base import Manager, api_path, requires
+from pylxd_cluster.managers.base import Manager, api_call, api_path, plan_of, requires
 from pylxd_cluster.models.token import JoinToken, TokenList
+from pylxd_cluster.protocol import Plan
 
 __all__ = ["TokenManager"]
 
@@ -19,8 +20,9 @@ class TokenManager(Manager):
 
     call_prefix = "cluster.tokens"
 
+    @api_call
     @requires("clustering_join_token")
-    def create(self, server_name: str) -> JoinToken:
+    def create(self, server_name: str) -> Plan[JoinToken]:
         """Issue a join token for a new member called ``server_name`` (``lxc cluster add``).
 
         The token operation stays Running until the token is used, revoked or
@@ -30,18 +32,19 @@ class TokenManager(Manager):
             APIError: e.g. the server is not clustered.
             ExtensionMissing: the server lacks ``clustering_join_token`` (nothing is sent).
         """
-        result = self._request("POST", api_path("cluster", "members"),
+        result = yield self._request("POST", api_path("cluster", "members"),
                                json={"server_name": server_name})
         return JoinToken.from_operation(result.metadata or {}, manager=self)
 
+    @api_call
     @requires("clustering_join_token")
-    def all(self) -> TokenList:
+    def all(self) -> Plan[TokenList]:
         """The tokens still usable: running operations of class "token" (one request).
 
         Raises:
             ExtensionMissing: the server lacks ``clustering_join_token`` (nothing is sent).
         """
-        result = self._request("GET", api_path("operations"), params={"recursion": 1})
+        result = yield self._request("GET", api_path("operations"), params={"recursion": 1})
         return TokenList(
             JoinToken.from_operation(op, manager=self)
             for ops in (result.metadata or {}).values()
@@ -49,8 +52,9 @@ class TokenManager(Manager):
             if isinstance(op, dict) and op.get("class") == "token" and op.get("status") == "Running"
         )
 
+    @api_call
     @requires("clustering_join_token")
-    def revoke(self, token: JoinToken | str) -> None:
+    def revoke(self, token: JoinToken | str) -> Plan[None]:
         """Revoke a token: a JoinToken, a token string, an operation id, or a member name.
 
         A name or token string is looked up among :meth:`all` (one extra request).
@@ -60,15 +64,16 @@ class TokenManager(Manager):
             APIError: 400 "Only running operations can be cancelled".
             ExtensionMissing: the server lacks ``clustering_join_token`` (nothing is sent).
         """
-        self._request("DELETE", api_path("operations", self._operation_id_of(token)))
+        operation_id = yield from self._operation_id_of(token)
+        yield self._request("DELETE", api_path("operations", operation_id))
 
-    def _operation_id_of(self, token: JoinToken | str) -> str:
+    def _operation_id_of(self, token: JoinToken | str) -> Plan[str]:
         if isinstance(token, JoinToken) and token.operation_id:
             return token.operation_id
         if isinstance(token, str) and _UUID.match(token):
             return token
         secret = token.secret if isinstance(token, JoinToken) else _secret_of(token)
-        for candidate in self.all():
+        for candidate in (yield from plan_of(self.all)):
             if (secret and candidate.secret == secret) or (
                 not secret and isinstance(token, str) and candidate.server_name == token
             ):

@@ -37,7 +37,7 @@ class ClusterGroup(ServerModel):
             NotFound: the group or one of its members does not exist.
             PreconditionFailed: the group changed since it was read (servers that check).
         """
-        self.manager.save(self)
+        return self.manager.save(self)
 
     def rename(self, new_name: str) -> None:
         """Rename the group; this instance keeps the old name.
@@ -46,7 +46,7 @@ class ClusterGroup(ServerModel):
             Forbidden: the "default" group cannot be renamed.
             APIError: e.g. the new name is already in use.
         """
-        self.manager.rename(self.name, new_name)
+        return self.manager.rename(self.name, new_name)
 
     def delete(self) -> None:
         """Delete the group (it must be empty).
@@ -55,7 +55,7 @@ class ClusterGroup(ServerModel):
             Forbidden: the "default" group cannot be deleted.
             APIError: the group still has members, or does not exist.
         """
-        self.manager.delete(self.name)
+        return self.manager.delete(self.name)
 
     def _repr_html_(self) -> str:
         from pylxd_cluster.display import groups_html

@@ -64,7 +64,7 @@ class ClusterMember(ServerModel):
             NotFound: the member no longer exists.
             APIError: the server refused the values (e.g. 400 for roles it will not drop).
         """
-        self.manager.save(self)
+        return self.manager.save(self)
 
     def rename(self, new_name: str) -> None:
         """Rename the member; this instance keeps the old name (read the new one with get()).
@@ -72,7 +72,7 @@ class ClusterMember(ServerModel):
         Raises:
             APIError: e.g. 500 for an unknown member on LXD 5.0.
         """
-        self.manager.rename(self.server_name, new_name)
+        return self.manager.rename(self.server_name, new_name)
 
     def delete(self, force: bool = False) -> None:
         """Remove the member from the cluster (``force`` skips the member's own cleanup).
@@ -81,7 +81,7 @@ class ClusterMember(ServerModel):
             NotFound: no such member.
             APIError: e.g. 500 "Member is the only member in the cluster".
         """
-        self.manager.delete(self.server_name, force=force)
+        return self.manager.delete(self.server_name, force=force)
 
     def evacuate(self, mode: str | None = None, force: bool = False, wait: bool = True,
                  timeout: float | None = None) -> Any:

@@ -79,7 +79,7 @@ class Operation(ServerModel):
             APIError: 400 when it is not running or cannot be cancelled.
             NotFound: the operation is gone.
         """
-        self.manager.cancel(self.id)
+        return self.manager.cancel(self.id)
 
     def __repr__(self) -> str:
         # A token operation's metadata holds the join token's secret: displays hide it.

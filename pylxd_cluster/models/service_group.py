@@ -201,7 +201,7 @@ class ServiceGroup(ServerModel):
             APIError: 503 on a pack without a leader.
             OutcomeUnknown: the pack could not say whether the change was committed.
         """
-        self.manager.clear_request(self.name)
+        return self.manager.clear_request(self.name)
 
     def __repr__(self) -> str:
         members = " ".join(f"{m.name}={m.status}" for m in self.members)

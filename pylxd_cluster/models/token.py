@@ -118,7 +118,7 @@ class JoinToken(ServerModel):
         Raises:
             NotFound: the token was already used, revoked or expired.
         """
-        self.manager.revoke(self)
+        return self.manager.revoke(self)
 
 
 class TokenList(ModelList):

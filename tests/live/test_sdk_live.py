@@ -332,3 +332,33 @@ def test_a_member_update_is_an_event(target):
         target.client.cluster.members.update("node2", description="watched")
         event = stream.wait_for(action="cluster-member-updated", source="/1.0/cluster/members/node2", timeout=30)
     assert event.type == "lifecycle" and event.location in ("node1", "node2", "none")
+
+
+# ---- the same over asyncio ---------------------------------------------------------------------
+
+def test_the_async_client_reads_writes_waits_and_listens_as_the_sync_one(target):
+    """AsyncClient against the real servers: the same answers, the operations awaited (an
+    Incus /wait answers an error inside HTTP 200, LXD 5.0 the operation), the events."""
+    import asyncio
+
+    sync = target.client
+
+    async def scenario():
+        async with pylxd_cluster.AsyncClient(target.socket_path, timeout=30) as client:
+            assert (client.server, client.server_version) == (sync.server, sync.server_version)
+            assert [m.to_api() for m in await client.cluster.members.all()] == \
+                [m.to_api() for m in sync.cluster.members.all()]
+            async with client.events() as stream:
+                await client.cluster.members.update("node2", description="async")
+                event = await stream.wait_for(action="cluster-member-updated", timeout=10)
+                assert event.source == "/1.0/cluster/members/node2"
+            assert (await client.cluster.members.evacuate("node2", mode="stop")).status == "Success"
+            with pytest.raises(pylxd_cluster.OperationError, match="already evacuated"):
+                await client.cluster.members.evacuate("node2", mode="stop")
+            assert (await client.cluster.members.restore("node2")).status == "Success"
+            if not client.has_api_extension("cluster_member_state"):
+                with pytest.raises(pylxd_cluster.ExtensionMissing):
+                    await client.cluster.members.state("node1")
+
+    asyncio.run(scenario())
+    assert sync.cluster.members.get("node2").status == "Online"
