@@ -58,6 +58,7 @@ from pylxd_cluster.sockets import LXD_SOCKET_PATHS, find_socket
 
 __all__ = [
     "Transport",
+    "Settings",
     "Result",
     "parse_response",
     "resolve_endpoint",
@@ -262,7 +263,44 @@ def parse_response(
                        method=method, path=path, endpoint=endpoint, response=response)
 
 
-class Transport:
+class Settings:
+    """What both transports (this module's and :class:`~pylxd_cluster.aio.AsyncTransport`)
+    are told, checked once: where, how to trust it, how long to wait, what to retry.
+
+    Attributes:
+        kind: ``"unix"``, ``"http"`` or ``"https"``.
+        endpoint: ``unix://<path>`` or the URL, as messages show it.
+        socket_path: the unix socket, or None.
+        cert, verify, fingerprint: the client certificate pair, ``verify`` as given, and the
+            pinned SHA-256 fingerprint it names (or None).
+        timeout, retry, consistency, project: as the transports take them.
+    """
+
+    def _configure(self, endpoint: None | str | os.PathLike, cert: CertPair | None, verify: bool | str,
+                   timeout: TimeoutValue, consistency: str | None, server: str | None, project: str | None,
+                   retries: int | Retry | None) -> str:
+        """Check and keep the settings; return the endpoint's target (socket path or URL).
+
+        Raises:
+            ClientConnectionError: ``endpoint`` is None and no local socket exists.
+            ValueError: as the transports say.
+        """
+        if consistency not in CONSISTENCIES:
+            raise ValueError(f"consistency must be one of {CONSISTENCIES}, not {consistency!r}")
+        self.consistency = consistency
+        self.timeout: TimeoutValue = check_timeout(timeout)
+        self.retry: Retry = make_retry(retries)
+        self.project = project
+        self.kind, target = resolve_endpoint(endpoint, server)
+        self.cert = tuple(cert) if cert else None
+        self.verify: bool | str = verify
+        self.fingerprint: str | None = normalize_fingerprint(verify) if isinstance(verify, str) else None
+        self.socket_path: str | None = target if self.kind == "unix" else None
+        self.endpoint = "unix://" + target if self.kind == "unix" else target
+        return target
+
+
+class Transport(Settings):
     """Sends requests to one LXD endpoint through one :class:`requests.Session`.
 
     Args:
@@ -303,33 +341,17 @@ class Transport:
         project: str | None = None,
         retries: int | Retry | None = None,
     ) -> None:
-        if consistency not in CONSISTENCIES:
-            raise ValueError(f"consistency must be one of {CONSISTENCIES}, not {consistency!r}")
-        self.consistency = consistency
-        self.timeout: TimeoutValue = check_timeout(timeout)
-        self.retry: Retry = make_retry(retries)
-        self.project = project
-        self.kind, target = resolve_endpoint(endpoint, server)
-        self.cert = tuple(cert) if cert else None
+        target = self._configure(endpoint, cert, verify, timeout, consistency, server, project, retries)
         self.session = session if session is not None else requests.Session()
-        self.fingerprint: str | None = None
-        self.verify: bool | str = verify
-        if isinstance(verify, str):
-            self.fingerprint = normalize_fingerprint(verify)
-
         if self.kind == "unix":
-            self.socket_path: str | None = target
             self.base_url = "http+unix://" + quote(target, safe="")
-            self.endpoint = "unix://" + target
             self.session.mount("http+unix://", requests_unixsocket.UnixAdapter(max_retries=self.retry))
             if session is None:
                 # No proxy or CA bundle applies to a unix socket: skip requests' reading of
                 # the environment on every request (a third of a call's time on 100 members).
                 self.session.trust_env = False
         else:
-            self.socket_path = None
             self.base_url = target
-            self.endpoint = target
             if self.fingerprint is not None:
                 self.session.mount(self.base_url + "/", FingerprintAdapter(self.fingerprint,
                                                                            max_retries=self.retry))

@@ -25,7 +25,6 @@ from yarl import URL
 
 from pylxd_cluster.exceptions import ClientConnectionError, ClusterError, error_class_for_status
 from pylxd_cluster.protocol import (
-    CONSISTENCIES,
     DEFAULT_TIMEOUT,
     AwaitEvent,
     CloseEvents,
@@ -45,14 +44,12 @@ from pylxd_cluster.protocol import (
     shown_path,
 )
 from pylxd_cluster.transport import (
+    Settings,
     TimeoutValue,
     check_timeout,
     connect_timeout,
     describe_timeout,
-    make_retry,
-    normalize_fingerprint,
     read_timeout,
-    resolve_endpoint,
 )
 
 __all__ = ["AsyncTransport"]
@@ -94,7 +91,7 @@ class _RetryView:
         return False
 
 
-class AsyncTransport:
+class AsyncTransport(Settings):
     """Sends requests to one LXD endpoint through one :class:`aiohttp.ClientSession`.
 
     Every method that talks to the server is a coroutine, and so is what :meth:`run` returns.
@@ -122,24 +119,8 @@ class AsyncTransport:
         project: str | None = None,
         retries: int | Retry | None = None,
     ) -> None:
-        if consistency not in CONSISTENCIES:
-            raise ValueError(f"consistency must be one of {CONSISTENCIES}, not {consistency!r}")
-        self.consistency = consistency
-        self.timeout: TimeoutValue = check_timeout(timeout)
-        self.retry: Retry = make_retry(retries)
-        self.project = project
-        self.kind, target = resolve_endpoint(endpoint, server)
-        self.cert = tuple(cert) if cert else None
-        self.verify: bool | str = verify
-        self.fingerprint: str | None = normalize_fingerprint(verify) if isinstance(verify, str) else None
-        if self.kind == "unix":
-            self.socket_path: str | None = target
-            self.base_url = _UNIX_HOST
-            self.endpoint = "unix://" + target
-        else:
-            self.socket_path = None
-            self.base_url = target
-            self.endpoint = target
+        target = self._configure(endpoint, cert, verify, timeout, consistency, server, project, retries)
+        self.base_url = _UNIX_HOST if self.kind == "unix" else target
         self._session: aiohttp.ClientSession | None = None
         #: How the transport pauses between two attempts and for a plan's Sleep (a seam:
         #: tests record the pauses instead of waiting them out).

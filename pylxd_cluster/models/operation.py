@@ -81,6 +81,18 @@ class Operation(ServerModel):
         """
         return self.manager.cancel(self.id)
 
+    def __await__(self):
+        """``await operation``: :meth:`wait` with no timeout, for an operation an
+        :class:`~pylxd_cluster.AsyncClient` returned (``wait=False``); the final Operation.
+
+        Raises:
+            TypeError: a sync :class:`~pylxd_cluster.Client`'s operation (call :meth:`wait`).
+            OperationError, NotFound: as :meth:`wait`.
+        """
+        if not getattr(getattr(self.manager, "transport", None), "is_async", False):
+            raise TypeError("only an AsyncClient's operation can be awaited; call operation.wait() on a Client's")
+        return self.wait().__await__()
+
     def __repr__(self) -> str:
         # A token operation's metadata holds the join token's secret: displays hide it.
         return masked_repr(self, metadata=hide_secrets(self.metadata) if self.metadata is not None else None)

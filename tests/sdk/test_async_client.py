@@ -88,7 +88,9 @@ def test_writes_models_and_operations_are_awaited(mock_cluster):
             with pytest.raises(OperationError, match="already evacuated"):
                 await client.cluster.members.evacuate("node2")
             running = await client.cluster.members.restore("node2", wait=False)
-            assert (await running.wait(timeout=10)).status == "Success"
+            assert running.status == "Running" and (await running).status == "Success"
+            with pytest.raises(TypeError, match="operation.wait"):
+                await sync.cluster.members.evacuate("node2", wait=False)
 
             group = await client.cluster.groups.create("rack1", description="r", members=["node1"])
             assert group.members == ("node1",) and sync.cluster.groups.exists("rack1")
