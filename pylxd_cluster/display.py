@@ -34,6 +34,8 @@ __all__ = [
     "members_table",
     "groups_table",
     "cluster_table",
+    "service_group_rows",
+    "status_colour",
     "status_html",
     "members_html",
     "member_html",
@@ -178,25 +180,33 @@ def _owner_monitors(group: Any) -> dict[str, str]:
     return {monitor: words.get(monitor, "Unknown") for monitor in group.monitors}
 
 
-def service_groups_table(groups: Iterable[Any]) -> str:
-    """Service groups as ``pylxd-cluster service-group list`` prints them: STATUS upper-case
-    (as ``lxc`` prints states), one secondary, service and monitor per line, a monitor with
-    what the owner reports of it; ``exec`` services by their program only (see
-    :func:`~pylxd_cluster.models.service_group.service_label`)."""
-    rows = [
+def service_group_rows(groups: Iterable[Any]) -> list[tuple[Any, ...]]:
+    """The rows of :func:`service_groups_table` (:data:`SERVICE_GROUP_HEADERS`), sorted by name:
+    a cell with several values (SECONDARY, SERVICES, MONITORS) is a list of them, one line each
+    in a table (the CLI's csv joins them with commas, as lxc's csv joins a member's roles)."""
+    return [
         (
             group.name,
             group.status.upper(),
             group.owner,
             group.requested,
             group.primary,
-            "\n".join(group.secondary),
-            "\n".join(service_label(service) for service in group.services),
-            "\n".join(f"{monitor}: {word}" for monitor, word in _owner_monitors(group).items()),
+            list(group.secondary),
+            [service_label(service) for service in group.services],
+            [f"{monitor}: {word}" for monitor, word in _owner_monitors(group).items()],
             group.message,
         )
         for group in sorted(groups, key=lambda g: natural_key(g.name))
     ]
+
+
+def service_groups_table(groups: Iterable[Any]) -> str:
+    """Service groups as ``pylxd-cluster service-group list`` prints them: STATUS upper-case
+    (as ``lxc`` prints states), one secondary, service and monitor per line, a monitor with
+    what the owner reports of it; ``exec`` services by their program only (see
+    :func:`~pylxd_cluster.models.service_group.service_label`)."""
+    rows = [tuple("\n".join(cell) if isinstance(cell, list) else cell for cell in row)
+            for row in service_group_rows(groups)]
     return text_table(SERVICE_GROUP_HEADERS, rows)
 
 
@@ -210,9 +220,14 @@ def _cell(content: str, tag: str = "td", style: str = _CELL_STYLE) -> str:
     return f'<{tag} style="{style}">{content}</{tag}>'
 
 
+def status_colour(status: str, colours: Mapping[str, str] = STATUS_COLOURS) -> str:
+    """The colour of a status (``#rrggbb``), a dark grey for one ``colours`` does not know."""
+    return colours.get(status, _UNKNOWN_STATUS_COLOUR)
+
+
 def status_html(status: str, colours: Mapping[str, str] = STATUS_COLOURS) -> str:
     """A member status as a coloured label (``colours``: e.g. :data:`SERVICE_GROUP_COLOURS`)."""
-    colour = colours.get(status, _UNKNOWN_STATUS_COLOUR)
+    colour = status_colour(status, colours)
     return (
         f'<span class="lxd-status lxd-status-{html.escape(status.lower())}" '
         f'style="background:{colour};color:#fff;padding:1px 6px;border-radius:3px">'

@@ -23,6 +23,7 @@ written for pylxd, pylxd-cluster or the lxc CLI.
 The API is LXD's (/1.0/cluster, members, groups, join tokens, operations, events).
 Tests script the cluster under /mock:
   PUT    /mock/members/NAME/status  {"status": "Offline"}     take a member offline
+  PUT    /mock/members/NAME/leader                            make a member the leader
   POST   /mock/members              {"server_name": "node4"}  add a member
   DELETE /mock/members/NAME                                   remove a member
   POST   /mock/faults  {"path": "/1.0/cluster*", "status": 503, "error": "busy"}

@@ -144,6 +144,11 @@ class MockCluster:
     def set_status(self, name: str, status: str, message: str | None = None) -> dict:
         return self.state.set_member_status(name, status, message=message)
 
+    def set_leader(self, name: str) -> dict:
+        """Make ``name`` the leader (the ``database-leader`` role moves to it, the previous
+        leader becomes a voter), as after an election. Refused for an Offline member."""
+        return self.state.set_leader(name)
+
     def add_member(self, name: str, **fields) -> dict:
         """Add a member as if it joined; ``fields`` are MemberSpec's (address, description...)."""
         return self.state.add_member(MemberSpec(name, **fields))

@@ -46,7 +46,7 @@ def describe(ctx, req, *, script: Script):
         "members": state.member_names() if state.clustered else [],
         "faults": [f.to_api() for f in script.faults],
         "routes": ["/mock/requests", "/mock/members", "/mock/members/{name}", "/mock/members/{name}/status",
-                   "/mock/faults", "/mock/events", "/mock/reset"],
+                   "/mock/members/{name}/leader", "/mock/faults", "/mock/events", "/mock/reset"],
     })
 
 
@@ -80,6 +80,10 @@ def set_status(ctx, req, name):
     since = _number(body["since"], "since", maximum=MAX_SINCE)
     member = ctx.state.set_member_status(name, body["status"], message=body["message"] or None, since=since)
     return sync_reply(member)
+
+
+def set_leader(ctx, req, name):
+    return sync_reply(ctx.state.set_leader(name))
 
 
 def list_faults(ctx, req, *, script: Script):
@@ -129,6 +133,7 @@ def build_router(script: Script) -> Router:
     router.add("/mock/members", post=add_member)
     router.add("/mock/members/{name}", delete=remove_member)
     router.add("/mock/members/{name}/status", put=set_status)
+    router.add("/mock/members/{name}/leader", put=set_leader)
     router.add("/mock/faults", get=bound(list_faults), post=bound(add_fault), delete=bound(clear_faults))
     router.add("/mock/events", get=get_events)
     router.add("/mock/reset", post=bound(reset))

@@ -87,6 +87,7 @@ class ClusterState(MemberRules, GroupRules, TokenRules, ReplicatedView):
         self.revision += 1
         self.members: dict[str, Member] = {}
         self.groups: dict[str, Group] = {}
+        self.scripted_leader: Member | None = None   # set_leader's choice (the mock's scripting)
         self.local_address = local_address
         self.clustered = count > 0
         self.local_name = ""

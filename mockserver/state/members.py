@@ -96,7 +96,12 @@ class MemberRules:
         count = len(self.members)
         voters = MAX_VOTERS if count >= MAX_VOTERS else 1
         profile = self.profile
-        for index, member in enumerate(self.members.values()):
+        ordered = list(self.members.values())
+        chosen = self.scripted_leader
+        if chosen is not None and any(member is chosen for member in ordered):
+            # set_leader: the chosen member leads, the others keep their order behind it.
+            ordered = [chosen] + [member for member in ordered if member is not chosen]
+        for index, member in enumerate(ordered):
             manual = [r for r in member.roles if r not in AUTOMATIC_ROLES]
             if index == 0:
                 automatic = list(profile.leader_roles)
@@ -172,6 +177,28 @@ class MemberRules:
                 member.blocked_message = message or "Upgrade needed: this member's version is older than other members"
             else:
                 raise bad_request(f'Unknown member status "{status}" (expected Online, Offline, Evacuated or Blocked)')
+            self._lifecycle("cluster-member-updated", self._member_source(name), None)
+            return self.member_to_api(name)
+
+    def set_leader(self, name: str) -> dict:
+        """Script a leader election: ``name`` takes the leader's roles (``database-leader``),
+        the previous leader becomes a voter, as after LXD's database elects another member.
+        The choice holds until another ``set_leader``, the member's removal, or a reset.
+
+        Raises:
+            ApiError: 404 unknown member; 400 an Offline member (it cannot lead), or a back
+                end that elects its own leader (a pack daemon).
+        """
+        name = stored(name)
+        with self.lock:
+            self._require_clustered()
+            member = self._get_member(name)
+            if self.backend.assigns_roles:
+                raise bad_request("The leader is elected by this server's back end, not scripted")
+            if member.offline:
+                raise bad_request(f'Cluster member "{name}" is offline and cannot lead')
+            self.scripted_leader = member
+            self._rebalance_roles()
             self._lifecycle("cluster-member-updated", self._member_source(name), None)
             return self.member_to_api(name)
 

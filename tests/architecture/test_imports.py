@@ -16,6 +16,11 @@ SANS_IO = ("mockserver/daemon/protocol", "mockserver/daemon/sync/core.py", "mock
            "mockserver/daemon/groups/config.py", "mockserver/daemon/groups/placement.py",
            "mockserver/daemon/groups/ownership.py", "mockserver/daemon/groups/monitor.py",
            "mockserver/daemon/sync/document.py")
+#: The SDK's core, shared by Client and AsyncClient: plans, envelope, models (see pylxd_cluster/protocol.py).
+SDK_SHARED = ("pylxd_cluster/protocol.py", "pylxd_cluster/managers", "pylxd_cluster/models", "pylxd_cluster/server.py",
+              "pylxd_cluster/exceptions.py")
+HTTP_LIBRARIES = ("requests", "requests_unixsocket", "urllib3", "aiohttp", "websocket", "socket", "ssl", "threading",
+                  "asyncio", "pylxd_cluster.transport", "pylxd_cluster.aio")
 IO_MODULES = ("asyncio", "socket", "time", "threading", "selectors", "subprocess", "aiohttp", "requests", "ssl")
 
 
@@ -59,6 +64,28 @@ def test_the_back_ends_do_not_import_each_other():
 
 def test_the_sdk_does_not_import_the_server():
     assert offending(modules("pylxd_cluster"), ("mockserver",)) == {}
+
+
+def test_only_the_plotting_module_imports_matplotlib():
+    """matplotlib is an optional extra (``plot``): the rest of the SDK, timelines included,
+    works without it."""
+    paths = [path for path in modules("pylxd_cluster") if path.name != "plotting.py"]
+    assert offending(paths, ("matplotlib",)) == {}
+    assert offending(modules("pylxd_cluster/plotting.py"), ("matplotlib",))
+
+
+def test_the_sdk_core_shared_by_both_clients_does_no_io():
+    """Managers, models and the envelope are written once, for the sync and the async client:
+    they name the requests they need (pylxd_cluster.protocol), a transport sends them."""
+    assert offending(modules(*SDK_SHARED), HTTP_LIBRARIES) == {}
+    assert offending(modules("pylxd_cluster/protocol.py"), IO_MODULES) == {}
+
+
+def test_only_the_async_client_imports_aiohttp():
+    """The sync SDK imports without aiohttp (the ``async`` extra)."""
+    paths = [path for path in modules("pylxd_cluster") if "aio" not in path.relative_to(ROOT).parts]
+    assert offending(paths, ("aiohttp", "yarl")) == {}
+    assert offending(modules("pylxd_cluster/aio"), ("aiohttp",))
 
 
 @pytest.mark.parametrize("core", SANS_IO)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +28,7 @@ def venv_kernel(tmp_path, monkeypatch) -> str:
         "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         "display_name": "pylxd-cluster docs (venv Python)",
         "language": "python",
+        "env": {"MPLBACKEND": "module://matplotlib_inline.backend_inline"},   # plots as PNG outputs
     }))
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     from jupyter_client.kernelspec import KernelSpecManager
@@ -69,9 +71,18 @@ def test_notebook_runs_and_shows_the_offline_member_in_colour(venv_kernel, tmp_p
     # node2 was shown Evacuated, and the group table lists its members.
     assert any("lxd-status-evacuated" in text for text in html)
     assert any("rack1" in text and "node1<br>node2" in text for text in html)
+    # The timeline: its table with the one leader change, the change itself, and the plot.
+    timelines = [text for text in html if re.search(r"Cluster timeline: \d+ samples over", text)]
+    assert timelines and "1 leader change" in timelines[0] and "lxd-status-offline" in timelines[0]
+    texts = [output["data"]["text/plain"] for output in outputs
+             if output.output_type == "execute_result" and "text/plain" in output.get("data", {})]
+    assert "[('node1', 'node2')]" in texts
+    images = [output for output in outputs if output.output_type == "display_data" and "image/png" in output.data]
+    assert images, "the timeline's plot is not in the outputs"
 
 
 def test_sphinx_builds_the_docs_without_warnings(tmp_path):
+    """The notebook is a page, executed during the build (myst-nb): its outputs are there."""
     result = subprocess.run(
         [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-b", "html", "-q",
          "-d", str(tmp_path / "doctrees"), str(DOCS), str(tmp_path / "html")],
@@ -79,5 +90,10 @@ def test_sphinx_builds_the_docs_without_warnings(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert (tmp_path / "html" / "index.html").is_file()
-    for page in ("quickstart", "sdk", "mockserver", "daemon", "cli", "testing", "api"):
+    for page in ("quickstart", "sdk", "mockserver", "daemon", "cli", "testing", "api", "examples/explore"):
         assert (tmp_path / "html" / f"{page}.html").is_file(), page
+    notebook = (tmp_path / "html" / "examples" / "explore.html").read_text()
+    assert "lxd-status-offline" in notebook and re.search(r"Cluster timeline: \d+ samples over", notebook)
+    assert '<img alt="../_images/' in notebook           # the timeline's plot
+    # The example scripts are not pages.
+    assert not (tmp_path / "html" / "examples" / "demo.html").exists()

@@ -41,6 +41,47 @@ def test_add_and_remove_members_rebalances_roles(mock, http):
         "cluster-member-added", "cluster-member-added", "cluster-member-removed"]
 
 
+def roles(http) -> dict:
+    return {m["server_name"]: m["roles"] for m in http.get("/1.0/cluster/members?recursion=1").json()["metadata"]}
+
+
+def test_set_leader_moves_the_leaders_roles_and_the_old_leader_votes(mock, http):
+    assert roles(http) == {"node1": ["database-leader", "database"], "node2": ["database"], "node3": ["database"]}
+    member = mock.set_leader("node3")
+    assert member["roles"] == ["database-leader", "database"] and member["database"] is True
+    assert roles(http) == {"node1": ["database"], "node2": ["database"], "node3": ["database-leader", "database"]}
+    assert mock.events[-1]["metadata"]["action"] == "cluster-member-updated"
+    # The choice holds through a join and a rename, and ends with the member or a reset.
+    mock.add_member("node4")
+    assert roles(http)["node3"] == ["database-leader", "database"] and roles(http)["node4"] == ["database-standby"]
+    http.request("POST", "/1.0/cluster/members/node3", json={"server_name": "node3b"})
+    assert roles(http)["node3b"] == ["database-leader", "database"]
+    mock.remove_member("node3b")
+    assert roles(http)["node1"] == ["database-leader", "database"]
+    mock.set_leader("node2")
+    mock.reset()
+    assert roles(http)["node1"] == ["database-leader", "database"]
+
+
+def test_set_leader_refuses_an_offline_or_unknown_member_and_works_over_http(mock, http):
+    mock.set_offline("node2")
+    refused = http.request("PUT", "/mock/members/node2/leader")
+    assert (refused.status_code, refused.json()["error"]) == (400, 'Cluster member "node2" is offline and cannot lead')
+    assert http.request("PUT", "/mock/members/ghost/leader").status_code == 404
+    assert roles(http)["node1"] == ["database-leader", "database"]
+    chosen = http.request("PUT", "/mock/members/node3/leader")
+    assert chosen.status_code == 200 and chosen.json()["metadata"]["roles"] == ["database-leader", "database"]
+    assert "/mock/members/{name}/leader" in http.get("/mock").json()["metadata"]["routes"]
+
+
+def test_set_leader_on_a_server_that_shows_the_leader_alone():
+    """LXD 6.7 and later show the leader with database-leader alone, the others as voters."""
+    with MockCluster(3, server="lxd-6", unix=None) as mock:
+        mock.set_leader("node2")
+        members = {m["server_name"]: m["roles"] for m in mock.state.members_to_api()}
+    assert members == {"node1": ["database-voter"], "node2": ["database-leader"], "node3": ["database-voter"]}
+
+
 def test_injected_error_answers_envelope_then_expires(mock, http):
     mock.inject_error("/1.0/cluster/members/*", 503, "database is busy", times=1)
     first = http.get("/1.0/cluster/members/node1")
