@@ -77,6 +77,8 @@ def test_notebook_runs_and_shows_the_offline_member_in_colour(venv_kernel, tmp_p
     texts = [output["data"]["text/plain"] for output in outputs
              if output.output_type == "execute_result" and "text/plain" in output.get("data", {})]
     assert "[('node1', 'node2')]" in texts
+    # The AsyncClient section: top-level await in the kernel's running loop, 50 reads gathered.
+    assert "(50, ['Online'])" in texts
     images = [output for output in outputs if output.output_type == "display_data" and "image/png" in output.data]
     assert images, "the timeline's plot is not in the outputs"
 
