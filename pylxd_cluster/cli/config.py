@@ -13,8 +13,6 @@ import argparse
 import os
 import re
 import shlex
-import shutil
-import subprocess
 import sys
 import tempfile
 from typing import Any
@@ -22,13 +20,14 @@ from typing import Any
 import yaml
 
 from pylxd_cluster import display
-from pylxd_cluster.cli import output
+from pylxd_cluster.cli import editor, output
+from pylxd_cluster.cli.editor import EditError, find_editor
 from pylxd_cluster.client import Client
-from pylxd_cluster.exceptions import APIError, ClusterError, PreconditionFailed
+from pylxd_cluster.exceptions import APIError, PreconditionFailed
 from pylxd_cluster.managers.configuration import ConfigurationManager
 from pylxd_cluster.models.configuration import PackConfiguration, describe_version
 
-__all__ = ["add_parser", "run", "config_yaml", "parse_config_yaml", "parse_assignment"]
+__all__ = ["add_parser", "run", "config_yaml", "parse_config_yaml", "parse_assignment", "EditError", "find_editor"]
 
 HELP = "show and change a pack's shared configuration (/1.0/cluster/config)"
 
@@ -110,10 +109,6 @@ _EDIT_HELP = """\
 ### member and cannot be shared. Lines starting with '#' are ignored.
 ### Save and quit to apply; empty the file to abort.
 """
-
-
-class EditError(ClusterError):
-    """The edited YAML cannot be used; the message says where and why."""
 
 
 # ---- the parser -------------------------------------------------------------------
@@ -350,10 +345,10 @@ def _edit_interactively(manager: Any, fmt: str) -> str:
         while True:
             with open(path, "w", encoding="utf-8") as stream:
                 stream.write(text)
-            _run_editor(path)
+            editor.run_editor(path)
             with open(path, encoding="utf-8") as stream:
                 text = stream.read()
-            if _is_empty(text):
+            if editor.is_empty(text):
                 done = True
                 raise EditError("the file was emptied: edit aborted, nothing was written")
             try:
@@ -381,39 +376,9 @@ def _edit_interactively(manager: Any, fmt: str) -> str:
             os.unlink(path)
 
 
-def _is_empty(text: str) -> bool:
-    """Nothing but comments and blank lines (an emptied file aborts an interactive edit)."""
-    return all(not line.strip() or line.lstrip().startswith("#") for line in text.splitlines())
-
-
-def find_editor() -> str:
-    """The editor to run: $VISUAL, then $EDITOR, then `editor` if on PATH, then `vi`."""
-    return (os.environ.get("VISUAL") or os.environ.get("EDITOR")
-            or ("editor" if shutil.which("editor") else "vi"))
-
-
-def _run_editor(path: str) -> None:
-    editor = find_editor()
-    command = shlex.split(editor) + [path]
-    try:
-        status = subprocess.call(command)
-    except OSError as exc:
-        raise EditError(f"cannot start the editor {editor!r} ($VISUAL, $EDITOR): {exc}") from None
-    if status != 0:
-        raise EditError(f"the editor {editor!r} exited with status {status}; nothing was written "
-                        f"(the file it edited: {path})")
-
-
 def _ask_to_edit_again(problem: str) -> bool:
     """Print ``problem`` and ask whether to open the editor again; False on Ctrl-C or end of input."""
-    sys.stderr.write(f"Error: {problem}\nPress Enter to open the editor again, or Ctrl-C to abort: ")
-    sys.stderr.flush()
-    try:
-        answer = sys.stdin.readline()
-    except KeyboardInterrupt:
-        sys.stderr.write("\n")
-        return False
-    return answer != ""
+    return editor.ask_to_edit_again(problem, "Press Enter to open the editor again, or Ctrl-C to abort: ")
 
 
 def _changed_message(detail: str, retry: str) -> str:

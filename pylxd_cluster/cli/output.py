@@ -35,6 +35,20 @@ class Rows(NamedTuple):
     rows: Sequence[Sequence[Cell]]
 
 
+class GoStyleDumper(yaml.SafeDumper):
+    """YAML as lxc writes it (Go's yaml.v2): a string that needs quotes gets double quotes
+    (``description: ""``), where PyYAML would use single ones."""
+
+    def choose_scalar_style(self) -> str | None:
+        style = super().choose_scalar_style()
+        return '"' if style == "'" else style
+
+
+def yaml_text(data: Any) -> str:
+    """``data`` as lxc's YAML: keys in the given order, block style, strings quoted as Go quotes them."""
+    return yaml.dump(data, Dumper=GoStyleDumper, sort_keys=False, default_flow_style=False, allow_unicode=True)
+
+
 def to_data(value: Any) -> Any:
     """Models and lists of models as plain wire data (what the API sent)."""
     if hasattr(value, "to_api"):
@@ -93,7 +107,7 @@ def render(value: Any, fmt: str, table: Callable[[Any], str] | None,
     if fmt == "json":
         return json.dumps(to_data(value), indent=2, default=str)
     if fmt == "yaml":
-        return yaml.safe_dump(to_data(value), sort_keys=False, default_flow_style=False).rstrip("\n")
+        return yaml_text(to_data(value)).rstrip("\n")
     if fmt in ROW_FORMATS:
         if rows is None:
             raise FormatError(f"--format {fmt} is for listings; this command prints table, json or yaml")
@@ -127,3 +141,22 @@ def token_rows(tokens: Any) -> Rows:
     return Rows(("NAME", "TOKEN", "EXPIRES AT"), [
         (t.server_name, t.token, t.expires_at.strftime("%Y/%m/%d %H:%M UTC") if t.expires_at else "")
         for t in tokens])
+
+
+def service_group_rows(groups: Any) -> Rows:
+    """``service-group list``'s columns (:func:`pylxd_cluster.display.service_group_rows`): the
+    table it draws, and in csv the secondaries, services and monitors joined with commas."""
+    return Rows(display.SERVICE_GROUP_HEADERS, display.service_group_rows(groups))
+
+
+#: ``service-group show``'s listing: the group's members as the answering member sees them.
+SERVICE_GROUP_MEMBER_HEADERS = ("NAME", "ROLE", "STATUS", "MONITORS")
+
+
+def service_group_member_rows(group: Any) -> Rows:
+    """``service-group show NAME``'s csv and compact: one row per member of the group (primary
+    first, as the API lists them), its role, its status upper-case (ACTIVE, STANDBY, OFFLINE,
+    EVACUATED) and what it reports of each monitor address (commas between them in csv)."""
+    return Rows(SERVICE_GROUP_MEMBER_HEADERS, [
+        (m.name, m.role, m.status.upper(), [f"{address}: {word}" for address, word in m.monitors.items()])
+        for m in group.members])

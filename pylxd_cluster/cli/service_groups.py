@@ -11,7 +11,6 @@ import sys
 import time
 from typing import Any
 
-from pylxd_cluster import display
 from pylxd_cluster.cli import output, status
 from pylxd_cluster.client import Client
 
@@ -48,13 +47,19 @@ LIST_DESCRIPTION = """\
 One row per group: its status (ACTIVE, STARTING or DOWN), its owner, the member an operator
 moved it to (REQUESTED), its primary and secondaries, its services, its monitor addresses
 with what the owner reports of each (Reachable, Unreachable, Unknown), and its message.
+
+--format compact is the same table without borders; --format csv has the same columns without
+a header line, the secondaries, services and monitors of a group joined with commas (as
+`lxc cluster list --format csv` joins a member's roles); json and yaml give the groups whole.
 """
 
 SHOW_DESCRIPTION = """\
 One group, in the manner of VyOS's `show cluster status`: each member's state, where the
 resources run (Active or Starting on the owner, or Down and why), what the owner reports of
 each monitor address, then auto-failback, the epoch (it grows with every change of owner)
-and the message. --format json or yaml prints the group as the API gives it.
+and the message. --format json or yaml prints the group as the API gives it; --format csv
+and compact list the group's members, one row each: NAME, ROLE (primary, secondary), STATUS
+(ACTIVE, STANDBY, OFFLINE, EVACUATED) and MONITORS (what that member reports of each address).
 """
 
 MOVE_DESCRIPTION = """\
@@ -84,7 +89,7 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
                                  epilog=EPILOG, formatter_class=formatter)
     actions = parser.add_subparsers(dest="service_group_command", metavar="ACTION")
     actions.required = True
-    actions.add_parser("list", parents=[common], help="list the service groups (a table)",
+    actions.add_parser("list", parents=[common], help="list the service groups (a table, compact, csv, json, yaml)",
                        description=LIST_DESCRIPTION, formatter_class=formatter)
     show = actions.add_parser("show", parents=[common], help="show one group, as VyOS's `show cluster status`",
                               description=SHOW_DESCRIPTION, formatter_class=formatter)
@@ -117,9 +122,9 @@ def run(args: argparse.Namespace, client: Client, progress: Any = None) -> str:
     say = progress or (lambda message: print(message, file=sys.stderr, flush=True))
     action = args.service_group_command
     if action == "list":
-        return output.render(manager.all(), args.format, display.service_groups_table)
+        return output.render(manager.all(), args.format, None, output.service_group_rows)
     if action == "show":
-        return output.render(manager.get(args.name), args.format, show_text)
+        return output.render(manager.get(args.name), args.format, show_text, output.service_group_member_rows)
     if action == "move":
         started = time.monotonic()
         if not args.wait:

@@ -3,12 +3,17 @@ from a group as the API gives it, and a server without the extension. Against a 
 tests/daemon/processes/test_groups_sdk.py."""
 from __future__ import annotations
 
+import csv
+import io
 import json
 
 import pytest
 
+from pylxd_cluster.cli import output
 from pylxd_cluster.cli.main import main
 from pylxd_cluster.cli.status import service_group_lines, status_report
+from pylxd_cluster.display import service_groups_table
+from pylxd_cluster.models.service_group import ServiceGroup, ServiceGroupList
 
 WEB = {
     "name": "web", "primary": "node1", "secondary": ["node2", "node3", "node4"],
@@ -100,3 +105,40 @@ def test_help_explains_service_groups(argv, texts, capsys):
     out = capsys.readouterr().out
     for text in texts:
         assert text in out, text
+
+
+# ---- --format csv and compact: the listing's rows, drawn as cluster list's are ----------------
+
+
+def _groups():
+    db = dict(WEB, name="db", secondary=["node2"], services=["198.51.100.20/24/eth0"], monitors=[], status="Down",
+              owner="", message="no member of the group is alive and available", members=[])
+    return ServiceGroupList([ServiceGroup.from_api(WEB), ServiceGroup.from_api(db)])
+
+
+def test_list_csv_and_compact_from_the_same_rows_as_the_table():
+    groups = _groups()
+    assert output.render(groups, "table", None, output.service_group_rows) == service_groups_table(groups)
+    rows = list(csv.reader(io.StringIO(output.render(groups, "csv", None, output.service_group_rows))))
+    assert rows == [
+        ["db", "DOWN", "", "", "node1", "node2", "198.51.100.20/24/eth0", "",
+         "no member of the group is alive and available"],
+        ["web", "ACTIVE", "node1", "", "node1", "node2,node3,node4", "198.51.100.10/24/eth0,exec:/usr/bin/x ...",
+         "198.51.100.1: Reachable,198.51.100.2: Unreachable", WEB["message"]],
+    ]
+    compact = output.render(groups, "compact", None, output.service_group_rows).splitlines()
+    assert compact[0].split() == ["NAME", "STATUS", "OWNER", "REQUESTED", "PRIMARY", "SECONDARY", "SERVICES",
+                                  "MONITORS", "MESSAGE"]
+    assert compact[1].startswith("  db    DOWN  ") and "|" not in "".join(compact)
+    assert compact[3].split() == ["node3", "exec:/usr/bin/x", "...", "198.51.100.2:", "Unreachable"]
+    assert "hunter2" not in "".join(compact)
+
+
+def test_show_csv_lists_the_groups_members():
+    web = _groups().by_name("web")
+    rows = list(csv.reader(io.StringIO(output.render(web, "csv", None, output.service_group_member_rows))))
+    assert rows == [["node1", "primary", "ACTIVE", "198.51.100.1: Reachable,198.51.100.2: Unreachable"],
+                    ["node2", "secondary", "STANDBY", "198.51.100.1: Unreachable,198.51.100.2: Unreachable"],
+                    ["node3", "secondary", "OFFLINE", ""], ["node4", "secondary", "EVACUATED", ""]]
+    compact = output.render(web, "compact", None, output.service_group_member_rows).splitlines()
+    assert compact[0].split() == ["NAME", "ROLE", "STATUS", "MONITORS"] and len(compact) == 7   # 2 monitors: 2 lines

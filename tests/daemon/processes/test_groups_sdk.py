@@ -58,14 +58,15 @@ def cli(capsys, pack, name: str, *argv: str) -> tuple[int, str, str]:
 
 
 def count_requests(client, monkeypatch) -> list:
+    """The requests the client's managers send from now on: (method, path, params)."""
     sent = []
-    request = client.transport.request
+    send = client.transport.send
 
-    def counting(method, path, **kwargs):
-        sent.append((method, path, kwargs.get("params")))
-        return request(method, path, **kwargs)
+    def counting(request):
+        sent.append((request.method, request.path, request.params))
+        return send(request)
 
-    monkeypatch.setattr(client.transport, "request", counting)
+    monkeypatch.setattr(client.transport, "send", counting)
     return sent
 
 
