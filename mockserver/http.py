@@ -276,7 +276,7 @@ class HttpTransport:
                else f"no answer within {forward.timeout:g} s")
         text = f'Cluster member "{forward.member}" at {forward.address} did not answer: {why}'
         if request.method == "GET":
-            return error_reply(503, f"{text}; retry")
+            return self._retry_reply(f"{text}; retry")
         return self._unknown_outcome(text)
 
     async def _forward_once(self, request: web.BaseRequest, forward: ForwardTo, body: bytes):
@@ -307,12 +307,12 @@ class HttpTransport:
                 if reply.status == 202 and forward.relay_operations:
                     self._relay_operation(base, body)
         except ClientConnectorError as exc:
-            return error_reply(503, f'Cannot reach cluster member "{forward.member}" at {forward.address}: '
-                                    f"{exc}; nothing was sent, retry")
+            return self._retry_reply(f'Cannot reach cluster member "{forward.member}" at {forward.address}: '
+                                     f"{exc}; nothing was sent, retry")
         except (ClientError, asyncio.TimeoutError, OSError) as exc:
             text = f'Lost cluster member "{forward.member}" at {forward.address}: {exc or type(exc).__name__}'
             if request.method == "GET":
-                return error_reply(503, f"{text}; retry")
+                return self._retry_reply(f"{text}; retry")
             return self._unknown_outcome(text)
         if self.api.gate is not None and reply.status < 400:
             await self.api.gate.caught_up(reply_headers)
@@ -322,6 +322,13 @@ class HttpTransport:
         """A write was forwarded and its answer lost: it may or may not have taken effect."""
         text = f"{text}. The request was sent: it may or may not have taken effect"
         return self.api.gate.unknown_outcome(text) if self.api.gate is not None else error_reply(503, text)
+
+    def _retry_reply(self, text: str) -> Reply:
+        """A forward that could not be made, or a read's that got no answer: a bare 503 as
+        LXD answers (the mock, or a gate without retry_reply), or the pack gate's with
+        Retry-After (a daemon)."""
+        retry_reply = getattr(self.api.gate, "retry_reply", None)
+        return retry_reply(text) if retry_reply is not None else error_reply(503, text)
 
     def _forward_headers(self) -> dict:
         return self.api.gate.forward_headers() if self.api.gate is not None else {}

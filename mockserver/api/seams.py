@@ -78,3 +78,7 @@ class Gate(Protocol):
     def unknown_outcome(self, text: str) -> Reply:
         """The answer to a write whose forwarded request was sent and whose answer was
         lost (``text`` says so)."""
+
+    def retry_reply(self, text: str) -> Reply:
+        """The 503 answer to a request that could not be forwarded, or to a read whose
+        forward got no answer: nothing was changed, it can be sent again (``text`` says why)."""

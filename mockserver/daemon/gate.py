@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 
 from mockserver.api import ApiRequest, AwaitCommit, ForwardTo, Later
 from mockserver.daemon.sync.core import NotCommitted, NotPublished
@@ -39,6 +40,12 @@ FORWARDED_HEADER = "X-Pack-Forwarded"
 OUTCOME_HEADER = "X-Pack-Outcome"
 # asked by a client for a read through the leader, once it confirmed it leads.
 CONSISTENCY_HEADER = "X-Pack-Consistency"
+# On the daemon's own 503s that waiting mends (no leader yet, leadership moving, writes not
+# committed yet): whole seconds to wait before sending the request again (RFC 9110 10.2.3),
+# which the SDK's retries of GET and HEAD honour. LXD never sends it, and the mock back end's
+# replies, LXD's, do not either; nor does a write whose outcome is unknown (to be read back,
+# not sent again).
+RETRY_AFTER_HEADER = "Retry-After"
 # On the reply to a forwarded request: the pack document version the leader had applied
 # ("term.version"); the forwarding member waits until it has it too (read your writes).
 DOCUMENT_HEADER = "X-Pack-Document"
@@ -47,6 +54,13 @@ READ_BACK = ("read it back with the header X-Pack-Consistency: linearizable (pyl
              'consistency="linearizable") before you send it again')
 NO_TCP = ('Cluster-wide writes go through the pack\'s leader "{name}", which serves no TCP API: members reach '
           "the leader (and pull what it writes) over HTTP, so give every member an Api listen address")
+
+
+def retry_later(text: str, seconds: int) -> Reply:
+    """A 503 that a client may send again as it is, after ``seconds`` (Retry-After)."""
+    reply = error_reply(503, text)
+    reply.headers[RETRY_AFTER_HEADER] = str(seconds)
+    return reply
 
 
 def outcome_unknown(text: str) -> Reply:
@@ -60,7 +74,8 @@ def outcome_unknown(text: str) -> Reply:
 class PackGate:
     """The daemon's Gate (``mockserver.api.seams.Gate``)."""
 
-    kept_reply_headers = (OUTCOME_HEADER.lower(),)
+    # A follower relays the leader's Retry-After with the leader's 503.
+    kept_reply_headers = (OUTCOME_HEADER.lower(), RETRY_AFTER_HEADER.lower())
     def __init__(self, daemon, commit_timeout: float):
         self.daemon = daemon
         self.commit_timeout = commit_timeout
@@ -72,9 +87,22 @@ class PackGate:
     def _dead_interval(self) -> float:
         return self.daemon.settings.dead_interval
 
+    @property
+    def retry_after(self) -> int:
+        """Whole seconds a client should wait before it sends again a request refused for want
+        of a leader (or of a majority): a keepalive interval, at least 1 s. Leadership is
+        claimed after two keepalives of grace, and news of it reaches every member within
+        about one, so the SDK's three retries span an election."""
+        return max(1, math.ceil(self.daemon.settings.keepalive))
+
+    def unavailable(self, text: str) -> Reply:
+        """The daemon's 503 for a request that can be sent again as it is, a little later."""
+        return retry_later(text, self.retry_after)
+
     def route(self, req: ApiRequest):
-        """None to answer here now, a Later, a ForwardTo the leader, or ApiError 503 when
-        nobody can answer."""
+        """None to answer here now, a Later, a ForwardTo the leader, a 503 reply with
+        Retry-After when nobody can answer yet (no leader, leadership moving), or ApiError 503
+        when waiting would not help (a leader that serves no TCP API)."""
         segments = req.segments
         if not segments or segments[0] != "1.0":
             return None
@@ -89,7 +117,7 @@ class PackGate:
                     return Later(self._settled_read())
                 return None
         if node is None or engine is None:
-            raise ApiError(503, "The member is starting; retry in a moment")
+            return self.unavailable("The member is starting; retry in a moment")
         if req.method != "GET" and segments[1:2] == ["cluster"] and segments[2:] in ([], ["certificate"]):
             raise ApiError(400, "A pack member is not enabled, disabled or re-keyed through the API: it joins "
                                 "when started (with a join_token), leaves on SIGTERM, and its TLS files are "
@@ -105,14 +133,15 @@ class PackGate:
         if req.header(FORWARDED_HEADER):
             if req.method == "GET" and not linearizable:
                 return None
-            raise ApiError(503, f"Leadership of the pack is moving (this member follows "
-                                f"{node.leader or 'no leader'}); nothing was changed, retry in a moment")
+            return self.unavailable(f"Leadership of the pack is moving (this member follows "
+                                    f"{node.leader or 'no leader'}); nothing was changed, retry in a moment")
         if not node.leader:
             if req.method == "GET" and not linearizable:
                 return None
             why = "no majority of its members is reachable" if not node.has_quorum() else "an election is running"
-            raise ApiError(503, f"The pack has no leader right now ({why}); cluster-wide writes and linearizable "
-                                "reads need one. Nothing was changed: retry shortly, or check `pylxd-cluster status`")
+            return self.unavailable(f"The pack has no leader right now ({why}); cluster-wide writes and "
+                                    "linearizable reads need one. Nothing was changed: retry shortly, or check "
+                                    "`pylxd-cluster status`")
         peer = node.peers.get(node.leader)
         api = peer.record.api if peer is not None else ""
         if not api.startswith("http"):
@@ -139,17 +168,17 @@ class PackGate:
                 self._release_writers()
         if settled or not self.daemon.sync.is_leader():
             return None   # committed now; or no longer leading: our state is the committed one
-        return error_reply(503, f"The leader cannot get its latest writes confirmed by a majority of the pack "
-                                f"within {self.commit_timeout:g} s; a read now could show a write that may still "
-                                "be lost. Retry shortly, or read from another member")
+        return self.unavailable(f"The leader cannot get its latest writes confirmed by a majority of the pack "
+                                f"within {self.commit_timeout:g} s; a read now could show a write that may "
+                                "still be lost. Retry shortly, or read from another member")
 
     async def _linearizable_read(self):
         if not await self.daemon.sync.confirm_leadership(self._dead_interval):
-            return error_reply(503, "This member could not confirm with a majority that it still leads the pack; "
-                                    "a linearizable read needs that. Retry shortly")
+            return self.unavailable("This member could not confirm with a majority that it still leads the "
+                                    "pack; a linearizable read needs that. Retry shortly")
         waited = await self._settled_read()
         if waited is None and not self.daemon.sync.is_leader():
-            return error_reply(503, "Leadership of the pack moved during a linearizable read; retry")
+            return self.unavailable("Leadership of the pack moved during a linearizable read; retry")
         return waited
 
     async def _writable(self):
@@ -159,8 +188,8 @@ class PackGate:
             self._writers_wait.append(future)
             await future
         if not self.daemon.sync.is_leader():
-            return error_reply(503, "Leadership of the pack moved while this write waited; nothing was changed, "
-                                    "retry in a moment")
+            return self.unavailable("Leadership of the pack moved while this write waited; nothing was "
+                                    "changed, retry in a moment")
         return None
 
     def _release_writers(self) -> None:
@@ -187,6 +216,11 @@ class PackGate:
 
     def unknown_outcome(self, text: str) -> Reply:
         return outcome_unknown(f"{text}; {READ_BACK}")
+
+    def retry_reply(self, text: str) -> Reply:
+        """The answer to a request that could not be forwarded to the leader, or a read whose
+        forward got no answer: nothing was changed, send it again after Retry-After."""
+        return self.unavailable(text)
 
     def reply_headers(self, req_headers) -> dict:
         """On the reply to a request another member forwarded: the document version this
@@ -216,8 +250,8 @@ class PackGate:
         (and was undone)."""
         if not self.daemon.sync.is_leader():   # never published by a member that does not lead
             self.daemon.sync.undo_write()
-            return error_reply(503, "Leadership of the pack moved during this write; nothing was changed, retry "
-                                    "in a moment")
+            return self.unavailable("Leadership of the pack moved during this write; nothing was changed, "
+                                    "retry in a moment")
         try:
             return AwaitCommit(reply, self.daemon.sync.publish())
         except NotPublished as exc:

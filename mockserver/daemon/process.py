@@ -198,7 +198,8 @@ class PackDaemon:
                             Route("/internal/pack/document", {"GET": self._serve_document}, untrusted=True,
                                   gated=False),
                             Route(JOIN_PATH, {"POST": self._serve_join}, untrusted=True, gated=False),
-                            *ServiceGroupsApi(self.groups, written=self.gate.written, now=self.now).routes()])
+                            *ServiceGroupsApi(self.groups, written=self.gate.written, now=self.now,
+                                                              unavailable=self.gate.unavailable).routes()])
         self.api = api
         self._pack_secret, self._pack_name = secret, pack_name
         boot = int(time.time() * 1000)
@@ -486,7 +487,7 @@ class PackDaemon:
             leader = self.node.leader if self.node else ""
             peer = self.node.peers.get(leader) if leader else None
             if req.header(FORWARDED_HEADER) or peer is None or not peer.record.api.startswith("http"):
-                return error_reply(503, "The pack has no leader reachable over TCP right now; retry shortly")
+                return self.gate.unavailable("The pack has no leader reachable over TCP right now; retry shortly")
             return ForwardTo(peer.record.api, leader)
         try:
             op, name = check_join(self.state, req.body)

@@ -10,6 +10,8 @@ drop fields this SDK has never heard of.
 from __future__ import annotations
 
 import copy
+import linecache
+import operator
 from typing import Any, Callable, Iterable, Mapping, TypeVar
 
 import attrs
@@ -58,9 +60,9 @@ def copy_json(value: Any) -> Any:
     if type(value) in _SCALARS:
         return value
     if isinstance(value, dict):
-        return {key: copy_json(item) for key, item in value.items()}
+        return {key: item if type(item) in _SCALARS else copy_json(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [copy_json(item) for item in value]
+        return [item if type(item) in _SCALARS else copy_json(item) for item in value]
     return copy.deepcopy(value)
 
 
@@ -116,8 +118,16 @@ def as_tuple(value: Any) -> tuple[Any, ...]:
     return tuple(value) if value is not None else ()
 
 
+def _copy_dict_of(value: Any) -> dict[str, Any]:
+    """A copy of a JSON object (or of any mapping, made a dict first), as :func:`copy_json`
+    makes it: scalar values are taken as they are without a call each."""
+    if type(value) is not dict:
+        value = dict(value)
+    return {key: item if type(item) in _SCALARS else copy_json(item) for key, item in value.items()}
+
+
 def as_dict(value: Any) -> dict[str, Any]:
-    return copy_json(dict(value)) if value is not None else {}
+    return _copy_dict_of(value) if value is not None else {}
 
 
 def as_timestamp(value: Any) -> Timestamp | None:
@@ -193,15 +203,8 @@ def _wire_name(field: attrs.Attribute, spec: _WireSpec) -> str:
 
 @attrs.frozen
 class _BuildPlan:
-    """How from_api builds one model class, worked out once per class.
-
-    from_api runs for every object of every list a server returns, so it does not go
-    through the generated ``__init__`` (one call per field): it decodes the wire values
-    (a value already of the field's type, as most strings and booleans are, skips its
-    decoder), fills defaults, and sets the instance's ``__dict__`` in one step. Models
-    are dict-backed (``slots=False``) for this; user code still builds them with
-    ``__init__`` and ``evolve()``.
-    """
+    """How from_api builds one model class, worked out once per class (the generic path, and
+    the decoders that :meth:`WireModel._decode_error` retries to name a bad field)."""
 
     steps: tuple       # (attribute, wire key, decoder, type that needs no decoding)
     known: frozenset   # wire keys with a field
@@ -212,7 +215,7 @@ class _BuildPlan:
 
 _BUILD_PLANS: dict[type, _BuildPlan] = {}
 _ABSENT = object()
-_TAKEN_AS_IS = {as_str: str, as_bool: bool}
+_TAKEN_AS_IS = {as_str: str, as_bool: bool, as_int: int}
 
 
 def _build_plan(cls: type) -> _BuildPlan:
@@ -231,6 +234,162 @@ def _build_plan(cls: type) -> _BuildPlan:
         plan = _BUILD_PLANS[cls] = _BuildPlan(steps, frozenset(step[1] for step in steps), defaults,
                                               tuple(factories), tuple(required))
     return plan
+
+
+def _not_mapping(cls: type, data: Any) -> ClusterError:
+    return ClusterError(f"cannot build {cls.__name__} from {type(data).__name__}: {str(data)[:200]!r}")
+
+
+def _build_generic(cls: type, data: Mapping[str, Any], manager: Any, etag: str | None) -> Any:
+    """from_api for a class the compiled builder does not cover (a field without a default,
+    an ``init=False`` field, a ``_context`` of its own): the plan, step by step."""
+    if not isinstance(data, Mapping):
+        raise _not_mapping(cls, data)
+    plan = _build_plan(cls)
+    values: dict[str, Any] = dict(plan.defaults)
+    try:
+        for name, key, decode, as_is in plan.steps:
+            value = data.get(key, _ABSENT)
+            if value is not _ABSENT:
+                values[name] = value if type(value) is as_is else decode(value)
+    except (TypeError, ValueError):
+        raise cls._decode_error(data) from None
+    values["extra"] = {} if plan.known.issuperset(data) else {
+        key: copy_json(value) for key, value in data.items() if key not in plan.known}
+    values.update(cls._context(manager, etag))
+    for name, factory in plan.factories:
+        if name not in values:
+            values[name] = factory()
+    if plan.required and any(name not in values for name in plan.required):
+        # attrs' own __init__ (which takes aliases: "manager" for "_manager") names what is missing
+        return cls(**{field.alias: values[field.name] for field in attrs.fields(cls) if field.name in values})
+    model = object.__new__(cls)
+    model.__dict__.update(values)
+    return model
+
+
+#: The compiled builder of each model class: ``builder(data, manager, etag) -> model``.
+_BUILDERS: dict[type, Callable[[Mapping[str, Any], Any, Any], Any]] = {}
+
+
+def _compile_builder(cls: type) -> Callable[[Mapping[str, Any], Any, Any], Any]:
+    """Write (once per class) the Python function that builds ``cls`` from a JSON object.
+
+    from_api runs for every object of every list a server returns, so it does not go through
+    the generated ``__init__`` (an ``object.__setattr__`` per field, for frozen classes) nor a
+    loop over the fields: like attrs' own ``__init__``, a function is written for the class
+    with one line per field, which reads the wire key, keeps a value already of the field's
+    type (most strings, booleans and integers), decodes the others, fills the default of a
+    missing key, and sets the instance's ``__dict__`` in one step. Models are dict-backed
+    (``slots=False``) for this; user code still builds them with ``__init__`` and ``evolve()``.
+    The result is the same as the generic path's (:func:`_build_generic`), which classes with
+    a field this does not cover still take.
+    """
+    fields = attrs.fields(cls)
+    context = getattr(cls._context, "__func__", None)
+    # What the two _context methods of this module give: no attribute, or the reader's manager
+    # and ETag (a class with a _context of its own takes the generic path).
+    known_context = {WireModel.__dict__["_context"].__func__: (),
+                     ServerModel.__dict__["_context"].__func__: ("_manager", "etag")}
+    simple = context in known_context and all(
+        field.init and field.default is not attrs.NOTHING
+        and not (isinstance(field.default, attrs.Factory) and field.default.takes_self)
+        and not (field.name == "extra" and _WIRE in field.metadata)
+        for field in fields)
+    if not simple:
+        return lambda data, manager, etag: _build_generic(cls, data, manager, etag)
+    contextual = dict(zip(known_context[context], ("manager", "etag")))
+    names: dict[str, Any] = {"_cls": cls, "_A": _ABSENT, "_new": object.__new__, "_set": object.__setattr__,
+                             "_dict": dict, "_tuple": tuple, "_type": type, "_SCALARS": _SCALARS,
+                             "_copy_json": copy_json, "_as_dict": _copy_dict_of}
+    by_subscript, by_get, entries, known, read = [], [], [], [], []
+    for number, field in enumerate(fields):
+        spec = field.metadata.get(_WIRE)
+        if field.name in contextual:
+            entries.append(f"{field.name!r}: {contextual[field.name]}")
+            continue
+        if field.name == "extra" and spec is None:
+            entries.append("'extra': extra")
+            continue
+        if isinstance(field.default, attrs.Factory):
+            names[f"_F{number}"] = field.default.factory
+            missing = f"_F{number}()"
+        else:
+            names[f"_D{number}"] = field.default
+            missing = f"_D{number}"
+        local = f"f{number}"
+        entries.append(f"{field.name!r}: {local}")
+        if spec is None:
+            by_subscript.append(f"{local} = {missing}")
+            by_get.append(f"{local} = {missing}")
+            continue
+        key = _wire_name(field, spec)
+        known.append(key)
+        decode = spec.decode
+        if decode is as_tuple:
+            value = "() if {v} is None else _tuple({v})"
+        elif decode is as_dict:
+            value = ("(_as_dict({v}) if {v} else {{}}) if _type({v}) is _dict "
+                     "else ({{}} if {v} is None else _as_dict({v}))")
+        elif decode is _identity:
+            value = "{v} if _type({v}) in _SCALARS else _copy_json({v})"
+        elif decode in _TAKEN_AS_IS:
+            names[f"_T{number}"], names[f"_C{number}"] = _TAKEN_AS_IS[decode], decode
+            value = f"{{v}} if _type({{v}}) is _T{number} else _C{number}({{v}})"
+        else:
+            # (as_timestamp is parse_timestamp: one call less per timestamp)
+            names[f"_C{number}"] = parse_timestamp if decode is as_timestamp else decode
+            value = f"_C{number}({{v}})"
+        read.append(local)
+        by_subscript.append(f"{local} = {value.format(v=local)}")
+        by_get.append(f"v = get({key!r}, _A)")
+        by_get.append(f"{local} = {missing} if v is _A else ({value.format(v='v')})")
+    if len(known) > 1:
+        # One C call reads every key (a KeyError if one is missing).
+        names["_read"] = operator.itemgetter(*known)
+        by_subscript.insert(0, f"{', '.join(read)} = _read(data)")
+    elif known:
+        by_subscript.insert(0, f"{read[0]} = data[{known[0]!r}]")
+    names["_unknown"] = frozenset(known)
+    names["_size"] = len(names["_unknown"])
+    names["_Mapping"], names["_not_mapping"] = Mapping, _not_mapping
+    # The constants are variables of an enclosing function: cells, faster to read than globals.
+    source = (
+        f"def make({', '.join(names)}):\n"
+        "  def build(data, manager, etag):\n"
+        # The usual reply: exactly the keys the model knows (so no extra), read by subscript; with
+        # as many keys, a missing one (KeyError) means another key in its place.
+        "    exact = _type(data) is _dict and len(data) == _size\n"
+        "    if exact:\n"
+        "        try:\n"
+        + "".join(f"            {line}\n" for line in by_subscript or ["pass"]) +
+        "        except KeyError:\n"
+        "            exact = False\n"
+        "        except (TypeError, ValueError):\n"
+        "            raise _cls._decode_error(data) from None\n"
+        "        extra = {}\n"
+        "    if not exact:\n"
+        "        if not isinstance(data, _Mapping):\n"
+        "            raise _not_mapping(_cls, data)\n"
+        "        get = data.get\n"
+        "        try:\n"
+        + "".join(f"            {line}\n" for line in by_get or ["pass"]) +
+        "        except (TypeError, ValueError):\n"
+        "            raise _cls._decode_error(data) from None\n"
+        "        extra = {key: _copy_json(value) for key, value in data.items() if key not in _unknown}\n"
+        "    model = _new(_cls)\n"
+        f"    _set(model, '__dict__', {{{', '.join(entries)}}})\n"
+        "    return model\n"
+        "  return build\n"
+    )
+    filename = f"<from_api of {cls.__module__}.{cls.__qualname__}>"
+    # Tracebacks through the builder show its lines, as attrs does for the methods it writes.
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace: dict[str, Any] = {}
+    exec(compile(source, filename, "exec"), namespace)  # noqa: S102
+    builder = namespace["make"](**names)
+    builder.source = source
+    return builder
 
 
 def _refuse_setattr(self: Any, name: str, value: Any) -> None:
@@ -278,32 +437,12 @@ class WireModel:
             ClusterError: ``data`` is not a JSON object, or a value cannot be decoded
                 (e.g. a malformed timestamp).
         """
-        if not isinstance(data, dict) and not isinstance(data, Mapping):
-            raise ClusterError(
-                f"cannot build {cls.__name__} from {type(data).__name__}: {str(data)[:200]!r}"
-            )
-        plan = _build_plan(cls)
-        values: dict[str, Any] = dict(plan.defaults)
+        # (The builder checks that data is a mapping.)
         try:
-            for name, key, decode, as_is in plan.steps:
-                value = data.get(key, _ABSENT)
-                if value is not _ABSENT:
-                    values[name] = value if type(value) is as_is else decode(value)
-        except (TypeError, ValueError):
-            raise cls._decode_error(data) from None
-        # Usually the server sends exactly the fields we know: skip building an empty extra.
-        values["extra"] = {} if plan.known.issuperset(data) else {
-            key: copy_json(value) for key, value in data.items() if key not in plan.known}
-        values.update(cls._context(manager, etag))
-        for name, factory in plan.factories:
-            if name not in values:
-                values[name] = factory()
-        if plan.required and any(name not in values for name in plan.required):
-            # attrs' own __init__ (which takes aliases: "manager" for "_manager") names what is missing
-            return cls(**{field.alias: values[field.name] for field in attrs.fields(cls) if field.name in values})
-        model = object.__new__(cls)
-        model.__dict__.update(values)
-        return model
+            builder = _BUILDERS[cls]
+        except KeyError:
+            builder = _BUILDERS[cls] = _compile_builder(cls)
+        return builder(data, manager, etag)
 
     @classmethod
     def _decode_error(cls, data: Mapping[str, Any]) -> ClusterError:

@@ -18,7 +18,7 @@ from typing import Callable
 from mockserver.api.router import Route
 from mockserver.daemon.groups.runtime import GroupsRuntime, MoveRefused
 from mockserver.godecode import STRING, Struct
-from mockserver.wire import error_reply, lxd_url, sync_reply
+from mockserver.wire import Reply, error_reply, lxd_url, sync_reply
 
 EXTENSION = "pack_service_groups"
 #: The lifecycle event every member emits when the pack moves a group.
@@ -40,10 +40,13 @@ def group_url(name: str) -> str:
 
 class ServiceGroupsApi:
     """``written(reply)`` publishes the leader's change and answers once it is committed
-    (the gate's); ``now()`` is the loop's clock."""
+    (the gate's); ``now()`` is the loop's clock; ``unavailable(text)`` is the 503 of a move
+    to send again later (the gate's, with Retry-After; None: a bare 503)."""
 
-    def __init__(self, runtime: GroupsRuntime, *, written: Callable, now: Callable[[], float]):
+    def __init__(self, runtime: GroupsRuntime, *, written: Callable, now: Callable[[], float],
+                 unavailable: Callable[[str], Reply] | None = None):
         self._runtime, self._written, self._now = runtime, written, now
+        self._unavailable = unavailable
 
     def routes(self) -> list[Route]:
         return [Route("/1.0/cluster/service-groups", {"GET": self.list}),
@@ -70,5 +73,7 @@ class ServiceGroupsApi:
         try:
             self._runtime.request_move(name, post["member"], self._now())
         except MoveRefused as exc:
+            if exc.status == 503 and self._unavailable is not None:   # no leader, no placement yet
+                return self._unavailable(exc.text)
             return error_reply(exc.status, exc.text)
         return self._written(sync_reply({}))
