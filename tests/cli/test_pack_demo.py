@@ -17,8 +17,9 @@ def test_pack_demo_kills_the_leader_and_cleans_up():
     out = result.stdout
     leader = re.search(r"(node\d) was elected leader", out).group(1)
     assert out.count("==> The member table as") == 4
-    offline_after = float(re.search(r"Offline on every survivor after ([\d.]+) s", out).group(1))
-    assert offline_after <= 1.2 + 0.3, "dead + keepalive, with slack for polling the API"
+    # How fast is make bench's to measure (benchmarks/pack_processes.py, detection p99 against its
+    # bound); here only that the demo saw it happen, within its own 10 s wait.
+    assert re.search(r"Offline on every survivor after \d+\.\d\d s", out)
     new_leader = re.search(r"new leader: (node\d)", out).group(1)
     assert new_leader != leader
     assert re.search(rf"\| {leader} \|.*\| OFFLINE \| No heartbeat for", out)
