@@ -25,6 +25,12 @@ from urllib.parse import urlencode
 
 import attrs
 
+try:  # a decoder in C, twice as fast as the standard library's on a list of 100 members
+    from orjson import JSONDecodeError as _FastDecodeError
+    from orjson import loads as _fast_loads
+except ImportError:  # pragma: no cover - a platform without orjson's wheels
+    _fast_loads = None
+
 from pylxd_cluster.exceptions import (
     APIError,
     ClientConnectionError,
@@ -36,7 +42,7 @@ from pylxd_cluster.exceptions import (
 
 __all__ = [
     "Request", "Sleep", "OpenEvents", "AwaitEvent", "CloseEvents", "Effect", "Plan", "run_plan", "run_plan_async",
-    "Result", "parse_reply", "encode_body", "request_headers", "shown_path", "loggable_path", "Failure",
+    "Result", "parse_reply", "decode_json", "encode_body", "request_headers", "shown_path", "loggable_path", "Failure",
     "network_failure", "TimeoutValue", "check_timeout", "connect_timeout", "read_timeout", "extend_read_timeout",
     "describe_timeout", "operation_id", "DEFAULT_TIMEOUT", "OUTCOME_HEADER", "CONSISTENCY_HEADER", "CONSISTENCIES",
     "WRITES",
@@ -221,6 +227,25 @@ def _envelope_error_text(body: Any) -> str:
     return ""
 
 
+def decode_json(body: bytes) -> Any:
+    """The JSON ``body`` as Python values, as :func:`json.loads` gives them: orjson's decoder
+    when it is installed, and the standard library's for what orjson refuses (NaN, Infinity,
+    numbers beyond a double, invalid JSON: the error message is then the standard library's).
+    One difference remains: an integer outside [-2**63, 2**64 - 1] comes out as a float, where
+    json.loads keeps it exact. No LXD or Incus reply has one: their Go types are int64 and
+    uint64 at the most.
+
+    Raises:
+        ValueError: not JSON.
+    """
+    if _fast_loads is not None:
+        try:
+            return _fast_loads(body)
+        except _FastDecodeError:
+            pass
+    return jsonlib.loads(body)
+
+
 def parse_reply(
     status: int,
     reason: str | None,
@@ -249,7 +274,7 @@ def parse_reply(
                    response=response, http_status=status)
 
     try:
-        decoded = jsonlib.loads(body)
+        decoded = decode_json(body)
     except ValueError:
         snippet = body[:400].decode("utf-8", "replace")[:200].strip() or "<empty body>"
         content_type = headers.get("Content-Type", "no Content-Type")
