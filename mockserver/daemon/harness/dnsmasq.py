@@ -63,6 +63,35 @@ class Dnsmasq:
             self.start()
         else:
             self.proc.send_signal(signal.SIGHUP)
+            self._wait_serving()
+
+    def _wait_serving(self, timeout: float = 10.0) -> None:
+        """Until every name answers with its IPv4 records as they are now: dnsmasq reads the
+        hosts file after the SIGHUP has been sent, so a query right away may get the old ones."""
+        import dns.exception
+        import dns.message
+        import dns.query
+        import dns.rdatatype
+
+        def served() -> bool:
+            for name, ips in self.records.items():
+                wanted = {ip for ip in ips if ":" not in ip}
+                reply = dns.query.udp(dns.message.make_query(name, dns.rdatatype.A), self.address, port=self.port,
+                                      timeout=0.2)
+                got = {item.address for rrset in reply.answer for item in rrset if rrset.rdtype == dns.rdatatype.A}
+                if got != wanted:
+                    return False
+            return True
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if served():
+                    return
+            except (dns.exception.DNSException, OSError):
+                pass
+            time.sleep(0.02)
+        raise RuntimeError(f"dnsmasq on {self.resolver} still answers the old records {timeout:g} s after a reload")
 
     def _wait_answering(self, timeout: float = 10.0) -> None:
         query = bytes.fromhex("abcd01000001000000000000") + b"\x00" + b"\x00\x01\x00\x01"   # root A
