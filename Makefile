@@ -46,6 +46,13 @@ system-deps:
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 	    lxd incus-base/bookworm-backports incus-client/bookworm-backports; rc=$$?; \
 	  [ -z "$$made" ] || $(SUDO) rm -f /usr/sbin/policy-rc.d; exit $$rc; }
+	@test -x /usr/bin/etcd || { \
+	  echo "installing Debian package etcd-server (the etcd of the etcd backend's tests; its service is not started)"; \
+	  made=; [ -e /usr/sbin/policy-rc.d ] || { printf '#!/bin/sh\nexit 101\n' | $(SUDO) tee /usr/sbin/policy-rc.d >/dev/null && \
+	    $(SUDO) chmod 755 /usr/sbin/policy-rc.d && made=1; }; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends etcd-server; rc=$$?; \
+	  [ -z "$$made" ] || $(SUDO) rm -f /usr/sbin/policy-rc.d; exit $$rc; }
 
 # The main job: a 3-node pack of reference daemons on loopback.
 demo: venv

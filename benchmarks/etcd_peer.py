@@ -16,116 +16,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import contextlib
 import json
 import os
-import platform
 import random
-import shutil
-import signal
-import subprocess
 import sys
-import tempfile
 import time
 
 from benchmarks.common import PROPAGATION_TIMEOUT, PUT_TIMEOUT, WARMUP, BenchFailure, Streams, percentile, table
-from mockserver.daemon.harness import die_with_parent, free_tcp_port
+from mockserver.daemon.harness.etcd import ETCD, EtcdCluster, EtcdError, etcd_version
 
-ETCD = "/usr/bin/etcd"
-LOOPBACK = "127.0.0.1"
-
-
-def tail(path: str, lines: int = 25) -> str:
-    try:
-        with open(path, errors="replace") as f:
-            return "".join(f.readlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
-def stop_process(proc: subprocess.Popen | None, grace: float = 10.0) -> None:
-    """SIGTERM, then SIGKILL if it is still there after ``grace`` seconds (never raises)."""
-    if proc is None:
-        return
-    with contextlib.suppress(Exception):
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+__all__ = ["ETCD", "etcd_version", "measure_etcd"]
 
 
 def b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
-
-
-def etcd_env() -> dict:
-    env = dict(os.environ)
-    arch = {"aarch64": "arm64", "arm64": "arm64", "ppc64le": "ppc64le", "s390x": "s390x"}.get(platform.machine())
-    if arch:  # etcd 3.4 refuses to start on these unless told
-        env.setdefault("ETCD_UNSUPPORTED_ARCH", arch)
-    return env
-
-
-def etcd_version() -> str:
-    try:
-        out = subprocess.run([ETCD, "--version"], capture_output=True, text=True, timeout=10).stdout
-    except (OSError, subprocess.SubprocessError):
-        return "?"
-    first = out.splitlines()[0] if out else ""
-    return first.split(":", 1)[1].strip() if ":" in first else "?"
-
-
-class EtcdCluster:
-    """A 3-member etcd cluster on 127.0.0.1; ``with`` stops it and removes its directory."""
-
-    def __init__(self, size: int = 3):
-        self.dir = tempfile.mkdtemp(prefix="etcd-bench-")
-        self.token = f"bench-{random.randrange(1 << 32):08x}"
-        self.members = []
-        for i in range(size):
-            name = f"etcd{i}"
-            self.members.append({"name": name, "client": free_tcp_port(LOOPBACK), "peer": free_tcp_port(LOOPBACK),
-                                 "data": os.path.join(self.dir, name), "log": os.path.join(self.dir, f"{name}.log"),
-                                 "proc": None})
-        initial = ",".join(f"{m['name']}=http://127.0.0.1:{m['peer']}" for m in self.members)
-        for m in self.members:
-            m["args"] = [ETCD, "--name", m["name"], "--data-dir", m["data"],
-                         "--listen-client-urls", f"http://127.0.0.1:{m['client']}",
-                         "--advertise-client-urls", f"http://127.0.0.1:{m['client']}",
-                         "--listen-peer-urls", f"http://127.0.0.1:{m['peer']}",
-                         "--initial-advertise-peer-urls", f"http://127.0.0.1:{m['peer']}",
-                         "--initial-cluster", initial, "--initial-cluster-token", self.token,
-                         "--initial-cluster-state", "new", "--logger", "zap", "--log-outputs", "stderr"]
-            m["url"] = f"http://127.0.0.1:{m['client']}"
-
-    def start(self) -> None:
-        env = etcd_env()
-        for m in self.members:
-            with open(m["log"], "w") as log:
-                m["proc"] = subprocess.Popen(die_with_parent(m["args"]), stdout=log, stderr=subprocess.STDOUT,
-                                             stdin=subprocess.DEVNULL, cwd=self.dir, env=env)
-
-    def check_alive(self) -> None:
-        for m in self.members:
-            if m["proc"].poll() is not None:
-                raise BenchFailure(f"etcd member {m['name']} exited ({m['proc'].returncode}):\n{tail(m['log'])}")
-
-    def describe(self) -> str:
-        return "\n".join(f"--- {m['name']} ({m['url']}):\n{tail(m['log'], 10)}" for m in self.members)
-
-    def stop(self) -> None:
-        for m in self.members:
-            stop_process(m["proc"])
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def __enter__(self) -> EtcdCluster:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
 
 async def etcd_post(session, url: str, path: str, body: dict, timeout: float = PUT_TIMEOUT) -> dict:
@@ -143,15 +47,18 @@ async def etcd_ready(cluster: EtcdCluster, session, timeout: float = 30.0) -> st
     deadline = time.monotonic() + timeout
     last = None
     while True:
-        cluster.check_alive()
+        try:
+            cluster.check_alive()
+        except EtcdError as exc:
+            raise BenchFailure(str(exc)) from None
         try:
             leaders, ids = set(), {}
-            for m in cluster.members:
+            for m in cluster.members.values():
                 status = await etcd_post(session, m["url"], "/v3/maintenance/status", {}, timeout=2)
                 leaders.add(status.get("leader"))
                 ids[m["name"]] = status["header"]["member_id"]
             if len(leaders) == 1 and None not in leaders and leaders <= set(ids.values()):
-                for m in cluster.members:
+                for m in cluster.members.values():
                     m["id"] = ids[m["name"]]
                 return leaders.pop()
             last = f"leaders {leaders}"
@@ -195,14 +102,15 @@ async def etcd_trials(cluster: EtcdCluster, sizes, trials: int, rng: random.Rand
     results = {}
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
         leader = await etcd_ready(cluster, session)
-        followers = [m for m in cluster.members if m["id"] != leader]
+        members = list(cluster.members.values())
+        followers = [m for m in members if m["id"] != leader]
         key = "/bench/config"
         counter = 0
         for size in sizes:
-            names = [f"w{i}@{cluster.members[i % len(cluster.members)]['name']}" for i in range(size)]
+            names = [f"w{i}@{members[i % len(members)]['name']}" for i in range(size)]
             streams = Streams(names)
             created = [asyncio.Event() for _ in names]
-            tasks = [asyncio.create_task(etcd_watch(session, cluster.members[i % len(cluster.members)]["url"], key,
+            tasks = [asyncio.create_task(etcd_watch(session, members[i % len(members)]["url"], key,
                                                     name, streams, created[i]))
                      for i, name in enumerate(names)]
             try:
@@ -237,12 +145,9 @@ async def etcd_trials(cluster: EtcdCluster, sizes, trials: int, rng: random.Rand
 def measure_etcd(sizes, trials: int, rng: random.Random) -> dict:
     if not os.access(ETCD, os.X_OK):
         raise BenchFailure(f"{ETCD} not found: install the Debian package etcd-server (`make bench-deps`)")
-    cluster = EtcdCluster(3)
-    try:
-        cluster.start()
+    # etcd's own heartbeat and election timeouts: the peer as etcd ships it.
+    with EtcdCluster(3, fast_elections=False, prefix="etcd-bench-") as cluster:
         return asyncio.run(etcd_trials(cluster, sizes, trials, rng))
-    finally:
-        cluster.stop()
 
 
 def main(argv=None) -> int:

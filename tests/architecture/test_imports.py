@@ -15,7 +15,7 @@ FRONT_END = ("mockserver/api", "mockserver/state", "mockserver/http.py", "mockse
 SANS_IO = ("mockserver/daemon/protocol", "mockserver/daemon/sync/core.py", "mockserver/daemon/sync/commit.py",
            "mockserver/daemon/groups/config.py", "mockserver/daemon/groups/placement.py",
            "mockserver/daemon/groups/ownership.py", "mockserver/daemon/groups/monitor.py",
-           "mockserver/daemon/sync/document.py")
+           "mockserver/daemon/sync/document.py", "mockserver/daemon/etcd/view.py", "mockserver/daemon/etcd/keys.py")
 #: The SDK's core, shared by Client and AsyncClient: plans, envelope, models (see pylxd_cluster/protocol.py).
 SDK_SHARED = ("pylxd_cluster/protocol.py", "pylxd_cluster/managers", "pylxd_cluster/models", "pylxd_cluster/server.py",
               "pylxd_cluster/exceptions.py")

@@ -1,0 +1,273 @@
+"""A member of a pack on etcd: its lease, its record and candidacy, and the watch that keeps
+its :class:`~mockserver.daemon.etcd.view.PackView` current.
+
+* **Lease.** Granted with a TTL of the pack's dead-interval (whole seconds, at least 1, as
+  etcd counts), renewed every keepalive-interval. The member's record (``members/<name>``)
+  and its candidacy (``election/<lease>``) live under it: if the member stops renewing, etcd
+  removes both after the TTL and every other member sees it fail.
+* **Cut off.** When no renewal has succeeded for ``TTL - keepalive`` seconds, the member
+  counts itself cut off (``on_cut_off``): it must release what it holds (service groups) before
+  etcd gives it away. When etcd answers again, the member registers anew under a new lease
+  (a new record and a new candidacy), without a restart.
+* **Leaving.** ``leave()`` writes ``left/<name>`` and then revokes the lease: the others see a
+  departure, not a failure.
+* **Watching.** One watch on the pack's directory from the snapshot's revision on; a watch
+  that breaks is opened again from the last revision seen, and after a compaction the view is
+  reloaded from a new snapshot.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from typing import Callable
+
+import aetcd
+
+from mockserver.daemon.etcd.client import UNAVAILABLE, EtcdClient
+from mockserver.daemon.etcd.keys import PackKeys
+from mockserver.daemon.etcd.view import LeaderChange, MemberChange, MemberRecord, PackView
+
+__all__ = ["EtcdMembership", "lease_ttl"]
+
+log = logging.getLogger(__name__)
+
+
+def lease_ttl(dead_interval: float) -> int:
+    """The lease's TTL in whole seconds for a dead-interval in seconds (etcd counts seconds)."""
+    return max(1, math.ceil(dead_interval))
+
+
+class EtcdMembership:
+    """Run with ``await membership.start()``; ``await membership.leave()`` or ``stop()``.
+
+    Args:
+        client: the etcd client.
+        keys: the pack's keys.
+        record: what this member publishes (its name, API address, start time).
+        dead_interval, keepalive: the pack's intervals, in seconds.
+        candidate: whether it stands for leadership (``pack: follower`` does not).
+        on_members: called with the :class:`MemberChange` list of each update.
+        on_leader: called with each :class:`LeaderChange`.
+        on_cut_off: called with True when the member has been cut off from etcd for
+            ``TTL - keepalive`` (it must release what it holds), False when it is back.
+    """
+
+    def __init__(self, client: EtcdClient, keys: PackKeys, record: MemberRecord, *, dead_interval: float,
+                 keepalive: float, candidate: bool = True,
+                 on_members: Callable[[list[MemberChange]], None] = lambda changes: None,
+                 on_leader: Callable[[LeaderChange], None] = lambda change: None,
+                 on_cut_off: Callable[[bool], None] = lambda cut: None) -> None:
+        self.client, self.keys, self.record = client, keys, record
+        self.ttl = lease_ttl(dead_interval)
+        self.keepalive = keepalive
+        self.candidate = candidate
+        self.view = PackView()
+        self._on_members, self._on_leader, self._on_cut_off = on_members, on_leader, on_cut_off
+        self.lease_id: int | None = None
+        self.candidacy: bytes | None = None
+        self.cut_off = False
+        self.counters = {"renewals": 0, "renewal_failures": 0, "registrations": 0, "watch_restarts": 0,
+                         "snapshots": 0}
+        self._last_renewal = 0.0
+        self._revision = 0
+        self._tasks: list[asyncio.Task] = []
+        self._stopping = False
+
+    @property
+    def name(self) -> str:
+        return self.record.name
+
+    @property
+    def leader(self) -> str:
+        return self.view.leader
+
+    @property
+    def term(self) -> int:
+        return self.view.term
+
+    def is_leader(self) -> bool:
+        return not self.cut_off and bool(self.candidacy) and self.view.leader == self.name
+
+    # ---- life -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Register, load the view, and start renewing and watching.
+
+        Raises:
+            aetcd.exceptions.ClientError: etcd refused, or stayed unavailable for the
+                client's timeout.
+        """
+        await self._register()
+        await self._snapshot()
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._renew_forever(), name="etcd-lease"),
+                       loop.create_task(self._watch_forever(), name="etcd-watch")]
+
+    async def leave(self) -> None:
+        """Leave on purpose: the others see a departure (and a new election at once)."""
+        self._stopping = True
+        try:
+            await self.client.call(lambda: self.client.put(self.keys.left(self.name), b"1"), timeout=2)
+            if self.lease_id is not None:
+                await self.client.call(lambda: self.client.revoke_lease(self.lease_id), timeout=2)
+        except aetcd.exceptions.ClientError as exc:
+            log.warning("could not tell etcd that %s leaves (%s): the others see it fail after %d s",
+                        self.name, exc, self.ttl)
+        await self.stop()
+
+    async def stop(self) -> None:
+        """Stop renewing and watching (the lease then expires on its own)."""
+        self._stopping = True
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001 - stopping
+                pass
+        self._tasks = []
+
+    # ---- registration and lease -----------------------------------------------------------------
+
+    async def _register(self) -> None:
+        lease = await self.client.call(lambda: self.client.lease(self.ttl))
+        self.lease_id = lease.id
+        await self.client.call(lambda: self.client.delete(self.keys.left(self.name)))
+        await self.client.call(lambda: self.client.put(self.keys.member(self.name), self.record.to_bytes(),
+                                                       lease=lease.id))
+        if self.candidate:
+            key = self.keys.candidacy(lease.id)
+            await self.client.call(lambda: self.client.put(key, self.name.encode(), lease=lease.id))
+            self.candidacy = key
+        self._last_renewal = time.monotonic()
+        self.counters["registrations"] += 1
+        log.info("etcd: %s registered (lease %x, TTL %d s)", self.name, lease.id, self.ttl)
+
+    async def _renew_forever(self) -> None:
+        while not self._stopping:
+            await asyncio.sleep(self.keepalive)
+            try:
+                reply = await self.client.call(lambda: self.client.refresh_lease(self.lease_id),
+                                               timeout=self.keepalive)
+                ttl = _ttl_of(reply)
+                if ttl <= 0:
+                    raise _LeaseGone()
+            except (_LeaseGone, aetcd.exceptions.ClientError) as exc:
+                self.counters["renewal_failures"] += 1
+                if not self.cut_off and time.monotonic() - self._last_renewal >= self.ttl - self.keepalive:
+                    self._set_cut_off(True)
+                if isinstance(exc, _LeaseGone) or time.monotonic() - self._last_renewal >= self.ttl:
+                    await self._register_again()
+                continue
+            self.counters["renewals"] += 1
+            self._last_renewal = time.monotonic()
+            if self.cut_off:
+                self._set_cut_off(False)
+
+    async def _register_again(self) -> None:
+        """The lease is gone (expired while etcd was out of reach): register anew."""
+        try:
+            await self._register()
+        except aetcd.exceptions.ClientError as exc:
+            log.info("etcd: %s cannot register again yet: %s", self.name, exc)
+            return
+        self._set_cut_off(False)
+
+    def _set_cut_off(self, cut: bool) -> None:
+        self.cut_off = cut
+        if cut:
+            log.warning("etcd: %s has renewed no lease for %.1f s: cut off from etcd", self.name,
+                        time.monotonic() - self._last_renewal)
+        self._on_cut_off(cut)
+
+    # ---- the view ------------------------------------------------------------------------------------
+
+    async def _snapshot(self) -> None:
+        root = self.keys.root
+        reply = await self.client.call(lambda: self.client.get_prefix(root))
+        members, departures, candidacies = [], [], []
+        for kv in reply:
+            key = kv.key
+            if key.startswith(self.keys.members):
+                members.append((self.keys.name_of(key, self.keys.members), kv.value, kv.mod_revision))
+            elif key.startswith(self.keys.departures):
+                departures.append((self.keys.name_of(key, self.keys.departures), kv.mod_revision))
+            elif key.startswith(self.keys.election):
+                candidacies.append((key, kv.value.decode(errors="replace"), kv.create_revision))
+        self._revision = _revision_of(reply)
+        self.counters["snapshots"] += 1
+        self._deliver(self.view.load(members, departures, candidacies))
+
+    async def _watch_forever(self) -> None:
+        while not self._stopping:
+            try:
+                watch = await self.client.watch_prefix(self.keys.root, start_revision=self._revision + 1)
+                try:
+                    async for event in watch:
+                        self._revision = max(self._revision, event.kv.mod_revision)
+                        self._deliver(self._event(event))
+                finally:
+                    await watch.cancel()
+            except aetcd.exceptions.RevisionCompactedError:
+                self.counters["watch_restarts"] += 1
+                await self._resnapshot()
+            except (*UNAVAILABLE, aetcd.exceptions.ClientError):
+                self.counters["watch_restarts"] += 1
+                await asyncio.sleep(min(self.keepalive, 0.5))
+                try:
+                    await self.client.rotate()
+                except Exception:  # noqa: BLE001 - the next round tries again
+                    pass
+
+    async def _resnapshot(self) -> None:
+        try:
+            await self._snapshot()
+        except aetcd.exceptions.ClientError:
+            await asyncio.sleep(min(self.keepalive, 0.5))
+
+    def _event(self, event) -> list:
+        key, keys = event.kv.key, self.keys
+        deleted = event.kind == aetcd.rtypes.EventKind.DELETE
+        if key.startswith(keys.members):
+            name = keys.name_of(key, keys.members)
+            return self.view.member_deleted(name, event.kv.mod_revision) if deleted else \
+                self.view.member_put(name, event.kv.value, event.kv.mod_revision)
+        if key.startswith(keys.departures):
+            name = keys.name_of(key, keys.departures)
+            if deleted:
+                self.view.left_deleted(name)
+            else:
+                self.view.left_put(name, event.kv.mod_revision)
+            return []
+        if key.startswith(keys.election):
+            return self.view.candidacy_deleted(key) if deleted else \
+                self.view.candidacy_put(key, event.kv.value.decode(errors="replace"), event.kv.create_revision)
+        return []
+
+    def _deliver(self, changes: list) -> None:
+        members = [change for change in changes if isinstance(change, MemberChange)]
+        if members:
+            self._on_members(members)
+        for change in changes:
+            if isinstance(change, LeaderChange):
+                self._on_leader(change)
+
+
+class _LeaseGone(Exception):
+    """etcd answered the renewal with a TTL of 0: the lease expired."""
+
+
+def _ttl_of(reply) -> int:
+    """The TTL a LeaseKeepAlive reply gives (aetcd returns the gRPC reply, or a stream of them)."""
+    ttl = getattr(reply, "TTL", None)
+    if ttl is None:
+        for item in reply or ():
+            ttl = getattr(item, "TTL", ttl)
+    return int(ttl or 0)
+
+
+def _revision_of(reply) -> int:
+    header = getattr(reply, "header", None)
+    return int(getattr(header, "revision", 0) or 0)

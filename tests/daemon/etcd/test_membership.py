@@ -1,0 +1,163 @@
+"""Membership and leadership on a real 3-member etcd cluster (loopback, TLS with client
+certificates): leases, the election recipe, departures told from failures, a member cut off
+from etcd that registers again, and members that carry on when an etcd member dies."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import pytest
+
+from mockserver.daemon.etcd.client import EtcdClient, EtcdSettings
+from mockserver.daemon.etcd.keys import PackKeys
+from mockserver.daemon.etcd.membership import EtcdMembership
+from mockserver.daemon.etcd.view import ALIVE, FAILED, LEFT, MemberRecord
+from mockserver.daemon.harness import async_wait_until
+from mockserver.daemon.harness.etcd import EtcdCluster
+
+pytestmark = pytest.mark.system
+
+DEAD, KEEPALIVE = 1.0, 0.2
+
+
+@pytest.fixture(scope="module")
+def etcd():
+    with EtcdCluster(3, tls=True) as cluster:
+        cluster.wait_ready()
+        yield cluster
+
+
+def settings_of(etcd: EtcdCluster, endpoints=None) -> EtcdSettings:
+    return EtcdSettings(tuple(endpoints or etcd.endpoints), cert=etcd.client_cert, key=etcd.client_key, ca=etcd.ca,
+                        timeout=2.0)
+
+
+class Member:
+    """One member's membership and what it heard."""
+
+    def __init__(self, etcd, keys, name, started=1, endpoints=None, candidate=True):
+        self.client = EtcdClient(settings_of(etcd, endpoints))
+        self.heard: list = []
+        self.leaders: list = []
+        self.cut: list = []
+        self.membership = EtcdMembership(self.client, keys, MemberRecord(name, api=f"http://127.0.0.1:1/{name}",
+                                                                         started=started),
+                                         dead_interval=DEAD, keepalive=KEEPALIVE, candidate=candidate,
+                                         on_members=self.heard.extend, on_leader=self.leaders.append,
+                                         on_cut_off=self.cut.append)
+
+    async def close(self):
+        await self.membership.stop()
+        await self.client.close()
+
+
+@contextlib.asynccontextmanager
+async def pack(etcd, request, names=("node1", "node2", "node3")):
+    keys = PackKeys("/pylxd-cluster-test", request.node.name)
+    members = {name: Member(etcd, keys, name) for name in names}
+    try:
+        for member in members.values():   # one after the other: node1's candidacy is the oldest
+            await member.membership.start()
+        yield keys, members
+    finally:
+        for member in members.values():
+            await member.close()
+
+
+def test_every_member_sees_every_member_and_the_same_leader(etcd, request):
+    async def scenario():
+        async with pack(etcd, request) as (keys, members):
+            await async_wait_until(lambda: all(m.membership.view.alive() == ["node1", "node2", "node3"]
+                                               for m in members.values()), 5, what="every member seen")
+            terms = {(m.membership.leader, m.membership.term) for m in members.values()}
+            assert len(terms) == 1 and next(iter(terms))[0] == "node1", terms
+            assert members["node1"].membership.is_leader() and not members["node2"].membership.is_leader()
+            assert members["node3"].membership.view.records["node2"].api == "http://127.0.0.1:1/node2"
+
+    asyncio.run(scenario())
+
+
+def test_a_departure_is_told_from_a_failure_and_leadership_moves(etcd, request):
+    async def scenario():
+        async with pack(etcd, request) as (keys, members):
+            watcher = members["node3"]
+            await async_wait_until(lambda: watcher.membership.view.alive() == ["node1", "node2", "node3"], 5)
+            old_term = watcher.membership.term
+            await members["node1"].membership.leave()       # the leader leaves on purpose
+            await async_wait_until(lambda: watcher.membership.leader == "node2", 5, what="node2 leads")
+            assert [(c.name, c.status) for c in watcher.heard if c.name == "node1"][-1] == ("node1", LEFT)
+            assert watcher.membership.term > old_term
+            await members["node2"].membership.stop()        # stops renewing: a failure, after the TTL
+            await async_wait_until(lambda: watcher.membership.leader == "node3", 5, what="node3 leads")
+            assert [(c.name, c.status) for c in watcher.heard if c.name == "node2"][-1] == ("node2", FAILED)
+            assert watcher.membership.is_leader()
+
+    asyncio.run(scenario())
+
+
+def test_members_carry_on_when_an_etcd_member_dies(etcd, request):
+    async def scenario():
+        # Each member starts on a different endpoint: the one killed is node1's.
+        keys = PackKeys("/pylxd-cluster-test", request.node.name)
+        endpoints = etcd.endpoints
+        members = {f"node{i + 1}": Member(etcd, keys, f"node{i + 1}", endpoints=endpoints[i:] + endpoints[:i])
+                   for i in range(3)}
+        try:
+            for member in members.values():
+                await member.membership.start()
+            victim = next(name for name, m in etcd.members.items() if m["url"] == endpoints[0])
+            etcd.kill9(victim)
+            # node1 moves to the next endpoint and keeps its lease: nobody fails, the leader stays.
+            renewals = members["node1"].membership.counters["renewals"]
+            await async_wait_until(lambda: members["node1"].membership.counters["renewals"] > renewals + 3, 10,
+                                   what="node1 renews through another etcd member")
+            assert all(m.membership.view.alive() == ["node1", "node2", "node3"] for m in members.values())
+            assert {m.membership.leader for m in members.values()} == {"node1"}
+            assert not any(c.status == FAILED for m in members.values() for c in m.heard)
+        finally:
+            for member in members.values():
+                await member.close()
+            etcd.restart(victim)
+            etcd.wait_ready()
+
+    asyncio.run(scenario())
+
+
+def test_a_restart_is_seen_as_one(etcd, request):
+    async def scenario():
+        async with pack(etcd, request, names=("node1", "node2")) as (keys, members):
+            await members["node2"].membership.leave()
+            again = Member(etcd, keys, "node2", started=2)
+            try:
+                await again.membership.start()
+                await async_wait_until(lambda: [(c.name, c.status) for c in members["node1"].heard][-1:]
+                                       == [("node2", ALIVE)], 5, what="node2 back")
+            finally:
+                await again.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_member_cut_off_from_etcd_says_so_and_registers_again(etcd, request):
+    """Quorum lost (two of three etcd members down): renewals fail, the member counts itself
+    cut off before its TTL ends; when etcd is back it registers again, without a restart."""
+    async def scenario():
+        async with pack(etcd, request, names=("node1",)) as (keys, members):
+            member = members["node1"]
+            registrations = member.membership.counters["registrations"]
+            down = [name for name in etcd.members][:2]
+            for name in down:
+                etcd.kill9(name)
+            try:
+                await async_wait_until(lambda: member.cut == [True], 10, what="node1 cut off")
+                assert not member.membership.is_leader()
+            finally:
+                for name in down:
+                    etcd.restart(name)
+            await async_wait_until(lambda: member.cut == [True, False], 20, what="node1 back")
+            assert member.membership.counters["registrations"] >= registrations
+            await async_wait_until(lambda: member.membership.view.alive() == ["node1"]
+                                   and member.membership.is_leader(), 10, what="node1 registered and leading")
+
+    asyncio.run(scenario())
+    etcd.wait_ready()
