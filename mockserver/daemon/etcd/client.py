@@ -84,6 +84,9 @@ class EtcdClient(aetcd.Client):
         self.settings = settings
         self._targets = [parse_endpoint(endpoint) for endpoint in settings.endpoints]
         self._current = 0
+        # Counts the channels: a call that ends when its channel was closed under it (by a
+        # rotation another task made) knows it from a change of generation.
+        self.generation = 0
         scheme, host, port = self._targets[0]
         super().__init__(host=host, port=port, timeout=settings.timeout,
                          options={"grpc.keepalive_time_ms": 2000, "grpc.keepalive_timeout_ms": 2000,
@@ -134,9 +137,19 @@ class EtcdClient(aetcd.Client):
         finally:
             self._is_connecting = False
 
-    async def rotate(self) -> str:
-        """Close the channel and move to the next endpoint; return it. Watches and lease
-        keep-alives on the old channel end: their owners open them again."""
+    def closed_under(self, generation: int) -> bool:
+        """Whether the channel of ``generation`` was replaced: a CancelledError out of a call
+        made on it is then gRPC's (the channel closed), not a cancellation of the caller."""
+        return self.generation != generation
+
+    async def rotate(self, generation: int | None = None) -> str:
+        """Close the channel and move to the next endpoint; return it. With ``generation``,
+        only if the channel is still that one (several tasks seeing the same failure move
+        once). Watches and lease keep-alives on the old channel end: their owners open them
+        again."""
+        if generation is not None and generation != self.generation:
+            return self.endpoint
+        self.generation += 1
         previous = self.endpoint
         await self.close()
         self._current = (self._current + 1) % len(self._targets)
@@ -156,10 +169,17 @@ class EtcdClient(aetcd.Client):
         """
         deadline = time.monotonic() + (self.settings.timeout if timeout is None else timeout)
         while True:
+            generation = self.generation
             try:
                 return await request()
             except UNAVAILABLE:
                 if time.monotonic() + RETRY_PAUSE >= deadline:
                     raise
-            await self.rotate()
+                await self.rotate(generation)
+            except asyncio.CancelledError:
+                if not self.closed_under(generation):
+                    raise   # the caller was cancelled
+                if time.monotonic() + RETRY_PAUSE >= deadline:
+                    raise aetcd.exceptions.ConnectionFailedError("etcd: the connection was moved to another "
+                                                                 "endpoint and the time is up") from None
             await asyncio.sleep(RETRY_PAUSE)

@@ -202,6 +202,7 @@ class EtcdMembership:
 
     async def _watch_forever(self) -> None:
         while not self._stopping:
+            generation = self.client.generation
             try:
                 watch = await self.client.watch_prefix(self.keys.root, start_revision=self._revision + 1)
                 try:
@@ -213,11 +214,15 @@ class EtcdMembership:
             except aetcd.exceptions.RevisionCompactedError:
                 self.counters["watch_restarts"] += 1
                 await self._resnapshot()
+            except asyncio.CancelledError:
+                if self._stopping or not self.client.closed_under(generation):
+                    raise
+                self.counters["watch_restarts"] += 1   # another task moved the channel: watch again
             except (*UNAVAILABLE, aetcd.exceptions.ClientError):
                 self.counters["watch_restarts"] += 1
                 await asyncio.sleep(min(self.keepalive, 0.5))
                 try:
-                    await self.client.rotate()
+                    await self.client.rotate(generation)
                 except Exception:  # noqa: BLE001 - the next round tries again
                     pass
 
