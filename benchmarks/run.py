@@ -10,6 +10,7 @@ import time
 from benchmarks import (
     config_propagation,
     discovery,
+    etcd_load,
     pack_failover,
     pack_processes,
     pack_simulation,
@@ -39,6 +40,7 @@ def main() -> int:
     propagation = config_propagation.run()
     services = service_failover.run()
     discovery.run()
+    etcd = etcd_load.run((100, 1000))
 
     goal_sdk = sdk["sdk_ratio"] <= 1.25
     print(f"\nSDK members.all(): {sdk['sdk_ratio']:.2f}x the bare GET (goal: within 1.25x) "
@@ -81,6 +83,10 @@ def main() -> int:
               f"{ms(percentile(row['ours'], 0.99))}, keepalived p50 {ms(percentile(row['keepalived'], 0.5))} / p99 "
               f"{ms(percentile(row['keepalived'], 0.99))}; our p99 <= keepalived's: {verdict}"
               + (f" ({ratio:.2f}x)" if ratio == ratio else ""))
+    for size, r in etcd["sizes"].items():
+        print(f"etcd under N={size} simulated members: {r['cpu_percent']:.1f}% CPU (3 etcd members), "
+              f"{r['db_bytes'] / 1024:.0f} KiB database, {r['bytes_per_member_s']:.0f} B/s of client traffic per "
+              f"member, a departure seen by every member in {r['fanout_max'] * 1000:.0f} ms at most")
     if services.get("error"):
         print(f"Service failover: NOT measured ({services['error']})")
     print(f"\nall benchmarks: {time.monotonic() - started:.0f} s")

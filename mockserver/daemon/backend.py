@@ -18,9 +18,7 @@ class PackBackend:
         self._daemon = daemon
 
     def member_api(self, ident: str) -> str | None:
-        node = self._daemon.node
-        peer = node.peers.get(ident) if node is not None else None
-        return peer.record.api if peer is not None else None
+        return self._daemon.member_api(ident) or None
 
     def member_state(self, ident: str) -> dict | None:
         """This member's pack counters and view; other members are asked for theirs."""

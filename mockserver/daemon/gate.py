@@ -108,7 +108,7 @@ class PackGate:
             return None
         operations = len(segments) > 1 and segments[1] in ("operations", "events")
         linearizable = (req.header(CONSISTENCY_HEADER) or "").strip().lower() == LINEARIZABLE
-        engine, node = self.daemon.sync, self.daemon.node
+        engine, daemon = self.daemon.sync, self.daemon
         if req.method == "GET" and not linearizable:
             if operations and segments[1] == "events":
                 return None
@@ -116,7 +116,7 @@ class PackGate:
                 if engine is not None and engine.is_leader() and not engine.settled():
                     return Later(self._settled_read())
                 return None
-        if node is None or engine is None:
+        if not daemon.running() or engine is None:
             return self.unavailable("The member is starting; retry in a moment")
         if req.method != "GET" and segments[1:2] == ["cluster"] and segments[2:] in ([], ["certificate"]):
             raise ApiError(400, "A pack member is not enabled, disabled or re-keyed through the API: it joins "
@@ -134,23 +134,23 @@ class PackGate:
             if req.method == "GET" and not linearizable:
                 return None
             return self.unavailable(f"Leadership of the pack is moving (this member follows "
-                                    f"{node.leader or 'no leader'}); nothing was changed, retry in a moment")
-        if not node.leader:
+                                    f"{daemon.leader_name() or 'no leader'}); nothing was changed, retry in a moment")
+        leader = daemon.leader_name()
+        if not leader:
             if req.method == "GET" and not linearizable:
                 return None
-            why = "no majority of its members is reachable" if not node.has_quorum() else "an election is running"
+            why = "no majority of its members is reachable" if not daemon.has_quorum() else "an election is running"
             return self.unavailable(f"The pack has no leader right now ({why}); cluster-wide writes and "
                                     "linearizable reads need one. Nothing was changed: retry shortly, or check "
                                     "`pylxd-cluster status`")
-        peer = node.peers.get(node.leader)
-        api = peer.record.api if peer is not None else ""
+        api = daemon.member_api(leader)
         if not api.startswith("http"):
-            raise ApiError(503, NO_TCP.format(name=node.leader))
+            raise ApiError(503, NO_TCP.format(name=leader))
         wait = segments[-1] == "wait"
         # Give up on the leader when another one is elected, and at the latest after a
         # dead-interval: a leader cut off from us would otherwise hold the client until the
         # partition heals.
-        return ForwardTo(api, node.leader, wait=wait, relay_operations=req.method != "GET",
+        return ForwardTo(api, leader, wait=wait, relay_operations=req.method != "GET",
                          timeout=None if wait else self._dead_interval + self.commit_timeout,
                          abandon=self._next_leader_change(), copy_headers=(CONSISTENCY_HEADER.lower(),))
 

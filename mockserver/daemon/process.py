@@ -354,6 +354,25 @@ class PackDaemon:
     async def wait_closed(self) -> None:
         await self._closed.wait()
 
+    # ---- what the gate asks of a back end ----------------------------------------------------
+
+    def running(self) -> bool:
+        """Whether the member has started (the gate answers 503 until then)."""
+        return self.node is not None
+
+    def leader_name(self) -> str:
+        """Who leads the pack, as this member knows ("" for nobody)."""
+        return self.node.leader if self.node is not None else ""
+
+    def has_quorum(self) -> bool:
+        """Whether this member reaches a majority of the pack."""
+        return self.node is not None and self.node.has_quorum()
+
+    def member_api(self, name: str) -> str:
+        """The LXD API address a member announced (http(s)://host:port), or ""."""
+        peer = self.node.peers.get(name) if self.node is not None and name else None
+        return peer.record.api if peer is not None else ""
+
     # ---- carrying datagrams and timers ----------------------------------------------------
 
     def _on_datagram(self, data: bytes, source: tuple) -> None:
@@ -484,11 +503,11 @@ class PackDaemon:
     def _serve_join(self, ctx, req):
         """POST /internal/pack/join: a new member proves a join token (see pack/join.py)."""
         if not self.sync.is_leader():
-            leader = self.node.leader if self.node else ""
-            peer = self.node.peers.get(leader) if leader else None
-            if req.header(FORWARDED_HEADER) or peer is None or not peer.record.api.startswith("http"):
+            leader = self.leader_name()
+            api = self.member_api(leader)
+            if req.header(FORWARDED_HEADER) or not api.startswith("http"):
                 return self.gate.unavailable("The pack has no leader reachable over TCP right now; retry shortly")
-            return ForwardTo(peer.record.api, leader)
+            return ForwardTo(api, leader)
         try:
             op, name = check_join(self.state, req.body)
         except ApiError as exc:
