@@ -22,7 +22,7 @@ from pylxd_cluster.exceptions import ClientConnectionError, ClusterError, Timeou
 from pylxd_cluster.models.event import Event
 from pylxd_cluster.transport import Transport
 
-__all__ = ["EventStream", "events_path", "parse_event", "event_matches", "describe_match"]
+__all__ = ["EventStream", "events_path", "parse_event", "event_matches", "describe_match", "close_websocket"]
 
 EventPredicate = Callable[[Event], bool]
 
@@ -154,18 +154,7 @@ class EventStream:
         if self._closed.is_set():
             return
         self._closed.set()
-        try:
-            self._ws.send_close()
-        except Exception:  # noqa: BLE001 - the connection may already be gone
-            pass
-        sock = getattr(self._ws, "sock", None)
-        if sock is not None:
-            try:
-                # Wakes the reader thread out of its blocking recv (close() alone doesn't).
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        self._ws.shutdown()
+        close_websocket(self._ws)
         self._reader.join(timeout=5)
 
     def __enter__(self) -> EventStream:
@@ -179,6 +168,23 @@ class EventStream:
             self.close()
         except Exception:  # noqa: BLE001 - interpreter shutdown
             pass
+
+
+def close_websocket(ws: Any) -> None:
+    """Close a websocket-client connection that a thread may be reading: send the close
+    frame, then shut the socket down, which wakes a blocking ``recv`` (``close()`` alone does
+    not). Never raises."""
+    try:
+        ws.send_close()
+    except Exception:  # noqa: BLE001 - the connection may already be gone
+        pass
+    sock = getattr(ws, "sock", None)
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+    ws.shutdown()
 
 
 def parse_event(data: Any) -> Event | None:

@@ -61,6 +61,7 @@ from typing import Any, Iterable
 
 import websocket
 
+from pylxd_cluster.events import close_websocket
 from tests.conformance.golden import HEX64, UUID
 from tests.live.sequence import REFERENCE, Step
 from tests.support.realservers import UnixHTTPConnection
@@ -376,17 +377,7 @@ class EventCollector:
 
     def close(self) -> None:
         self._closed = True
-        try:
-            self._ws.send_close()
-        except Exception:  # noqa: BLE001 - the connection may be gone
-            pass
-        sock = getattr(self._ws, "sock", None)
-        if sock is not None:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        self._ws.shutdown()
+        close_websocket(self._ws)
         self._thread.join(timeout=5)
 
 

@@ -20,8 +20,9 @@ from typing import Callable
 
 import aetcd
 
-from mockserver.daemon.etcd.client import UNAVAILABLE, EtcdClient
+from mockserver.daemon.etcd.client import EtcdClient
 from mockserver.daemon.etcd.keys import PackKeys
+from mockserver.daemon.etcd.watching import follow
 
 __all__ = ["EtcdDocument", "StaleWrite", "NotLeading"]
 
@@ -116,33 +117,19 @@ class EtcdDocument:
             self._seen(reply.value, reply.mod_revision)
 
     async def _follow(self) -> None:
-        while not self._stopping:
-            generation = self.client.generation
-            try:
-                watch = await self.client.watch(self.keys.document, start_revision=self.revision + 1)
-                try:
-                    async for event in watch:
-                        if event.kind == aetcd.rtypes.EventKind.PUT:
-                            self._seen(event.kv.value, event.kv.mod_revision)
-                finally:
-                    await watch.cancel()
-            except aetcd.exceptions.RevisionCompactedError:
-                self.counters["watch_restarts"] += 1
-                try:
-                    await self._read()
-                except aetcd.exceptions.ClientError:
-                    await asyncio.sleep(0.2)
-            except asyncio.CancelledError:
-                if self._stopping or not self.client.closed_under(generation):
-                    raise
-                self.counters["watch_restarts"] += 1   # another task moved the channel: watch again
-            except (*UNAVAILABLE, aetcd.exceptions.ClientError):
-                self.counters["watch_restarts"] += 1
-                await asyncio.sleep(0.2)
-                try:
-                    await self.client.rotate(generation)
-                except Exception:  # noqa: BLE001 - the next round tries again
-                    pass
+        def on_event(event) -> None:
+            if event.kind == aetcd.rtypes.EventKind.PUT:
+                self._seen(event.kv.value, event.kv.mod_revision)
+
+        await follow(self.client, lambda: self.client.watch(self.keys.document, start_revision=self.revision + 1),
+                     on_event, resync=self._reread, stopping=lambda: self._stopping, counters=self.counters,
+                     pause=0.2)
+
+    async def _reread(self) -> None:
+        try:
+            await self._read()
+        except aetcd.exceptions.ClientError:
+            await asyncio.sleep(0.2)
 
     def _seen(self, value: bytes | None, revision: int, force: bool = False) -> None:
         if revision <= self.revision and not force:

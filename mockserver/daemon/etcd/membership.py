@@ -25,9 +25,10 @@ from typing import Callable
 
 import aetcd
 
-from mockserver.daemon.etcd.client import UNAVAILABLE, EtcdClient
+from mockserver.daemon.etcd.client import EtcdClient
 from mockserver.daemon.etcd.keys import PackKeys
 from mockserver.daemon.etcd.view import LeaderChange, MemberChange, MemberRecord, PackView
+from mockserver.daemon.etcd.watching import follow
 
 __all__ = ["EtcdMembership", "lease_ttl"]
 
@@ -201,30 +202,13 @@ class EtcdMembership:
         self._deliver(self.view.load(members, departures, candidacies))
 
     async def _watch_forever(self) -> None:
-        while not self._stopping:
-            generation = self.client.generation
-            try:
-                watch = await self.client.watch_prefix(self.keys.root, start_revision=self._revision + 1)
-                try:
-                    async for event in watch:
-                        self._revision = max(self._revision, event.kv.mod_revision)
-                        self._deliver(self._event(event))
-                finally:
-                    await watch.cancel()
-            except aetcd.exceptions.RevisionCompactedError:
-                self.counters["watch_restarts"] += 1
-                await self._resnapshot()
-            except asyncio.CancelledError:
-                if self._stopping or not self.client.closed_under(generation):
-                    raise
-                self.counters["watch_restarts"] += 1   # another task moved the channel: watch again
-            except (*UNAVAILABLE, aetcd.exceptions.ClientError):
-                self.counters["watch_restarts"] += 1
-                await asyncio.sleep(min(self.keepalive, 0.5))
-                try:
-                    await self.client.rotate(generation)
-                except Exception:  # noqa: BLE001 - the next round tries again
-                    pass
+        await follow(self.client, lambda: self.client.watch_prefix(self.keys.root, start_revision=self._revision + 1),
+                     self._on_event, resync=self._resnapshot, stopping=lambda: self._stopping, counters=self.counters,
+                     pause=min(self.keepalive, 0.5))
+
+    def _on_event(self, event) -> None:
+        self._revision = max(self._revision, event.kv.mod_revision)
+        self._deliver(self._event(event))
 
     async def _resnapshot(self) -> None:
         try:

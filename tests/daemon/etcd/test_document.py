@@ -14,17 +14,10 @@ from mockserver.daemon.etcd.keys import PackKeys
 from mockserver.daemon.etcd.membership import EtcdMembership
 from mockserver.daemon.etcd.view import MemberRecord
 from mockserver.daemon.harness import async_wait_until
-from mockserver.daemon.harness.etcd import EtcdCluster
-from tests.daemon.etcd.test_membership import settings_of
+from tests.daemon.etcd.conftest import settings_of
 
 pytestmark = pytest.mark.system
 
-
-@pytest.fixture(scope="module")
-def etcd():
-    with EtcdCluster(3, tls=True) as cluster:
-        cluster.wait_ready()
-        yield cluster
 
 
 def test_the_leader_writes_with_cas_and_every_member_follows(etcd, request):

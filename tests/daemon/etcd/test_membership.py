@@ -8,28 +8,18 @@ import contextlib
 
 import pytest
 
-from mockserver.daemon.etcd.client import EtcdClient, EtcdSettings
+from mockserver.daemon.etcd.client import EtcdClient
 from mockserver.daemon.etcd.keys import PackKeys
 from mockserver.daemon.etcd.membership import EtcdMembership
 from mockserver.daemon.etcd.view import ALIVE, FAILED, LEFT, MemberRecord
 from mockserver.daemon.harness import async_wait_until
-from mockserver.daemon.harness.etcd import EtcdCluster
+from tests.daemon.etcd.conftest import settings_of
 
 pytestmark = pytest.mark.system
 
 DEAD, KEEPALIVE = 1.0, 0.2
 
 
-@pytest.fixture(scope="module")
-def etcd():
-    with EtcdCluster(3, tls=True) as cluster:
-        cluster.wait_ready()
-        yield cluster
-
-
-def settings_of(etcd: EtcdCluster, endpoints=None) -> EtcdSettings:
-    return EtcdSettings(tuple(endpoints or etcd.endpoints), cert=etcd.client_cert, key=etcd.client_key, ca=etcd.ca,
-                        timeout=2.0)
 
 
 class Member:

@@ -14,17 +14,10 @@ from mockserver.daemon.etcd.ownership import EtcdOwnership
 from mockserver.daemon.etcd.tokens import EtcdTokens
 from mockserver.daemon.etcd.view import MemberRecord
 from mockserver.daemon.harness import async_wait_until
-from mockserver.daemon.harness.etcd import EtcdCluster
-from tests.daemon.etcd.test_membership import settings_of
+from tests.daemon.etcd.conftest import settings_of
 
 pytestmark = pytest.mark.system
 
-
-@pytest.fixture(scope="module")
-def etcd():
-    with EtcdCluster(3, tls=True) as cluster:
-        cluster.wait_ready()
-        yield cluster
 
 
 def test_a_join_token_is_used_once_revoked_or_expired(etcd, request):

@@ -1,0 +1,48 @@
+"""Following a watch for as long as a member runs: opened again when it breaks, from where it
+stopped, and resynchronised from a snapshot after a compaction."""
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Awaitable, Callable
+
+import aetcd
+
+from mockserver.daemon.etcd.client import UNAVAILABLE, EtcdClient
+
+__all__ = ["follow"]
+
+
+async def follow(client: EtcdClient, open_watch: Callable[[], Awaitable[Any]], on_event: Callable[[Any], None], *,
+                 resync: Callable[[], Awaitable[None]], stopping: Callable[[], bool], counters: dict,
+                 pause: float) -> None:
+    """Deliver every event of ``open_watch()`` (a new watch, from where the last one stopped)
+    to ``on_event`` until ``stopping()``.
+
+    A watch that breaks (etcd unavailable: the client moves to its next endpoint after
+    ``pause`` seconds; or its channel closed under it by another task's move) is opened again;
+    after a compaction, ``resync()`` reloads from a snapshot first. ``counters["watch_restarts"]``
+    counts them. A cancellation of the caller ends it.
+    """
+    while not stopping():
+        generation = client.generation
+        try:
+            watch = await open_watch()
+            try:
+                async for event in watch:
+                    on_event(event)
+            finally:
+                await watch.cancel()
+        except aetcd.exceptions.RevisionCompactedError:
+            counters["watch_restarts"] += 1
+            await resync()
+        except asyncio.CancelledError:
+            if stopping() or not client.closed_under(generation):
+                raise
+            counters["watch_restarts"] += 1   # another task moved the channel: watch again
+        except (*UNAVAILABLE, aetcd.exceptions.ClientError):
+            counters["watch_restarts"] += 1
+            await asyncio.sleep(pause)
+            try:
+                await client.rotate(generation)
+            except Exception:  # noqa: BLE001 - the next round tries again
+                pass
