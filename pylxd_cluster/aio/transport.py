@@ -122,6 +122,7 @@ class AsyncTransport(Settings):
         target = self._configure(endpoint, cert, verify, timeout, consistency, server, project, retries)
         self.base_url = _UNIX_HOST if self.kind == "unix" else target
         self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         #: How the transport pauses between two attempts and for a plan's Sleep (a seam:
         #: tests record the pauses instead of waiting them out).
         self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
@@ -155,8 +156,17 @@ class AsyncTransport(Settings):
 
     @property
     def session(self) -> aiohttp.ClientSession:
-        """The session, made on first use (aiohttp wants a running loop for that)."""
+        """The session, made on first use (aiohttp wants a running loop for that).
+
+        Raises:
+            ClusterError: called from another event loop than the one the session was made in
+                (a second ``asyncio.run``): its connections belong to the first loop.
+        """
+        if self._session is not None and not self._session.closed and self._loop is not asyncio.get_running_loop():
+            raise ClusterError(f"this AsyncClient of {self.endpoint} was opened in another event loop, which its "
+                               "connections belong to: make one client per loop (or close it there first)")
         if self._session is None or self._session.closed:
+            self._loop = asyncio.get_running_loop()
             # No proxy or netrc from the environment: as the sync client over a unix socket,
             # and LXD remotes are reached directly, as lxc does.
             self._session = aiohttp.ClientSession(connector=self._connector(), trust_env=False,

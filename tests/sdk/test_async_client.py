@@ -445,3 +445,17 @@ def test_the_transport_is_an_asyncio_one():
     assert (timeout.connect, timeout.sock_read, timeout.total) == (1, 2, None)
     assert str(transport.url("/1.0/operations", {"recursion": 1, "project": "a b"})) == \
         "http://lxd/1.0/operations?recursion=1&project=a+b"
+
+
+def test_a_client_belongs_to_the_loop_it_was_opened_in(mock_cluster):
+    client = AsyncClient(mock_cluster.unix_socket)
+
+    async def first():
+        await client.open()
+
+    async def second():
+        with pytest.raises(ClusterError, match="another event loop"):
+            await client.cluster.members.all()
+
+    run(first())
+    run(second())
