@@ -401,9 +401,12 @@ def test_without_reconnect_a_drop_ends_the_stream(tmp_path):
 def test_waiting_for_a_status_and_for_members(mock_cluster):
     async def scenario():
         async with AsyncClient(mock_cluster.unix_socket) as client:
+            mock_cluster.clear_requests()
             waiting = asyncio.ensure_future(client.cluster.members.wait_for_status("node3", "Offline", timeout=20,
                                                                                    poll_interval=5))
-            await asyncio.sleep(0)
+            # Once the wait has read node3 (Online), the change must reach it through its events.
+            await async_wait_until(lambda: any(r.path == "/1.0/cluster/members/node3" for r in mock_cluster.requests),
+                                   5, what="the wait to read node3")
             mock_cluster.set_offline("node3")
             member = await waiting
             assert member.status == "Offline"

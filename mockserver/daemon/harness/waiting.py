@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from typing import Any, Callable
 
@@ -76,16 +77,22 @@ def hold_for(predicate: Callable[[], bool], seconds: float, interval: float = 0.
         time.sleep(interval)
 
 
-async def async_wait_until(predicate: Callable[[], bool], timeout: float = 5.0, interval: float = 0.005,
+async def async_wait_until(predicate: Callable[[], Any], timeout: float = 5.0, interval: float = 0.005,
                            what: str = "") -> None:
     """:func:`wait_until` for a test running on an event loop: the loop runs meanwhile (what
-    the predicate waits for arrives through it).
+    the predicate waits for arrives through it). The predicate may be a coroutine function
+    (a condition read from a server: ``lambda: tokens_gone()``); its result is awaited.
 
     Raises:
         AssertionError: on timeout.
     """
     deadline = time.monotonic() + timeout
-    while not predicate():
+
+    async def holds() -> bool:
+        value = predicate()
+        return bool(await value) if inspect.isawaitable(value) else bool(value)
+
+    while not await holds():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
         await asyncio.sleep(interval)
