@@ -8,11 +8,12 @@ import asyncio
 import contextlib
 import datetime
 import os
-import signal
 import statistics
 import subprocess
 import sys
 import time
+
+from mockserver.daemon.harness.processes import stop_process
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -64,12 +65,7 @@ def process(args: list, ready: str, timeout: float = 20.0):
             raise RuntimeError(f"{args} not ready after {timeout}s")
         yield proc
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_process(proc)
 
 
 def mock_server(members: int, port: int):

@@ -44,6 +44,7 @@ from pylxd_cluster.protocol import (
     shown_path,
 )
 from pylxd_cluster.transport import (
+    CertPair,
     Settings,
     TimeoutValue,
     check_timeout,
@@ -58,7 +59,6 @@ __all__ = ["AsyncTransport"]
 log = logging.getLogger("pylxd_cluster.transport")
 
 T = TypeVar("T")
-CertPair = tuple[str, str]
 
 # The Host of requests over a unix socket (LXD and Incus ignore it).
 _UNIX_HOST = "http://lxd"

@@ -19,7 +19,6 @@ directory.
 """
 from __future__ import annotations
 
-import contextlib
 import datetime
 import ipaddress
 import json
@@ -35,7 +34,7 @@ import urllib.request
 from pathlib import Path
 
 from mockserver.daemon.harness.addresses import free_tcp_port
-from mockserver.daemon.harness.processes import die_with_parent
+from mockserver.daemon.harness.processes import die_with_parent, stop_process
 from mockserver.daemon.harness.waiting import poll_until
 
 __all__ = ["ETCD", "EtcdCluster", "EtcdError", "etcd_env", "etcd_version"]
@@ -273,17 +272,8 @@ class EtcdCluster:
 
     def close(self) -> None:
         for member in self.members.values():
-            proc = member["proc"]
-            if proc is None:
-                continue
-            with contextlib.suppress(Exception):
-                if proc.poll() is None:
-                    proc.send_signal(signal.SIGTERM)
-                    try:
-                        proc.wait(timeout=10)
-                    except subprocess.TimeoutExpired:
-                        proc.kill()
-                        proc.wait(timeout=10)
+            if member["proc"] is not None:
+                stop_process(member["proc"])
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self) -> EtcdCluster:

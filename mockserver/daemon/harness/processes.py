@@ -53,6 +53,18 @@ def die_with_parent(args: list[str]) -> list[str]:
     return [setpriv, "--pdeathsig", "KILL", "--", *args] if setpriv else list(args)
 
 
+def stop_process(proc, grace: float = 10.0) -> None:
+    """SIGTERM ``proc``, then SIGKILL it if it outstays ``grace`` seconds; reaped, never raises."""
+    with contextlib.suppress(Exception):
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+
+
 class DaemonError(AssertionError):
     pass
 
