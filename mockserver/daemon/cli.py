@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 
@@ -14,7 +15,8 @@ DESCRIPTION = """\
 Run one node of a pack: nodes find each other over UDP (broadcast, multicast, static peers,
 or the discovery list: hosts files, DNS, Kubernetes, plug-ins), check each other's liveness,
 follow a leader, and each serves the live membership through LXD's REST API, so `lxc cluster
-list`, pylxd and pylxd-cluster work against any node.
+list`, pylxd and pylxd-cluster work against any node. With `backend: etcd` in the Pack module,
+an etcd cluster is the engine of record instead (leases, elections, the shared document).
 """
 
 EPILOG = """\
@@ -49,8 +51,11 @@ def summary(config) -> str:
     if pack.discovery:
         channels.append("discovery " + ", ".join(discovery.label(spec) for spec in pack.discovery))
     which = f"pack '{pack.name}'" if pack.name else "the pack its join_token names"
-    lines = [f"node {pack.server_name} of {which} ({pack.pack}) on {pack.interface}:{pack.port}; "
-             f"{'; '.join(channels)}",
+    if pack.backend == "etcd":
+        where = f"on etcd {', '.join(pack.etcd_endpoints)} (keys under {pack.etcd_prefix.rstrip('/')}/)"
+    else:
+        where = f"on {pack.interface}:{pack.port}; {'; '.join(channels)}"
+    lines = [f"node {pack.server_name} of {which} ({pack.pack}) {where}",
              f"  keepalive {pack.keepalive_interval_ms} ms, dead after {pack.dead_interval_ms} ms"
              + (f", expects {pack.expected_members} members" if pack.expected_members else "")]
     if config.api is not None:
@@ -66,10 +71,22 @@ def summary(config) -> str:
 
 async def run(config) -> int:
     from mockserver.daemon.join import JoinError
-    from mockserver.daemon.process import PackDaemon
 
+    unreachable: tuple = ()
     try:
-        daemon = PackDaemon(config)
+        if config.pack.backend == "etcd":
+            # gRPC's C core logs a line on stderr for every TLS peer that goes away.
+            os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+            import aetcd
+
+            from mockserver.daemon.etcd.daemon import EtcdDaemon
+
+            unreachable = (aetcd.exceptions.ClientError,)
+            daemon = EtcdDaemon(config)
+        else:
+            from mockserver.daemon.process import PackDaemon
+
+            daemon = PackDaemon(config)
     except ValueError as exc:   # a discovery strategy this version cannot run
         print(f"pylxd-cluster-daemon: {exc}", file=sys.stderr)
         return 2
@@ -86,6 +103,12 @@ async def run(config) -> int:
         return 2
     except OSError as exc:
         print(f"pylxd-cluster-daemon: error: {exc}", file=sys.stderr)
+        return 2
+    except unreachable as exc:
+        print(f"pylxd-cluster-daemon: cannot use etcd at {', '.join(config.pack.etcd_endpoints)}: "
+              f"{type(exc).__name__}: {exc or 'no answer'}; check etcd-endpoints, etcd-cert, etcd-key and etcd-ca",
+              file=sys.stderr)
+        await daemon.stop(graceful=False)
         return 2
     print(f"pylxd-cluster daemon: {summary(config)}", flush=True)
     print("  running; SIGTERM or Ctrl-C leaves the pack", flush=True)

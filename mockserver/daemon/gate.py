@@ -26,7 +26,7 @@ import logging
 import math
 
 from mockserver.api import ApiRequest, AwaitCommit, ForwardTo, Later
-from mockserver.daemon.sync.core import NotCommitted, NotPublished
+from mockserver.daemon.sync.core import NotApplied, NotCommitted, NotPublished
 from mockserver.errors import ApiError
 from mockserver.wire import Reply, error_reply
 
@@ -49,6 +49,9 @@ RETRY_AFTER_HEADER = "Retry-After"
 # On the reply to a forwarded request: the pack document version the leader had applied
 # ("term.version"); the forwarding member waits until it has it too (read your writes).
 DOCUMENT_HEADER = "X-Pack-Document"
+# On any reply of a member that may be answering from an old view (cut off from its engine of
+# record): why, for a program to see (the text of the reply is LXD's).
+STALE_HEADER = "X-Pack-Stale"
 LINEARIZABLE = "linearizable"
 READ_BACK = ("read it back with the header X-Pack-Consistency: linearizable (pylxd_cluster: "
              'consistency="linearizable") before you send it again')
@@ -75,7 +78,7 @@ class PackGate:
     """The daemon's Gate (``mockserver.api.seams.Gate``)."""
 
     # A follower relays the leader's Retry-After with the leader's 503.
-    kept_reply_headers = (OUTCOME_HEADER.lower(), RETRY_AFTER_HEADER.lower())
+    kept_reply_headers = (OUTCOME_HEADER.lower(), RETRY_AFTER_HEADER.lower(), STALE_HEADER.lower())
     def __init__(self, daemon, commit_timeout: float):
         self.daemon = daemon
         self.commit_timeout = commit_timeout
@@ -139,7 +142,7 @@ class PackGate:
         if not leader:
             if req.method == "GET" and not linearizable:
                 return None
-            why = "no majority of its members is reachable" if not daemon.has_quorum() else "an election is running"
+            why = daemon.no_leader_reason()
             return self.unavailable(f"The pack has no leader right now ({why}); cluster-wide writes and "
                                     "linearizable reads need one. Nothing was changed: retry shortly, or check "
                                     "`pylxd-cluster status`")
@@ -223,12 +226,15 @@ class PackGate:
         return self.unavailable(text)
 
     def reply_headers(self, req_headers) -> dict:
-        """On the reply to a request another member forwarded: the document version this
-        member (the leader) shows, ``term.version``, for it to catch up to."""
-        if not req_headers.get(FORWARDED_HEADER):
-            return {}
-        document = self.daemon.sync.document
-        return {DOCUMENT_HEADER: f"{document.term}.{document.version}"}
+        """On every reply of a member that may show an old view: why (STALE_HEADER). On the
+        reply to a request another member forwarded: the document version this member (the
+        leader) shows, ``term.version``, for it to catch up to."""
+        stale = self.daemon.stale()
+        headers = {STALE_HEADER: stale} if stale else {}
+        if req_headers.get(FORWARDED_HEADER) and self.daemon.sync is not None:
+            document = self.daemon.sync.document
+            headers[DOCUMENT_HEADER] = f"{document.term}.{document.version}"
+        return headers
 
     async def caught_up(self, reply_headers) -> None:
         """Before a forwarded write's reply goes back to the client: wait until this member
@@ -260,6 +266,9 @@ class PackGate:
     async def wait(self, pending: AwaitCommit):
         try:
             await self.daemon.sync.wait_committed(pending.version, self.commit_timeout)
+        except NotApplied as exc:
+            log.info("write (version %d) refused: %s", pending.version, exc)
+            return self.unavailable(f"The change was not applied ({exc}); nothing was changed, retry in a moment")
         except NotCommitted as exc:
             log.warning("write (version %d) not confirmed: %s", pending.version, exc)
             return outcome_unknown(f"The leader applied the change (version {pending.version}) but could not get it "
@@ -279,6 +288,8 @@ class PackGate:
         async def confirm():
             try:
                 await self.daemon.sync.wait_committed(version, self.commit_timeout)
+            except NotApplied as exc:
+                finish(f"Refused ({exc}); nothing was changed")
             except NotCommitted as exc:
                 finish(f"Not confirmed by a majority of the pack: {exc}. It may or may not take effect")
             else:

@@ -106,7 +106,16 @@ def node_settings(config: DaemonConfig) -> NodeSettings:
         expected_members=pack.expected_members, api=api_address, documents=True)
 
 
-def _host_port(api: str) -> str:
+def tls_settings(config: DaemonConfig) -> TlsSettings | None:
+    """The Api module's certificate and key, read now (None: the API is plain HTTP)."""
+    api = config.api
+    if api is None or not api.tls_cert:
+        return None
+    with open(api.tls_cert) as cert, open(api.tls_key) as key:
+        return TlsSettings(cert.read(), key.read())
+
+
+def host_port(api: str) -> str:
     """"http://127.0.0.11:8443" -> "127.0.0.11:8443" (LXD shows members' addresses as https://host:port)."""
     return api.partition("://")[2] if "://" in api else api
 
@@ -131,7 +140,7 @@ class PackDaemon:
         pack = config.pack
         self.scheduler = LoopScheduler()
         self.state = ClusterState.member_view(
-            self.settings.name, _host_port(self.settings.api) or f"{pack.interface}:{pack.port}",
+            self.settings.name, host_port(self.settings.api) or f"{pack.interface}:{pack.port}",
             backend=PackBackend(self), scheduler=self.scheduler, token_expiry=float(pack.join_token_expiry),
             profile=profiles.profile(DAEMON_PROFILE))
         self.node: PackNode | None = None
@@ -216,7 +225,7 @@ class PackDaemon:
         self.node.term = max(self.node.term, self.sync.tip.term)
         if self.config.api is not None:   # before the pack hears of us: members may forward to it
             self.http = HttpTransport(api, listen=[self.config.api.listen] if self.config.api.listen else [],
-                                      unix=self.config.api.unix, tls=self._tls())
+                                      unix=self.config.api.unix, tls=tls_settings(self.config))
             await self.http.start()
         self._apply(self.node.start(self._loop.time()))
         self._tick_timer.start(self._loop)
@@ -326,13 +335,6 @@ class PackDaemon:
         self.settings = dataclasses.replace(self.settings, peers=tuple(dict.fromkeys(self.settings.peers + peers)))
         return joined["pack"], joined["secret"]
 
-    def _tls(self) -> TlsSettings | None:
-        api = self.config.api
-        if not api.tls_cert:
-            return None
-        with open(api.tls_cert) as cert, open(api.tls_key) as key:
-            return TlsSettings(cert.read(), key.read())
-
     async def stop(self, graceful: bool = True) -> None:
         if self._loop is not None:
             self.groups.stop(self._loop.time())   # addresses down before the others may take them
@@ -367,6 +369,15 @@ class PackDaemon:
     def has_quorum(self) -> bool:
         """Whether this member reaches a majority of the pack."""
         return self.node is not None and self.node.has_quorum()
+
+    def stale(self) -> str:
+        """Why this member's answers may show an old view ("" when they do not): a pack member
+        answers from what a majority committed, so it never says so."""
+        return ""
+
+    def no_leader_reason(self) -> str:
+        """Why there is no leader, for the 503 that says so."""
+        return "no majority of its members is reachable" if not self.has_quorum() else "an election is running"
 
     def member_api(self, name: str) -> str:
         """The LXD API address a member announced (http(s)://host:port), or ""."""
@@ -433,7 +444,7 @@ class PackDaemon:
         offline_message = None
         if record.status == Status.LEFT:
             offline_message = f"Left the pack at {heard:%Y-%m-%d %H:%M:%S} UTC"
-        self.state.observe_member(record.name, address=_host_port(record.api) or f"{record.host}:{record.port}",
+        self.state.observe_member(record.name, address=host_port(record.api) or f"{record.host}:{record.port}",
                                   online=record.status in LIVE, heartbeat=heard, offline_message=offline_message)
         if record.status == Status.ALIVE and (change.previous != Status.ALIVE or change.restarted):
             self.sync.tell_durable([record.name])

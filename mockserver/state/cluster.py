@@ -34,7 +34,7 @@ from mockserver.state.operations import Operation, OperationTable
 from mockserver.state.replicated import ReplicatedView
 from mockserver.state.scheduler import DeferredScheduler, Scheduler
 from mockserver.state.tokens import TokenRules
-from mockserver.wire import etag_of, lxd_url
+from mockserver.wire import lxd_url
 
 NOT_CLUSTERED = "Server is not clustered"
 
@@ -208,8 +208,10 @@ class ClusterState(MemberRules, GroupRules, TokenRules, ReplicatedView):
                     "effective": modules_to_wire(effective)}
 
     def configuration_etag(self) -> str:
+        """The modules' digest: options are maps (Go sorts their keys), so the order in which a
+        write gave them, which a replicated copy may not keep, does not count."""
         with self.lock:
-            return etag_of({"modules": modules_to_wire(self.configuration.modules)})
+            return self.configuration.digest
 
     def update_configuration(self, raw_modules, *, patch: bool, requestor: dict | None) -> ConfigDocument:
         """Replace (PUT) or merge (PATCH: modules by name, null removes one) the shared modules.

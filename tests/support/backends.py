@@ -5,6 +5,8 @@ was after each test) or ``backend4`` (4 members, fresh, for the destructive memb
 removal). Both are parametrized ``mock`` / ``pack``:
 
 * ``mock``: ``MockCluster(3)`` on its unix socket; the members' views are that one server.
+* ``etcd``: the same daemons with ``backend: etcd``, on a real 3-member etcd (TLS, client
+  certificates) started for the backend.
 * ``pack``: real ``pylxd-cluster-daemon`` processes (``mockserver.daemon.harness``). The scenario
   writes through a FOLLOWER (so every write is forwarded to the leader), and checks are made
   on EVERY member's own socket, polling until they hold since replication is asynchronous.
@@ -34,6 +36,7 @@ import pytest
 import pylxd_cluster
 from mockserver import MockCluster
 from mockserver.daemon.harness import PackProcs, wait_until
+from mockserver.daemon.harness.etcd import EtcdCluster
 from tests.support.lxc import Cli
 
 CONVERGENCE = 5.0  # seconds for a write to reach every member's view
@@ -44,7 +47,7 @@ class Backend:
     """One cluster under test, seen through its public API.
 
     Attributes:
-        name: "mock" or "pack".
+        name: "mock", "pack" or "etcd".
         entry_socket, entry_client: where the scenario writes (on a pack: a follower).
         target: a member that is neither the entry nor the leader, to evacuate, rename...
         leader, leader_socket: the member with the database-leader role (where operations run).
@@ -201,9 +204,11 @@ def one_leader(procs: PackProcs, names: Iterable[str]) -> str:
 
 
 @contextlib.contextmanager
-def pack_backend(members: int):
-    """node1..node3 (``pack: auto``), then node4 when asked, once the leader is settled."""
-    with PackProcs(listen=True, defaults={"expected_members": 3}) as procs:
+def pack_backend(members: int, etcd: EtcdCluster | None = None):
+    """node1..node3 (``pack: auto``), then node4 when asked, once the leader is settled; on
+    ``etcd``, with ``backend: etcd``."""
+    defaults = {"expected_members": 3} if etcd is None else ETCD_TIMING
+    with PackProcs(listen=True, defaults=defaults, etcd=etcd) as procs:
         for name in NAMES:
             procs.add(name, "auto").set_modules([("PackConfiguration", {})])
         procs.start_all()
@@ -214,7 +219,8 @@ def pack_backend(members: int):
             procs[name].start()
         one_leader(procs, names)
         entry = next(name for name in names if name != leader)
-        backend = Backend("pack", {n: procs[n].socket_path for n in names}, entry, procs.dir, procs.describe)
+        backend = Backend("pack" if etcd is None else "etcd", {n: procs[n].socket_path for n in names}, entry,
+                          procs.dir, procs.describe)
         backend.procs = procs
         try:
             yield backend
@@ -223,12 +229,27 @@ def pack_backend(members: int):
                 client.close()
 
 
+#: An etcd-backed pack's intervals: etcd counts lease TTLs in whole seconds, and a member
+#: counts itself cut off one keepalive before its TTL ends.
+ETCD_TIMING = {"keepalive-interval": 250, "dead-interval": 2000}
+
+
+@contextlib.contextmanager
+def etcd_backend(members: int):
+    """The pack on a real 3-member etcd (TLS, client certificates), started for it."""
+    with EtcdCluster(3, tls=True) as etcd:
+        etcd.wait_ready()
+        with pack_backend(members, etcd=etcd) as backend:
+            yield backend
+
+
 BACKENDS = {"mock": mock_backend, "mock-incus": functools.partial(mock_backend, server="incus-6.0"),
-            "pack": pack_backend}
-SDK_BACKENDS = ("mock", "pack")  # the SDK parity suite's
+            "pack": pack_backend, "etcd": etcd_backend}
+SDK_BACKENDS = ("mock", "pack", "etcd")  # the SDK parity suite's
 #: (backend, client) of the CLI parity suite: each client against the mock of its server's
-#: flavour, and both against the pack (an LXD 5.21, which incus drives as well).
-CLI_PAIRS = (("mock", "lxc"), ("pack", "lxc"), ("mock-incus", "incus"), ("pack", "incus"))
+#: flavour, and both against the pack (an LXD 5.21, which incus drives as well), on either
+#: engine (lxc on etcd; incus drives both the same way).
+CLI_PAIRS = (("mock", "lxc"), ("pack", "lxc"), ("etcd", "lxc"), ("mock-incus", "incus"), ("pack", "incus"))
 CLI_IDS = [f"{cli}-{kind}" for kind, cli in CLI_PAIRS]
 
 

@@ -40,6 +40,12 @@ expected_members       expected_members          integer  none         pack size
                                                                        that sees a majority has a leader
 join_token             join_token                string   none         join with this token (no name/secret)
 join_token_expiry      join_token_expiry         integer  10800        validity of tokens made here, s
+backend                backend                   string   'pack'       'pack' (its own protocol) or 'etcd'
+etcd-endpoints         etcd_endpoints            list     []           etcd client URLs (backend: etcd)
+etcd-cert              etcd_cert                 string   none         client certificate for etcd (PEM)
+etcd-key               etcd_key                  string   none         its private key (PEM)
+etcd-ca                etcd_ca                   string   none         CA of etcd's certificates (PEM)
+etcd-prefix            etcd_prefix               string   '/pylxd-cluster'  where the pack's keys live
 **Api**
 listen                 listen                    string   none         'host:port' (IPv6 in brackets)
 unix                   unix                      string   none         unix socket path
@@ -59,6 +65,7 @@ validated by ``mockserver.daemon.groups.config``.
 from __future__ import annotations
 
 import dataclasses
+import os
 import socket
 
 from mockserver.daemon.config import discovery
@@ -101,6 +108,12 @@ class PackConfig:
     expected_members: int | None = None
     join_token: str | None = None
     join_token_expiry: int = 10800
+    backend: str = "pack"
+    etcd_endpoints: tuple[str, ...] = ()
+    etcd_cert: str | None = None
+    etcd_key: str | None = None
+    etcd_ca: str | None = None
+    etcd_prefix: str = "/pylxd-cluster"
 
     @property
     def keepalive_interval(self) -> float:
@@ -154,9 +167,42 @@ def _check_pack(values: dict, given: frozenset) -> dict:
     if monitor_dead <= 2 * keepalive:
         raise Invalid(f"must be more than 2 x keepalive-interval (2 x {keepalive} = {2 * keepalive} ms),"
                       f" got {monitor_dead}", key="monitor-dead-interval")
+    _check_backend(values, given)
     values = discovery.fold(values)
     values["peers"] = tuple((host, values["port"] if port is None else port) for host, port in values["peers"])
     return values
+
+
+ETCD_KEYS = ("etcd-endpoints", "etcd-cert", "etcd-key", "etcd-ca", "etcd-prefix")
+
+
+def _check_backend(values: dict, given: frozenset) -> None:
+    """``backend: etcd`` needs endpoints (and then no secret nor broadcast: etcd carries
+    membership and authenticates members by their client certificates); the etcd keys mean
+    nothing to ``backend: pack``."""
+    if values["backend"] != "etcd":
+        for key in ETCD_KEYS:
+            if key in given:
+                raise Invalid(f"only used with 'backend: etcd' (this member's backend is {values['backend']!r})",
+                              key=key)
+        if values["secret"] is None and values["join_token"] is None:
+            raise Invalid("required with 'backend: pack' (or give 'join_token')", key="secret")
+        return
+    if not values["etcd_endpoints"]:
+        raise Invalid("required with 'backend: etcd': the client URLs of etcd's members, e.g. "
+                      "[https://etcd1:2379, https://etcd2:2379, https://etcd3:2379]", key="etcd-endpoints")
+    cert, key = values["etcd_cert"], values["etcd_key"]
+    if (cert is None) != (key is None):
+        missing, present = ("etcd-key", "etcd-cert") if key is None else ("etcd-cert", "etcd-key")
+        raise Invalid(f"required when '{present}' is given (both or neither)", key=missing)
+    for option in ("etcd_cert", "etcd_key", "etcd_ca"):
+        path = values[option]
+        if path is not None and not os.access(path, os.R_OK):
+            raise Invalid(f"cannot read {path!r} (a PEM file this member's user can read)",
+                          key=option.replace("_", "-"))
+    if not values["etcd_prefix"].startswith("/"):
+        raise Invalid(f"an absolute key prefix such as '/pylxd-cluster', got {values['etcd_prefix']!r}",
+                      key="etcd-prefix")
 
 
 def _check_api(values: dict, given: frozenset) -> dict:
@@ -192,10 +238,10 @@ PACK = o.ModuleSpec(
                  _NAME, required=True, required_unless=("join_token",)),
         o.Option("secret", "secret", "string", "Pre-shared secret that authenticates and encrypts pack messages"
                  " (VyOS name: pre-shared-secret).", _NAME, required=True, aliases=("pre-shared-secret",),
-                 required_unless=("join_token",)),
+                 required_unless=("join_token", "etcd-endpoints")),
         o.Option("broadcast", "broadcast", "string", "IPv4 address for UDP broadcasts"
                  " (not needed with mcast-group or peers).", o.ipv4, required=True,
-                 required_unless=("mcast-group", "peers", "join_token", "discovery")),
+                 required_unless=("mcast-group", "peers", "join_token", "discovery", "etcd-endpoints")),
         o.Option("interface", "interface", "string", "IPv4 address to listen on.", o.ipv4, default="0.0.0.0"),
         o.Option("port", "port", "integer", "UDP port to listen and send on.",
                  o.integer(1, 65535), default=5252),
@@ -253,6 +299,19 @@ PACK = o.ModuleSpec(
         o.Option("join_token_expiry", "join_token_expiry", "integer", "Seconds a join token stays valid; tokens are"
                  " made by the leader, so the leader's value applies (LXD: cluster.join_token_expiry, 3H).",
                  o.integer(60), default=10800, unit="s"),
+        o.Option("backend", "backend", "string", "The engine of record: pack (the pack's own protocol over UDP)"
+                 " or etcd (membership, leadership, the shared document and writes in an etcd cluster; see"
+                 " docs/backends.rst).", o.choice(("pack", "etcd")), default="pack", values=("pack", "etcd")),
+        o.Option("etcd-endpoints", "etcd_endpoints", "list", "Client URLs of etcd's members, e.g."
+                 " https://127.0.0.1:2379 (backend: etcd; tried in turn when one does not answer).",
+                 o.list_of(o.etcd_endpoint), default=()),
+        o.Option("etcd-cert", "etcd_cert", "string", "Client certificate (PEM file) for etcd's client-cert-auth.",
+                 o.string()),
+        o.Option("etcd-key", "etcd_key", "string", "Private key (PEM file) of etcd-cert.", o.string()),
+        o.Option("etcd-ca", "etcd_ca", "string", "CA bundle (PEM file) that signed etcd's certificates (default:"
+                 " the system's).", o.string()),
+        o.Option("etcd-prefix", "etcd_prefix", "string", "Key prefix of the pack's keys in etcd: they live under"
+                 " PREFIX/NAME/.", o.string(), default="/pylxd-cluster"),
     ),
 )
 

@@ -206,6 +206,20 @@ def command(value: Any) -> tuple[str, ...]:
     return tuple(argv)
 
 
+def etcd_endpoint(value: Any) -> str:
+    """An etcd client URL: ``http(s)://host:port`` (a bare ``host:port`` is http)."""
+    from mockserver.daemon.etcd.endpoints import parse_endpoint
+
+    if not isinstance(value, str):
+        raise _bad("an etcd client URL such as https://127.0.0.1:2379", value)
+    try:
+        scheme, host, port = parse_endpoint(value)
+    except ValueError as exc:
+        raise Invalid(str(exc)) from None
+    host = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{host}:{port}"
+
+
 def list_of(item: Converter) -> Converter:
     """A YAML list; every item goes through ``item``. Returns a tuple."""
 

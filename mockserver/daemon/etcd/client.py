@@ -12,12 +12,13 @@ import asyncio
 import logging
 import time
 from typing import Awaitable, Callable, TypeVar
-from urllib.parse import urlsplit
 
 import aetcd
 import attrs
 from aetcd import rpc
 from aetcd.watcher import Watcher
+
+from mockserver.daemon.etcd.endpoints import parse_endpoint
 
 __all__ = ["EtcdSettings", "EtcdClient", "parse_endpoint", "UNAVAILABLE", "RETRY_PAUSE"]
 
@@ -30,20 +31,6 @@ log = logging.getLogger(__name__)
 
 #: What aetcd raises when the member it talks to is down, unreachable or too slow.
 UNAVAILABLE = (aetcd.exceptions.ConnectionFailedError, aetcd.exceptions.ConnectionTimeoutError)
-
-
-def parse_endpoint(endpoint: str) -> tuple[str, str, int]:
-    """``https://127.0.0.1:2379`` -> ``("https", "127.0.0.1", 2379)``; a bare ``host:port`` is
-    ``http``; the port defaults to etcd's 2379.
-
-    Raises:
-        ValueError: a scheme other than http or https, or no host.
-    """
-    text = endpoint.strip()
-    parts = urlsplit(text if "://" in text else "http://" + text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"an etcd endpoint is http(s)://host:port, not {endpoint!r}")
-    return parts.scheme, parts.hostname, parts.port or 2379
 
 
 @attrs.frozen

@@ -107,12 +107,40 @@ class EtcdDocument:
         current = documents[0][1].mod_revision if documents else 0
         raise StaleWrite(f"the document is at version {current}, not {base}")
 
+    async def catch_up(self) -> None:
+        """Read the document now (a linearizable read): show what the watch has not brought yet.
+
+        Raises:
+            aetcd.exceptions.ClientError: etcd unavailable for the client's timeout.
+        """
+        await self._read(force=False)
+
+    async def confirm(self, candidacy: bytes, term: int, timeout: float) -> int | None:
+        """The document's revision now if ``candidacy`` still stands at ``term`` (asked in one
+        transaction: a leader that was replaced cannot answer a linearizable read), else None.
+
+        Raises:
+            aetcd.exceptions.ClientError: etcd unavailable for ``timeout``.
+        """
+        key, tx = self.keys.document, self.client.transactions
+
+        async def attempt():
+            return await self.client.transaction(compare=[tx.create(candidacy) == term], success=[tx.get(key)],
+                                                 failure=[])
+
+        succeeded, replies = await self.client.call(attempt, timeout=timeout)
+        if not succeeded:
+            return None
+        documents = replies[0] if replies else []
+        return documents[0][1].mod_revision if documents else 0
+
     # ---- following ---------------------------------------------------------------------
 
-    async def _read(self) -> None:
+    async def _read(self, force: bool = True) -> None:
         reply = await self.client.call(lambda: self.client.get(self.keys.document))
         if reply is None:
-            self._seen(None, 0, force=True)
+            if force:
+                self._seen(None, 0, force=True)
         else:
             self._seen(reply.value, reply.mod_revision)
 

@@ -383,7 +383,8 @@ class PackProcs:
 
     def __init__(self, *, defaults: dict | None = None, broadcast: bool = True,
                  seed: int | None = None, tmp_prefix: str = "pkd-", listen: bool = False,
-                 pdeathsig: bool = False):
+                 pdeathsig: bool = False, etcd=None):
+        self.etcd = etcd   # an EtcdCluster: the nodes run with backend: etcd on it
         self.listen = listen
         self.pdeathsig = pdeathsig
         self.rng = random.Random(seed)
@@ -414,10 +415,18 @@ class PackProcs:
         if interface is None:
             interface = netns.address if netns is not None else self.address(self._next_host)
             self._next_host += 1
-        pack_options = {"name": self.pack_name, "secret": self.secret}
-        if self.use_broadcast:
-            pack_options["broadcast"] = netns.broadcast if netns is not None else LO_BROADCAST
-        pack_options.update({"interface": interface, "port": self.port, "pack": pack, "server_name": name})
+        if self.etcd is not None:
+            pack_options = {"name": self.pack_name, "backend": "etcd", "etcd-endpoints": list(self.etcd.endpoints),
+                            "etcd-prefix": f"/pylxd-cluster-test-{self.port}"}
+            if self.etcd.tls:
+                pack_options.update({"etcd-cert": self.etcd.client_cert, "etcd-key": self.etcd.client_key,
+                                     "etcd-ca": self.etcd.ca})
+        else:
+            pack_options = {"name": self.pack_name, "secret": self.secret}
+            if self.use_broadcast:
+                pack_options["broadcast"] = netns.broadcast if netns is not None else LO_BROADCAST
+            pack_options.update({"interface": interface, "port": self.port})
+        pack_options.update({"pack": pack, "server_name": name})
         pack_options.update(self.defaults)
         for key, value in options.items():
             if key in ("keepalive_interval", "dead_interval", "mcast_group"):

@@ -37,6 +37,8 @@ class DocumentSampler:
                 except Exception:  # noqa: BLE001 - a member starting or stopping answers nothing
                     continue
                 for entry in (document, document["held"]):
+                    if entry.get("version") is None:   # etcd: a leader's document not written yet
+                        continue
                     key = (entry["term"], entry["version"])
                     if self.seen.setdefault(key, entry["digest"]) != entry["digest"]:
                         self.conflicts.append((name, key, entry["digest"], self.seen[key]))

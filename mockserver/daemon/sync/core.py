@@ -85,6 +85,11 @@ class NotCommitted(Exception):
     was lost meanwhile): it may or may not survive."""
 
 
+class NotApplied(NotCommitted):
+    """A write the engine of record refused outright (another writer came first, or this
+    member no longer leads): it certainly did not take effect, and was undone here."""
+
+
 class Membership(Protocol):
     """What the core needs to know of the pack (the membership core answers)."""
 
@@ -765,18 +770,23 @@ class SyncCore:
         return effects
 
     def _configure(self, announce: bool = True) -> list:
-        """Merge the shared modules with this member's own file (its modules win): a
-        follower's is the version it shows, the leader's its newest (the next write builds
-        on it; the leader's reads wait until it is committed)."""
+        """The configuration this member runs with: a follower's from the version it shows,
+        the leader's from its newest (the next write builds on it; the leader's reads wait
+        until it is committed)."""
         leading = self.is_leader()
         document = self.tip if leading else self.document
-        local = tuple((n, o) for n, o in self.file_modules)
-        if leading:
-            # The leader's shareable file modules are the pack's (exported when edited);
-            # the ones it ignores stay its own.
-            shared = dict(document.modules)
-            local = tuple((n, o) for n, o in local if n not in shared or n in self.ignore)
-        effective = effective_modules(local, document, self.ignore)
-        own = tuple(n for n, _ in local if n in dict(document.modules))
-        user = tuple((n, o) for n, o in effective if n not in NEVER_SHARED)
-        return [Configure(ConfigDocument(document.modules, document.version, document.term), own, user, announce)]
+        return [configure(document, self.file_modules, self.ignore, leading=leading, announce=announce)]
+
+
+def configure(document: PackDocument, file_modules, ignore, *, leading: bool, announce: bool) -> Configure:
+    """Merge the shared modules of ``document`` with this member's own file (its modules
+    win). On the leader, its shareable file modules are the pack's (exported when edited);
+    those it ignores stay its own."""
+    local = tuple((n, o) for n, o in file_modules)
+    if leading:
+        shared = dict(document.modules)
+        local = tuple((n, o) for n, o in local if n not in shared or n in ignore)
+    effective = effective_modules(local, document, ignore)
+    own = tuple(n for n, _ in local if n in dict(document.modules))
+    user = tuple((n, o) for n, o in effective if n not in NEVER_SHARED)
+    return Configure(ConfigDocument(document.modules, document.version, document.term), own, user, announce)

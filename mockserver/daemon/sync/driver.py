@@ -10,11 +10,10 @@ import asyncio
 import base64
 import json
 import logging
-import os
 import time
 from typing import Callable
 
-from mockserver.daemon.config import ConfigError, DaemonConfig, load
+from mockserver.daemon.config import DaemonConfig
 from mockserver.daemon.protocol.crypto import OpenError, Sealer
 from mockserver.daemon.protocol.node import DocumentHeard
 from mockserver.daemon.sync.core import (
@@ -36,7 +35,8 @@ from mockserver.daemon.sync.core import (
     SyncCore,
     Wake,
 )
-from mockserver.daemon.sync.document import PackDocument, SyncError, shareable_modules
+from mockserver.daemon.sync.document import PackDocument, SyncError
+from mockserver.daemon.sync.filewatch import ConfigFileWatcher
 from mockserver.daemon.sync.store import SyncStore
 from mockserver.daemon.sync.writer import DocumentWriter
 from mockserver.daemon.timer import DeadlineTimer
@@ -46,7 +46,6 @@ log = logging.getLogger(__name__)
 
 PROOF_HEADER = "X-Pack-Proof"
 PROOF_WINDOW = 30.0          # seconds: how old a pull request's proof may be
-FILE_POLL = 0.5              # seconds between checks of the configuration file
 
 __all__ = ["SyncDriver", "NotCommitted", "NotPublished", "PROOF_HEADER"]
 
@@ -82,7 +81,10 @@ class SyncDriver:
                                     what="pack document's", retry=core.settings.keepalive)
         self._tasks: set[asyncio.Task] = set()
         self._session = None
-        self._file_stamp = self._stat()
+        self._file = ConfigFileWatcher(config, leading=self.core.is_leader, refused=self.core.file_refused,
+                                       problem=lambda modules: state.backend.configuration_problem(
+                                           modules, state.member_names()),
+                                       changed=self._file_changed)
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # ---- what the rest of the daemon reads ------------------------------------------------
@@ -116,7 +118,7 @@ class SyncDriver:
         self._timer.start(self._loop)
         self.state.events.hold_writes(self._pending_events.append)
         self.apply(self.core.start(self.store.load_document(), self.store.load_committed(), self._loop.time()))
-        self._spawn(self._watch_file())
+        self._spawn(self._file.run())
 
     async def stop(self) -> None:
         self.state.events.hold_writes(None)
@@ -171,6 +173,9 @@ class SyncDriver:
     def tell_durable(self, names) -> None:
         self.apply(self.core.tell_durable(names))
 
+    def _file_changed(self, modules, ignore) -> None:
+        self.apply(self.core.file_changed(modules, ignore, self._shared()))
+
     def _shared(self) -> dict:
         return {**self.state.export_shared(), **self._extras()}
 
@@ -191,15 +196,8 @@ class SyncDriver:
                 self.store.save_local(effect.data)
             elif kind is Pull:
                 self._spawn(self._pull(effect))
-            elif kind is ImportShared:
-                self.state.import_shared(effect.cluster)
-            elif kind is Configure:
-                self.state.set_configuration(effect.document, local_modules=effect.local_modules,
-                                             effective=effect.effective, announce=effect.announce)
-            elif kind is Emit:
-                with self.state.events.replaying():
-                    for action, source, context, requestor in effect.events:
-                        self.state.emit(action, source, context, requestor)
+            elif kind in (ImportShared, Configure, Emit):
+                show(self.state, effect)
             elif kind is Shown:
                 self._shown((effect.term, effect.version))
                 if self._on_shown is not None:
@@ -360,44 +358,19 @@ class SyncDriver:
     def sealed_document(self) -> bytes:
         return self.sealer.seal(self.core.wire())
 
-    # ---- the configuration file ----------------------------------------------------------
 
-    def _stat(self):
-        try:
-            info = os.stat(self.config.source)
-            return (info.st_mtime_ns, info.st_size, info.st_ino)
-        except OSError:
-            return None
-
-    async def _watch_file(self) -> None:
-        while True:
-            await asyncio.sleep(FILE_POLL)
-            try:
-                self._check_file()
-            except Exception:  # a bug must not stop replication: say so and go on
-                log.exception("error while reading the edited configuration file; continuing")
-
-    def _check_file(self) -> None:
-        stamp = self._stat()
-        if stamp == self._file_stamp or stamp is None:
-            return
-        self._file_stamp = stamp
-        try:
-            config = load(self.config.source)
-        except ConfigError as exc:
-            self.core.file_refused()
-            log.error("the edited configuration file is refused, the running configuration stays: %s", exc)
-            return
-        if config.pack != self.config.pack or config.api != self.config.api:
-            log.warning("%s: Pack and Api changes take effect at the next restart", self.config.source)
-        sync = config.pack_configuration
-        ignore = tuple(sync.ignore_modules) if sync else ()
-        if self.core.is_leader():   # what the leader exports must be taken by the pack: checked before
-            problem = self.state.backend.configuration_problem(
-                shareable_modules(config.modules, ignore), self.state.member_names())
-            if problem:
-                self.core.file_refused()
-                log.error("the edited configuration file is refused, the running configuration stays: %s: %s",
-                          self.config.source, problem)
-                return
-        self.apply(self.core.file_changed(config.modules, ignore, self._shared()))
+def show(state: ClusterState, effect) -> None:
+    """Carry out what the cluster state takes of a shown document (ImportShared, Configure,
+    Emit); both engines (the pack's and etcd's) show documents through it."""
+    kind = type(effect)
+    if kind is ImportShared:
+        state.import_shared(effect.cluster)
+    elif kind is Configure:
+        state.set_configuration(effect.document, local_modules=effect.local_modules,
+                                effective=effect.effective, announce=effect.announce)
+    elif kind is Emit:
+        with state.events.replaying():
+            for action, source, context, requestor in effect.events:
+                state.emit(action, source, context, requestor)
+    else:
+        raise TypeError(f"not a showing effect: {effect!r}")

@@ -98,7 +98,8 @@ def test_user_module_values_json_cannot_carry_are_refused(refused, value, reason
 def test_missing_required_key(refused, missing):
     lines = [line for line in MINIMAL.splitlines(True) if not line.strip().startswith(missing + ":")]
     error = refused("".join(lines))
-    assert str(error) == f"{F}: module Pack: missing required key {missing!r} (or give 'join_token')"
+    alternatives = "'join_token'" if missing == "name" else "'join_token' or 'etcd-endpoints'"
+    assert str(error) == f"{F}: module Pack: missing required key {missing!r} (or give {alternatives})"
     assert (error.source, error.module, error.key) == (F, "Pack", None)
 
 
@@ -109,9 +110,50 @@ def test_a_required_key_given_as_null_is_missing(refused):
 
 def test_missing_broadcast_names_the_alternatives(refused):
     expected = (f"{F}: module Pack: missing required key 'broadcast' (or give 'mcast-group' or 'peers' or"
-                " 'join_token' or 'discovery')")
+                " 'join_token' or 'discovery' or 'etcd-endpoints')")
     assert str(refused("- Pack:\n    name: lab\n    secret: s\n")) == expected
     assert str(refused("- Pack:\n    name: lab\n    secret: s\n    peers: []\n")) == expected
+
+
+ETCD = "- Pack:\n    name: lab\n    backend: etcd\n"
+
+
+@pytest.mark.parametrize("lines, key, reason", [
+    ("", None, "missing required key 'secret' (or give 'join_token' or 'etcd-endpoints')"),
+    ("    etcd-endpoints: []\n", None,
+     "missing required key 'secret' (or give 'join_token' or 'etcd-endpoints')"),
+    ("    etcd-endpoints: [ftp://127.0.0.1:2379]\n", "etcd-endpoints",
+     "item 1: an etcd endpoint is http(s)://host:port, not 'ftp://127.0.0.1:2379'"),
+    ("    etcd-endpoints: [https://127.0.0.1:2379/v3]\n", "etcd-endpoints",
+     "item 1: an etcd endpoint is http(s)://host:port with no path, not 'https://127.0.0.1:2379/v3'"),
+    ("    etcd-endpoints: [https://127.0.0.1:2379]\n    etcd-cert: /etc/hostname\n", "etcd-key",
+     "required when 'etcd-cert' is given (both or neither)"),
+    ("    etcd-endpoints: [https://127.0.0.1:2379]\n    etcd-ca: /nonexistent/ca.pem\n", "etcd-ca",
+     "cannot read '/nonexistent/ca.pem' (a PEM file this member's user can read)"),
+    ("    etcd-endpoints: [https://127.0.0.1:2379]\n    etcd-prefix: pylxd\n", "etcd-prefix",
+     "an absolute key prefix such as '/pylxd-cluster', got 'pylxd'"),
+])
+def test_etcd_backend_keys_are_checked(refused, lines, key, reason):
+    error = refused(ETCD + lines)
+    where = f"module Pack, key {key!r}" if key else "module Pack"
+    assert str(error) == f"{F}: {where}: {reason}"
+    assert (error.module, error.key) == ("Pack", key)
+
+
+def test_etcd_keys_mean_nothing_to_the_pack_backend(refused):
+    error = refused(MINIMAL.replace("- Pack:\n", "- Pack:\n    etcd-endpoints: [https://127.0.0.1:2379]\n"))
+    assert str(error) == f"{F}: module Pack, key 'etcd-endpoints': only used with 'backend: etcd' (this member's " \
+                         "backend is 'pack')"
+
+
+def test_an_etcd_member_needs_no_secret_nor_broadcast(tmp_path):
+    from mockserver.daemon.config import load
+
+    path = tmp_path / "node.yaml"
+    path.write_text(ETCD + "    etcd-endpoints: ['127.0.0.1:2379', 'https://[::1]:2380']\n")
+    pack = load(str(path)).pack
+    assert (pack.backend, pack.etcd_endpoints, pack.secret, pack.etcd_prefix) == (
+        "etcd", ("http://127.0.0.1:2379", "https://[::1]:2380"), None, "/pylxd-cluster")
 
 
 def test_unknown_key_with_a_suggestion(refused):

@@ -1,0 +1,304 @@
+"""One member of a pack on etcd (``backend: etcd``), as a process: the same LXD API, gate,
+cluster state, hooks and CLI as a pack member, with etcd as the engine of record.
+
+* membership and leadership: :class:`EtcdMembership` (a lease, a record, a candidacy, a watch);
+* the shared document and cluster-wide writes: :class:`EtcdSync` (compare-and-swap writes
+  fenced by the candidacy, followed through a watch);
+* join tokens: made and consumed through the API as on a pack; they live in the document,
+  so in etcd, and a token is used once because its use is a fenced compare-and-swap write.
+
+When etcd is out of reach the member keeps serving its last view, marks its answers stale
+(``X-Pack-Stale``) and refuses writes with a 503; when etcd answers again it registers anew.
+"""
+from __future__ import annotations
+
+import asyncio
+import datetime as _dt
+import logging
+import os
+import time
+
+from mockserver import profiles
+from mockserver.api import ApiServer, ForwardTo
+from mockserver.api.context import MOCK_EXTENSIONS
+from mockserver.api.router import Route
+from mockserver.daemon.backend import PackBackend
+from mockserver.daemon.config import DaemonConfig
+from mockserver.daemon.etcd.client import EtcdClient, EtcdSettings
+from mockserver.daemon.etcd.keys import PackKeys
+from mockserver.daemon.etcd.membership import EtcdMembership
+from mockserver.daemon.etcd.sync import EtcdSync
+from mockserver.daemon.etcd.view import ALIVE, FAILED, LEFT, LeaderChange, MemberChange, MemberRecord
+from mockserver.daemon.gate import FORWARDED_HEADER, PackGate
+from mockserver.daemon.join import JOIN_PATH, check_join, join, join_reply
+from mockserver.daemon.membership_hooks import FAILED as FAILED_HOOK
+from mockserver.daemon.membership_hooks import JOIN, LEADER_CHANGE, LEAVE, MembershipHooks
+from mockserver.daemon.process import (
+    DAEMON_PROFILE,
+    DAEMON_WITHHELD,
+    DOCUMENT_BODY_LIMIT,
+    LEADER_CHANGED,
+    LEADER_ROLES,
+    host_port,
+    node_settings,
+    state_directory,
+    tls_settings,
+)
+from mockserver.daemon.sync.store import SyncStore
+from mockserver.errors import ApiError
+from mockserver.http import HttpTransport
+from mockserver.state import ClusterState, LoopScheduler
+from mockserver.wire import error_reply, go_timestamp
+
+log = logging.getLogger(__name__)
+
+# Service groups on etcd come later: an etcd-backed member does not offer them yet.
+ETCD_EXTENSIONS = MOCK_EXTENSIONS + ("pack_membership",)
+
+
+class EtcdBackend(PackBackend):
+    """The cluster state's back end on an etcd-backed member: the member state shows the
+    etcd view."""
+
+    def member_state(self, ident: str) -> dict | None:
+        daemon = self._daemon
+        if ident != daemon.settings.name or daemon.membership is None:
+            return None
+        return daemon.describe()
+
+
+class EtcdDaemon:
+    """Run with ``await daemon.start()`` then ``await daemon.wait_closed()``; ``stop()`` leaves
+    the pack (the others see a departure at once)."""
+
+    def __init__(self, config: DaemonConfig):
+        self.config = config
+        self.settings = node_settings(config)
+        pack = config.pack
+        self.scheduler = LoopScheduler()
+        self.address = host_port(self.settings.api) or self.settings.name
+        self.state = ClusterState.member_view(
+            self.settings.name, self.address, backend=EtcdBackend(self), scheduler=self.scheduler,
+            token_expiry=float(pack.join_token_expiry), profile=profiles.profile(DAEMON_PROFILE))
+        self.etcd_settings = EtcdSettings(tuple(pack.etcd_endpoints), cert=pack.etcd_cert, key=pack.etcd_key,
+                                          ca=pack.etcd_ca, prefix=pack.etcd_prefix,
+                                          timeout=max(1.0, self.settings.keepalive * 2))
+        self.client: EtcdClient | None = None
+        self.membership: EtcdMembership | None = None
+        self.sync: EtcdSync | None = None
+        self.gate: PackGate | None = None
+        self.http: HttpTransport | None = None
+        self.hooks = MembershipHooks(pack, self.settings.name)
+        self.removed = asyncio.Event()
+        self._closed = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wall_offset = 0.0
+        self._pack_name = pack.name or ""
+        self._changed_at: dict[str, float] = {}   # member -> loop time of its last change
+        self._cut_off_at: float | None = None
+
+    # ---- life -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Raises: JoinError (a refused join token), aetcd.exceptions.ClientError (etcd out of
+        reach), OSError (the API cannot listen)."""
+        self._loop = asyncio.get_running_loop()
+        self._wall_offset = time.time() - self._loop.time()
+        store = SyncStore(state_directory(self.config))
+        store.prepare()
+        self._pack_name = await self._joined_name(store)
+        self.scheduler.attach(self._loop)
+        keys = PackKeys(self.etcd_settings.prefix, self._pack_name)
+        self.client = EtcdClient(self.etcd_settings)
+        record = MemberRecord(self.settings.name, api=self.settings.api, address=self.address,
+                              started=int(time.time() * 1000))
+        self.membership = EtcdMembership(self.client, keys, record, dead_interval=self.settings.dead_interval,
+                                         keepalive=self.settings.keepalive,
+                                         candidate=self.config.pack.pack != "follower",
+                                         on_members=self._members_changed, on_leader=self._leader_changed,
+                                         on_cut_off=self._cut_off)
+        commit_timeout = max(2.0, 2 * self.settings.dead_interval)
+        self.sync = EtcdSync(self.settings.name, state=self.state, config=self.config, client=self.client,
+                             keys=keys, leadership=self.membership, write_timeout=commit_timeout * 0.8,
+                             removed=self.removed_from_pack)
+        self.gate = PackGate(self, commit_timeout=commit_timeout)
+        api = ApiServer(self.state, gate=self.gate, max_body=DOCUMENT_BODY_LIMIT, extensions=ETCD_EXTENSIONS,
+                        withheld_extensions=DAEMON_WITHHELD,
+                        extra_routes=[Route(JOIN_PATH, {"POST": self._serve_join}, untrusted=True, gated=False)])
+        # The document first: a member never answers from an empty state.
+        await self.sync.start()
+        if self.config.api is not None:   # before the others hear of us: they may forward to it
+            self.http = HttpTransport(api, listen=[self.config.api.listen] if self.config.api.listen else [],
+                                      unix=self.config.api.unix, tls=tls_settings(self.config))
+            await self.http.start()
+        await self.membership.start()
+
+    async def _joined_name(self, store: SyncStore) -> str:
+        """The pack's name: from the file, or from an earlier join, or by joining now."""
+        pack = self.config.pack
+        if pack.name:
+            return pack.name
+        local = store.load_local()
+        joined = local.get("joined")
+        if joined is None:
+            log.info("joining a pack with the join token")
+            joined = await join(pack.join_token, pack.server_name)
+            local["joined"] = joined
+            store.save_local(local)
+        return joined["pack"]
+
+    async def stop(self, graceful: bool = True) -> None:
+        if self.membership is not None:
+            if graceful:
+                await self.membership.leave()
+            else:
+                await self.membership.stop()
+        if self.sync is not None:
+            await self.sync.stop()
+        if self.http is not None:
+            await self.http.stop()
+        if self.client is not None:
+            await self.client.close()
+        self._closed.set()
+
+    async def wait_closed(self) -> None:
+        await self._closed.wait()
+
+    def removed_from_pack(self) -> None:
+        if not self.removed.is_set():
+            log.warning("this member was removed from the pack; leaving it. To join again: stop it and start it "
+                        "(with a new join_token if it joined with one)")
+            self.removed.set()
+
+    # ---- what the gate asks of a back end -----------------------------------------------------
+
+    def running(self) -> bool:
+        return self.membership is not None and self.membership.lease_id is not None
+
+    def leader_name(self) -> str:
+        """The leader as etcd says, while this member reaches etcd ("" when cut off, or while
+        it takes the lead and catches up)."""
+        membership = self.membership
+        if membership is None or membership.cut_off:
+            return ""
+        leader = membership.leader
+        if leader == self.settings.name and not self.sync.is_leader():
+            return ""
+        return leader
+
+    def has_quorum(self) -> bool:
+        return self.membership is not None and not self.membership.cut_off
+
+    def no_leader_reason(self) -> str:
+        if not self.has_quorum():
+            return f"this member is cut off from etcd ({self.client.endpoint if self.client else 'no endpoint'})"
+        return "an election is running"
+
+    def stale(self) -> str:
+        if self.membership is None or not self.membership.cut_off:
+            return ""
+        since = self.wall(self._cut_off_at) if self._cut_off_at is not None else None
+        return "cut off from etcd" + (f" since {go_timestamp(since)}" if since else "")
+
+    def member_api(self, name: str) -> str:
+        record = self.membership.view.records.get(name) if self.membership is not None and name else None
+        return record.api if record is not None else ""
+
+    # ---- time ---------------------------------------------------------------------------------
+
+    def now(self) -> float:
+        return self._loop.time()
+
+    def wall(self, monotonic: float) -> _dt.datetime:
+        return _dt.datetime.fromtimestamp(monotonic + self._wall_offset, _dt.timezone.utc)
+
+    # ---- etcd's view into the cluster state -----------------------------------------------------
+
+    def _members_changed(self, changes: list[MemberChange]) -> None:
+        now = self._loop.time()
+        for change in changes:
+            record, status = change.record, change.status
+            self._changed_at[change.name] = now
+            offline_message = None
+            heard = self.wall(now)
+            if status == LEFT:
+                offline_message = f"Left the pack at {heard:%Y-%m-%d %H:%M:%S} UTC"
+            elif status == FAILED:   # its lease expired: it last renewed about a TTL ago
+                heard = self.wall(now - self.membership.ttl)
+            self.state.observe_member(change.name, address=record.address or record.name, online=status == ALIVE,
+                                      heartbeat=heard, offline_message=offline_message)
+            if status == ALIVE:
+                self.hooks.event(JOIN, change.name, record.address)
+            elif status == LEFT:
+                self.hooks.event(LEAVE, change.name, record.address)
+            else:
+                self.hooks.event(FAILED_HOOK, change.name, record.address)
+            log.info("member %s %s", change.name, "restarted" if change.restarted else status)
+
+    def _leader_changed(self, change: LeaderChange) -> None:
+        self.hooks.event(LEADER_CHANGE, change.leader, previous=change.previous, term=str(change.term))
+        if change.previous:
+            self.state.set_roles(change.previous, [], False)
+        if change.leader:
+            self.state.set_roles(change.leader, LEADER_ROLES, True)
+        self.sync.on_leader_change(change.leader, change.term, change.previous)
+        self.gate.leader_changed()
+        source = f"/1.0/cluster/members/{change.leader}" if change.leader else "/1.0/cluster"
+        self.state.emit(LEADER_CHANGED, source, {"leader": change.leader, "previous": change.previous,
+                                                 "term": change.term})
+        log.info("leader: %s (term %d; was %s)", change.leader or "none", change.term, change.previous or "none")
+
+    def _cut_off(self, cut: bool) -> None:
+        self._cut_off_at = self._loop.time() if cut else None
+        self.sync.on_cut_off(cut)
+        self.gate.leader_changed()
+        if not cut:
+            log.info("etcd answers again: %s registered anew", self.settings.name)
+
+    # ---- joining ------------------------------------------------------------------------------
+
+    def _serve_join(self, ctx, req):
+        """POST /internal/pack/join: a new member proves a join token; the leader consumes it
+        (a write to the document in etcd) and answers with the pack's name."""
+        if not self.sync.is_leader():
+            leader = self.leader_name()
+            api = self.member_api(leader)
+            if req.header(FORWARDED_HEADER) or not api.startswith("http"):
+                return self.gate.unavailable("The pack has no leader reachable over TCP right now; retry shortly")
+            return ForwardTo(api, leader)
+        try:
+            op, name = check_join(self.state, req.body)
+        except ApiError as exc:
+            log.warning("refused a join from %s: %s", req.remote, exc.message)
+            return error_reply(exc.status, exc.message)
+        self.state.consume_join_token(op)
+        log.info("%s joins the pack with its join token", name)
+        answer = {"pack": self._pack_name, "backend": "etcd"}
+        return self.gate.written(join_reply(op.metadata["secret"], answer))
+
+    # ---- the member state -----------------------------------------------------------------------
+
+    def describe(self) -> dict:
+        """The member state's ``pack`` part: etcd's view of the pack from this member."""
+        membership, now = self.membership, self._loop.time()
+
+        def shown(name: str) -> str:
+            member = self.state.member_by_ident(name)
+            return member.server_name if member is not None else name
+
+        members = {}
+        for name, record in sorted(membership.view.records.items()):
+            changed = self._changed_at.get(name, now)
+            # etcd keeps the renewals to itself: what a member knows is that the lease holds.
+            members[shown(name)] = {"status": "alive", "incarnation": record.started, "api": record.api,
+                                    "since_seconds": round(now - changed, 3)}
+        counters = {**membership.counters, **self.hooks.counters,
+                    "bad_records": membership.view.bad_records}
+        return {"backend": "etcd", "incarnation": membership.record.started, "leader": membership.leader,
+                "term": membership.term, "conflict": [], "members": members,
+                "counters": dict(sorted(counters.items())), "pid": os.getpid(), "document": self.sync.describe(),
+                "etcd": {"endpoint": self.client.endpoint, "prefix": self.etcd_settings.prefix,
+                         "pack": self._pack_name, "lease": f"{membership.lease_id or 0:x}", "ttl": membership.ttl,
+                         "cut_off": membership.cut_off, "stale": self.stale(),
+                         "candidates": [{"name": name, "revision": revision}
+                                        for name, revision in membership.view.candidates()]}}
