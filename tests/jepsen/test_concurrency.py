@@ -1,13 +1,19 @@
 """Concurrent If-Match read-modify-write cycles through different members of a pack on
 loopback, with the leader killed partway through: the history (every request and reply)
-shows no lost or duplicated write, and the members agree at the end."""
+shows no lost or duplicated write, and the members agree at the end. On both engines of
+record: the pack's own protocol, and etcd."""
 from __future__ import annotations
 
+import contextlib
 import json
 
+import pytest
+
 from mockserver.daemon.harness import DocumentSampler, PackProcs
+from mockserver.daemon.harness.etcd import EtcdCluster
 from tests.jepsen.checker import History, check
 from tests.jepsen.harness import Clients, Timing, register_path, set_registers
+from tests.support.backends import ETCD_TIMING
 from tests.support.rawhttp import exchange
 
 NAMES = ("node1", "node2", "node3")
@@ -15,8 +21,20 @@ KEYS = ("node1", "node2")          # registers: these members' descriptions
 TIMING = Timing(200, 1000)
 
 
-def test_concurrent_writers_lose_nothing_and_apply_nothing_twice_when_the_leader_dies():
-    with PackProcs(listen=True, defaults={"expected_members": 3}) as pack:
+@contextlib.contextmanager
+def engine_of(kind: str):
+    """The pack's engine of record: its own protocol, or a real 3-member etcd (TLS)."""
+    if kind == "pack":
+        yield {"defaults": {"expected_members": 3}}
+        return
+    with EtcdCluster(3, tls=True) as etcd:
+        etcd.wait_ready()
+        yield {"defaults": ETCD_TIMING, "etcd": etcd}
+
+
+@pytest.mark.parametrize("kind", ["pack", "etcd"])
+def test_concurrent_writers_lose_nothing_and_apply_nothing_twice_when_the_leader_dies(kind):
+    with engine_of(kind) as engine, PackProcs(listen=True, **engine) as pack:
         pack.form(NAMES)
         history = History()
         initial = set_registers(pack, NAMES, {key: f"init-{key}" for key in KEYS}, history)

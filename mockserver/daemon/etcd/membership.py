@@ -89,7 +89,9 @@ class EtcdMembership:
         return self.view.term
 
     def is_leader(self) -> bool:
-        return not self.cut_off and bool(self.candidacy) and self.view.leader == self.name
+        """Whether this member's own candidacy (not an older one of its, still in the view
+        after it registered anew) leads, and it reaches etcd."""
+        return not self.cut_off and bool(self.candidacy) and self.view.leader_key == self.candidacy
 
     # ---- life -----------------------------------------------------------------------------
 

@@ -83,6 +83,7 @@ class EtcdSync:
         self.revision = 0                # its mod_revision (what the next write is based on)
         self.tip = self.stored           # on the leader: the newest document made, maybe not written yet
         self._leading = False            # this member leads and has caught up with etcd
+        self._lead_term = 0              # the term it leads in
         self._started = False
         self._wire: tuple = (None, b"")  # (document being written, its encoding)
         self._writer: asyncio.Task | None = None
@@ -155,6 +156,8 @@ class EtcdSync:
     def on_leader_change(self, leader: str, term: int, previous: str = "") -> None:
         """The membership saw ``leader`` take over in ``term``."""
         if leader == self.name:
+            if self._leading and term != self._lead_term:   # registered anew: a new term, caught up anew
+                self._step_down(f"leading again in term {term}")
             self._spawn(self._take_lead(term))
             return
         if self._leading:
@@ -187,7 +190,7 @@ class EtcdSync:
             log.warning("cannot read the document to take the lead (%s); waiting for the watch", exc)
         if not self.leadership.is_leader() or self.leadership.term != term or self._leading:
             return
-        self._leading = True
+        self._leading, self._lead_term = True, term
         self.tip = self.stored
         self._carry(self._configure(announce=False))
         log.info("leading the pack document from version %d (term %d)", self.revision, term)

@@ -77,6 +77,7 @@ class PackView:
         self._left_revision: dict[str, int] = {}
         self._candidacies: dict[bytes, _Candidacy] = {}
         self.leader = ""
+        self.leader_key = b""   # the leading candidacy's key
         self.term = 0
         self.bad_records = 0   # member keys whose value is not a record (dropped, counted)
 
@@ -142,6 +143,7 @@ class PackView:
     def _elect(self) -> list[LeaderChange]:
         first = min(self._candidacies.values(), key=lambda c: c.create_revision, default=None)
         leader, term = (first.name, first.create_revision) if first is not None else ("", self.term)
+        self.leader_key = first.key if first is not None else b""
         if (leader, term) == (self.leader, self.term):
             return []
         previous, self.leader, self.term = self.leader, leader, term

@@ -169,7 +169,8 @@ def test_unknown_key_without_a_suggestion_lists_the_keys(refused):
         f"{F}: module Pack, unknown key 'zzz' (known keys: name, secret, broadcast, interface, port, interval,"
         " pack, server_name, keepalive-interval, dead-interval, monitor-dead-interval, mcast-group, peers,"
         " discovery, on-join, on-leave, on-failed, on-leader-change, hook-timeout, hook-plugins, wait-for-members,"
-        " wait-timeout, expected_members, join_token, join_token_expiry)"
+        " wait-timeout, expected_members, join_token, join_token_expiry, backend, etcd-endpoints, etcd-cert,"
+        " etcd-key, etcd-ca, etcd-prefix)"
     )
 
 

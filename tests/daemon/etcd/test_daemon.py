@@ -1,0 +1,144 @@
+"""Daemons with ``backend: etcd`` on a real 3-member etcd (TLS, client certificates): what
+happens to the pack when etcd members die, when etcd loses its quorum, and when daemons die.
+
+Every daemon is a real ``pylxd-cluster-daemon`` process; etcd's members are killed with
+SIGKILL and started again by the tests.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+
+from mockserver.daemon.harness import PackProcs
+from tests.support.backends import ETCD_TIMING
+from tests.support.rawhttp import exchange
+
+NAMES = ("node1", "node2", "node3")
+STALE = "x-pack-stale"
+
+
+@contextlib.contextmanager
+def etcd_pack(etcd, names=NAMES):
+    with PackProcs(listen=True, etcd=etcd, defaults=ETCD_TIMING) as pack:
+        pack.form(names)
+        yield pack
+
+
+def describe_on(pack, name: str, text: str) -> None:
+    """Write ``text`` as node3's description through ``name`` (raises on any failure)."""
+    pack[name].client.cluster.members.update("node3", description=text)
+
+
+def description(pack, name: str) -> str:
+    return pack[name].client.cluster.members.get("node3").description
+
+
+def leads(pack) -> bool:
+    """Whether a linearizable read through the leader is answered (it confirms its candidacy in etcd)."""
+    reply = exchange(pack[pack.leader()].socket_path, "GET", "/1.0/cluster/members/node3",
+                     headers=[("X-Pack-Consistency", "linearizable")])
+    return reply.status == 200
+
+
+def follower(pack) -> str:
+    return next(name for name in NAMES if name != pack.leader() and pack[name].alive())
+
+
+def test_one_etcd_member_down_changes_nothing_for_the_pack(etcd):
+    """etcd keeps its quorum: writes go on through any member, nobody fails, nothing is stale."""
+    with etcd_pack(etcd) as pack:
+        down = etcd.leader()
+        etcd.kill9(down)
+        try:
+            for round_ in range(3):
+                describe_on(pack, follower(pack), f"round {round_}")
+            pack.wait_until(lambda: all(description(pack, n) == "round 2" for n in NAMES), 10,
+                            what="the last write everywhere")
+            assert pack.all_online()
+            assert all(STALE not in exchange(pack[n].socket_path, "GET", "/1.0/cluster/members").headers
+                       for n in NAMES)
+        finally:
+            etcd.restart(down)
+            etcd.wait_ready()
+
+
+def test_without_quorum_writes_are_refused_reads_are_stale_and_members_come_back_without_a_restart(etcd):
+    with etcd_pack(etcd) as pack:
+        describe_on(pack, follower(pack), "before")
+        pack.wait_until(lambda: all(description(pack, n) == "before" for n in NAMES), 10, what="written")
+        pids = {name: pack[name].pid for name in NAMES}
+        down = list(etcd.members)[:2]
+        for name in down:
+            etcd.kill9(name)
+        try:
+            def stale(name: str) -> bool:
+                return STALE in exchange(pack[name].socket_path, "GET", "/1.0/cluster/members").headers
+
+            pack.wait_until(lambda: all(stale(n) for n in NAMES), 15, what="every member marks its reads stale")
+            reply = exchange(pack[NAMES[0]].socket_path, "GET", "/1.0/cluster/members/node3")
+            assert reply.status == 200 and reply.headers[STALE].startswith("cut off from etcd since ")
+            # The last view is still served.
+            assert all(description(pack, n) == "before" for n in NAMES)
+            assert pack.all_online()
+            for name in NAMES:   # leader or not, nobody takes a write
+                body = json.dumps({"description": "during"}).encode()
+                refused = exchange(pack[name].socket_path, "PATCH", "/1.0/cluster/members/node3", body,
+                                   headers=[("Content-Type", "application/json")])
+                assert refused.status == 503 and refused.is_envelope, (name, refused)
+                text = json.loads(refused.body)["error"]
+                assert "cut off from etcd" in text and "Nothing was changed" in text, text
+                assert refused.headers.get("retry-after") == "1"
+        finally:
+            for name in down:
+                etcd.restart(name)
+        etcd.wait_ready()
+        pack.wait_until(lambda: not any(stale(n) for n in NAMES) and pack.leader() and leads(pack), 20,
+                        what="etcd back: fresh reads, and a leader that etcd confirms")
+        describe_on(pack, follower(pack), "after")
+        pack.wait_until(lambda: all(description(pack, n) == "after" for n in NAMES), 10, what="written again")
+        assert {name: pack[name].pid for name in NAMES} == pids   # nobody restarted
+        states = [pack[n].pack_state() for n in NAMES]
+        assert all(state["counters"]["renewal_failures"] > 0 and not state["etcd"]["cut_off"] for state in states)
+        assert all(description(pack, n) != "during" for n in NAMES)
+
+
+def test_a_killed_leader_fails_over_and_comes_back(etcd):
+    with etcd_pack(etcd) as pack:
+        killed = pack.leader()
+        pack[killed].kill9()
+        alive = [n for n in NAMES if n != killed]
+        pack.wait_until(lambda: pack.leader(alive) not in ("", killed), 15, what="a new leader")
+        pack.wait_until(lambda: all(pack[n].statuses()[killed] == "Offline" for n in alive), 15,
+                        what=f"{killed} Offline")
+        describe_on(pack, alive[0], "new leader")
+        pack[killed].start()
+        pack.wait_until(lambda: pack.all_online(), 15, what=f"{killed} back")
+        pack.wait_until(lambda: description(pack, killed) == "new leader", 10, what="the write shown on it")
+        state = pack[killed].pack_state()
+        assert state["backend"] == "etcd" and state["document"]["backend"] == "etcd"
+        assert state["etcd"]["cut_off"] is False and state["etcd"]["pack"] == pack.pack_name
+
+
+def test_a_member_that_stops_has_left_and_a_linearizable_read_sees_the_last_write(etcd):
+    with etcd_pack(etcd) as pack:
+        entry = follower(pack)
+        describe_on(pack, entry, "latest")
+        reply = exchange(pack[entry].socket_path, "GET", "/1.0/cluster/members/node3",
+                         headers=[("X-Pack-Consistency", "linearizable")])
+        assert reply.status == 200 and json.loads(reply.body)["metadata"]["description"] == "latest"
+        gone = next(n for n in NAMES if n not in (entry, pack.leader()))
+        pack[gone].terminate()
+        pack.wait_until(lambda: pack[entry].members()[gone].status == "Offline", 10, what=f"{gone} gone")
+        assert pack[entry].members()[gone].message.startswith("Left the pack at ")
+
+
+def test_a_join_token_admits_a_member_once(etcd):
+    with etcd_pack(etcd) as pack:
+        token = pack["node1"].client.cluster.tokens.create("node4").token
+        joiner = pack.add("node4", "auto", pack_name=None, join_token=token)
+        joiner.start()
+        pack.wait_until(lambda: pack.all_online(list(NAMES) + ["node4"]), 15, what="node4 joined and Online")
+        again = pack.add("node5", "auto", pack_name=None, join_token=token)
+        again.start(wait=False)
+        assert again.proc.wait(20) == 2, again.describe()
+        assert "cannot join" in again.log(), again.describe()
