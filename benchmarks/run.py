@@ -8,6 +8,7 @@ import sys
 import time
 
 from benchmarks import (
+    backends,
     config_propagation,
     discovery,
     etcd_load,
@@ -41,6 +42,7 @@ def main() -> int:
     services = service_failover.run()
     discovery.run()
     etcd = etcd_load.run((100, 1000))
+    engines = backends.run()
 
     goal_sdk = sdk["sdk_ratio"] <= 1.25
     print(f"\nSDK members.all(): {sdk['sdk_ratio']:.2f}x the bare GET (goal: within 1.25x) "
@@ -87,14 +89,21 @@ def main() -> int:
         print(f"etcd under N={size} simulated members: {r['cpu_percent']:.1f}% CPU (3 etcd members), "
               f"{r['db_bytes'] / 1024:.0f} KiB database, {r['bytes_per_member_s']:.0f} B/s of client traffic per "
               f"member, a departure seen by every member in {r['fanout_max'] * 1000:.0f} ms at most")
+    for kind in backends.KINDS:
+        engine = engines.get(kind, {})
+        if not engine.get("failover"):
+            print(f"backend {kind}: NOT measured")
+            continue
+        spread = ", ".join(f"N={size} {ms(percentile(values, 0.5))}" for size, values in engine["propagation"].items())
+        print(f"backend {kind}: propagation p50 {spread}; failover after kill -9 p50 "
+              f"{ms(percentile(engine['failover'], 0.5))}; join p50 {ms(percentile(engine['join']['total'], 0.5))}")
     if services.get("error"):
         print(f"Service failover: NOT measured ({services['error']})")
     print(f"\nall benchmarks: {time.monotonic() - started:.0f} s")
-    if propagation["errors"]:
-        for error in propagation["errors"]:
-            print(f"FAILED: {error.splitlines()[0]}")
-        return 1
-    return 0
+    errors = propagation["errors"] + engines["errors"]
+    for error in errors:
+        print(f"FAILED: {error.splitlines()[0]}")
+    return 1 if errors else 0
 
 
 if __name__ == "__main__":
