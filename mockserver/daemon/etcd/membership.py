@@ -59,13 +59,15 @@ class EtcdMembership:
                  keepalive: float, candidate: bool = True,
                  on_members: Callable[[list[MemberChange]], None] = lambda changes: None,
                  on_leader: Callable[[LeaderChange], None] = lambda change: None,
-                 on_cut_off: Callable[[bool], None] = lambda cut: None) -> None:
+                 on_cut_off: Callable[[bool], None] = lambda cut: None,
+                 on_group_freed: Callable[[str], None] = lambda group: None) -> None:
         self.client, self.keys, self.record = client, keys, record
         self.ttl = lease_ttl(dead_interval)
         self.keepalive = keepalive
         self.candidate = candidate
         self.view = PackView()
         self._on_members, self._on_leader, self._on_cut_off = on_members, on_leader, on_cut_off
+        self._on_group_freed = on_group_freed
         self.lease_id: int | None = None
         self.candidacy: bytes | None = None
         self.cut_off = False
@@ -190,7 +192,7 @@ class EtcdMembership:
     async def _snapshot(self) -> None:
         root = self.keys.root
         reply = await self.client.call(lambda: self.client.get_prefix(root))
-        members, departures, candidacies = [], [], []
+        members, departures, candidacies, holders = [], [], [], []
         for kv in reply:
             key = kv.key
             if key.startswith(self.keys.members):
@@ -199,9 +201,14 @@ class EtcdMembership:
                 departures.append((self.keys.name_of(key, self.keys.departures), kv.mod_revision))
             elif key.startswith(self.keys.election):
                 candidacies.append((key, kv.value.decode(errors="replace"), kv.create_revision))
+            elif key.startswith(self.keys.groups):
+                holders.append((self.keys.name_of(key, self.keys.groups), kv.value.decode(errors="replace")))
         self._revision = _revision_of(reply)
         self.counters["snapshots"] += 1
-        self._deliver(self.view.load(members, departures, candidacies))
+        freed = set(self.view.holders) - {group for group, _ in holders}
+        self._deliver(self.view.load(members, departures, candidacies, holders))
+        for group in sorted(freed):
+            self._on_group_freed(group)
 
     async def _watch_forever(self) -> None:
         await follow(self.client, lambda: self.client.watch_prefix(self.keys.root, start_revision=self._revision + 1),
@@ -235,6 +242,12 @@ class EtcdMembership:
         if key.startswith(keys.election):
             return self.view.candidacy_deleted(key) if deleted else \
                 self.view.candidacy_put(key, event.kv.value.decode(errors="replace"), event.kv.create_revision)
+        if key.startswith(keys.groups):
+            group = keys.name_of(key, keys.groups)
+            if not deleted:
+                self.view.group_put(group, event.kv.value.decode(errors="replace"))
+            elif self.view.group_deleted(group):
+                self._on_group_freed(group)
         return []
 
     def _deliver(self, changes: list) -> None:

@@ -64,10 +64,14 @@ class EtcdSync:
         leadership: the membership (``leader``, ``term``, ``candidacy``, ``is_leader()``).
         write_timeout: seconds a write may wait for etcd before its outcome is unknown.
         removed: called when the document removes this member.
+        extras: the daemon's own shared data beside the cluster state's (service-group
+            assignments), written with every document.
+        shown: told of every document shown.
     """
 
     def __init__(self, name: str, *, state: ClusterState, config: DaemonConfig, client: EtcdClient,
-                 keys: PackKeys, leadership, write_timeout: float, removed: Callable[[], None]) -> None:
+                 keys: PackKeys, leadership, write_timeout: float, removed: Callable[[], None],
+                 extras: Callable[[], dict] = dict, shown: Callable[[PackDocument], None] | None = None) -> None:
         self.name = name
         self.state = state
         self.config = config
@@ -75,6 +79,7 @@ class EtcdSync:
         self.leadership = leadership
         self.write_timeout = write_timeout
         self._removed = removed
+        self._extras, self._on_shown = extras, shown
         sync = config.pack_configuration
         self.file_modules = tuple(config.modules)
         self.ignore = tuple(sync.ignore_modules) if sync else ()
@@ -196,7 +201,7 @@ class EtcdSync:
         log.info("leading the pack document from version %d (term %d)", self.revision, term)
         if self.revision == 0 or self.stored.cluster is None:   # an empty pack: start it from our file
             self._write(self.stored.restamped(term).changed(shareable_modules(self.file_modules, self.ignore),
-                                                            self.state.export_shared()))
+                                                            self._shared()))
         self._moved()
 
     # ---- writes on the leader -----------------------------------------------------------------
@@ -214,7 +219,7 @@ class EtcdSync:
         term = self.leadership.term
         base = self.tip if self.tip.term == term else self.tip.restamped(term)   # our documents carry our term
         try:
-            document = base.changed(modules, self.state.export_shared(), events)
+            document = base.changed(modules, self._shared(), events)
             wire = document.to_wire() if document is not base else b""
         except (ValueError, TypeError, RecursionError) as exc:
             log.error("a write cannot be published (%s: %s); putting the state back", type(exc).__name__, exc)
@@ -391,6 +396,8 @@ class EtcdSync:
             if not entry[1].done():
                 entry[1].set_result(None)
         self._moved()
+        if self._on_shown is not None:
+            self._on_shown(document)
         log.debug("showing pack document revision %d (term %d, %s...)", revision, document.term, document.digest[:12])
         if self.name in (document.cluster or {}).get("removed", ()):
             self._removed()
@@ -413,6 +420,9 @@ class EtcdSync:
     def _carry(self, effects: list) -> None:
         for effect in effects:
             show(self.state, effect)
+
+    def _shared(self) -> dict:
+        return {**self.state.export_shared(), **self._extras()}
 
     # ---- the configuration file ------------------------------------------------------------
 

@@ -80,6 +80,7 @@ class PackView:
         self.leader_key = b""   # the leading candidacy's key
         self.term = 0
         self.bad_records = 0   # member keys whose value is not a record (dropped, counted)
+        self.holders: dict[str, str] = {}   # service group -> the member holding its key
 
     def alive(self) -> list[str]:
         return sorted(self.records)
@@ -149,15 +150,25 @@ class PackView:
         previous, self.leader, self.term = self.leader, leader, term
         return [LeaderChange(leader, term, previous)]
 
+    # ---- service-group keys ------------------------------------------------------------------
+
+    def group_put(self, group: str, holder: str) -> None:
+        self.holders[group] = holder
+
+    def group_deleted(self, group: str) -> bool:
+        """Whether a key was held (a claim waiting for it may go now)."""
+        return self.holders.pop(group, None) is not None
+
     # ---- snapshots ------------------------------------------------------------------------------
 
     def load(self, members: Iterable[tuple[str, bytes, int]], departures: Iterable[tuple[str, int]],
-             candidacies: Iterable[tuple[bytes, str, int]]) -> list:
+             candidacies: Iterable[tuple[bytes, str, int]], holders: Iterable[tuple[str, str]] = ()) -> list:
         """Replace the view with a snapshot (at start, after a compaction or a lost watch):
         ``(name, value, mod_revision)`` of ``members/``, ``(name, mod_revision)`` of ``left/``,
         ``(key, name, create_revision)`` of ``election/``. Returns the changes from the view
         before (members gone while nobody watched are FAILED or LEFT as their markers say)."""
         self._left_revision = {name: revision for name, revision in departures}
+        self.holders = dict(holders)
         changes: list = []
         seen = set()
         for name, value, revision in members:

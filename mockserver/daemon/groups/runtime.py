@@ -142,10 +142,16 @@ class GroupsRuntime:
 
     def __init__(self, name: str, *, lease: float, keepalive: float, view: Callable[[], PackView],
                  send_claim: Callable, publish: Callable[[], None], actions: GroupActions | None = None,
-                 moved: MovedCallback | None = None):
+                 moved: MovedCallback | None = None, core=None, other_effect: Callable | None = None,
+                 holder: Callable[[str], str | None] | None = None):
+        """``core``: the ownership core (default: the pack protocol's, leases renewed with a
+        majority of the members; etcd's is :class:`~mockserver.daemon.groups.keyed.KeyedOwnershipCore`);
+        ``other_effect`` carries out the effects of such a core that are not the runtime's;
+        ``holder(group)``: who holds the group now, when the engine of record knows it."""
         self.name = name
         self.lease = lease
-        self.core = OwnershipCore(name, lease=lease, keepalive=keepalive)
+        self.core = core if core is not None else OwnershipCore(name, lease=lease, keepalive=keepalive)
+        self._other_effect, self._holder = other_effect, holder
         self._view, self._send_claim, self._publish = view, send_claim, publish
         self._moved = moved or (lambda *args: None)
         self.actions: GroupActions = actions or LoggedActions()
@@ -369,6 +375,11 @@ class GroupsRuntime:
 
     # ---- effects ----------------------------------------------------------------------------
 
+    def carry(self, effects: list) -> None:
+        """Carry out what the ownership core decided outside the runtime's own inputs (the
+        answer of the engine of record to a claim)."""
+        self._carry(effects)
+
     def _carry(self, effects: list) -> None:
         for effect in effects:
             if isinstance(effect, SendRenew):
@@ -393,6 +404,10 @@ class GroupsRuntime:
                 spec = self.specs.get(effect.group) or self._released_as.get(effect.group)
                 if spec is not None:
                     self.actions.release(spec, effect.epoch, effect.reason, effect.until)
+            elif self._other_effect is not None:
+                self._other_effect(effect)
+            else:
+                raise TypeError(f"unknown ownership effect {effect!r}")
 
     # ---- what is shown ------------------------------------------------------------------------
 
@@ -417,6 +432,9 @@ class GroupsRuntime:
         entry = self.table.get(group, NOBODY)
         if self.core.holds(group):
             return self.name
+        if self._holder is not None:
+            holder = self._holder(group)
+            return holder if holder is not None and holder == entry.owner else None
         heard = self._active_heard.get(group)
         if heard is not None and entry.owner == heard[0] and entry.epoch == heard[1] and now - heard[2] < self.lease:
             return entry.owner

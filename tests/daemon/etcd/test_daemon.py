@@ -142,3 +142,77 @@ def test_a_join_token_admits_a_member_once(etcd):
         again.start(wait=False)
         assert again.proc.wait(20) == 2, again.describe()
         assert "cannot join" in again.log(), again.describe()
+
+
+# ---- service groups: held under the owner's lease --------------------------------------------
+
+WEB = {"primary": "node2", "secondary": ["node3", "node1"], "service": [{"exec": {"start": "true", "stop": "true"}}]}
+
+
+def holders(pack, names) -> list:
+    """The members (of ``names``) that say they hold the group web."""
+    return sorted(n for n in names if pack[n].pack_state()["groups"].get("web", {}).get("held_here"))
+
+
+def key_holder(pack, name: str) -> str:
+    """Who holds web, as the API of ``name`` shows it ("" when nobody is Active)."""
+    shown = json.loads(exchange(pack[name].socket_path, "GET", "/1.0/cluster/service-groups/web").body)["metadata"]
+    return shown["owner"] if shown["status"] == "Active" else ""
+
+
+def with_web(pack) -> None:
+    describe_body = json.dumps({"modules": [{"ServiceGroups": {"web": WEB}}]}).encode()
+    reply = exchange(pack[pack.leader()].socket_path, "PATCH", "/1.0/cluster/config", describe_body,
+                     headers=[("Content-Type", "application/json")])
+    assert reply.status == 200, reply
+    pack.wait_until(lambda: holders(pack, NAMES) == ["node2"] and all(key_holder(pack, n) == "node2" for n in NAMES),
+                    15, what="node2 holds web, and every member shows it Active there")
+
+
+def test_a_killed_owners_group_moves_once_its_lease_is_gone_and_is_never_held_twice(etcd):
+    with etcd_pack(etcd) as pack:
+        with_web(pack)
+        pack["node2"].kill9()
+        survivors = ("node1", "node3")
+        seen = []
+
+        def moved() -> bool:
+            now = holders(pack, survivors)
+            seen.append(now)
+            return now == ["node3"] and all(key_holder(pack, n) == "node3" for n in survivors)
+
+        pack.wait_until(moved, 15, what="node3 holds web")
+        assert all(len(now) <= 1 for now in seen), seen
+        assert pack["node3"].pack_state()["groups"]["web"]["epoch"] == 2
+
+
+def test_an_owner_cut_off_from_etcd_lets_go_before_another_takes_over(etcd):
+    """node2 reaches etcd through one member only; that member dies, the other two keep
+    etcd's quorum. node2 takes web down on its own before its lease can expire; node3 holds
+    it once etcd let the lease go."""
+    lonely = list(etcd.members)[0]
+    with PackProcs(listen=True, etcd=etcd, defaults=ETCD_TIMING) as pack:
+        for name in NAMES:
+            endpoints = [etcd.endpoint(lonely)] if name == "node2" else \
+                [etcd.endpoint(m) for m in etcd.members if m != lonely]
+            pack.add(name, "auto", **{"etcd-endpoints": endpoints})
+        pack.start_all()
+        pack.wait_until(lambda: pack.all_online() and pack.leader(), 15, what="one leader")
+        with_web(pack)
+        etcd.kill9(lonely)
+        try:
+            seen = []
+
+            def moved() -> bool:
+                now = holders(pack, NAMES)   # node2 answers from its last view: it says what it holds
+                seen.append(now)
+                return now == ["node3"]
+
+            pack.wait_until(moved, 15, what="node2 let web go and node3 holds it")
+            assert ["node2"] in seen and all(len(now) <= 1 for now in seen), seen   # never both at once
+            state = pack["node2"].pack_state()
+            assert state["etcd"]["cut_off"] is True and state["counters"]["groups_lease_lost"] == 1
+            assert STALE in exchange(pack["node2"].socket_path, "GET", "/1.0/cluster/service-groups/web").headers
+        finally:
+            etcd.restart(lonely)
+            etcd.wait_ready()

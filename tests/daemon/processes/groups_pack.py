@@ -6,15 +6,31 @@ import contextlib
 from typing import Callable
 
 from mockserver.daemon.harness import PackProcs, write
+from mockserver.daemon.harness.etcd import EtcdCluster
+from tests.support.backends import ETCD_TIMING
 
 NAMES = ("node1", "node2", "node3")
+ENGINES = ("pack", "etcd")
 
 
 @contextlib.contextmanager
-def pack_with_groups(groups: dict | None = None, ready: Callable | None = None, what: str = ""):
-    """Yield the pack once it has formed and, when ``groups`` are given, once ``ready(procs,
-    name)`` holds as every member sees it."""
-    with PackProcs(listen=True, defaults={"expected_members": 3}) as procs:
+def engine_options(engine: str):
+    """PackProcs options for the engine of record: the pack's protocol, or a real 3-member
+    etcd (TLS) started here."""
+    if engine == "pack":
+        yield {"defaults": {"expected_members": 3}}
+        return
+    with EtcdCluster(3, tls=True) as etcd:
+        etcd.wait_ready()
+        yield {"defaults": ETCD_TIMING, "etcd": etcd}
+
+
+@contextlib.contextmanager
+def pack_with_groups(groups: dict | None = None, ready: Callable | None = None, what: str = "",
+                     engine: str = "pack"):
+    """Yield the pack (on ``engine``) once it has formed and, when ``groups`` are given, once
+    ``ready(procs, name)`` holds as every member sees it."""
+    with engine_options(engine) as options, PackProcs(listen=True, **options) as procs:
         procs.form(NAMES)
         if groups:
             write(procs[procs.leader()], "PATCH", "/1.0/cluster/config", {"modules": [{"ServiceGroups": groups}]})

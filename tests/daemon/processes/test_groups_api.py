@@ -1,13 +1,14 @@
 """Service groups through LXD's REST API on a running pack of three daemons: every member
 lists and shows them alike, a move by hand goes through any member and lasts, refusals are
-LXD error envelopes that change nothing, and every member emits a lifecycle event per move."""
+LXD error envelopes that change nothing, and every member emits a lifecycle event per move.
+On both engines of record (the pack's protocol, etcd)."""
 from __future__ import annotations
 
 import pytest
 
 from mockserver.daemon.harness import hold_for, write
 from mockserver.daemon.harness.unixhttp import raw_request
-from tests.daemon.processes.groups_pack import NAMES, pack_with_groups
+from tests.daemon.processes.groups_pack import ENGINES, NAMES, pack_with_groups
 
 QUIET = {"exec": {"start": "true", "stop": "true"}}
 WEB = {"primary": "node1", "secondary": ["node2", "node3"], "service": [QUIET]}
@@ -15,12 +16,13 @@ DB = {"primary": "node2", "secondary": ["node3"], "service": [QUIET], "auto-fail
       "failback-delay": 0}
 
 
-@pytest.fixture(scope="module")
-def pack():
+@pytest.fixture(scope="module", params=ENGINES)
+def pack(request):
     def ready(procs, name):
         return (active_on(procs, name, "web"), active_on(procs, name, "db")) == ("node1", "node2")
 
-    with pack_with_groups({"web": WEB, "db": DB}, ready, "web active on node1 and db on node2, seen by all") as procs:
+    with pack_with_groups({"web": WEB, "db": DB}, ready, "web active on node1 and db on node2, seen by all",
+                          engine=request.param) as procs:
         yield procs
 
 

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from mockserver.daemon.harness import hold_for, write
-from tests.daemon.processes.groups_pack import NAMES, pack_with_groups
+from tests.daemon.processes.groups_pack import ENGINES, NAMES, pack_with_groups
 
 WEB = {"primary": "node2", "secondary": ["node3", "node1"], "service": ["198.51.100.10/24/absent0"]}
 DB = {"primary": "node3", "secondary": ["node1"], "service": ["db.service"]}
@@ -17,6 +17,12 @@ DB = {"primary": "node3", "secondary": ["node1"], "service": ["db.service"]}
 @pytest.fixture
 def pack():
     with pack_with_groups() as procs:
+        yield procs
+
+
+@pytest.fixture(params=ENGINES)
+def any_pack(request):
+    with pack_with_groups(engine=request.param) as procs:
         yield procs
 
 
@@ -30,7 +36,8 @@ def holders(pack, names=NAMES) -> dict:
     return found
 
 
-def test_each_group_is_held_by_its_primary_alone(pack):
+def test_each_group_is_held_by_its_primary_alone(any_pack):
+    pack = any_pack
     write(pack[pack.leader()], "PATCH", "/1.0/cluster/config", {"modules": [{"ServiceGroups": {"web": WEB, "db": DB}}]})
     pack.wait_until(lambda: holders(pack) == {"web": ["node2"], "db": ["node3"]}, 10, what="primaries hold")
     hold_for(lambda: holders(pack) == {"web": ["node2"], "db": ["node3"]}, 1.0, what="and keep holding")
