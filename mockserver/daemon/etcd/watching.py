@@ -3,6 +3,7 @@ stopped, and resynchronised from a snapshot after a compaction."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any, Awaitable, Callable
 
 import aetcd
@@ -10,6 +11,8 @@ import aetcd
 from mockserver.daemon.etcd.client import UNAVAILABLE, EtcdClient
 
 __all__ = ["follow"]
+
+log = logging.getLogger(__name__)
 
 
 async def follow(client: EtcdClient, open_watch: Callable[[], Awaitable[Any]], on_event: Callable[[Any], None], *,
@@ -31,7 +34,7 @@ async def follow(client: EtcdClient, open_watch: Callable[[], Awaitable[Any]], o
                 async for event in watch:
                     on_event(event)
             finally:
-                await watch.cancel()
+                await _cancel(watch)
         except aetcd.exceptions.RevisionCompactedError:
             counters["watch_restarts"] += 1
             await resync()
@@ -46,3 +49,18 @@ async def follow(client: EtcdClient, open_watch: Callable[[], Awaitable[Any]], o
                 await client.rotate(generation)
             except Exception:  # noqa: BLE001 - the next round tries again
                 pass
+        except Exception:  # noqa: BLE001 - a member that stops following shows a frozen view forever
+            counters["watch_restarts"] += 1
+            log.exception("etcd: a watch failed; opening it again")
+            await asyncio.sleep(pause)
+
+
+async def _cancel(watch) -> None:
+    """Cancel a watch whose channel may be gone already (the client moved meanwhile): that
+    it no longer runs is all that matters."""
+    try:
+        await asyncio.wait_for(watch.cancel(), 1.0)
+    except asyncio.CancelledError:
+        raise
+    except Exception:  # noqa: BLE001 - see above
+        pass

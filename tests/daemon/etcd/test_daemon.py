@@ -9,6 +9,9 @@ from __future__ import annotations
 import contextlib
 import json
 
+import pytest
+
+import pylxd_cluster
 from mockserver.daemon.harness import PackProcs
 from tests.support.backends import ETCD_TIMING
 from tests.support.rawhttp import exchange
@@ -38,6 +41,17 @@ def leads(pack) -> bool:
     reply = exchange(pack[pack.leader()].socket_path, "GET", "/1.0/cluster/members/node3",
                      headers=[("X-Pack-Consistency", "linearizable")])
     return reply.status == 200
+
+
+def wait_with_states(pack, predicate, what: str) -> None:
+    """``pack.wait_until``; on a timeout, every member's etcd view and log tail are in the failure."""
+    from mockserver.daemon.harness import wait_until
+
+    def states() -> str:
+        return "\n".join(f"--- {n}: {json.dumps(pack[n].pack_state().get('etcd'))}\n{pack[n].log(40)}"
+                         for n in NAMES if pack[n].alive())
+
+    wait_until(predicate, 20, what=what, describe=states)
 
 
 def follower(pack) -> str:
@@ -216,3 +230,26 @@ def test_an_owner_cut_off_from_etcd_lets_go_before_another_takes_over(etcd):
         finally:
             etcd.restart(lonely)
             etcd.wait_ready()
+
+
+def test_a_write_caught_by_the_loss_of_quorum_has_an_unknown_outcome_and_members_agree_after(etcd):
+    """The write reaches the leader before it knows it is cut off: etcd cannot answer, and
+    may still commit it once its quorum is back, so the client is told the outcome is
+    unknown; afterwards every member shows the same value, whichever it is."""
+    with etcd_pack(etcd) as pack:
+        leader = pack.leader()
+        describe_on(pack, leader, "before")
+        down = list(etcd.members)[:2]
+        for name in down:
+            etcd.kill9(name)
+        try:
+            with pytest.raises(pylxd_cluster.OutcomeUnknown) as caught:
+                describe_on(pack, leader, "maybe")
+            assert caught.value.status_code == 503 and "read it back" in str(caught.value)
+        finally:
+            for name in down:
+                etcd.restart(name)
+        etcd.wait_ready()
+        wait_with_states(pack, lambda: pack.leader() and leads(pack), "a leader etcd confirms")
+        pack.wait_until(lambda: len({description(pack, n) for n in NAMES}) == 1, 10, what="members agree")
+        assert description(pack, NAMES[0]) in ("before", "maybe")
