@@ -56,6 +56,10 @@ def status_data(local_name: str, members: Sequence[Any], groups: Sequence[Any], 
         if isinstance(document, dict):
             data["document"] = {"version": document.get("version"), "term": document.get("term"),
                                 "digest": document.get("modules_digest") or document.get("digest")}
+            if document.get("revision") is not None:   # an etcd-backed pack: etcd's revision of it
+                data["document"]["revision"] = document["revision"]
+        if isinstance(pack.get("etcd"), dict):
+            data["etcd"] = {key: pack["etcd"].get(key) for key in ("endpoint", "prefix", "cut_off", "stale")}
         discovery = pack.get("discovery")
         if isinstance(discovery, list) and discovery:
             data["discovery"] = discovery
@@ -84,8 +88,13 @@ def status_report(data: dict) -> str:
                  + (f"; leader term {data['term']}" if data.get("term") is not None else ""))
     document = data.get("document")
     if document:
-        lines.append(f"  Configuration: version {document['version']} (term {document['term']}), "
+        revision = f", etcd revision {document['revision']}" if document.get("revision") is not None else ""
+        lines.append(f"  Configuration: version {document['version']} (term {document['term']}{revision}), "
                      f"digest {str(document['digest'])[:12]}... applied here")
+    etcd = data.get("etcd")
+    if etcd:
+        reach = f"CUT OFF ({etcd['stale']}): serving the last view" if etcd.get("cut_off") else "reachable"
+        lines.append(f"  Engine: etcd at {etcd.get('endpoint')}, keys under {etcd.get('prefix')}: {reach}")
     for strategy in data.get("discovery") or ():
         found = strategy.get("found") or []
         line = f"  Discovery {strategy.get('strategy')}: {len(found)} found"

@@ -9,7 +9,6 @@
                               create_revision leads, and that revision is the term
 ``document``                  the shared document (JSON); its mod_revision is the version
 ``groups/<group>``            a service group's owner, under the owner's lease (fencing)
-``tokens/<id>``               a join token, under a lease of the token's lifetime
 ============================  ===========================================================
 
 ``etcdctl get --prefix /pylxd-cluster/<pack>/`` shows it all (see docs/backends.rst).
@@ -63,13 +62,6 @@ class PackKeys:
 
     def group(self, name: str) -> bytes:
         return self.groups + name.encode()
-
-    @property
-    def tokens(self) -> bytes:
-        return self.root + b"tokens/"
-
-    def token(self, token_id: str) -> bytes:
-        return self.tokens + token_id.encode()
 
     def name_of(self, key: bytes, directory: bytes) -> str:
         """``members/node1`` -> ``node1`` (the part after ``directory``)."""

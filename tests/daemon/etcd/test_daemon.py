@@ -7,12 +7,14 @@ SIGKILL and started again by the tests.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 
 import pytest
 
 import pylxd_cluster
 from mockserver.daemon.harness import PackProcs
+from pylxd_cluster.cli.main import main as cli
 from tests.support.backends import ETCD_TIMING
 from tests.support.rawhttp import exchange
 
@@ -131,6 +133,14 @@ def test_a_killed_leader_fails_over_and_comes_back(etcd):
         state = pack[killed].pack_state()
         assert state["backend"] == "etcd" and state["document"]["backend"] == "etcd"
         assert state["etcd"]["cut_off"] is False and state["etcd"]["pack"] == pack.pack_name
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            assert cli(["--endpoint", str(pack[killed].socket_path), "status"]) == 0
+        document = state["document"]
+        assert (f"  Configuration: version {document['version']} (term {document['term']}, etcd revision "
+                f"{document['revision']})") in out.getvalue()
+        assert (f"  Engine: etcd at {state['etcd']['endpoint']}, keys under {state['etcd']['prefix']}: reachable"
+                in out.getvalue())
 
 
 def test_a_member_that_stops_has_left_and_a_linearizable_read_sees_the_last_write(etcd):
