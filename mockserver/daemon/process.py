@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import datetime as _dt
 import logging
 import os
 import socket
 import time
 
 from mockserver import profiles
-from mockserver.api import ApiServer, ForwardTo
+from mockserver.api import ApiServer
 from mockserver.api.context import MOCK_EXTENSIONS
 from mockserver.api.router import Route
 from mockserver.daemon.backend import PackBackend
@@ -24,16 +23,17 @@ from mockserver.daemon.barrier import WAITING, StartupBarrier
 from mockserver.daemon.config import DaemonConfig
 from mockserver.daemon.discovery.runner import DiscoveryRunner
 from mockserver.daemon.discovery.runner import build as build_strategies
-from mockserver.daemon.gate import FORWARDED_HEADER, PackGate
+from mockserver.daemon.gate import PackGate
 from mockserver.daemon.groups.api import EXTENSION as GROUPS_EXTENSION
-from mockserver.daemon.groups.api import MOVED, ServiceGroupsApi, group_url
+from mockserver.daemon.groups.api import ServiceGroupsApi
 from mockserver.daemon.groups.hooks import Notifier
 from mockserver.daemon.groups.host import HostActions
 from mockserver.daemon.groups.monitor import MonitorCore
 from mockserver.daemon.groups.monitoring import Monitoring
 from mockserver.daemon.groups.runtime import GroupsRuntime, PackView
-from mockserver.daemon.join import JOIN_PATH, check_join, join, join_reply
-from mockserver.daemon.membership_hooks import FAILED, JOIN, LEADER_CHANGE, LEAVE, MembershipHooks
+from mockserver.daemon.join import JOIN_PATH, join
+from mockserver.daemon.member import LEADER_CHANGED, LEADER_ROLES, MemberDaemon  # noqa: F401 - re-exported
+from mockserver.daemon.membership_hooks import FAILED, JOIN, LEAVE, MembershipHooks
 from mockserver.daemon.protocol.crypto import Sealer
 from mockserver.daemon.protocol.effects import ClaimHeard
 from mockserver.daemon.protocol.messages import ClaimKind, MemberRecord, Role, Status
@@ -51,13 +51,12 @@ from mockserver.daemon.protocol.node import (
     PersistTerm,
     Send,
 )
-from mockserver.daemon.sync.core import NotPublished, SendDocument, SyncCore, SyncSettings
+from mockserver.daemon.sync.core import SendDocument, SyncCore, SyncSettings
 from mockserver.daemon.sync.driver import PROOF_HEADER, SyncDriver
 from mockserver.daemon.sync.membership import NodeMembership
 from mockserver.daemon.sync.store import SyncStore
 from mockserver.daemon.timer import DeadlineTimer
 from mockserver.daemon.udp import UdpEndpoint
-from mockserver.errors import ApiError
 from mockserver.http import HttpTransport
 from mockserver.state import ClusterState, LoopScheduler
 from mockserver.tls import TlsSettings
@@ -66,10 +65,7 @@ from mockserver.wire import Reply, error_reply, now_utc
 log = logging.getLogger(__name__)
 
 ROLES = {"leader": Role.LEADER, "follower": Role.FOLLOWER, "auto": Role.AUTO}
-# The pack's leader shows as LXD shows its database leader; followers hold no role.
-LEADER_ROLES = ["database-leader", "database"]
 # Lifecycle actions of our own (LXD has none for these); see docs/daemon.rst.
-LEADER_CHANGED = "cluster-leader-changed"
 LEADER_CONFLICT = "cluster-leader-conflict"
 # What a pack daemon implements of LXD's API: its profile's extensions but joining and re-keying
 # through PUT /1.0/cluster (a member joins with a join token at start), and its own.
@@ -130,7 +126,7 @@ def _resolve(peer: tuple) -> tuple:
         return (host, port)
 
 
-class PackDaemon:
+class PackDaemon(MemberDaemon):
     """Run with ``await daemon.start()`` then ``await daemon.wait_closed()``; ``stop()`` leaves
     the pack gracefully (the others mark it Offline at once)."""
 
@@ -267,24 +263,6 @@ class PackDaemon:
         if self.node is not None:
             self._apply(self.node.send_claim(list(names), kind, seq, items, self._loop.time()))
 
-    def _publish_groups(self) -> None:
-        """The leader placed a group anew: publish it with the next version (soon, not from
-        inside the step that decided it)."""
-        if self._loop is not None:
-            self._loop.call_soon(self._publish_now)
-
-    def _publish_now(self) -> None:
-        if self.sync is None or not self.sync.is_leader():
-            return
-        try:
-            self.sync.publish()
-        except NotPublished as exc:
-            log.error("cannot publish the service-group assignments: %s", exc)
-
-    def _group_moved(self, group: str, previous: str | None, owner: str | None, epoch: int, reason: str) -> None:
-        self.state.emit(MOVED, group_url(group), {"owner": owner or "", "previous": previous or "", "epoch": epoch,
-                                                  "reason": reason})
-
     def _monitors_report(self, results: dict[str, bool]) -> None:
         """What this member reaches: to its own placement view, and to every live member."""
         self._groups_step(lambda now: self.groups.monitors_heard(self.settings.name, results, now))
@@ -300,10 +278,6 @@ class PackDaemon:
             self._tick_timer.arm()
         self._groups_timer.arm()
         self.monitoring.watch(self.groups.monitored())
-
-    def _groups_step(self, step) -> None:
-        step(self._loop.time())
-        self._groups_timer.arm()
 
     def _send_document(self, send: SendDocument) -> None:
         if self.node is not None:
@@ -430,13 +404,6 @@ class PackDaemon:
 
     # ---- events into cluster state --------------------------------------------------------
 
-    def now(self) -> float:
-        """The loop's clock, which the protocol core's times are on."""
-        return self._loop.time()
-
-    def wall(self, monotonic: float) -> _dt.datetime:
-        return _dt.datetime.fromtimestamp(monotonic + self._wall_offset, _dt.timezone.utc)
-
     def _member_changed(self, change: MemberChange) -> None:
         record: MemberRecord = change.member
         peer = self.node.peers.get(record.name)
@@ -470,18 +437,7 @@ class PackDaemon:
             self.hooks.event(FAILED, record.name, address)
 
     def _leader_changed(self, change: LeaderChange) -> None:
-        self.hooks.event(LEADER_CHANGE, change.leader, previous=change.previous, term=str(change.term))
-        if change.previous:
-            self.state.set_roles(change.previous, [], False, note=self._note(change.previous))
-        if change.leader:
-            self.state.set_roles(change.leader, LEADER_ROLES, True, note=self._note(change.leader))
-        self.sync.on_leader_change(change.leader, change.term, change.previous)
-        self.gate.leader_changed()
-        source = f"/1.0/cluster/members/{change.leader}" if change.leader else "/1.0/cluster"
-        self.state.emit(LEADER_CHANGED, source, {"leader": change.leader, "previous": change.previous,
-                                                 "term": change.term})
-        log.info("leader: %s (term %d; was %s)", change.leader or "none", change.term, change.previous or "none")
-        self._groups_step(self.groups.pack_changed)
+        self._show_leader(change.leader, change.term, change.previous, note=self._note)
 
     def _note(self, name: str) -> str | None:
         if name in self.node.conflict:
@@ -511,25 +467,9 @@ class PackDaemon:
         log.debug("%s pulls document version %d", member, self.sync.document.version)
         return Reply(200, self.sync.sealed_document(), {"Content-Type": "application/octet-stream"})
 
-    def _serve_join(self, ctx, req):
-        """POST /internal/pack/join: a new member proves a join token (see pack/join.py)."""
-        if not self.sync.is_leader():
-            leader = self.leader_name()
-            api = self.member_api(leader)
-            if req.header(FORWARDED_HEADER) or not api.startswith("http"):
-                return self.gate.unavailable("The pack has no leader reachable over TCP right now; retry shortly")
-            return ForwardTo(api, leader)
-        try:
-            op, name = check_join(self.state, req.body)
-        except ApiError as exc:
-            log.warning("refused a join from %s: %s", req.remote, exc.message)
-            return error_reply(exc.status, exc.message)
-        self.state.consume_join_token(op)
+    def _join_answer(self) -> dict:
         peers = sorted(f"{r.host}:{r.port}" for r in self.node.members().values() if r.status in LIVE)
-        log.info("%s joins the pack with its join token", name)
-        answer = {"pack": self._pack_name, "secret": self._pack_secret, "peers": peers}
-        return self.gate.written(join_reply(op.metadata["secret"], answer))
-
+        return {"pack": self._pack_name, "secret": self._pack_secret, "peers": peers}
 
     def removed_from_pack(self) -> None:
         """The pack removed this member (a DELETE of it): leave, and stop."""

@@ -15,7 +15,6 @@ When etcd is out of reach the member keeps serving its last view, marks its answ
 from __future__ import annotations
 
 import asyncio
-import datetime as _dt
 import logging
 import os
 import time
@@ -23,7 +22,7 @@ import time
 import aetcd
 
 from mockserver import profiles
-from mockserver.api import ApiServer, ForwardTo
+from mockserver.api import ApiServer
 from mockserver.api.router import Route
 from mockserver.daemon.backend import PackBackend
 from mockserver.daemon.barrier import WAITING, StartupBarrier
@@ -34,36 +33,33 @@ from mockserver.daemon.etcd.membership import EtcdMembership
 from mockserver.daemon.etcd.ownership import EtcdOwnership
 from mockserver.daemon.etcd.sync import EtcdSync
 from mockserver.daemon.etcd.view import ALIVE, FAILED, LEFT, LeaderChange, MemberChange, MemberRecord
-from mockserver.daemon.gate import FORWARDED_HEADER, PackGate
-from mockserver.daemon.groups.api import MOVED, ServiceGroupsApi, group_url
+from mockserver.daemon.gate import PackGate
+from mockserver.daemon.groups.api import ServiceGroupsApi
 from mockserver.daemon.groups.hooks import Notifier
 from mockserver.daemon.groups.host import HostActions
 from mockserver.daemon.groups.keyed import DropKey, KeyedOwnershipCore, TakeKey
 from mockserver.daemon.groups.monitor import MonitorCore
 from mockserver.daemon.groups.monitoring import Monitoring
 from mockserver.daemon.groups.runtime import GroupsRuntime, PackView
-from mockserver.daemon.join import JOIN_PATH, check_join, join, join_reply
+from mockserver.daemon.join import JOIN_PATH, join
+from mockserver.daemon.member import MemberDaemon
 from mockserver.daemon.membership_hooks import FAILED as FAILED_HOOK
-from mockserver.daemon.membership_hooks import JOIN, LEADER_CHANGE, LEAVE, MembershipHooks
+from mockserver.daemon.membership_hooks import JOIN, LEAVE, MembershipHooks
 from mockserver.daemon.process import (
     DAEMON_EXTENSIONS,
     DAEMON_PROFILE,
     DAEMON_WITHHELD,
     DOCUMENT_BODY_LIMIT,
-    LEADER_CHANGED,
-    LEADER_ROLES,
     host_port,
     node_settings,
     state_directory,
     tls_settings,
 )
-from mockserver.daemon.sync.core import NotPublished
 from mockserver.daemon.sync.store import SyncStore
 from mockserver.daemon.timer import DeadlineTimer
-from mockserver.errors import ApiError
 from mockserver.http import HttpTransport
 from mockserver.state import ClusterState, LoopScheduler
-from mockserver.wire import error_reply, go_timestamp
+from mockserver.wire import go_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +74,7 @@ class EtcdBackend(PackBackend):
         return daemon.describe()
 
 
-class EtcdDaemon:
+class EtcdDaemon(MemberDaemon):
     """Run with ``await daemon.start()`` then ``await daemon.wait_closed()``; ``stop()`` leaves
     the pack (the others see a departure at once)."""
 
@@ -246,14 +242,6 @@ class EtcdDaemon:
         record = self.membership.view.records.get(name) if self.membership is not None and name else None
         return record.api if record is not None else ""
 
-    # ---- time ---------------------------------------------------------------------------------
-
-    def now(self) -> float:
-        return self._loop.time()
-
-    def wall(self, monotonic: float) -> _dt.datetime:
-        return _dt.datetime.fromtimestamp(monotonic + self._wall_offset, _dt.timezone.utc)
-
     # ---- etcd's view into the cluster state -----------------------------------------------------
 
     def _members_changed(self, changes: list[MemberChange]) -> None:
@@ -279,18 +267,7 @@ class EtcdDaemon:
         self._groups_step(self.groups.pack_changed)
 
     def _leader_changed(self, change: LeaderChange) -> None:
-        self.hooks.event(LEADER_CHANGE, change.leader, previous=change.previous, term=str(change.term))
-        if change.previous:
-            self.state.set_roles(change.previous, [], False)
-        if change.leader:
-            self.state.set_roles(change.leader, LEADER_ROLES, True)
-        self.sync.on_leader_change(change.leader, change.term, change.previous)
-        self.gate.leader_changed()
-        source = f"/1.0/cluster/members/{change.leader}" if change.leader else "/1.0/cluster"
-        self.state.emit(LEADER_CHANGED, source, {"leader": change.leader, "previous": change.previous,
-                                                 "term": change.term})
-        log.info("leader: %s (term %d; was %s)", change.leader or "none", change.term, change.previous or "none")
-        self._groups_step(self.groups.pack_changed)
+        self._show_leader(change.leader, change.term, change.previous)
 
     def _cut_off(self, cut: bool) -> None:
         self._cut_off_at = self._loop.time() if cut else None
@@ -317,26 +294,6 @@ class EtcdDaemon:
 
     def _holder(self, group: str) -> str | None:
         return self.membership.view.holders.get(group) if self.membership is not None else None
-
-    def _groups_step(self, step) -> None:
-        step(self._loop.time())
-        self._groups_timer.arm()
-
-    def _publish_groups(self) -> None:
-        if self._loop is not None:
-            self._loop.call_soon(self._publish_now)
-
-    def _publish_now(self) -> None:
-        if self.sync is None or not self.sync.is_leader():
-            return
-        try:
-            self.sync.publish()
-        except NotPublished as exc:
-            log.error("cannot publish the service-group assignments: %s", exc)
-
-    def _group_moved(self, group: str, previous: str | None, owner: str | None, epoch: int, reason: str) -> None:
-        self.state.emit(MOVED, group_url(group), {"owner": owner or "", "previous": previous or "", "epoch": epoch,
-                                                  "reason": reason})
 
     def _monitors_report(self, results: dict[str, bool]) -> None:
         """What this member reaches (on etcd, placement knows only its own pings)."""
@@ -385,24 +342,9 @@ class EtcdDaemon:
 
     # ---- joining ------------------------------------------------------------------------------
 
-    def _serve_join(self, ctx, req):
-        """POST /internal/pack/join: a new member proves a join token; the leader consumes it
-        (a write to the document in etcd) and answers with the pack's name."""
-        if not self.sync.is_leader():
-            leader = self.leader_name()
-            api = self.member_api(leader)
-            if req.header(FORWARDED_HEADER) or not api.startswith("http"):
-                return self.gate.unavailable("The pack has no leader reachable over TCP right now; retry shortly")
-            return ForwardTo(api, leader)
-        try:
-            op, name = check_join(self.state, req.body)
-        except ApiError as exc:
-            log.warning("refused a join from %s: %s", req.remote, exc.message)
-            return error_reply(exc.status, exc.message)
-        self.state.consume_join_token(op)
-        log.info("%s joins the pack with its join token", name)
-        answer = {"pack": self._pack_name, "backend": "etcd"}
-        return self.gate.written(join_reply(op.metadata["secret"], answer))
+    def _join_answer(self) -> dict:
+        """No key to hand over: etcd's client certificates admit members to etcd."""
+        return {"pack": self._pack_name, "backend": "etcd"}
 
     # ---- the member state -----------------------------------------------------------------------
 
