@@ -49,6 +49,8 @@ class LeadershipRules:
             return
         if not leader or (leader != self.settings.name and self._given_up(leader, now)):
             return   # (others still name a leader we gave up: we know better, see lifelines.py)
+        if term <= self._deposed.get(leader, -1):
+            return   # a leadership its holder lost in a restart: others have not heard yet
         if leader == self.settings.name:
             if self.leader != self.settings.name or term != self.term:
                 # Others still follow us in a term we led before a restart: that leadership
@@ -158,8 +160,8 @@ class LeadershipRules:
         """Would we vote for this candidate in its term? As for a vote (see below), but
         nothing is recorded: a pre-vote binds no one."""
         term, candidate = message.vote_term, message.sender
-        # As for a vote: our own leader may stand again (it restarted, and lost its term).
-        followed = self._leader_followed(now) and self.leader != candidate
+        self._leader_stands(candidate, term, now)
+        followed = self._leader_followed(now)
         fresh = term > self.term or (term == self.term and self.voted_for in ("", candidate))
         granted = (fresh and not followed and (message.doc_term, message.doc_version) >= self.document
                    and self.settings.role != Role.LEADER)
@@ -183,10 +185,19 @@ class LeadershipRules:
         candidacy.votes.add(message.sender)
         self._count_votes(now)
 
+    def _leader_stands(self, candidate: str, term: int, now: float) -> None:
+        """Our leader asks for votes above our term: it no longer leads (it restarted and
+        lost its term, or stepped down). Followed still, it would keep us from standing
+        while it cannot win (its document may be older than ours)."""
+        if candidate == self.leader and candidate != self.settings.name and term > self.term \
+                and not self._static_leaders():
+            self._drop_leader(now)
+
     def _on_vote_request(self, message: Message, source, now: float) -> None:
         term, candidate = message.vote_term, message.sender
+        self._leader_stands(candidate, term, now)
         leader_live = self._leader_followed(now)
-        if term < self.term or (leader_live and self.leader != candidate):
+        if term < self.term or leader_live:
             # An old term; or we follow (or are) a live leader: a member that merely lost
             # sight of it must not unseat it (and our term stays, so that it cannot either).
             # Often the candidate only saw the leader die first: should we drop the leader

@@ -172,6 +172,9 @@ class PackNode(LeadershipRules, LifelineRules, ForgettingRules):
         self.documents: dict[str, tuple] = {}
         self._documents_at: dict[str, float] = {}   # when each peer last told us its document
         self._met: dict[str, float] = {}            # when each peer last became live to us
+        # Leaders seen to restart while we followed them, with the term they led: that
+        # leadership died with their memory, and others' rumours of it are not followed again.
+        self._deposed: dict[str, int] = {}
         self._leader_lost_at = float("-inf")
         self._discovered: tuple = ()                # (host, port) proposed by discovery strategies
         # Lifelines (see lifelines.py): whom we expect to hear each keepalive, since when.
@@ -613,6 +616,7 @@ class PackNode(LeadershipRules, LifelineRules, ForgettingRules):
                 self._effects.append(MemberChange(peer.record, peer.record.status, restarted=True))
                 if message.sender == self.leader and not self._static_leaders():
                     # It lost its leadership with its memory: it must stand again, for a new term.
+                    self._deposed[message.sender] = max(self.term, self._deposed.get(message.sender, 0))
                     self._drop_leader(now)
 
 

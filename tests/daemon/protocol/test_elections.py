@@ -187,16 +187,41 @@ def test_a_pre_vote_binds_no_one_and_is_refused_while_the_voter_follows_a_live_l
     follower.leader, follower._live = "node1", {"node1"}
     vote, persisted = _ask(follower, "node2", 5, pre=True)
     assert (vote.vote_term, vote.vote_granted, persisted, follower.term) == (4, False, [], 4)
-    vote, _ = _ask(follower, "node1", 5, pre=True)     # its own leader, standing again after a restart
-    assert vote.vote_granted
-    # It drops the leader (its own detector): the pre-vote it refused is granted then.
-    follower._live, effects = set(), []
-    follower._effects = effects
-    follower._drop_leader(NOW + 0.1)
+    # Its own leader asks for a pre-vote above the term: it no longer leads (it restarted, or
+    # stepped down). The follower drops it, and answers node2's deferred pre-vote now too.
+    message = Message(Code.PRE_VOTE_REQUEST, "node1", 7, next(_SEQ), int(NOW * 1000), "", 5, vote_term=5,
+                      doc_term=0, doc_version=0, doc_digest=b"\xab" * 32)
+    effects = follower.receive(SEALER.seal(encode(message)), ("127.0.0.31", 5252), NOW)
     answers = [decode(SEALER.open(e.datagram)) for e in effects if isinstance(e, Send)]
-    assert [(a.code, a.vote_term, a.vote_granted) for a in answers if a.code == Code.PRE_VOTE] == \
-        [(Code.PRE_VOTE, 5, True)]
-    assert follower.term == 4
+    assert sorted((a.vote_term, a.vote_granted) for a in answers if a.code == Code.PRE_VOTE) == [(5, True), (5, True)]
+    assert (follower.leader, follower.term) == ("", 4)
+
+
+def test_a_follower_drops_a_leader_that_asks_for_votes_above_its_term():
+    """The leader restarted with an older document than its followers hold: it cannot win,
+    and followers that kept following it would never stand either (a pack with no leader
+    until the restarted member is stopped)."""
+    follower = _voter(term=4, document=(4, 9))
+    follower.leader, follower._live = "node1", {"node1"}
+    vote, persisted = _ask(follower, "node1", 5, document=(4, 8))
+    assert (vote.vote_term, vote.vote_granted) == (5, False)          # an older document: refused...
+    assert (follower.leader, follower.term) == ("", 5)                 # ...and no longer followed
+
+
+def test_a_leader_that_restarted_is_not_followed_again_on_others_rumours():
+    pack = Pack(expected=3, documents=True, seed=17)
+    for name in ("node1", "node2", "node3"):
+        pack.node(name).set_document(0, 0, "ab" * 32)
+    assert pack.run_until(lambda: one_leader_everywhere(pack), 3.0)
+    old_leader, old_term = leaders(pack)["node1"]
+    for name in ("node1", "node2", "node3"):   # committed on the followers, not on the leader's disk
+        pack.node(name).set_document(old_term, 1, "cd" * 32)
+    pack.net.crash(old_leader)
+    pack.run(DEAD * 0.05)
+    pack.start(old_leader).set_document(0, 0, "ab" * 32)
+    assert pack.run_until(lambda: one_leader_everywhere(pack) and leaders(pack)["node1"][1] > old_term, 5 * DEAD), \
+        leaders(pack)
+    assert leaders(pack)["node1"][0] != old_leader   # the member with the older document does not win
 
 
 def test_a_pre_vote_refused_for_an_older_term_tells_the_newer_one():
