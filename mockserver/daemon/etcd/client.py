@@ -124,6 +124,18 @@ class EtcdClient(aetcd.Client):
         finally:
             self._is_connecting = False
 
+    async def close(self) -> None:
+        """Close the channel; bounded, as aetcd's watcher can wait forever on a full request
+        queue when its stream is already gone (the channel goes all the same)."""
+        try:
+            await asyncio.wait_for(super().close(), 2.0)
+        except asyncio.TimeoutError:
+            log.info("etcd: the watcher did not shut down within 2 s; closing the channel under it")
+            if self.channel is not None:
+                await self.channel.close()
+                self._init_channel_attrs()
+            self._connected.clear()
+
     def closed_under(self, generation: int) -> bool:
         """Whether the channel of ``generation`` was replaced: a CancelledError out of a call
         made on it is then gRPC's (the channel closed), not a cancellation of the caller."""

@@ -70,10 +70,7 @@ class EtcdDocument:
         self._stopping = True
         if self._task is not None:
             self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001 - stopping
-                pass
+            await asyncio.wait([self._task], timeout=2.0)   # (see EtcdMembership.stop)
 
     async def write(self, value: bytes, *, base: int, candidacy: bytes, term: int, timeout: float | None = None) -> int:
         """Write ``value`` if the document is still at revision ``base`` (0: no document yet)

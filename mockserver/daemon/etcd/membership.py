@@ -74,6 +74,7 @@ class EtcdMembership:
         self.counters = {"renewals": 0, "renewal_failures": 0, "registrations": 0, "watch_restarts": 0,
                          "snapshots": 0}
         self._last_renewal = 0.0
+        self._watchdog: asyncio.TimerHandle | None = None
         self._revision = 0
         self._tasks: list[asyncio.Task] = []
         self._stopping = False
@@ -125,18 +126,21 @@ class EtcdMembership:
     async def stop(self) -> None:
         """Stop renewing and watching (the lease then expires on its own)."""
         self._stopping = True
+        if self._watchdog is not None:
+            self._watchdog.cancel()
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            try:
-                await task
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001 - stopping
-                pass
+        if self._tasks:
+            # Bounded: a task stuck inside the etcd library (a watch being cancelled on a
+            # channel that is going) must not hold up the member's stop; closing the client
+            # ends it.
+            await asyncio.wait(self._tasks, timeout=2.0)
         self._tasks = []
 
     # ---- registration and lease -----------------------------------------------------------------
 
     async def _register(self) -> None:
+        asked = time.monotonic()   # the lease runs from when etcd granted it: no earlier than this
         lease = await self.client.call(lambda: self.client.lease(self.ttl))
         self.lease_id = lease.id
         await self.client.call(lambda: self.client.delete(self.keys.left(self.name)))
@@ -146,20 +150,24 @@ class EtcdMembership:
             key = self.keys.candidacy(lease.id)
             await self.client.call(lambda: self.client.put(key, self.name.encode(), lease=lease.id))
             self.candidacy = key
-        self._last_renewal = time.monotonic()
+        self._renewed(asked)
         self.counters["registrations"] += 1
         log.info("etcd: %s registered (lease %x, TTL %d s)", self.name, lease.id, self.ttl)
 
     async def _renew_forever(self) -> None:
         while not self._stopping:
             await asyncio.sleep(self.keepalive)
+            asked = time.monotonic()
             try:
-                reply = await self.client.call(lambda: self.client.refresh_lease(self.lease_id),
-                                               timeout=self.keepalive)
+                # Bounded here as well: a renewal that hangs (a channel still connecting) must
+                # not keep the member from finding itself cut off.
+                reply = await asyncio.wait_for(
+                    self.client.call(lambda: self.client.refresh_lease(self.lease_id), timeout=self.keepalive),
+                    max(self.keepalive, 2 * self.keepalive))
                 ttl = _ttl_of(reply)
                 if ttl <= 0:
                     raise _LeaseGone()
-            except (_LeaseGone, aetcd.exceptions.ClientError) as exc:
+            except (_LeaseGone, aetcd.exceptions.ClientError, asyncio.TimeoutError) as exc:
                 self.counters["renewal_failures"] += 1
                 if not self.cut_off and time.monotonic() - self._last_renewal >= self.ttl - self.keepalive:
                     self._set_cut_off(True)
@@ -167,18 +175,34 @@ class EtcdMembership:
                     await self._register_again()
                 continue
             self.counters["renewals"] += 1
-            self._last_renewal = time.monotonic()
+            self._renewed(asked)
             if self.cut_off:
                 self._set_cut_off(False)
 
     async def _register_again(self) -> None:
         """The lease is gone (expired while etcd was out of reach): register anew."""
         try:
-            await self._register()
-        except aetcd.exceptions.ClientError as exc:
-            log.info("etcd: %s cannot register again yet: %s", self.name, exc)
+            await asyncio.wait_for(self._register(), max(1.0, self.ttl))
+        except (aetcd.exceptions.ClientError, asyncio.TimeoutError) as exc:
+            log.info("etcd: %s cannot register again yet: %s", self.name, exc or type(exc).__name__)
             return
         self._set_cut_off(False)
+
+    def _renewed(self, asked: float) -> None:
+        """A renewal (or a registration) asked at ``asked`` succeeded: etcd renewed the lease
+        no earlier than that, so it lasts at least until ``asked + TTL``. The member counts
+        itself cut off at ``asked + TTL - keepalive`` unless another renewal succeeded by then,
+        whatever the renewing task is doing (one that hangs must not hide the lease's end)."""
+        self._last_renewal = asked
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        delay = max(0.0, asked + self.ttl - self.keepalive - time.monotonic())
+        self._watchdog = asyncio.get_running_loop().call_later(delay, self._silent_too_long)
+
+    def _silent_too_long(self) -> None:
+        self._watchdog = None
+        if not self.cut_off and not self._stopping:
+            self._set_cut_off(True)
 
     def _set_cut_off(self, cut: bool) -> None:
         self.cut_off = cut

@@ -279,8 +279,8 @@ class EtcdSync:
             NotApplied: etcd refused it (nothing was written).
             NotCommitted: not confirmed within ``timeout``, or leadership moved.
         """
-        if self.stored.version >= version:
-            return
+        if self.stored.version >= version and self.stored.term == self._lead_term:
+            return   # (only this member writes documents of the term it leads)
         if not self.is_leader():
             raise NotCommitted("this member is no longer the leader")
         future = asyncio.get_running_loop().create_future()

@@ -34,7 +34,8 @@ async def follow(client: EtcdClient, open_watch: Callable[[], Awaitable[Any]], o
                 async for event in watch:
                     on_event(event)
             finally:
-                await _cancel(watch)
+                if not stopping():   # (stopping: the client's close ends every watch)
+                    await _cancel(watch)
         except aetcd.exceptions.RevisionCompactedError:
             counters["watch_restarts"] += 1
             await resync()

@@ -45,13 +45,19 @@ def leads(pack) -> bool:
     return reply.status == 200
 
 
-def wait_with_states(pack, predicate, what: str) -> None:
-    """``pack.wait_until``; on a timeout, every member's etcd view and log tail are in the failure."""
+def wait_with_states(pack, predicate, what: str, extra=lambda: "") -> None:
+    """``pack.wait_until``; on a timeout, every member's etcd view, groups and log tail are in
+    the failure."""
     from mockserver.daemon.harness import wait_until
 
     def states() -> str:
-        return "\n".join(f"--- {n}: {json.dumps(pack[n].pack_state().get('etcd'))}\n{pack[n].log(40)}"
-                         for n in NAMES if pack[n].alive())
+        parts = [extra()]
+        for n in NAMES:
+            if pack[n].alive():
+                state = pack[n].pack_state()
+                parts.append(f"--- {n}: {json.dumps(state.get('etcd'))}\ngroups {json.dumps(state.get('groups'))}"
+                             f"\n{pack[n].log(40)}")
+        return "\n".join(parts)
 
     wait_until(predicate, 20, what=what, describe=states)
 
@@ -232,7 +238,7 @@ def test_an_owner_cut_off_from_etcd_lets_go_before_another_takes_over(etcd):
                 seen.append(now)
                 return now == ["node3"]
 
-            pack.wait_until(moved, 15, what="node2 let web go and node3 holds it")
+            wait_with_states(pack, moved, "node2 let web go and node3 holds it", extra=lambda: f"seen: {seen[-5:]}")
             assert ["node2"] in seen and all(len(now) <= 1 for now in seen), seen   # never both at once
             state = pack["node2"].pack_state()
             assert state["etcd"]["cut_off"] is True and state["counters"]["groups_lease_lost"] == 1
