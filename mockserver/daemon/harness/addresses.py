@@ -34,6 +34,21 @@ def free_tcp_port(host: str) -> int:
         return s.getsockname()[1]
 
 
+def free_tcp_ports(host: str, count: int) -> list[int]:
+    """``count`` distinct TCP ports free on ``host`` now (all held open while they are chosen:
+    one at a time, the kernel may hand the same port out twice)."""
+    sockets = []
+    try:
+        for _ in range(count):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sockets.append(s)
+            s.bind((host, 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
 def random_block(rng: random.Random = random) -> str:
     """``127.a.b.`` : a loopback /24 for one test (never 127.0.0.x nor 127.255.x.x)."""
     return f"127.{rng.randrange(16, 250)}.{rng.randrange(0, 256)}."

@@ -33,7 +33,7 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
-from mockserver.daemon.harness.addresses import free_tcp_port
+from mockserver.daemon.harness.addresses import free_tcp_ports
 from mockserver.daemon.harness.processes import die_with_parent, stop_process
 from mockserver.daemon.harness.waiting import poll_until
 
@@ -146,9 +146,10 @@ class EtcdCluster:
             self.client_cert, self.client_key = authority.issue("client", server=False)
         scheme = "https" if tls else "http"
         self.members: dict[str, dict] = {}
+        ports = free_tcp_ports(LOOPBACK, 2 * size)
         for index in range(size):
             name = f"etcd{index}"
-            member = {"name": name, "client": free_tcp_port(LOOPBACK), "peer": free_tcp_port(LOOPBACK),
+            member = {"name": name, "client": ports[2 * index], "peer": ports[2 * index + 1],
                       "data": str(self.dir / name), "log": str(self.dir / f"{name}.log"), "proc": None}
             member["url"] = f"{scheme}://{LOOPBACK}:{member['client']}"
             if authority is not None:
