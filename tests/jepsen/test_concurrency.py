@@ -4,16 +4,14 @@ shows no lost or duplicated write, and the members agree at the end. On both eng
 record: the pack's own protocol, and etcd."""
 from __future__ import annotations
 
-import contextlib
 import json
 
 import pytest
 
 from mockserver.daemon.harness import DocumentSampler, PackProcs
-from mockserver.daemon.harness.etcd import EtcdCluster
 from tests.jepsen.checker import History, check
 from tests.jepsen.harness import Clients, Timing, register_path, set_registers
-from tests.support.backends import ETCD_TIMING
+from tests.support.backends import ENGINES, engine_options
 from tests.support.rawhttp import exchange
 
 NAMES = ("node1", "node2", "node3")
@@ -21,20 +19,9 @@ KEYS = ("node1", "node2")          # registers: these members' descriptions
 TIMING = Timing(200, 1000)
 
 
-@contextlib.contextmanager
-def engine_of(kind: str):
-    """The pack's engine of record: its own protocol, or a real 3-member etcd (TLS)."""
-    if kind == "pack":
-        yield {"defaults": {"expected_members": 3}}
-        return
-    with EtcdCluster(3, tls=True) as etcd:
-        etcd.wait_ready()
-        yield {"defaults": ETCD_TIMING, "etcd": etcd}
-
-
-@pytest.mark.parametrize("kind", ["pack", "etcd"])
+@pytest.mark.parametrize("kind", ENGINES)
 def test_concurrent_writers_lose_nothing_and_apply_nothing_twice_when_the_leader_dies(kind):
-    with engine_of(kind) as engine, PackProcs(listen=True, **engine) as pack:
+    with engine_options(kind) as engine, PackProcs(listen=True, **engine) as pack:
         pack.form(NAMES)
         history = History()
         initial = set_registers(pack, NAMES, {key: f"init-{key}" for key in KEYS}, history)

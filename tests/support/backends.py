@@ -234,6 +234,22 @@ def pack_backend(members: int, etcd: EtcdCluster | None = None):
 ETCD_TIMING = {"keepalive-interval": 250, "dead-interval": 2000}
 
 
+#: The engines of record a pack of daemons runs on.
+ENGINES = ("pack", "etcd")
+
+
+@contextlib.contextmanager
+def engine_options(engine: str):
+    """PackProcs options for the engine of record: the pack's protocol, or a real 3-member
+    etcd (TLS) started here."""
+    if engine == "pack":
+        yield {"defaults": {"expected_members": 3}}
+        return
+    with EtcdCluster(3, tls=True) as etcd:
+        etcd.wait_ready()
+        yield {"defaults": ETCD_TIMING, "etcd": etcd}
+
+
 @contextlib.contextmanager
 def etcd_backend(members: int):
     """The pack on a real 3-member etcd (TLS, client certificates), started for it."""

@@ -6,25 +6,9 @@ import contextlib
 from typing import Callable
 
 from mockserver.daemon.harness import PackProcs, write
-from mockserver.daemon.harness.etcd import EtcdCluster
-from tests.support.backends import ETCD_TIMING
+from tests.support.backends import ENGINES, engine_options  # noqa: F401 - ENGINES: the tests' parameters
 
 NAMES = ("node1", "node2", "node3")
-ENGINES = ("pack", "etcd")
-
-
-@contextlib.contextmanager
-def engine_options(engine: str):
-    """PackProcs options for the engine of record: the pack's protocol, or a real 3-member
-    etcd (TLS) started here."""
-    if engine == "pack":
-        yield {"defaults": {"expected_members": 3}}
-        return
-    with EtcdCluster(3, tls=True) as etcd:
-        etcd.wait_ready()
-        yield {"defaults": ETCD_TIMING, "etcd": etcd}
-
-
 @contextlib.contextmanager
 def pack_with_groups(groups: dict | None = None, ready: Callable | None = None, what: str = "",
                      engine: str = "pack"):
