@@ -10,7 +10,8 @@ cluster state, hooks and CLI as a pack member, with etcd as the engine of record
   holds the group's key under its own lease (:class:`KeyedOwnershipCore`).
 
 When etcd is out of reach the member keeps serving its last view, marks its answers stale
-(``X-Pack-Stale``) and refuses writes with a 503; when etcd answers again it registers anew.
+(``X-Pack-Stale``) and refuses writes with a 503; when etcd answers again it renews its
+lease, or registers anew if the lease expired.
 """
 from __future__ import annotations
 
@@ -276,7 +277,7 @@ class EtcdDaemon(MemberDaemon):
         self.sync.on_cut_off(cut)
         self.gate.leader_changed()
         if not cut:
-            log.info("etcd answers again: %s registered anew", self.settings.name)
+            log.info("etcd answers again: %s renews its lease", self.settings.name)
 
     # ---- service groups, fenced by keys under the owners' leases --------------------------------
 

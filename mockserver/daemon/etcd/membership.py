@@ -7,8 +7,10 @@ its :class:`~mockserver.daemon.etcd.view.PackView` current.
   removes both after the TTL and every other member sees it fail.
 * **Cut off.** When no renewal has succeeded for ``TTL - keepalive`` seconds, the member
   counts itself cut off (``on_cut_off``): it must release what it holds (service groups) before
-  etcd gives it away. When etcd answers again, the member registers anew under a new lease
-  (a new record and a new candidacy), without a restart.
+  etcd gives it away. When etcd answers again, the member renews its lease if etcd kept it
+  (etcd extends every lease when it elects a leader, so a lease outlives a loss of quorum), or
+  registers anew under a new lease (a new record and a new candidacy) if etcd says it expired,
+  without a restart.
 * **Leaving.** ``leave()`` writes ``left/<name>`` and then revokes the lease: the others see a
   departure, not a failure.
 * **Watching.** One watch on the pack's directory from the snapshot's revision on; a watch
@@ -171,7 +173,10 @@ class EtcdMembership:
                 self.counters["renewal_failures"] += 1
                 if not self.cut_off and time.monotonic() - self._last_renewal >= self.ttl - self.keepalive:
                     self._set_cut_off(True)
-                if isinstance(exc, _LeaseGone) or time.monotonic() - self._last_renewal >= self.ttl:
+                # Only etcd's word that the lease is gone calls for a new one: etcd extends
+                # every lease when it elects a leader, so one can outlive a long silence (a
+                # loss of quorum), and a second lease would leave a second candidacy behind.
+                if isinstance(exc, _LeaseGone):
                     await self._register_again()
                 continue
             self.counters["renewals"] += 1
@@ -180,7 +185,7 @@ class EtcdMembership:
                 self._set_cut_off(False)
 
     async def _register_again(self) -> None:
-        """The lease is gone (expired while etcd was out of reach): register anew."""
+        """etcd says the lease is gone (it expired while etcd was out of reach): register anew."""
         try:
             await asyncio.wait_for(self._register(), max(1.0, self.ttl))
         except (aetcd.exceptions.ClientError, asyncio.TimeoutError) as exc:
