@@ -73,8 +73,8 @@ class EtcdMembership:
         self.lease_id: int | None = None
         self.candidacy: bytes | None = None
         self.cut_off = False
-        self.counters = {"renewals": 0, "renewal_failures": 0, "registrations": 0, "watch_restarts": 0,
-                         "snapshots": 0}
+        self.counters = {"renewals": 0, "renewal_failures": 0, "registrations": 0, "incarnations_replaced": 0,
+                         "watch_restarts": 0, "snapshots": 0}
         self._last_renewal = 0.0
         self._watchdog: asyncio.TimerHandle | None = None
         self._revision = 0
@@ -146,8 +146,8 @@ class EtcdMembership:
         lease = await self.client.call(lambda: self.client.lease(self.ttl))
         self.lease_id = lease.id
         await self.client.call(lambda: self.client.delete(self.keys.left(self.name)))
-        await self.client.call(lambda: self.client.put(self.keys.member(self.name), self.record.to_bytes(),
-                                                       lease=lease.id))
+        replaced = await self.client.call(lambda: self.client.put(self.keys.member(self.name), self.record.to_bytes(),
+                                                                  lease=lease.id, prev_kv=True))
         if self.candidate:
             key = self.keys.candidacy(lease.id)
             await self.client.call(lambda: self.client.put(key, self.name.encode(), lease=lease.id))
@@ -155,6 +155,21 @@ class EtcdMembership:
         self._renewed(asked)
         self.counters["registrations"] += 1
         log.info("etcd: %s registered (lease %x, TTL %d s)", self.name, lease.id, self.ttl)
+        previous = replaced.prev_kv.lease if replaced.prev_kv is not None else 0
+        if previous and previous != lease.id:
+            await self._retire(previous)
+
+    async def _retire(self, lease_id: int) -> None:
+        """Revoke the lease of this member's previous incarnation (a process that died without
+        leaving, then started again): its candidacy and its groups go now, not a TTL later,
+        so a restarted leader does not leave the pack leaderless until its old lease expires."""
+        try:
+            await self.client.call(lambda: self.client.revoke_lease(lease_id))
+        except aetcd.exceptions.ClientError as exc:   # expired meanwhile, or etcd out of reach: etcd ends it
+            log.info("etcd: the lease %x of %s's previous incarnation was not revoked (%s)", lease_id, self.name, exc)
+            return
+        self.counters["incarnations_replaced"] += 1
+        log.info("etcd: %s replaced its previous incarnation (lease %x revoked)", self.name, lease_id)
 
     async def _renew_forever(self) -> None:
         while not self._stopping:

@@ -128,6 +128,30 @@ def test_a_restart_is_seen_as_one(etcd, request):
     asyncio.run(scenario())
 
 
+def test_a_leader_that_died_and_started_again_retires_its_previous_lease_at_once(etcd, request):
+    """node1 led and died without leaving; started again, it revokes its previous lease:
+    that candidacy goes now, not a TTL later, and node2 (the oldest candidacy left) leads."""
+    async def scenario():
+        async with pack(etcd, request, names=("node1", "node2")) as (keys, members):
+            crashed = members["node1"].membership
+            old_lease, old_candidacy = crashed.lease_id, crashed.candidacy
+            assert crashed.is_leader()
+            await members["node1"].close()   # renewals stop, nothing said: as a process killed
+            again = Member(etcd, keys, "node1", started=2)
+            try:
+                await again.membership.start()
+                assert again.membership.counters["incarnations_replaced"] == 1
+                assert await again.client.get(old_candidacy) is None
+                assert (await again.client.get_lease_info(old_lease)).TTL == -1   # etcd: no such lease
+                await async_wait_until(lambda: members["node2"].membership.is_leader(), 5, what="node2 leads")
+                assert [(c.name, c.status) for c in members["node2"].heard if c.name == "node1"][-1] == ("node1", ALIVE)
+                assert not any(c.status == FAILED for c in members["node2"].heard)
+            finally:
+                await again.close()
+
+    asyncio.run(scenario())
+
+
 def test_a_member_cut_off_from_etcd_says_so_and_registers_again(etcd, request):
     """Quorum lost (two of three etcd members down): renewals fail, the member counts itself
     cut off before its TTL ends; when etcd is back it registers again, without a restart."""

@@ -11,6 +11,7 @@ import time
 import pytest
 
 from mockserver.daemon.harness import DocumentSampler, PackProcs, config_of, modules
+from tests.support.backends import ENGINES, engine_options
 from tests.support.rawhttp import exchange
 
 NAMES = ("node1", "node2", "node3")
@@ -23,9 +24,10 @@ def put_config(node, modules_, timeout=15.0, headers=()):
                     JSON + list(headers), timeout=timeout)
 
 
-@pytest.fixture
-def pack():
-    with PackProcs(listen=True, defaults={"expected_members": 3}) as procs:
+@pytest.fixture(params=ENGINES)
+def pack(request):
+    """Three daemons on either engine of record (the pack's protocol, or a real etcd)."""
+    with engine_options(request.param) as options, PackProcs(listen=True, **options) as procs:
         procs.form(NAMES)
         yield procs
 
