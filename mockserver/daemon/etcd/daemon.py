@@ -144,7 +144,8 @@ class EtcdDaemon(MemberDaemon):
                                          keepalive=self.settings.keepalive,
                                          candidate=self.config.pack.pack != "follower",
                                          on_members=self._members_changed, on_leader=self._leader_changed,
-                                         on_cut_off=self._cut_off, on_group_freed=self._group_freed)
+                                         on_cut_off=self._cut_off, on_group_freed=self._group_freed,
+                                         on_reach=self._reach_heard)
         commit_timeout = max(2.0, 2 * self.settings.dead_interval)
         self.sync = EtcdSync(self.settings.name, state=self.state, config=self.config, client=self.client,
                              keys=keys, leadership=self.membership, write_timeout=commit_timeout * 0.8,
@@ -297,8 +298,19 @@ class EtcdDaemon(MemberDaemon):
         return self.membership.view.holders.get(group) if self.membership is not None else None
 
     def _monitors_report(self, results: dict[str, bool]) -> None:
-        """What this member reaches (on etcd, placement knows only its own pings)."""
+        """What this member reaches: to its own placement view, and to etcd for the others."""
         self._groups_step(lambda now: self.groups.monitors_heard(self.settings.name, results, now))
+        self._spawn(self._publish_reach(results))
+
+    async def _publish_reach(self, results: dict[str, bool]) -> None:
+        try:
+            await self.membership.report_reach(results)
+        except aetcd.exceptions.ClientError as exc:   # written with the next report or registration
+            log.info("etcd: cannot publish what this member reaches now (%s)", exc)
+
+    def _reach_heard(self, member: str, report: dict[str, bool]) -> None:
+        if member != self.settings.name:   # its own pinger tells this member first
+            self._groups_step(lambda now: self.groups.monitors_heard(member, report, now))
 
     def _document_shown(self, document) -> None:
         now = self._loop.time()

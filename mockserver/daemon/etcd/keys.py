@@ -9,6 +9,8 @@
                               create_revision leads, and that revision is the term
 ``document``                  the shared document (JSON); its mod_revision is the version
 ``groups/<group>``            a service group's owner, under the owner's lease (fencing)
+``reach/<name>``              which monitor addresses the member reaches (JSON), under its
+                              lease: the leader places groups by it
 ============================  ===========================================================
 
 ``etcdctl get --prefix /pylxd-cluster/<pack>/`` shows it all (see docs/backends.rst).
@@ -62,6 +64,13 @@ class PackKeys:
 
     def group(self, name: str) -> bytes:
         return self.groups + name.encode()
+
+    @property
+    def reaches(self) -> bytes:
+        return self.root + b"reach/"
+
+    def reach(self, name: str) -> bytes:
+        return self.reaches + name.encode()
 
     def name_of(self, key: bytes, directory: bytes) -> str:
         """``members/node1`` -> ``node1`` (the part after ``directory``)."""

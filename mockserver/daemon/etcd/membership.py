@@ -20,6 +20,7 @@ its :class:`~mockserver.daemon.etcd.view.PackView` current.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import math
 import time
@@ -55,6 +56,9 @@ class EtcdMembership:
         on_leader: called with each :class:`LeaderChange`.
         on_cut_off: called with True when the member has been cut off from etcd for
             ``TTL - keepalive`` (it must release what it holds), False when it is back.
+        on_group_freed: called with a service group whose key was let go.
+        on_reach: called with (member, {monitor address: reachable}) when a member's report
+            changes (this member's own included, as etcd shows it).
     """
 
     def __init__(self, client: EtcdClient, keys: PackKeys, record: MemberRecord, *, dead_interval: float,
@@ -62,14 +66,18 @@ class EtcdMembership:
                  on_members: Callable[[list[MemberChange]], None] = lambda changes: None,
                  on_leader: Callable[[LeaderChange], None] = lambda change: None,
                  on_cut_off: Callable[[bool], None] = lambda cut: None,
-                 on_group_freed: Callable[[str], None] = lambda group: None) -> None:
+                 on_group_freed: Callable[[str], None] = lambda group: None,
+                 on_reach: Callable[[str, dict[str, bool]], None] = lambda member, report: None) -> None:
         self.client, self.keys, self.record = client, keys, record
         self.ttl = lease_ttl(dead_interval)
         self.keepalive = keepalive
         self.candidate = candidate
         self.view = PackView()
         self._on_members, self._on_leader, self._on_cut_off = on_members, on_leader, on_cut_off
-        self._on_group_freed = on_group_freed
+        self._on_group_freed, self._on_reach = on_group_freed, on_reach
+        self._reach: dict[str, bool] | None = None   # what this member reaches, to publish
+        self._reach_published: tuple[int, dict[str, bool]] | None = None   # (lease, report) written
+        self._reach_lock = asyncio.Lock()   # one write at a time: an older report never lands last
         self.lease_id: int | None = None
         self.candidacy: bytes | None = None
         self.cut_off = False
@@ -155,6 +163,10 @@ class EtcdMembership:
         self._renewed(asked)
         self.counters["registrations"] += 1
         log.info("etcd: %s registered (lease %x, TTL %d s)", self.name, lease.id, self.ttl)
+        try:
+            await self._publish_reach()   # the last report went with the lease it was under
+        except aetcd.exceptions.ClientError as exc:
+            log.info("etcd: %s could not publish what it reaches yet (%s)", self.name, exc)
         previous = replaced.prev_kv.lease if replaced.prev_kv is not None else 0
         if previous and previous != lease.id:
             await self._retire(previous)
@@ -231,12 +243,35 @@ class EtcdMembership:
                         time.monotonic() - self._last_renewal)
         self._on_cut_off(cut)
 
+    # ---- what this member reaches ----------------------------------------------------------------
+
+    async def report_reach(self, report: dict[str, bool]) -> None:
+        """Publish which monitor addresses this member reaches (``reach/<name>``, under its
+        lease), if it changed; written again under each new lease.
+
+        Raises:
+            aetcd.exceptions.ClientError: etcd did not take it (it is written with the next
+                report, or at the next registration).
+        """
+        self._reach = dict(report)
+        await self._publish_reach()
+
+    async def _publish_reach(self) -> None:
+        async with self._reach_lock:
+            lease, report = self.lease_id, self._reach
+            if report is None or lease is None or self._reach_published == (lease, report):
+                return
+            value = json.dumps(report, sort_keys=True).encode()
+            await self.client.call(lambda: self.client.put(self.keys.reach(self.name), value, lease=lease),
+                                   timeout=max(self.keepalive, 1.0))
+            self._reach_published = (lease, report)
+
     # ---- the view ------------------------------------------------------------------------------------
 
     async def _snapshot(self) -> None:
         root = self.keys.root
         reply = await self.client.call(lambda: self.client.get_prefix(root))
-        members, departures, candidacies, holders = [], [], [], []
+        members, departures, candidacies, holders, reaches = [], [], [], [], []
         for kv in reply:
             key = kv.key
             if key.startswith(self.keys.members):
@@ -247,12 +282,18 @@ class EtcdMembership:
                 candidacies.append((key, kv.value.decode(errors="replace"), kv.create_revision))
             elif key.startswith(self.keys.groups):
                 holders.append((self.keys.name_of(key, self.keys.groups), kv.value.decode(errors="replace")))
+            elif key.startswith(self.keys.reaches):
+                reaches.append((self.keys.name_of(key, self.keys.reaches), kv.value))
         self._revision = _revision_of(reply)
         self.counters["snapshots"] += 1
         freed = set(self.view.holders) - {group for group, _ in holders}
-        self._deliver(self.view.load(members, departures, candidacies, holders))
+        reported = dict(self.view.reach)
+        self._deliver(self.view.load(members, departures, candidacies, holders, reaches))
         for group in sorted(freed):
             self._on_group_freed(group)
+        for member, report in sorted(self.view.reach.items()):
+            if reported.get(member) != report:
+                self._on_reach(member, report)
 
     async def _watch_forever(self) -> None:
         await follow(self.client, lambda: self.client.watch_prefix(self.keys.root, start_revision=self._revision + 1),
@@ -292,6 +333,14 @@ class EtcdMembership:
                 self.view.group_put(group, event.kv.value.decode(errors="replace"))
             elif self.view.group_deleted(group):
                 self._on_group_freed(group)
+        elif key.startswith(keys.reaches):
+            member = keys.name_of(key, keys.reaches)
+            if deleted:   # its lease ended: placement counts a member only while it is alive
+                self.view.reach_deleted(member)
+            else:
+                report = self.view.reach_put(member, event.kv.value)
+                if report is not None:
+                    self._on_reach(member, report)
         return []
 
     def _deliver(self, changes: list) -> None:

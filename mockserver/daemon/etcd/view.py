@@ -5,6 +5,8 @@ is fed key-value snapshots and watch events (as plain values), and returns what 
   lease). A new ``started`` in its record is a restart.
 * When the key goes, the member **left** if its ``left/<name>`` marker is newer than the
   record, else it **failed** (its lease expired: no renewal for a TTL).
+* What a member **reaches** (``reach/<name>``: monitor address -> reachable) is kept for
+  the leader's placement of service groups.
 * The **leader** is the owner of the candidacy with the lowest create_revision under
   ``election/``, and that revision is the **term**: terms only grow, and two leaders never
   share one.
@@ -81,6 +83,7 @@ class PackView:
         self.term = 0
         self.bad_records = 0   # member keys whose value is not a record (dropped, counted)
         self.holders: dict[str, str] = {}   # service group -> the member holding its key
+        self.reach: dict[str, dict[str, bool]] = {}   # member -> {monitor address: reachable}
 
     def alive(self) -> list[str]:
         return sorted(self.records)
@@ -159,16 +162,43 @@ class PackView:
         """Whether a key was held (a claim waiting for it may go now)."""
         return self.holders.pop(group, None) is not None
 
+    # ---- what members reach ---------------------------------------------------------------------
+
+    def reach_put(self, name: str, value: bytes) -> dict[str, bool] | None:
+        """The member's new report, or None if it did not change or is not a report (dropped,
+        counted in ``bad_records``)."""
+        try:
+            report = json.loads(value)
+        except ValueError:
+            report = None
+        if not isinstance(report, dict) or not all(isinstance(k, str) and isinstance(v, bool)
+                                                   for k, v in report.items()):
+            self.bad_records += 1
+            return None
+        if self.reach.get(name) == report:
+            return None
+        self.reach[name] = report
+        return report
+
+    def reach_deleted(self, name: str) -> None:
+        self.reach.pop(name, None)
+
     # ---- snapshots ------------------------------------------------------------------------------
 
     def load(self, members: Iterable[tuple[str, bytes, int]], departures: Iterable[tuple[str, int]],
-             candidacies: Iterable[tuple[bytes, str, int]], holders: Iterable[tuple[str, str]] = ()) -> list:
+             candidacies: Iterable[tuple[bytes, str, int]], holders: Iterable[tuple[str, str]] = (),
+             reaches: Iterable[tuple[str, bytes]] = ()) -> list:
         """Replace the view with a snapshot (at start, after a compaction or a lost watch):
         ``(name, value, mod_revision)`` of ``members/``, ``(name, mod_revision)`` of ``left/``,
-        ``(key, name, create_revision)`` of ``election/``. Returns the changes from the view
-        before (members gone while nobody watched are FAILED or LEFT as their markers say)."""
+        ``(key, name, create_revision)`` of ``election/``, ``(group, holder)`` of ``groups/``,
+        ``(name, value)`` of ``reach/``. Returns the changes from the view before (members
+        gone while nobody watched are FAILED or LEFT as their markers say); the reports are
+        in :attr:`reach`."""
         self._left_revision = {name: revision for name, revision in departures}
         self.holders = dict(holders)
+        self.reach = {}
+        for name, value in reaches:
+            self.reach_put(name, value)
         changes: list = []
         seen = set()
         for name, value, revision in members:

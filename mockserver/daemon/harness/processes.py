@@ -358,6 +358,8 @@ class Node:
         """``metadata.pack`` of this node's own member state: incarnation, leader, term,
         counters, document (under the name the pack now gives it: a member may be renamed)."""
         status, info = raw_request(self.socket_path, "GET", "/1.0", timeout=timeout)
+        if status != 200:
+            raise DaemonError(f"{self.name}: /1.0 answered {status}: {info}")
         name = info["metadata"]["environment"]["server_name"]
         status, state = raw_request(self.socket_path, "GET", f"/1.0/cluster/members/{quote(name, safe='')}/state",
                                     timeout=timeout)

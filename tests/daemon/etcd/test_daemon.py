@@ -65,7 +65,10 @@ def states(pack) -> str:
     parts = []
     for n in NAMES:
         if pack[n].alive():
-            state = pack[n].pack_state()
+            try:
+                state = pack[n].pack_state()
+            except Exception as exc:  # noqa: BLE001 - a member that cannot say is part of the picture
+                state = {"etcd": f"no member state: {exc}"}
             parts.append(f"--- {n}: {json.dumps(state.get('etcd'))}\ngroups {json.dumps(state.get('groups'))}"
                          f"\n{pack[n].log(40)}")
     return "\n".join(parts)

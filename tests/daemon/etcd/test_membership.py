@@ -30,11 +30,13 @@ class Member:
         self.heard: list = []
         self.leaders: list = []
         self.cut: list = []
+        self.reached: list = []
         self.membership = EtcdMembership(self.client, keys, MemberRecord(name, api=f"http://127.0.0.1:1/{name}",
                                                                          started=started),
                                          dead_interval=DEAD, keepalive=KEEPALIVE, candidate=candidate,
                                          on_members=self.heard.extend, on_leader=self.leaders.append,
-                                         on_cut_off=self.cut.append)
+                                         on_cut_off=self.cut.append,
+                                         on_reach=lambda member, report: self.reached.append((member, report)))
 
     async def close(self):
         await self.membership.stop()
@@ -178,3 +180,28 @@ def test_a_member_cut_off_from_etcd_says_so_and_registers_again(etcd, request):
 
     asyncio.run(scenario())
     etcd.wait_ready()
+
+
+def test_what_a_member_reaches_is_shared_and_published_again_under_a_new_lease(etcd, request):
+    """node1's monitor report reaches node2 through etcd; when etcd says node1's lease is
+    gone (revoked here, as an expiry), node1 registers anew and publishes it again."""
+    async def scenario():
+        async with pack(etcd, request, names=("node1", "node2")) as (keys, members):
+            node1, node2 = members["node1"], members["node2"]
+            report = {"198.51.100.1": True, "203.0.113.1": False}
+            await node1.membership.report_reach(report)
+            await async_wait_until(lambda: node2.reached == [("node1", report)], 5, what="node2 hears node1's report")
+            written = (await node1.client.get(keys.reach("node1"))).mod_revision
+            await node1.membership.report_reach(dict(report))   # unchanged: not written again
+            assert (await node1.client.get(keys.reach("node1"))).mod_revision == written
+
+            old_lease = node1.membership.lease_id
+            await node2.client.revoke_lease(old_lease)
+            # The key went with the old lease, and comes back under the new one.
+            await async_wait_until(lambda: node2.reached == [("node1", report)] * 2, 10,
+                                   what="node2 hears node1's report again")
+            stored = await node1.client.get(keys.reach("node1"))
+            assert node1.membership.lease_id != old_lease and stored.lease == node1.membership.lease_id
+            assert node1.membership.counters["registrations"] == 2
+
+    asyncio.run(scenario())

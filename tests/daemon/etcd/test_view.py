@@ -59,9 +59,25 @@ def test_a_snapshot_replaces_the_view_and_reports_what_changed():
     assert LeaderChange("node3", 9, "") in changes and view.alive() == ["node1", "node3"]
 
 
+def test_what_members_reach_is_kept_changes_reported_once_and_bad_reports_counted():
+    view = PackView()
+    assert view.reach_put("node1", b'{"198.51.100.1": true}') == {"198.51.100.1": True}
+    assert view.reach_put("node1", b'{"198.51.100.1": true}') is None          # the same again
+    assert view.reach_put("node1", b'{"198.51.100.1": false}') == {"198.51.100.1": False}
+    for bad in (b"not json", b'["198.51.100.1"]', b'{"198.51.100.1": "yes"}'):
+        assert view.reach_put("node1", bad) is None
+    assert view.bad_records == 3 and view.reach == {"node1": {"198.51.100.1": False}}
+    view.reach_deleted("node1")
+    assert view.reach == {}
+    view.load(members=[], departures=[], candidacies=[], reaches=[("node2", b'{"203.0.113.1": true}'),
+                                                                  ("node3", b"bad")])
+    assert view.reach == {"node2": {"203.0.113.1": True}} and view.bad_records == 4
+
+
 def test_the_key_layout():
     keys = PackKeys("/pylxd-cluster/", "prod")
     assert keys.member("node1") == b"/pylxd-cluster/prod/members/node1"
     assert keys.candidacy(255) == b"/pylxd-cluster/prod/election/00000000000000ff"
     assert keys.document == b"/pylxd-cluster/prod/document"
     assert keys.name_of(keys.group("web"), keys.groups) == "web"
+    assert keys.reach("node1") == b"/pylxd-cluster/prod/reach/node1"

@@ -99,3 +99,19 @@ def test_a_refused_move_is_an_lxd_error_and_changes_nothing(pack, path, body, st
 def test_unknown_group_reads_are_lxd_404s(pack):
     code, reply = raw_request(pack["node2"].socket_path, "GET", "/1.0/cluster/service-groups/nope", None)
     assert (code, reply["error"]) == (404, "Service group not found"), reply
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_every_member_shows_what_each_member_reaches(engine):
+    """Members tell each other which monitor addresses they reach (on etcd through
+    ``reach/<name>`` keys): a group's status through any member shows every member's pings,
+    which is what the leader places the group by."""
+    monitored = {**WEB, "monitor": ["127.0.0.1"]}
+
+    def ready(procs, name):
+        return active_on(procs, name, "web") == "node1"
+
+    with pack_with_groups({"web": monitored}, ready, "web active on node1", engine=engine) as procs:
+        procs.wait_until(lambda: all(m["monitors"] == {"127.0.0.1": "Reachable"}
+                                     for n in NAMES for m in group(procs, n, "web")["members"]),
+                         15, what="every member shows every member reaching 127.0.0.1")
