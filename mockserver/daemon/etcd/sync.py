@@ -97,7 +97,7 @@ class EtcdSync:
         self._changed = asyncio.Event()    # set and replaced whenever what waiters look at moves
         self._tasks: set[asyncio.Task] = set()
         self.counters = {"committed": 0, "published": 0, "writes_refused": 0, "writes_unknown": 0,
-                         "bad_documents": 0, "reverted": 0, "file_reloads": 0, "file_errors": 0}
+                         "bad_documents": 0, "reverted": 0, "late_commits": 0, "file_reloads": 0, "file_errors": 0}
         self._file = ConfigFileWatcher(config, leading=self.is_leader, refused=self._file_refused,
                                        problem=lambda modules: state.backend.configuration_problem(
                                            modules, state.member_names()),
@@ -372,6 +372,14 @@ class EtcdSync:
         self.stored, self.revision = document, revision
         self.counters["committed"] += 1
         if not self._leading:
+            self.tip = document
+        elif self.tip is not document and (self._writer is None or self._writer.done()):
+            # Ours, yet not what we build on, with nothing of ours in flight: a write given up
+            # as "outcome unknown" that etcd committed after all (its quorum came back). It is
+            # the pack's state now: build on it, or the leader would wait for it forever.
+            self.counters["late_commits"] += 1
+            log.info("etcd committed version %d (revision %d) after this member gave it up: building on it",
+                     document.version, revision)
             self.tip = document
         effects: list = []
         if not mine and document.cluster is not None:

@@ -6,6 +6,7 @@ SIGKILL and started again by the tests.
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import json
@@ -13,8 +14,13 @@ import json
 import pytest
 
 import pylxd_cluster
+from mockserver.daemon.etcd.client import EtcdClient
+from mockserver.daemon.etcd.document import EtcdDocument
+from mockserver.daemon.etcd.keys import PackKeys
 from mockserver.daemon.harness import PackProcs
+from mockserver.daemon.sync.document import PackDocument
 from pylxd_cluster.cli.main import main as cli
+from tests.daemon.etcd.conftest import settings_of
 from tests.support.backends import ETCD_TIMING
 from tests.support.rawhttp import exchange
 
@@ -290,3 +296,41 @@ def test_a_write_caught_by_the_loss_of_quorum_has_an_unknown_outcome_and_members
         wait_with_states(pack, lambda: pack.leader() and leads(pack), "a leader etcd confirms")
         pack.wait_until(lambda: len({description(pack, n) for n in NAMES}) == 1, 10, what="members agree")
         assert description(pack, NAMES[0]) in ("before", "maybe")
+
+
+def test_a_write_of_the_leaders_term_that_etcd_commits_late_is_built_on(etcd):
+    """A write the leader gave up as "outcome unknown" may be committed by etcd once its
+    quorum is back, after the leader has led on: etcd then holds a document of the leader's
+    own term that the leader did not make. The leader shows it, reads go on, and the next
+    write builds on it. (The late commit is written here through the leader's own fence:
+    its candidacy at its term, the document at its revision.)"""
+    with etcd_pack(etcd) as pack:
+        leader = pack.leader()
+        describe_on(pack, leader, "before")
+        pack.wait_until(lambda: all(description(pack, n) == "before" for n in NAMES), 10, what="written")
+        state = pack[leader].pack_state()
+        keys = PackKeys(state["etcd"]["prefix"], state["etcd"]["pack"])
+        candidacy, term = keys.candidacy(int(state["etcd"]["lease"], 16)), state["term"]
+
+        async def commit_late() -> int:
+            client = EtcdClient(settings_of(etcd))
+            try:
+                stored = await client.get(keys.document)
+                document = PackDocument.from_wire(stored.value)
+                late = document.changed(modules=document.modules + (("Late", {"n": 1}),))
+                assert late.term == term
+                return await EtcdDocument(client, keys).write(late.to_wire(), base=stored.mod_revision,
+                                                              candidacy=candidacy, term=term)
+            finally:
+                await client.close()
+
+        asyncio.run(commit_late())
+        pack.wait_until(lambda: pack[leader].pack_state()["document"]["counters"]["late_commits"] == 1, 10,
+                        what="the leader shows the late commit")
+        reply = exchange(pack[leader].socket_path, "GET", "/1.0/cluster/config", timeout=2)
+        assert reply.status == 200, reply   # not held back waiting for a write that is not coming
+        assert {"Late": {"n": 1}} in json.loads(reply.body)["metadata"]["modules"]
+        describe_on(pack, follower(pack), "after")
+        pack.wait_until(lambda: all(description(pack, n) == "after" for n in NAMES), 10, what="written after")
+        assert {"Late": {"n": 1}} in json.loads(exchange(pack[follower(pack)].socket_path, "GET",
+                                                         "/1.0/cluster/config").body)["metadata"]["modules"]
