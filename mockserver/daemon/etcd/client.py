@@ -26,6 +26,8 @@ T = TypeVar("T")
 #: Seconds between two attempts of a request while etcd is unavailable (a member down, a
 #: leader election under way).
 RETRY_PAUSE = 0.05
+#: Seconds between two log lines about the same move from one endpoint to another.
+ROTATION_LOG_INTERVAL = 5.0
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +76,7 @@ class EtcdClient(aetcd.Client):
         # Counts the channels: a call that ends when its channel was closed under it (by a
         # rotation another task made) knows it from a change of generation.
         self.generation = 0
+        self._rotation_told: dict[tuple[str, str], float] = {}
         scheme, host, port = self._targets[0]
         super().__init__(host=host, port=port, timeout=settings.timeout,
                          options={"grpc.keepalive_time_ms": 2000, "grpc.keepalive_timeout_ms": 2000,
@@ -153,7 +156,12 @@ class EtcdClient(aetcd.Client):
         await self.close()
         self._current = (self._current + 1) % len(self._targets)
         scheme, self._host, self._port = self._targets[self._current]
-        log.info("etcd: %s does not answer; now using %s", previous, self.endpoint)
+        # Told once per endpoint pair and ROTATION_LOG_INTERVAL: while etcd is away, every
+        # request rotates, many times a second.
+        now = time.monotonic()
+        if self._rotation_told.get((previous, self.endpoint), float("-inf")) + ROTATION_LOG_INTERVAL <= now:
+            self._rotation_told[(previous, self.endpoint)] = now
+            log.info("etcd: %s does not answer; now using %s", previous, self.endpoint)
         return self.endpoint
 
     async def call(self, request: Callable[[], Awaitable[T]], timeout: float | None = None) -> T:

@@ -84,6 +84,7 @@ class EtcdMembership:
         self.counters = {"renewals": 0, "renewal_failures": 0, "registrations": 0, "incarnations_replaced": 0,
                          "watch_restarts": 0, "snapshots": 0}
         self._last_renewal = 0.0
+        self._failure_told = ""   # the last reason renewals failed that was logged
         self._watchdog: asyncio.TimerHandle | None = None
         self._revision = 0
         self._tasks: list[asyncio.Task] = []
@@ -187,6 +188,7 @@ class EtcdMembership:
         while not self._stopping:
             await asyncio.sleep(self.keepalive)
             asked = time.monotonic()
+            generation = self.client.generation
             try:
                 # Bounded here as well: a renewal that hangs (a channel still connecting) must
                 # not keep the member from finding itself cut off.
@@ -198,6 +200,11 @@ class EtcdMembership:
                     raise _LeaseGone()
             except (_LeaseGone, aetcd.exceptions.ClientError, asyncio.TimeoutError) as exc:
                 self.counters["renewal_failures"] += 1
+                self._tell_failure(exc)
+                if isinstance(exc, asyncio.TimeoutError) and time.monotonic() - self._last_renewal >= self.ttl:
+                    # Silent for a whole TTL without a refusal: the channel may be stuck
+                    # (connecting for ever); a new one, to the next endpoint, costs little.
+                    await self.client.rotate(generation)
                 if not self.cut_off and time.monotonic() - self._last_renewal >= self.ttl - self.keepalive:
                     self._set_cut_off(True)
                 # Only etcd's word that the lease is gone calls for a new one: etcd extends
@@ -207,9 +214,18 @@ class EtcdMembership:
                     await self._register_again()
                 continue
             self.counters["renewals"] += 1
+            self._failure_told = ""
             self._renewed(asked)
             if self.cut_off:
                 self._set_cut_off(False)
+
+    def _tell_failure(self, exc: BaseException) -> None:
+        """Log why renewals fail, once per reason (they fail every keepalive while etcd is away)."""
+        reason = "etcd says the lease expired" if isinstance(exc, _LeaseGone) else \
+            f"{type(exc).__name__}: {exc}" if str(exc) else f"no answer within {2 * self.keepalive:g} s"
+        if reason != self._failure_told:
+            self._failure_told = reason
+            log.info("etcd: %s cannot renew its lease (%s)", self.name, reason)
 
     async def _register_again(self) -> None:
         """etcd says the lease is gone (it expired while etcd was out of reach): register anew."""

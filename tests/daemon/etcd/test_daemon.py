@@ -76,7 +76,7 @@ def states(pack) -> str:
             except Exception as exc:  # noqa: BLE001 - a member that cannot say is part of the picture
                 state = {"etcd": f"no member state: {exc}"}
             parts.append(f"--- {n}: {json.dumps(state.get('etcd'))}\ngroups {json.dumps(state.get('groups'))}"
-                         f"\n{pack[n].log(40)}")
+                         f"\n{pack[n].log(80)}")
     return "\n".join(parts)
 
 
