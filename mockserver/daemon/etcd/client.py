@@ -20,7 +20,7 @@ from aetcd.watcher import Watcher
 
 from mockserver.daemon.etcd.endpoints import parse_endpoint
 
-__all__ = ["EtcdSettings", "EtcdClient", "parse_endpoint", "UNAVAILABLE", "RETRY_PAUSE"]
+__all__ = ["EtcdSettings", "EtcdClient", "parse_endpoint", "cancelled", "UNAVAILABLE", "RETRY_PAUSE"]
 
 T = TypeVar("T")
 #: Seconds between two attempts of a request while etcd is unavailable (a member down, a
@@ -33,6 +33,14 @@ log = logging.getLogger(__name__)
 
 #: What aetcd raises when the member it talks to is down, unreachable or too slow.
 UNAVAILABLE = (aetcd.exceptions.ConnectionFailedError, aetcd.exceptions.ConnectionTimeoutError)
+
+
+def cancelled() -> bool:
+    """Whether the running task was asked to stop (``Task.cancel()``). A CancelledError
+    without that comes from gRPC, which cancels a call whose channel was closed under it: a
+    failed call, to be tried again, not the end of the task."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 @attrs.frozen
@@ -140,8 +148,7 @@ class EtcdClient(aetcd.Client):
             self._connected.clear()
 
     def closed_under(self, generation: int) -> bool:
-        """Whether the channel of ``generation`` was replaced: a CancelledError out of a call
-        made on it is then gRPC's (the channel closed), not a cancellation of the caller."""
+        """Whether the channel of ``generation`` was replaced since."""
         return self.generation != generation
 
     async def rotate(self, generation: int | None = None) -> str:
@@ -184,8 +191,9 @@ class EtcdClient(aetcd.Client):
                     raise
                 await self.rotate(generation)
             except asyncio.CancelledError:
-                if not self.closed_under(generation):
+                if cancelled():
                     raise   # the caller was cancelled
+                # gRPC's: the call's channel was closed under it (another task moved it)
                 if time.monotonic() + RETRY_PAUSE >= deadline:
                     raise aetcd.exceptions.ConnectionFailedError("etcd: the connection was moved to another "
                                                                  "endpoint and the time is up") from None

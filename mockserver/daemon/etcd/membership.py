@@ -28,7 +28,7 @@ from typing import Callable
 
 import aetcd
 
-from mockserver.daemon.etcd.client import EtcdClient
+from mockserver.daemon.etcd.client import EtcdClient, cancelled
 from mockserver.daemon.etcd.keys import PackKeys
 from mockserver.daemon.etcd.view import LeaderChange, MemberChange, MemberRecord, PackView
 from mockserver.daemon.etcd.watching import follow
@@ -121,6 +121,16 @@ class EtcdMembership:
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._renew_forever(), name="etcd-lease"),
                        loop.create_task(self._watch_forever(), name="etcd-watch")]
+        for task in self._tasks:
+            task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task) -> None:
+        """A renewing or watching task must run until :meth:`stop`: say so loudly if not."""
+        if self._stopping:
+            return
+        error = None if task.cancelled() else task.exception()
+        log.error("etcd: %s: %s ended before the member stopped (%s)", self.name, task.get_name(),
+                  repr(error) if error else "cancelled" if task.cancelled() else "returned")
 
     async def leave(self) -> None:
         """Leave on purpose: the others see a departure (and a new election at once)."""
@@ -185,39 +195,55 @@ class EtcdMembership:
         log.info("etcd: %s replaced its previous incarnation (lease %x revoked)", self.name, lease_id)
 
     async def _renew_forever(self) -> None:
+        """Renew every keepalive until stopped. Nothing but :meth:`stop` ends it: a member
+        whose renewals stopped for good would stay cut off, and never register again."""
         while not self._stopping:
             await asyncio.sleep(self.keepalive)
-            asked = time.monotonic()
-            generation = self.client.generation
             try:
-                # Bounded here as well: a renewal that hangs (a channel still connecting) must
-                # not keep the member from finding itself cut off.
-                reply = await asyncio.wait_for(
-                    self.client.call(lambda: self.client.refresh_lease(self.lease_id), timeout=self.keepalive),
-                    max(self.keepalive, 2 * self.keepalive))
-                ttl = _ttl_of(reply)
-                if ttl <= 0:
-                    raise _LeaseGone()
-            except (_LeaseGone, aetcd.exceptions.ClientError, asyncio.TimeoutError) as exc:
+                await self._renew_once()
+            except asyncio.CancelledError:
+                if self._stopping or cancelled():
+                    raise   # stop() cancelled this task
+                # gRPC cancels a call whose channel closed under it (another task moved to
+                # another endpoint): one failed renewal, not the end of renewing.
                 self.counters["renewal_failures"] += 1
-                self._tell_failure(exc)
-                if isinstance(exc, asyncio.TimeoutError) and time.monotonic() - self._last_renewal >= self.ttl:
-                    # Silent for a whole TTL without a refusal: the channel may be stuck
-                    # (connecting for ever); a new one, to the next endpoint, costs little.
-                    await self.client.rotate(generation)
-                if not self.cut_off and time.monotonic() - self._last_renewal >= self.ttl - self.keepalive:
-                    self._set_cut_off(True)
-                # Only etcd's word that the lease is gone calls for a new one: etcd extends
-                # every lease when it elects a leader, so one can outlive a long silence (a
-                # loss of quorum), and a second lease would leave a second candidacy behind.
-                if isinstance(exc, _LeaseGone):
-                    await self._register_again()
-                continue
-            self.counters["renewals"] += 1
-            self._failure_told = ""
-            self._renewed(asked)
-            if self.cut_off:
-                self._set_cut_off(False)
+                self._tell_failure(ConnectionResetError("the call was cancelled under it"))
+            except Exception:   # noqa: BLE001 - logged; the next keepalive tries again
+                self.counters["renewal_failures"] += 1
+                log.exception("etcd: %s: a renewal failed unexpectedly", self.name)
+
+    async def _renew_once(self) -> None:
+        asked = time.monotonic()
+        generation = self.client.generation
+        try:
+            # Bounded here as well: a renewal that hangs (a channel still connecting) must
+            # not keep the member from finding itself cut off.
+            reply = await asyncio.wait_for(
+                self.client.call(lambda: self.client.refresh_lease(self.lease_id), timeout=self.keepalive),
+                max(self.keepalive, 2 * self.keepalive))
+            ttl = _ttl_of(reply)
+            if ttl <= 0:
+                raise _LeaseGone()
+        except (_LeaseGone, aetcd.exceptions.ClientError, asyncio.TimeoutError) as exc:
+            self.counters["renewal_failures"] += 1
+            self._tell_failure(exc)
+            if not self.cut_off and time.monotonic() - self._last_renewal >= self.ttl - self.keepalive:
+                self._set_cut_off(True)
+            if isinstance(exc, asyncio.TimeoutError) and time.monotonic() - self._last_renewal >= self.ttl:
+                # Silent for a whole TTL without a refusal: the channel may be stuck
+                # (connecting for ever); a new one, to the next endpoint, costs little.
+                await self.client.rotate(generation)
+            # Only etcd's word that the lease is gone calls for a new one: etcd extends
+            # every lease when it elects a leader, so one can outlive a long silence (a
+            # loss of quorum), and a second lease would leave a second candidacy behind.
+            if isinstance(exc, _LeaseGone):
+                await self._register_again()
+            return
+        self.counters["renewals"] += 1
+        self._failure_told = ""
+        self._renewed(asked)
+        if self.cut_off:
+            self._set_cut_off(False)
 
     def _tell_failure(self, exc: BaseException) -> None:
         """Log why renewals fail, once per reason (they fail every keepalive while etcd is away)."""

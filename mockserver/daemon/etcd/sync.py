@@ -264,6 +264,11 @@ class EtcdSync:
                 self._abandon(NotCommitted(f"etcd did not confirm it within {self.write_timeout:g} s "
                                            f"({type(exc).__name__}: {exc or 'no quorum?'})"))
                 return
+            except Exception as exc:   # noqa: BLE001 - a writer that dies would hold every read back
+                self.counters["writes_unknown"] += 1
+                log.exception("writing the pack document failed unexpectedly; it may or may not be committed")
+                self._abandon(NotCommitted(f"the write failed: {type(exc).__name__}: {exc}"))
+                return
 
     def _abandon(self, error: NotCommitted) -> None:
         """A write that did not land (or may not have): its waiters are told, and the state

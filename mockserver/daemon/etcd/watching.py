@@ -8,7 +8,7 @@ from typing import Any, Awaitable, Callable
 
 import aetcd
 
-from mockserver.daemon.etcd.client import UNAVAILABLE, EtcdClient
+from mockserver.daemon.etcd.client import UNAVAILABLE, EtcdClient, cancelled
 
 __all__ = ["follow"]
 
@@ -40,9 +40,9 @@ async def follow(client: EtcdClient, open_watch: Callable[[], Awaitable[Any]], o
             counters["watch_restarts"] += 1
             await resync()
         except asyncio.CancelledError:
-            if stopping() or not client.closed_under(generation):
+            if stopping() or cancelled():
                 raise
-            counters["watch_restarts"] += 1   # another task moved the channel: watch again
+            counters["watch_restarts"] += 1   # gRPC's: the channel was closed under it; watch again
         except (*UNAVAILABLE, aetcd.exceptions.ClientError):
             counters["watch_restarts"] += 1
             await asyncio.sleep(pause)
