@@ -81,8 +81,7 @@ class EtcdClient(aetcd.Client):
         self.settings = settings
         self._targets = [parse_endpoint(endpoint) for endpoint in settings.endpoints]
         self._current = 0
-        # Counts the channels: a call that ends when its channel was closed under it (by a
-        # rotation another task made) knows it from a change of generation.
+        # Counts the channels: tasks that see the same channel fail move off it once (rotate).
         self.generation = 0
         self._rotation_told: dict[tuple[str, str], float] = {}
         scheme, host, port = self._targets[0]
@@ -146,10 +145,6 @@ class EtcdClient(aetcd.Client):
                 await self.channel.close()
                 self._init_channel_attrs()
             self._connected.clear()
-
-    def closed_under(self, generation: int) -> bool:
-        """Whether the channel of ``generation`` was replaced since."""
-        return self.generation != generation
 
     async def rotate(self, generation: int | None = None) -> str:
         """Close the channel and move to the next endpoint; return it. With ``generation``,

@@ -220,15 +220,13 @@ class EtcdMembership:
             # not keep the member from finding itself cut off.
             reply = await asyncio.wait_for(
                 self.client.call(lambda: self.client.refresh_lease(self.lease_id), timeout=self.keepalive),
-                max(self.keepalive, 2 * self.keepalive))
+                2 * self.keepalive)
             ttl = _ttl_of(reply)
             if ttl <= 0:
                 raise _LeaseGone()
         except (_LeaseGone, aetcd.exceptions.ClientError, asyncio.TimeoutError) as exc:
             self.counters["renewal_failures"] += 1
-            self._tell_failure(exc)
-            if not self.cut_off and time.monotonic() - self._last_renewal >= self.ttl - self.keepalive:
-                self._set_cut_off(True)
+            self._tell_failure(exc)   # (the watchdog armed by _renewed finds it cut off)
             if isinstance(exc, asyncio.TimeoutError) and time.monotonic() - self._last_renewal >= self.ttl:
                 # Silent for a whole TTL without a refusal: the channel may be stuck
                 # (connecting for ever); a new one, to the next endpoint, costs little.

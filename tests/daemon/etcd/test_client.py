@@ -51,7 +51,7 @@ def test_cancelling_the_caller_ends_the_call():
 
         async def request():
             started.set()
-            await asyncio.sleep(60)
+            await asyncio.Event().wait()   # never answers: only a cancellation ends it
 
         task = asyncio.ensure_future(client.call(request))
         await started.wait()
